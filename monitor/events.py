@@ -1,0 +1,142 @@
+"""The normalized usage event and its small value types.
+
+Every adapter turns its format into `UsageEvent`s; pricing fills in the cost; the
+ledger stores them. This module imports nothing of ours so that every layer can use it
+without pulling in another.
+
+Money is `Decimal` in code and integer nano-dollars (1e-9 USD) at rest: per-token
+prices such as $0.075/MTok are 75 nano-dollars per token, so nano-dollars keep every
+realistic price exact, and integers sum exactly in SQLite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final, Literal
+
+CostBasis = Literal["reported", "priced", "estimated", "unpriced"]
+COST_BASES: Final[tuple[str, ...]] = ("reported", "priced", "estimated", "unpriced")
+
+NANO: Final = Decimal(1_000_000_000)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+_ONE_NANO: Final = Decimal("1e-9")
+
+# Bits of UsageEvent.flags: facts about how trustworthy the record is.
+FLAG_TS_FROM_MTIME: Final = 1  # no timestamp in the record; the file's mtime stood in
+FLAG_ESTIMATED_TOKENS: Final = 2  # the tool wrote no token counts; a fallback estimate stood in
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """One API call (or, with `calls` > 1, a summary record standing for several).
+
+    Token semantics follow OpenAI and genai-prices: `input_tokens` counts ALL prompt
+    tokens including cache reads and writes; `output_tokens` counts ALL completion
+    tokens including reasoning. The cache and reasoning fields are subsets.
+    """
+
+    key: str
+    ts: datetime
+    source: str
+    provider: str
+    model: str
+    operation: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    calls: int = 1
+    cost: Decimal | None = None
+    cost_basis: CostBasis = "unpriced"
+    reported_cost: Decimal | None = None
+    priced_cost: Decimal | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    origin: str = ""
+    flags: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def replace(self, **changes: object) -> UsageEvent:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def to_nano(amount: Decimal) -> int:
+    """Exact dollars → integer nano-dollars (half-even below a nano-dollar)."""
+    return int((amount * NANO).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def from_nano(nano: int) -> Decimal:
+    return (Decimal(nano) / NANO).quantize(_ONE_NANO)
+
+
+def opt_to_nano(amount: Decimal | None) -> int | None:
+    return None if amount is None else to_nano(amount)
+
+
+def opt_from_nano(nano: int | None) -> Decimal | None:
+    return None if nano is None else from_nano(nano)
+
+
+def decimal_from_json(value: object) -> Decimal | None:
+    """A cost as JSON writes it (float, int or string) → Decimal, via its shortest repr.
+
+    `Decimal(0.1)` would carry the binary float's error; `Decimal(repr(0.1))` is 0.1.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        text = value.strip().lstrip("$").replace(",", "")
+        if not text:
+            return None
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            return None
+    return None
+
+
+def usd_json(amount: Decimal | None) -> str | None:
+    """Money in machine-readable output: a decimal string with 6 places, never a float."""
+    if amount is None:
+        return None
+    return f"{amount.quantize(Decimal('0.000001'), rounding=ROUND_HALF_EVEN):f}"
+
+
+def usd_text(amount: Decimal | None, *, precise: bool = False) -> str:
+    """Money for people: `$1,234.57`; `precise` shows sub-cent amounts of one call."""
+    if amount is None:
+        return "unpriced"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if precise and Decimal(0) < amount < Decimal("0.01"):
+        text = f"{amount.quantize(Decimal('0.000001'), rounding=ROUND_HALF_EVEN):f}"
+        return f"{sign}${text.rstrip('0')}"
+    return f"{sign}${amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+
+
+def utc(dt: datetime) -> datetime:
+    """An aware datetime in UTC (naive input is taken as UTC already)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def ts_ms(dt: datetime) -> int:
+    """Milliseconds since the epoch: how the ledger stores `ts`."""
+    return (utc(dt) - _EPOCH) // _MS
+
+
+def from_ts_ms(ms: int) -> datetime:
+    return _EPOCH + ms * _MS

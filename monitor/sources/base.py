@@ -1,0 +1,90 @@
+"""The contract every format adapter follows.
+
+An adapter is a pure function from bytes to events: it never opens a file, never looks
+at the clock, never touches the ledger. The tail hands it bytes and a `ParseContext`;
+it returns the new adapter state (saved with the file's cursor, so a restart resumes
+mid-stream exactly), the events, and the records it could not read.
+
+Two kinds of format:
+- "lines" (append-only logs): `parse(ctx, state, data)` where `data` holds only
+  complete lines (each ends with b"\\n") starting at file offset `ctx.base_offset`.
+  A record without its own id gets the key `line_key(ctx, offset)`, so two identical
+  lines are two calls and a rotated or truncated file never collides with its
+  predecessor (the file identity is part of the key).
+- "document" (JSON rewritten whole): `parse(ctx, state, data)` gets the whole file;
+  keys come from the records' content, so re-parsing the same document is idempotent.
+  A document that is not valid (yet) raises `IncompleteDocument`: it is retried on the
+  next change, nothing is counted as an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Literal
+
+from monitor.events import UsageEvent
+
+State = dict[str, Any]
+"""Adapter state: JSON-serializable (it is stored in the ledger with the cursor)."""
+
+
+class IncompleteDocument(Exception):
+    """A whole-file document caught half-written: retry on its next change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    source: str
+    """The configured source name; goes into every event's `source`."""
+    path: str
+    """The file's path, for `origin` and for tags taken from the path (run, workflow…)."""
+    file_id: str
+    """Identity of the file's content: "dev:inode:fingerprint"; used in keys of id-less records."""
+    tz: tzinfo
+    """Zone for timestamps written without one."""
+    base_offset: int = 0
+    """File offset of data[0] ("lines" formats); 0 for documents."""
+    mtime: datetime | None = None
+    """The file's modification time (UTC), the timestamp of last resort (flagged)."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The source's options from the config (e.g. `fields` for the mapped formats)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    offset: int
+    """Byte offset of the bad record in the file (record index for documents)."""
+    message: str
+
+
+@dataclass(slots=True)
+class ParseResult:
+    state: State
+    events: list[UsageEvent] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+
+
+ParseFn = Callable[[ParseContext, State, bytes], ParseResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    name: str
+    kind: Literal["lines", "document"]
+    parse: ParseFn
+    description: str = ""
+    default_paths: Callable[[], list[str]] | None = None
+    """Globs used when a source of this format names no `paths` (e.g. honoring $CODEX_HOME)."""
+    prefilter: bytes | None = None
+    """For "lines" formats: a line lacking these bytes can carry no usage (a cheap skip)."""
+
+
+def line_key(ctx: ParseContext, offset: int) -> str:
+    """Key of an id-less record: the file's identity and the record's byte offset."""
+    return f"{ctx.file_id}@{offset}"
+
+
+def origin(ctx: ParseContext, offset: int) -> str:
+    return f"{ctx.path}:{offset}"
