@@ -1,0 +1,242 @@
+"""`llm-monitor …`: the command line.
+
+argparse, not click: `report` and `status` must answer in a few tens of milliseconds
+including interpreter start-up, and every import counts (DESIGN §11). Each command
+imports what it needs inside its function; `report`/`status` never import
+genai-prices, textual or apprise.
+
+Exit codes: 0 when the command did its job (a `scan` that skipped bad records
+included: their counts go to stderr); 1 for a failure at run time (unwritable ledger,
+daemon not reachable where required); 2 for bad usage or a bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure to report on stderr with an exit code; no traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _config(args: argparse.Namespace) -> Config:
+    from monitor.config import load_config
+
+    return load_config(args.config)
+
+
+def _ledger(config: Config, *, readonly: bool) -> Any:
+    from monitor.ledger import Ledger
+
+    path = config.ledger_path
+    if readonly and not path.exists():
+        raise CommandError(
+            f"no ledger yet at {path}: run `llm-monitor scan` (or start the daemon) first"
+        )
+    return Ledger(path, config.tz, config.timezone_name, readonly=readonly)
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    import logging
+
+    from monitor.ingest import Ingestor
+    from monitor.pricing import Pricer
+
+    config = _config(args)
+    _refuse_if_daemon(config)
+    _setup_logging(args.verbose)
+    with _ledger(config, readonly=False) as ledger:
+        ingestor = Ingestor(config.sources, ledger, Pricer(config.prices))
+        report = ingestor.scan()
+    for name, c in report.sources.items():
+        line = (
+            f"{name}: {c.files} files, {c.events} new events, {c.updated} updated"
+            + (f", {c.errors} bad records skipped" if c.errors else "")
+            + (f", {c.pending} incomplete documents" if c.pending else "")
+            + (f", {c.unreadable} unreadable files" if c.unreadable else "")
+        )
+        print(line, file=sys.stderr if c.errors or c.unreadable else sys.stdout)
+    logging.shutdown()
+    return EXIT_OK
+
+
+def _refuse_if_daemon(config: Config) -> None:
+    from monitor.api import daemon_answers
+
+    if daemon_answers(config.socket_path):
+        raise CommandError(
+            f"a daemon is running on {config.socket_path} and already ingests live; "
+            "`scan` would be a second writer. Use `llm-monitor status` or `report`."
+        )
+
+
+def cmd_price(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from monitor.pricing import Pricer, format_price_info
+
+    config = _config(args)
+    when = datetime.fromisoformat(args.at) if args.at else None
+    info = Pricer(config.prices).price_info(args.model, args.provider, when)
+    if info is None:
+        print(
+            f"{args.model}: no price known (calls to it are counted as unpriced). "
+            f'Add [prices."{args.model}"] to the config to price it.',
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    print(format_price_info(info))
+    return EXIT_OK
+
+
+def cmd_reprice(args: argparse.Namespace) -> int:
+    from monitor.pricing import Pricer
+    from monitor.reprice import reprice_ledger
+
+    config = _config(args)
+    with _ledger(config, readonly=False) as ledger:
+        changed, seen = reprice_ledger(ledger, Pricer(config.prices), config.sources)
+    print(f"repriced {changed} of {seen} events")
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from monitor.spool_writer import append_record
+
+    config = _config(args)
+    tags: dict[str, str] = {}
+    for item in args.tag or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise CommandError(f"--tag expects KEY=VALUE, got {item!r}", EXIT_USAGE)
+        tags[k] = v
+    record: dict[str, Any] = {
+        "model": args.model,
+        "input_tokens": args.input_tokens,
+        "output_tokens": args.output_tokens,
+        "cache_read_tokens": args.cache_read_tokens,
+        "cache_write_tokens": args.cache_write_tokens,
+        "calls": args.calls,
+    }
+    for name in ("provider", "operation", "source", "ts", "cost", "id"):
+        value = getattr(args, name)
+        if value is not None:
+            record[name] = value
+    if tags:
+        record["tags"] = tags
+    path = append_record(config.spool_dir, record)
+    if args.verbose:
+        print(f"appended to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="config file (default: see README)")
+    p.add_argument("-v", "--verbose", action="store_true", help="more log output")
+
+
+def build_parser(
+    commands: dict[str, Callable[[argparse.Namespace], int]] | None = None,
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-monitor",
+        description="Watch LLM token usage files, price every call once, alert on budgets.",
+    )
+    _add_common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> Any:
+        p = sub.add_parser(name, help=help, description=help)
+        _add_common(p)
+        p.set_defaults(func=fn)
+        return p
+
+    add("scan", cmd_scan, "ingest all configured sources once, without a daemon")
+
+    p = add("price", cmd_price, "show the prices that apply to a model")
+    p.add_argument("model")
+    p.add_argument("--provider")
+    p.add_argument("--at", metavar="DATE", help="prices in force at this date (ISO)")
+
+    add("reprice", cmd_reprice, "re-price events whose cost came from prices")
+
+    p = add("log", cmd_log, "append one usage record to the spool (for shell scripts)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--input", dest="input_tokens", type=int, default=0, metavar="N")
+    p.add_argument("--output", dest="output_tokens", type=int, default=0, metavar="N")
+    p.add_argument("--cache-read", dest="cache_read_tokens", type=int, default=0, metavar="N")
+    p.add_argument("--cache-write", dest="cache_write_tokens", type=int, default=0, metavar="N")
+    p.add_argument("--calls", type=int, default=1)
+    p.add_argument("--provider")
+    p.add_argument("--operation")
+    p.add_argument("--source", help="source name to record (default: spool)")
+    p.add_argument("--ts", help="when the call happened (ISO; default now)")
+    p.add_argument("--cost", help="the cost the tool reported, in USD")
+    p.add_argument("--id", help="a unique id for the call (makes re-logging idempotent)")
+    p.add_argument("--tag", action="append", metavar="KEY=VALUE")
+
+    for name, fn in (commands or {}).items():
+        add(name, fn, fn.__doc__ or name)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Apprise logs notification URLs (tokens included) at DEBUG.
+    logging.getLogger("apprise").setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from monitor.config import ConfigError
+    from monitor.ledger import LedgerError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"llm-monitor: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LedgerError as exc:
+        print(f"llm-monitor: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except CommandError as exc:
+        print(f"llm-monitor: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Ingestion: configured sources → tail → adapters → pricing → ledger, synchronously.
+
+`scan` runs it once over every file; the daemon runs it for the paths the watcher
+reports. Either way the unit of work is a file's new bytes, and what they produce is
+committed together with the file's cursor (see ledger.py).
+
+This module owns the mapping from paths to sources and the in-memory index of cursors
+(by path, and by inode so that a file renamed to another matching name is recognised
+as already read, not read again from its start).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+from monitor.events import UsageEvent
+from monitor.globs import Glob
+from monitor.ledger import Applied, BadRecord, Batch, Ledger
+from monitor.sources import get_format
+from monitor.sources.base import Format, IncompleteDocument, ParseContext
+from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
+
+if TYPE_CHECKING:
+    from monitor.config import SourceConfig
+    from monitor.pricing import Pricer
+
+log = logging.getLogger("llm_monitor.ingest")
+
+BATCH_EVENTS: Final = 50_000
+"""Commit at least this often during a backfill: bounds memory and shows progress."""
+LOGGED_ERRORS_PER_FILE: Final = 5
+
+
+@dataclass(slots=True)
+class SourceCounts:
+    files: int = 0
+    files_read: int = 0
+    events: int = 0
+    updated: int = 0
+    errors: int = 0
+    pending: int = 0
+    """Documents caught half-written: retried on their next change."""
+    unreadable: int = 0
+
+
+@dataclass(slots=True)
+class IngestReport:
+    sources: dict[str, SourceCounts] = field(default_factory=dict)
+    applied: list[Applied] = field(default_factory=list)
+
+    def counts(self, source: str) -> SourceCounts:
+        c = self.sources.get(source)
+        if c is None:
+            c = self.sources[source] = SourceCounts()
+        return c
+
+    @property
+    def events(self) -> int:
+        return sum(c.events for c in self.sources.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(c.errors for c in self.sources.values())
+
+
+@dataclass(slots=True)
+class _Source:
+    config: SourceConfig
+    fmt: Format
+    globs: list[Glob]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        sources: Sequence[SourceConfig],
+        ledger: Ledger,
+        pricer: Pricer,
+        *,
+        keep_applied: bool = False,
+    ) -> None:
+        self.ledger = ledger
+        self.pricer = pricer
+        self.keep_applied = keep_applied
+        """Keep the Applied list in reports (the daemon needs it; a big scan does not)."""
+        self.sources: dict[str, _Source] = {}
+        for sc in sources:
+            if sc.enabled:
+                self.sources[sc.name] = _Source(
+                    sc, get_format(sc.format), [Glob(p) for p in sc.paths]
+                )
+        self.cursors: dict[tuple[str, str], Cursor] = {}
+        self.by_inode: dict[tuple[str, int, int], Cursor] = {}
+        for c in ledger.cursors():
+            self._remember(c)
+        self._errors_logged: dict[tuple[str, str], int] = {}
+        self._unreadable_logged: set[str] = set()
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def _remember(self, c: Cursor) -> None:
+        self.cursors[(c.source, c.path)] = c
+        self.by_inode[(c.source, c.dev, c.inode)] = c
+
+    def _forget(self, source: str, path: str) -> None:
+        c = self.cursors.pop((source, path), None)
+        if c is not None and self.by_inode.get((source, c.dev, c.inode)) is c:
+            del self.by_inode[(source, c.dev, c.inode)]
+
+    def sources_for(self, path: str) -> list[str]:
+        return [
+            name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)
+        ]
+
+    def watch_roots(self) -> dict[str, list[Glob]]:
+        return {name: s.globs for name, s in self.sources.items()}
+
+    # -- entry points -----------------------------------------------------------------
+
+    def scan(self) -> IngestReport:
+        """Every file of every source, once: a backfill or a `scan` command."""
+        report = IngestReport()
+        batch = Batch()
+        for name, src in self.sources.items():
+            counts = report.counts(name)
+            seen: set[str] = set()
+            for glob in src.globs:
+                for path in glob.walk():
+                    if path in seen:
+                        continue
+                    seen.add(path)
+                    counts.files += 1
+                    self._collect(src, path, batch, report)
+                    if len(batch.events) >= BATCH_EVENTS:
+                        self._commit(batch, report)
+                        batch = Batch()
+        self._commit(batch, report)
+        return report
+
+    def ingest_paths(self, paths: Iterable[str]) -> IngestReport:
+        """The given paths (reported changed by the watcher), for every source they match."""
+        report = IngestReport()
+        batch = Batch()
+        for path in paths:
+            for name in self.sources_for(path):
+                report.counts(name).files += 1
+                self._collect(self.sources[name], path, batch, report)
+        self._commit(batch, report)
+        return report
+
+    def _commit(self, batch: Batch, report: IngestReport) -> None:
+        if not batch:
+            return
+        applied = self.ledger.commit(batch)
+        for a in applied:
+            counts = report.counts(a.event.source if a.event.source in self.sources else "")
+            if a.previous is None:
+                counts.events += 1
+            else:
+                counts.updated += 1
+        if self.keep_applied:
+            report.applied.extend(applied)
+
+    # -- one file -------------------------------------------------------------------------
+
+    def _collect(self, src: _Source, path: str, batch: Batch, report: IngestReport) -> None:
+        name = src.config.name
+        counts = report.counts(name)
+        try:
+            if src.fmt.kind == "document":
+                self._collect_document(src, path, batch, counts)
+            else:
+                self._collect_lines(src, path, batch, counts)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            counts.unreadable += 1
+            if path not in self._unreadable_logged:
+                self._unreadable_logged.add(path)
+                log.warning("source %s: cannot read %s: %s", name, path, exc.strerror or exc)
+            return
+        self._unreadable_logged.discard(path)
+
+    def _moved_from(self, source: str, path: str) -> Cursor | None:
+        """The cursor of a file new at `path` that we already read under another name.
+
+        A rename to a name the glob also matches (`app.log` → `app.log.1` with
+        `app.log*`) must continue from the old offset, not re-read from 0.
+        """
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        known = self.by_inode.get((source, st.st_dev, st.st_ino))
+        if known is None or known.path == path or st.st_size < known.offset:
+            return None
+        try:
+            there = os.stat(known.path)
+            if (there.st_dev, there.st_ino) == (known.dev, known.inode):
+                return None  # still there too: a hard link, its own file
+        except OSError:
+            pass
+        return known
+
+    def _collect_lines(
+        self, src: _Source, path: str, batch: Batch, counts: SourceCounts
+    ) -> None:
+        name = src.config.name
+        cursor = self.cursors.get((name, path))
+        if cursor is None:
+            known = self._moved_from(name, path)
+            if known is not None:
+                batch.dropped_cursors.append((name, known.path))
+                self._forget(name, known.path)
+                cursor = replace(known, path=path)
+        read_any = False
+        while True:
+            chunks = read_lines_file(name, path, cursor)
+            if not chunks:
+                break
+            read_any = True
+            for chunk in chunks:
+                self._parse_chunk(src, chunk, batch, counts)
+            cursor = chunks[-1].cursor
+        if read_any:
+            counts.files_read += 1
+
+    def _parse_chunk(
+        self, src: _Source, chunk: Chunk, batch: Batch, counts: SourceCounts
+    ) -> None:
+        name = src.config.name
+        cur = chunk.cursor
+        # Adapters must not see their input state change under them if they mutate it.
+        state_in = copy.deepcopy(cur.state)
+        for offset, reason in chunk.skipped:
+            self._bad(name, cur.path, offset, reason, batch, counts)
+        if chunk.data:
+            ctx = self._context(src, cur, chunk.base_offset)
+            result = src.fmt.parse(ctx, state_in, chunk.data)
+            cur.state = result.state
+            self._price(src, result.events)
+            batch.events.extend(result.events)
+            for err in result.errors:
+                self._bad(name, cur.path, err.offset, err.message, batch, counts)
+        batch.cursors.append(cur)
+        self._remember(cur)
+
+    def _collect_document(
+        self, src: _Source, path: str, batch: Batch, counts: SourceCounts
+    ) -> None:
+        name = src.config.name
+        cursor = self.cursors.get((name, path))
+        chunk = read_document_file(name, path, cursor)
+        if chunk is None:
+            return
+        counts.files_read += 1
+        ctx = self._context(src, chunk.cursor, 0)
+        try:
+            result = src.fmt.parse(ctx, copy.deepcopy(chunk.cursor.state), chunk.data)
+        except IncompleteDocument:
+            counts.pending += 1
+            log.info("source %s: %s is not complete yet; retrying on its next change", name, path)
+            return
+        chunk.cursor.state = result.state
+        self._price(src, result.events)
+        batch.events.extend(result.events)
+        for err in result.errors:
+            self._bad(name, path, err.offset, err.message, batch, counts)
+        batch.cursors.append(chunk.cursor)
+        self._remember(chunk.cursor)
+
+    def _context(self, src: _Source, cur: Cursor, base_offset: int) -> ParseContext:
+        mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
+        return ParseContext(
+            source=src.config.name,
+            path=cur.path,
+            file_id=cur.file_id,
+            tz=src.config.timezone,
+            base_offset=base_offset,
+            mtime=mtime,
+            options=src.config.options,
+        )
+
+    def _price(self, src: _Source, events: Iterable[UsageEvent]) -> None:
+        policy = src.config.cost
+        apply = self.pricer.apply
+        for e in events:
+            apply(e, policy)
+
+    def _bad(
+        self,
+        source: str,
+        path: str,
+        offset: int,
+        message: str,
+        batch: Batch,
+        counts: SourceCounts,
+    ) -> None:
+        counts.errors += 1
+        batch.errors.append(BadRecord(source, path, offset, message))
+        n = self._errors_logged.get((source, path), 0)
+        if n < LOGGED_ERRORS_PER_FILE:
+            log.warning("source %s: bad record at %s:%d skipped: %s", source, path, offset, message)
+        elif n == LOGGED_ERRORS_PER_FILE:
+            log.warning("source %s: more bad records in %s (counted, not logged)", source, path)
+        self._errors_logged[(source, path)] = n + 1
+

@@ -1,0 +1,645 @@
+"""The SQLite ledger: schema, migrations, the exactly-once commit, and its bookkeeping.
+
+Exactly-once rests on one rule: the events read from a file and that file's cursor
+(offset + adapter state) are committed in ONE transaction. A crash before the commit
+loses both (the bytes are read again); a crash after keeps both (they are not).
+
+Events are unique by `key`. A second copy of a key replaces the stored one only when it
+carries more tokens — Claude Code writes one message several times while it streams —
+and the caller is told the previous version so running totals move by the difference.
+
+A `daily` rollup (local day in the ledger's time zone × source × provider × model ×
+operation) is maintained in the same transaction, so reports over millions of events
+read a few thousand rows. Changing the time zone rebuilds it.
+
+Readers (`report`, `status`) open the file read-only beside a running daemon: WAL lets
+them read a consistent snapshot while the daemon writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.events import (
+    UsageEvent,
+    from_ts_ms,
+    opt_from_nano,
+    opt_to_nano,
+    ts_ms,
+)
+from monitor.tail import Cursor
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA_V1: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
+    day TEXT NOT NULL,                  -- local date (ledger time zone), YYYY-MM-DD
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL DEFAULT '', -- '' when the record names none
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 1,
+    cost_nano INTEGER,                  -- NULL: unpriced
+    cost_basis TEXT NOT NULL,
+    reported_nano INTEGER,
+    priced_nano INTEGER,
+    tags TEXT NOT NULL DEFAULT '{}',    -- JSON object of strings
+    origin TEXT NOT NULL DEFAULT '',
+    flags INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_day ON events (day);
+CREATE TABLE daily (
+    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    events INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_nano INTEGER NOT NULL DEFAULT 0,
+    unpriced_calls INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, source, provider, model, operation)
+) WITHOUT ROWID;
+CREATE TABLE cursors (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    dev INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    fp_len INTEGER NOT NULL,
+    fp_hash TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (source, path)
+);
+CREATE TABLE source_stats (
+    source TEXT PRIMARY KEY,
+    events INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_event INTEGER                  -- epoch ms of the newest event's ts
+);
+CREATE TABLE parse_errors (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    at INTEGER NOT NULL                 -- epoch ms when it was seen
+);
+"""
+
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1}
+"""version → SQL that brings a ledger from version-1 to version."""
+
+_EVENT_COLS: Final = (
+    "key, ts, day, source, provider, model, operation, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, calls, "
+    "cost_nano, cost_basis, reported_nano, priced_nano, tags, origin, flags"
+)
+_INSERT_EVENT: Final = (
+    f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_UPDATE_EVENT: Final = (
+    "UPDATE events SET ts=?, day=?, source=?, provider=?, model=?, operation=?, input_tokens=?, "
+    "output_tokens=?, cache_read_tokens=?, cache_write_tokens=?, cache_write_1h_tokens=?, "
+    "reasoning_tokens=?, calls=?, cost_nano=?, cost_basis=?, reported_nano=?, priced_nano=?, "
+    "tags=?, origin=?, flags=? WHERE key=?"
+)
+_UPSERT_DAILY: Final = """
+INSERT INTO daily (day, source, provider, model, operation, events, calls, input_tokens,
+    output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nano,
+    unpriced_calls)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (day, source, provider, model, operation) DO UPDATE SET
+    events = events + excluded.events,
+    calls = calls + excluded.calls,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+    cost_nano = cost_nano + excluded.cost_nano,
+    unpriced_calls = unpriced_calls + excluded.unpriced_calls
+"""
+_KEY_CHUNK: Final = 500
+MAX_ERRORS_KEPT: Final = 1000
+"""Parse errors kept per source (the count in source_stats is never trimmed)."""
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or is from a newer version of llm-monitor."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An event the commit stored: new (`previous` None) or a larger copy of a stored one."""
+
+    event: UsageEvent
+    previous: UsageEvent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    source: str
+    path: str
+    offset: int
+    message: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one commit stores atomically."""
+
+    events: list[UsageEvent] = field(default_factory=list)
+    cursors: list[Cursor] = field(default_factory=list)
+    errors: list[BadRecord] = field(default_factory=list)
+    dropped_cursors: list[tuple[str, str]] = field(default_factory=list)
+    """(source, path) of cursors whose file moved to a path that has its own cursor now."""
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.cursors or self.errors or self.dropped_cursors)
+
+
+def _size(e: UsageEvent) -> int:
+    return e.input_tokens + e.output_tokens
+
+
+class DayOf:
+    """Epoch ms → local day string, memoized per quarter hour (every real UTC offset is
+    a multiple of 15 minutes), so a backfill converts each time zone boundary once."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._memo: dict[int, str] = {}
+
+    def __call__(self, ms: int) -> str:
+        q = ms // 900_000
+        day = self._memo.get(q)
+        if day is None:
+            day = from_ts_ms(q * 900_000).astimezone(self.tz).date().isoformat()
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            self._memo[q] = day
+        return day
+
+
+def _event_row(e: UsageEvent, day_of: DayOf) -> tuple[Any, ...]:
+    ms = ts_ms(e.ts)
+    return (
+        e.key,
+        ms,
+        day_of(ms),
+        e.source,
+        e.provider,
+        e.model,
+        e.operation or "",
+        e.input_tokens,
+        e.output_tokens,
+        e.cache_read_tokens,
+        e.cache_write_tokens,
+        e.cache_write_1h_tokens,
+        e.reasoning_tokens,
+        e.calls,
+        opt_to_nano(e.cost),
+        e.cost_basis,
+        opt_to_nano(e.reported_cost),
+        opt_to_nano(e.priced_cost),
+        json.dumps(e.tags, sort_keys=True, separators=(",", ":")) if e.tags else "{}",
+        e.origin,
+        e.flags,
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> UsageEvent:
+    """A row selected with `_EVENT_COLS` (in that order) → UsageEvent."""
+    tags = row[18]
+    return UsageEvent(
+        key=row[0],
+        ts=from_ts_ms(row[1]),
+        source=row[3],
+        provider=row[4],
+        model=row[5],
+        operation=row[6] or None,
+        input_tokens=row[7],
+        output_tokens=row[8],
+        cache_read_tokens=row[9],
+        cache_write_tokens=row[10],
+        cache_write_1h_tokens=row[11],
+        reasoning_tokens=row[12],
+        calls=row[13],
+        cost=opt_from_nano(row[14]),
+        cost_basis=row[15],
+        reported_cost=opt_from_nano(row[16]),
+        priced_cost=opt_from_nano(row[17]),
+        tags=json.loads(tags) if tags and tags != "{}" else {},
+        origin=row[19],
+        flags=row[20],
+    )
+
+
+def _rollup_delta(
+    acc: dict[tuple[str, str, str, str, str], list[int]], row: tuple[Any, ...], sign: int
+) -> None:
+    key = (row[2], row[3], row[4], row[5], row[6])
+    cur = acc.get(key)
+    if cur is None:
+        cur = acc[key] = [0] * 9
+    calls = row[13]
+    cost = row[14]
+    cur[0] += sign
+    cur[1] += sign * calls
+    cur[2] += sign * row[7]
+    cur[3] += sign * row[8]
+    cur[4] += sign * row[9]
+    cur[5] += sign * row[10]
+    cur[6] += sign * row[12]
+    if cost is None:
+        cur[8] += sign * calls
+    else:
+        cur[7] += sign * cost
+
+
+class Ledger:
+    """One SQLite file. Open read-write for ingesting, read-only for reports."""
+
+    def __init__(
+        self, path: Path, tz: tzinfo, tz_name: str, *, readonly: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.tz = tz
+        self.tz_name = tz_name
+        self.readonly = readonly
+        self.day_of = DayOf(tz)
+        try:
+            if readonly:
+                uri = f"file:{self.path}?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from exc
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+                self._ensure_timezone()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"{self.path}: cannot write the ledger: {exc}") from exc
+        else:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path}: ledger schema {version} is newer than this llm-monitor "
+                    f"({SCHEMA_VERSION}); upgrade llm-monitor"
+                )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path}: ledger schema {version} is newer than this llm-monitor "
+                f"({SCHEMA_VERSION}); upgrade llm-monitor"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(MIGRATIONS[target]):
+                    self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
+                    (str(target),),
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _ensure_timezone(self) -> None:
+        """Local days depend on the zone: a changed zone re-derives them (and the rollup)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='timezone'").fetchone()
+        if row and row[0] == self.tz_name:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if row is not None:
+                ids = self.db.execute("SELECT id, ts FROM events").fetchall()
+                self.db.executemany(
+                    "UPDATE events SET day=? WHERE id=?",
+                    ((self.day_of(ts), i) for i, ts in ids),
+                )
+                self._rebuild_daily()
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('timezone', ?)",
+                (self.tz_name,),
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _rebuild_daily(self) -> None:
+        self.db.execute("DELETE FROM daily")
+        self.db.execute(
+            """INSERT INTO daily SELECT day, source, provider, model, operation, COUNT(*),
+                   SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),
+                   SUM(cache_write_tokens), SUM(reasoning_tokens), COALESCE(SUM(cost_nano), 0),
+                   SUM(CASE WHEN cost_nano IS NULL THEN calls ELSE 0 END)
+               FROM events GROUP BY day, source, provider, model, operation"""
+        )
+
+    # -- cursors ----------------------------------------------------------------
+
+    def cursors(self, source: str | None = None) -> list[Cursor]:
+        sql = (
+            "SELECT source, path, dev, inode, fp_len, fp_hash, file_id, offset, size, "
+            "mtime_ns, state FROM cursors"
+        )
+        args: tuple[Any, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            args = (source,)
+        return [
+            Cursor(
+                source=r[0],
+                path=r[1],
+                dev=r[2],
+                inode=r[3],
+                fp_len=r[4],
+                fp_hash=r[5],
+                file_id=r[6],
+                offset=r[7],
+                size=r[8],
+                mtime_ns=r[9],
+                state=json.loads(r[10]) if r[10] and r[10] != "{}" else {},
+            )
+            for r in self.db.execute(sql, args)
+        ]
+
+    # -- the exactly-once commit --------------------------------------------------
+
+    def commit(self, batch: Batch) -> list[Applied]:
+        """Store events, cursors and bad-record reports in one transaction.
+
+        Returns what changed: new events, and stored events superseded by a larger copy
+        (with the stored version as `previous`). Re-delivered copies that are not larger
+        change nothing and are not returned.
+        """
+        if not batch:
+            return []
+        db = self.db
+        day_of = self.day_of
+        # Within the batch, the largest copy of each key wins (first among equals).
+        chosen: dict[str, UsageEvent] = {}
+        for e in batch.events:
+            have = chosen.get(e.key)
+            if have is None or _size(e) > _size(have):
+                chosen[e.key] = e
+        applied: list[Applied] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self._existing(list(chosen))
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            rollup: dict[tuple[str, str, str, str, str], list[int]] = {}
+            stats: dict[str, list[int]] = {}
+            for key, e in chosen.items():
+                old = existing.get(key)
+                if old is not None and _size(e) <= old[7] + old[8]:
+                    continue
+                row = _event_row(e, day_of)
+                _rollup_delta(rollup, row, 1)
+                st = stats.get(e.source)
+                if st is None:
+                    st = stats[e.source] = [0, row[1]]
+                st[1] = max(st[1], row[1])
+                if old is None:
+                    inserts.append(row)
+                    st[0] += 1
+                    applied.append(Applied(e))
+                else:
+                    _rollup_delta(rollup, old, -1)
+                    updates.append((*row[1:], key))
+                    applied.append(Applied(e, event_from_row(old)))
+            if inserts:
+                db.executemany(_INSERT_EVENT, inserts)
+            if updates:
+                db.executemany(_UPDATE_EVENT, updates)
+            if rollup:
+                db.executemany(
+                    _UPSERT_DAILY, [(*k, *v) for k, v in rollup.items()]
+                )
+            for source, (n, last) in stats.items():
+                db.execute(
+                    """INSERT INTO source_stats (source, events, errors, last_event)
+                       VALUES (?, ?, 0, ?)
+                       ON CONFLICT (source) DO UPDATE SET events = events + excluded.events,
+                           last_event = MAX(COALESCE(last_event, 0), excluded.last_event)""",
+                    (source, n, last),
+                )
+            if batch.dropped_cursors:
+                db.executemany(
+                    "DELETE FROM cursors WHERE source = ? AND path = ?", batch.dropped_cursors
+                )
+            if batch.cursors:
+                db.executemany(
+                    """INSERT OR REPLACE INTO cursors (source, path, dev, inode, fp_len, fp_hash,
+                           file_id, offset, size, mtime_ns, state)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                    [
+                        (
+                            c.source,
+                            c.path,
+                            c.dev,
+                            c.inode,
+                            c.fp_len,
+                            c.fp_hash,
+                            c.file_id,
+                            c.offset,
+                            c.size,
+                            c.mtime_ns,
+                            json.dumps(c.state, separators=(",", ":")) if c.state else "{}",
+                        )
+                        for c in batch.cursors
+                    ],
+                )
+            if batch.errors:
+                self._record_errors(batch.errors)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return applied
+
+    def _existing(self, keys: list[str]) -> dict[str, tuple[Any, ...]]:
+        """Stored rows for `keys`, shaped like `_event_row` output."""
+        found: dict[str, tuple[Any, ...]] = {}
+        for i in range(0, len(keys), _KEY_CHUNK):
+            part = keys[i : i + _KEY_CHUNK]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(
+                f"SELECT {_EVENT_COLS} FROM events WHERE key IN ({marks})", part
+            ):
+                found[row[0]] = tuple(row)
+        return found
+
+    def _record_errors(self, errors: Iterable[BadRecord]) -> None:
+        now = ts_ms(datetime.now().astimezone())
+        counts: dict[str, int] = {}
+        rows = []
+        for err in errors:
+            counts[err.source] = counts.get(err.source, 0) + 1
+            rows.append((err.source, err.path, err.offset, err.message[:500], now))
+        self.db.executemany(
+            "INSERT INTO parse_errors (source, path, offset, message, at) VALUES (?,?,?,?,?)",
+            rows,
+        )
+        for source, n in counts.items():
+            self.db.execute(
+                """INSERT INTO source_stats (source, events, errors) VALUES (?, 0, ?)
+                   ON CONFLICT (source) DO UPDATE SET errors = errors + excluded.errors""",
+                (source, n),
+            )
+            self.db.execute(
+                """DELETE FROM parse_errors WHERE source = ? AND id NOT IN (
+                       SELECT id FROM parse_errors WHERE source = ? ORDER BY id DESC LIMIT ?)""",
+                (source, source, MAX_ERRORS_KEPT),
+            )
+
+    # -- reading -------------------------------------------------------------------
+
+    def iter_events(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[UsageEvent]:
+        sql = f"SELECT {_EVENT_COLS} FROM events"
+        clauses = []
+        args: list[Any] = []
+        if since is not None:
+            clauses.append("ts >= ?")
+            args.append(ts_ms(since))
+        if until is not None:
+            clauses.append("ts < ?")
+            args.append(ts_ms(until))
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY ts, id"
+        for row in self.db.execute(sql, args):
+            yield event_from_row(row)
+
+    def recent_events(self, limit: int) -> list[UsageEvent]:
+        rows = self.db.execute(
+            f"SELECT {_EVENT_COLS} FROM events ORDER BY ts DESC, id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [event_from_row(r) for r in rows]
+
+    def source_stats(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for source, events, errors, last in self.db.execute(
+            "SELECT source, events, errors, last_event FROM source_stats"
+        ):
+            out[source] = {
+                "events": events,
+                "errors": errors,
+                "last_event": from_ts_ms(last) if last is not None else None,
+            }
+        for source, files in self.db.execute(
+            "SELECT source, COUNT(*) FROM cursors GROUP BY source"
+        ):
+            out.setdefault(source, {"events": 0, "errors": 0, "last_event": None})["files"] = files
+        return out
+
+    def unpriced(self) -> list[tuple[str, str, int]]:
+        """(provider, model, calls) of every model that has unpriced calls."""
+        return [
+            (p, m, n)
+            for p, m, n in self.db.execute(
+                """SELECT provider, model, SUM(unpriced_calls) FROM daily
+                   GROUP BY provider, model HAVING SUM(unpriced_calls) > 0
+                   ORDER BY 3 DESC"""
+            )
+        ]
+
+    def recent_errors(self, limit: int = 20) -> list[BadRecord]:
+        return [
+            BadRecord(*r)
+            for r in self.db.execute(
+                "SELECT source, path, offset, message FROM parse_errors ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    # -- repricing -------------------------------------------------------------------
+
+    def rewrite_costs(self, changes: Iterable[tuple[UsageEvent, UsageEvent]]) -> int:
+        """Store new costs for (old, new) pairs of the same key, keeping the rollup in step."""
+        n = 0
+        rollup: dict[tuple[str, str, str, str, str], list[int]] = {}
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for old, new in changes:
+                old_row = _event_row(old, self.day_of)
+                new_row = _event_row(new, self.day_of)
+                _rollup_delta(rollup, old_row, -1)
+                _rollup_delta(rollup, new_row, 1)
+                self.db.execute(
+                    "UPDATE events SET cost_nano=?, cost_basis=?, reported_nano=?, priced_nano=? "
+                    "WHERE key=?",
+                    (new_row[14], new_row[15], new_row[16], new_row[17], new.key),
+                )
+                n += 1
+            if rollup:
+                self.db.executemany(_UPSERT_DAILY, [(*k, *v) for k, v in rollup.items()])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return n
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+

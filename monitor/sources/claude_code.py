@@ -1,0 +1,286 @@
+"""Claude Code transcripts: `~/.claude/projects/<project-dir>/<session>.jsonl`.
+
+Claude Code appends one JSON line per transcript entry; assistant entries carry the
+API response's `message.usage`. Subagents (the Task tool) write the same shape to
+`<session>/subagents/agent-<id>.jsonl` (older versions: `agent-<id>.jsonl` beside the
+session), every line with `isSidechain: true` and an `agentId`.
+
+Rules (ccusage's data loader is the reference reader):
+- one event per line with `message.usage`; key `cc:<message.id>:<requestId>`, so the
+  same API call seen in two files (a resumed session's file repeats its history)
+  counts once;
+- Claude Code writes one message several times while it streams (same ids, growing
+  usage): within one parse call only the largest copy is kept; the ledger keeps the
+  largest across calls and files by key;
+- model `<synthetic>` marks entries Claude Code made up itself (API errors, interrupts):
+  no call was billed, so they are skipped;
+- Anthropic reports cache reads and writes apart from `input_tokens`; our
+  `input_tokens` includes them (DESIGN §2);
+- old versions wrote their own `costUSD` on the line: kept as `reported_cost`.
+
+Speed matters (a backfill reads hundreds of MB): lines without `"usage"` are skipped by
+a byte search before any decoding, and msgspec decodes only the fields declared below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import datetime, tzinfo
+from typing import Any
+
+import msgspec
+
+from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    line_key,
+    origin,
+)
+from monitor.sources.common import parse_ts, to_int
+
+_NEEDLE = b'"usage"'
+_SYNTHETIC = "<synthetic>"
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_1h_input_tokens: int = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation: _CacheCreation | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Line(msgspec.Struct):
+    """Only the fields we read: msgspec skips the rest (content, tool results) unbuilt.
+
+    The types are strict so the fast path needs no checks; a line that breaks them
+    (a null count, a number as a string) takes `_loose_line` instead.
+    """
+
+    message: _Message | None = None
+    requestId: str | None = None
+    timestamp: str | None = None
+    sessionId: str | None = None
+    cwd: str | None = None
+    isSidechain: bool | None = None
+    agentId: str | None = None
+    costUSD: float | str | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Line)
+_LOOSE = msgspec.json.Decoder()
+
+# `parse` builds events positionally (a third faster than by keyword, and it runs for
+# every call of a backfill); this guard turns a reordered UsageEvent into an import error.
+_POSITIONAL = (
+    "key", "ts", "source", "provider", "model", "operation", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+    "reasoning_tokens", "calls", "cost", "cost_basis", "reported_cost", "priced_cost",
+    "tags", "origin", "flags",
+)  # fmt: skip
+if tuple(f.name for f in dataclasses.fields(UsageEvent)) != _POSITIONAL:
+    raise ImportError("UsageEvent's fields changed: update claude_code._POSITIONAL")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _agent_from_path(path: str) -> str | None:
+    """`…/agent-<id>.jsonl` → `<id>`: subagent transcripts before lines carried `agentId`."""
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith("agent-") and name.endswith(".jsonl"):
+        return name[6:-6] or None
+    return None
+
+
+def _loose_line(raw: memoryview) -> _Line | None:
+    """A line whose fields have unexpected types: rebuild the struct by hand, leniently.
+
+    Returns None when the line holds no `message.usage` object (the byte pre-filter also
+    matches e.g. a user line's `toolUseResult.usage`: the subagent's, counted in its own
+    file).
+    """
+    obj = _LOOSE.decode(raw)
+    if not isinstance(obj, dict):
+        return None
+    message = obj.get("message")
+    if not isinstance(message, dict):
+        return None
+    usage = message.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    creation = usage.get("cache_creation")
+    cost = obj.get("costUSD")
+    model = message.get("model")
+    return _Line(
+        message=_Message(
+            id=_str(message.get("id")),
+            model=model if isinstance(model, str) else None,
+            usage=_Usage(
+                input_tokens=to_int(usage.get("input_tokens")),
+                output_tokens=to_int(usage.get("output_tokens")),
+                cache_creation_input_tokens=to_int(usage.get("cache_creation_input_tokens")),
+                cache_read_input_tokens=to_int(usage.get("cache_read_input_tokens")),
+                cache_creation=_CacheCreation(to_int(creation.get("ephemeral_1h_input_tokens")))
+                if isinstance(creation, dict)
+                else None,
+            ),
+        ),
+        requestId=_str(obj.get("requestId")),
+        timestamp=_str(obj.get("timestamp")),
+        sessionId=_str(obj.get("sessionId")),
+        cwd=_str(obj.get("cwd")),
+        isSidechain=obj.get("isSidechain") is True,
+        agentId=_str(obj.get("agentId")),
+        costUSD=cost if isinstance(cost, float | int | str) else None,
+    )
+
+
+def _utc(text: str | None, tz: tzinfo) -> datetime | None:
+    """Claude Code's `…Z` timestamps parse straight to UTC; anything else via `parse_ts`."""
+    if text is not None and text.endswith("Z"):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return parse_ts(text, tz)
+
+
+def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """Events of the usage lines in `data`; stateless (ids, not position, identify calls)."""
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    index_of: dict[str, int] = {}
+    path_agent = _agent_from_path(ctx.path)
+    source, tz, mtime, base = ctx.source, ctx.tz, ctx.mtime, ctx.base_offset
+    view = memoryview(data)
+    find, rfind = data.find, data.rfind
+    pos = 0
+    while True:
+        hit = find(_NEEDLE, pos)
+        if hit < 0:
+            break
+        start = rfind(b"\n", 0, hit) + 1
+        end = find(b"\n", hit)
+        if end < 0:
+            end = len(data)
+        pos = end + 1
+        raw = view[start:end]
+        offset = base + start
+        try:
+            try:
+                rec: _Line | None = _DECODER.decode(raw)
+            except msgspec.ValidationError:
+                rec = _loose_line(raw)
+        except msgspec.DecodeError as exc:
+            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+            continue
+        if rec is None or (message := rec.message) is None or (usage := message.usage) is None:
+            continue
+        model = message.model
+        if model == _SYNTHETIC:
+            continue
+        if not model:
+            errors.append(ParseError(offset, "usage line without message.model"))
+            continue
+        flags = 0
+        ts = _utc(rec.timestamp, tz)
+        if ts is None:
+            if mtime is None:
+                errors.append(ParseError(offset, "usage line without a readable timestamp"))
+                continue
+            ts, flags = mtime, FLAG_TS_FROM_MTIME
+
+        msg_id, req_id = message.id, rec.requestId
+        if not msg_id:
+            key = line_key(ctx, offset)
+        elif not req_id:
+            key = f"cc:{msg_id}"
+        else:
+            key = f"cc:{msg_id}:{req_id}"
+
+        tags: dict[str, str] = {}
+        if rec.cwd:
+            tags["project"] = rec.cwd
+        if rec.sessionId:
+            tags["session"] = rec.sessionId
+        if rec.isSidechain:
+            tags["sidechain"] = "true"
+        agent = rec.agentId or path_agent
+        if agent:
+            tags["agent"] = agent
+
+        cache_write = usage.cache_creation_input_tokens
+        cache_read = usage.cache_read_input_tokens
+        creation = usage.cache_creation
+        cost = rec.costUSD
+        event = UsageEvent(
+            key,
+            ts,
+            source,
+            "anthropic",
+            model,
+            None,
+            usage.input_tokens + cache_write + cache_read,
+            usage.output_tokens,
+            cache_read,
+            cache_write,
+            0 if creation is None else creation.ephemeral_1h_input_tokens,
+            0,
+            1,
+            None,
+            "unpriced",
+            None if cost is None else decimal_from_json(cost),
+            None,
+            tags,
+            origin(ctx, offset),
+            flags,
+        )
+        # Claude Code repeats a message while it streams; keep the copy with the most usage.
+        seen = index_of.get(key)
+        if seen is None:
+            index_of[key] = len(events)
+            events.append(event)
+        elif event.input_tokens + event.output_tokens > events[seen].total_tokens:
+            events[seen] = event
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+def default_paths() -> list[str]:
+    """Each dir of `$CLAUDE_CONFIG_DIR` (comma-separated), else both homes Claude Code uses.
+
+    Some Claude Code versions keep their data under `$XDG_CONFIG_HOME/claude` instead of
+    `~/.claude`; ccusage reads both, and so do we (keys make an overlap harmless).
+    """
+    env = os.environ.get("CLAUDE_CONFIG_DIR", "")
+    dirs = [d.strip().rstrip("/") for d in env.split(",") if d.strip()]
+    if dirs:
+        return [f"{d}/projects/**/*.jsonl" for d in dirs]
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip().rstrip("/") or "~/.config"
+    return ["~/.claude/projects/**/*.jsonl", f"{xdg}/claude/projects/**/*.jsonl"]
+
+
+FORMAT = Format(
+    name="claude-code",
+    kind="lines",
+    parse=parse,
+    description="Claude Code transcripts (~/.claude/projects/**/*.jsonl)",
+    default_paths=default_paths,
+    prefilter=_NEEDLE,
+)
