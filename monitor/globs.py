@@ -191,9 +191,7 @@ class Glob:
         return len(self._segments) in states
 
 
-def walk_all(
-    globs: Sequence[Glob], stats: WalkStats | None = None
-) -> Iterator[tuple[int, str]]:
+def walk_all(globs: Sequence[Glob], stats: WalkStats | None = None) -> Iterator[tuple[int, str]]:
     """Walk several globs at once: `(index of the glob, path)` for every match.
 
     Globs sharing a tree (same or nested roots) are walked together, so each directory

@@ -1,0 +1,191 @@
+"""Codex CLI rollouts: `~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`.
+
+Each line is `{"timestamp", "type", "payload"}`. Three types matter:
+- `session_meta` (first line): `payload.id` is the session, `payload.cwd` the project;
+- `turn_context` (each turn): `payload.model` is the model of the turns that follow;
+- `event_msg` with `payload.type == "token_count"`: `payload.info.total_token_usage`
+  is the session's RUNNING total (`input_tokens`, `cached_input_tokens`,
+  `output_tokens`, `reasoning_output_tokens`), `info` is null before the first answer.
+
+Codex repeats a token_count line without new usage (e.g. after a rate-limit update), so
+an event is the growth of the running total since the previous token_count line of the
+file, and lines where it did not grow are skipped. A total that shrinks (a session
+reset, or a new session in the same file) is counted as growth from zero. Lines
+carrying only `last_token_usage` (no running total) count that as the delta.
+
+Codex's `input_tokens` already include the cached ones and `output_tokens` the
+reasoning ones: they map one to one onto our fields (DESIGN §2).
+
+Model: the event's own `info.model`/`payload.model` if any, else the latest
+`turn_context` (or `session_meta`) model, else "gpt-5" — the model early Codex builds
+ran without writing it down (as ccusage assumes) — with the tag `model_fallback=true`.
+
+State (JSON, saved with the cursor so a restart resumes exactly): `model`, `totals`
+(the last running total as [input, cached, output, reasoning]), `session`, `cwd`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import msgspec
+
+from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    line_key,
+    origin,
+)
+from monitor.sources.common import parse_ts, to_int
+
+FALLBACK_MODEL = "gpt-5"
+_COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+
+
+class _Payload(msgspec.Struct):
+    type: Any = None
+    id: Any = None
+    cwd: Any = None
+    model: Any = None
+    info: Any = None
+
+
+class _Entry(msgspec.Struct):
+    """The rollout envelope; payload fields not declared (message content…) stay unbuilt."""
+
+    timestamp: Any = None
+    type: Any = None
+    payload: _Payload | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Entry)
+
+
+def _counters(usage: Any) -> list[int] | None:
+    if not isinstance(usage, dict):
+        return None
+    return [to_int(usage.get(name)) for name in _COUNTERS]
+
+
+def _text(value: Any) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _usage_delta(state: State, info: dict[str, Any]) -> list[int] | None:
+    """The token growth a token_count `info` reports, updating the running total in state."""
+    total = _counters(info.get("total_token_usage"))
+    if total is None:
+        return _counters(info.get("last_token_usage"))
+    previous = state.get("totals")
+    state["totals"] = total
+    if not isinstance(previous, list) or len(previous) != len(total):
+        return total
+    delta = [now - before for now, before in zip(total, previous, strict=True)]
+    if any(d < 0 for d in delta):
+        return total
+    return delta
+
+
+def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """Events of the token_count lines in `data`; `state` carries model and running total."""
+    state = dict(state)
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = size
+        start, pos = pos, end + 1
+        line = data[start:end]
+        offset = ctx.base_offset + start
+        if not line.strip():
+            continue
+        try:
+            entry = _DECODER.decode(line)
+        except msgspec.ValidationError:
+            continue  # not a rollout envelope with an object payload: nothing we count
+        except msgspec.DecodeError as exc:
+            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+            continue
+        payload = entry.payload
+        if payload is None:
+            continue
+        kind = entry.type
+        if kind == "session_meta":
+            session = _text(payload.id)
+            if session and state.get("session") not in (None, session):
+                state["totals"] = None
+            if session:
+                state["session"] = session
+            state["cwd"] = _text(payload.cwd) or state.get("cwd")
+            state["model"] = _text(payload.model) or state.get("model")
+            continue
+        if kind == "turn_context":
+            state["cwd"] = _text(payload.cwd) or state.get("cwd")
+            state["model"] = _text(payload.model) or state.get("model")
+            continue
+        if kind != "event_msg" or payload.type != "token_count":
+            continue
+        info = payload.info
+        if not isinstance(info, dict):
+            continue  # `info: null`: no answer yet in this session
+        delta = _usage_delta(state, info)
+        if delta is None or not any(delta):
+            continue
+
+        flags = 0
+        ts = parse_ts(entry.timestamp, ctx.tz)
+        if ts is None:
+            if ctx.mtime is None:
+                errors.append(ParseError(offset, "token_count line without a readable timestamp"))
+                continue
+            ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+        tags: dict[str, str] = {}
+        if state.get("session"):
+            tags["session"] = state["session"]
+        if state.get("cwd"):
+            tags["project"] = state["cwd"]
+        model = _text(info.get("model")) or _text(payload.model) or state.get("model")
+        if not model:
+            model = FALLBACK_MODEL
+            tags["model_fallback"] = "true"
+        input_tokens, cached, output, reasoning = delta
+        events.append(
+            UsageEvent(
+                key=line_key(ctx, offset),
+                ts=ts,
+                source=ctx.source,
+                provider="openai",
+                model=model,
+                input_tokens=input_tokens,
+                output_tokens=output,
+                cache_read_tokens=cached,
+                reasoning_tokens=reasoning,
+                tags=tags,
+                origin=origin(ctx, offset),
+                flags=flags,
+            )
+        )
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+def default_paths() -> list[str]:
+    """`$CODEX_HOME/sessions/**/rollout-*.jsonl`, else under `~/.codex`."""
+    home = os.environ.get("CODEX_HOME", "").strip().rstrip("/") or "~/.codex"
+    return [f"{home}/sessions/**/rollout-*.jsonl"]
+
+
+FORMAT = Format(
+    name="codex",
+    kind="lines",
+    parse=parse,
+    description="Codex CLI rollouts (~/.codex/sessions/**/rollout-*.jsonl)",
+    default_paths=default_paths,
+)

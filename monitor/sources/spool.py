@@ -1,0 +1,214 @@
+"""The native spool `<state_dir>/spool/*.jsonl`: what `llm-monitor log` and `track()` write.
+
+One JSON object per line, with UsageEvent's own field names (DESIGN §2):
+- `ts` (required): ISO 8601; without a zone it is read in the source's time zone;
+- `model` (required); `provider` (default: inferred from the model);
+- `source` (default: the spool source's name); `operation` (optional);
+- `input_tokens`, `output_tokens`, `cache_read_tokens`, `cache_write_tokens`,
+  `cache_write_1h_tokens`, `reasoning_tokens`: ints, default 0; input includes cache,
+  output includes reasoning;
+- `calls` (default 1);
+- `cost`: USD the caller reports, a decimal string (or a JSON number), kept as
+  `reported_cost`;
+- `tags`: an object of strings;
+- `id` (optional): the key becomes `spool:<id>`, so a retried write counts once; without
+  it the line's position is the key.
+
+`encode_record` is the writer's half, so reader and writer share one definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+
+from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    line_key,
+    origin,
+)
+from monitor.sources.common import normalize_provider, parse_ts, to_int
+
+TOKEN_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+_TEXT_FIELDS: Final = ("id", "source", "provider", "model", "operation")
+FIELDS: Final = (
+    "id",
+    "ts",
+    "source",
+    "provider",
+    "model",
+    "operation",
+    *TOKEN_FIELDS,
+    "calls",
+    "cost",
+    "tags",
+)
+"""Every field a spool record may carry, in the order `encode_record` writes them."""
+
+_DECODER = msgspec.json.Decoder()
+_ENCODER = msgspec.json.Encoder()
+
+
+def _cost_text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError("cost must be a number or a decimal string")
+    amount = value if isinstance(value, Decimal) else decimal_from_json(value)
+    if amount is None or not amount.is_finite():
+        raise ValueError(f"cost is not a finite decimal: {value!r}")
+    return f"{amount:f}"
+
+
+def _ts_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        # A naive datetime is the writer's local time: pin its offset now, while it is known.
+        return (value if value.tzinfo else value.astimezone()).isoformat()
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError(f"ts must be a datetime or an ISO 8601 string: {value!r}")
+
+
+def encode_record(event_fields: Mapping[str, Any]) -> bytes:
+    """One spool line (ending in b"\\n") from event field values; None values are left out.
+
+    Raises ValueError for an unknown field name, a missing `ts` or `model`, or a value of
+    the wrong type: the writer learns at once, not the daemon later.
+    """
+    unknown = set(event_fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"unknown spool field(s): {', '.join(sorted(unknown))}")
+    record: dict[str, Any] = {}
+    for name in FIELDS:
+        value = event_fields.get(name)
+        if value is None:
+            continue
+        if name == "ts":
+            record[name] = _ts_text(value)
+        elif name == "cost":
+            record[name] = _cost_text(value)
+        elif name == "tags":
+            if not isinstance(value, Mapping):
+                raise ValueError("tags must be a mapping")
+            record[name] = {str(k): str(v) for k, v in value.items() if v is not None}
+        elif name in _TEXT_FIELDS:
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string: {value!r}")
+            record[name] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer: {value!r}")
+            record[name] = value
+    if "ts" not in record:
+        raise ValueError("a spool record needs ts")
+    if not record.get("model"):
+        raise ValueError("a spool record needs model")
+    return _ENCODER.encode(record) + b"\n"
+
+
+def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
+    """The event one spool record stands for, or why it cannot be read."""
+    if not isinstance(obj, dict):
+        return "spool record is not a JSON object"
+    model = obj.get("model")
+    if not isinstance(model, str) or not model.strip():
+        return "spool record without model"
+
+    flags = 0
+    raw_ts = obj.get("ts")
+    ts = parse_ts(raw_ts, ctx.tz)
+    if ts is None:
+        if raw_ts is not None:
+            return f"unreadable ts: {raw_ts!r}"
+        if ctx.mtime is None:
+            return "spool record without ts"
+        ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+
+    reported = None
+    if obj.get("cost") is not None:
+        reported = decimal_from_json(obj["cost"])
+        if reported is None or not reported.is_finite():
+            return f"unreadable cost: {obj['cost']!r}"
+
+    raw_tags = obj.get("tags")
+    if raw_tags is not None and not isinstance(raw_tags, dict):
+        return "tags is not a JSON object"
+    tags = {str(k): str(v) for k, v in (raw_tags or {}).items() if v is not None}
+
+    record_id = obj.get("id")
+    if isinstance(record_id, str | int) and not isinstance(record_id, bool) and str(record_id):
+        key = f"spool:{record_id}"
+    else:
+        key = line_key(ctx, offset)
+    source = obj.get("source")
+    operation = obj.get("operation")
+    calls = obj.get("calls")
+    return UsageEvent(
+        key=key,
+        ts=ts,
+        source=source if isinstance(source, str) and source else ctx.source,
+        provider=normalize_provider(obj.get("provider") or None, model),
+        model=model,
+        operation=operation if isinstance(operation, str) and operation else None,
+        input_tokens=to_int(obj.get("input_tokens")),
+        output_tokens=to_int(obj.get("output_tokens")),
+        cache_read_tokens=to_int(obj.get("cache_read_tokens")),
+        cache_write_tokens=to_int(obj.get("cache_write_tokens")),
+        cache_write_1h_tokens=to_int(obj.get("cache_write_1h_tokens")),
+        reasoning_tokens=to_int(obj.get("reasoning_tokens")),
+        calls=1 if calls is None else to_int(calls),
+        reported_cost=reported,
+        tags=tags,
+        origin=origin(ctx, offset),
+        flags=flags,
+    )
+
+
+def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """One event per spool line; stateless."""
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = size
+        start, pos = pos, end + 1
+        line = data[start:end]
+        if not line.strip():
+            continue
+        offset = ctx.base_offset + start
+        try:
+            obj = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+            continue
+        event = _event(ctx, obj, offset)
+        if isinstance(event, str):
+            errors.append(ParseError(offset, event))
+        else:
+            events.append(event)
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+FORMAT = Format(
+    name="spool",
+    kind="lines",
+    parse=parse,
+    description="llm-monitor's own spool (<state_dir>/spool/*.jsonl)",
+)

@@ -1,0 +1,629 @@
+"""Rolling totals, burn rates and forecasts: the arithmetic the daemon keeps in memory.
+
+This module owns the running sums behind `status`, the dashboard and budget decisions.
+It never does I/O, never reads the clock (`now` is always a parameter), never touches
+asyncio, and never holds money as a float: sums are integer nano-dollars (see
+`monitor.events`) and leave as `Decimal`.
+
+Periods
+-------
+A day, ISO week (Monday first) or calendar month is a range of *local dates* in the
+configured zone. Its UTC bounds come from constructing local midnights (`period_bounds`),
+never from adding 24 h, so the day of a DST change is 23 or 25 hours long and still one
+bucket. Which period is "current" is a function of `now` alone: a summary one second
+after local midnight shows today = 0 even if no event arrived since.
+
+`tz` must be a PEP 495 tzinfo (`zoneinfo.ZoneInfo`, `datetime.timezone`); pytz zones are
+not supported (they need `localize`).
+
+Buckets
+-------
+`Totals.add` files each event under a *combination* (source, provider, model,
+operation and the values of the tracked tags) and into two kinds of bucket:
+- per local day: cost, calls, input/output/cache-read/cache-write tokens, unpriced
+  calls. Summing a period or a breakdown walks only that period's days and their
+  combinations, so an event costs one dict update at ingest and nothing is re-scanned.
+- per UTC minute: cost, for the 60-minute burn rate and the 24-hour series. Minute
+  resolution means the "last 60 minutes" are the 60 whole minutes ending with the
+  current one: an event 59 minutes ago counts, one 61 minutes ago does not.
+
+Days older than `keep_days` (default 40: the current month plus the 7 days the rate
+looks at) and minutes older than 48 h are dropped when a query moves `now` past them;
+the ledger still holds them. Call `prune(now)` before a large backfill to keep old
+minute buckets from being built at all. Future-dated events simply land in their day.
+
+Tags: per-tag sums cost one more key part per event, and a tag with many values
+(session ids) would multiply the combinations, so only the tag keys given in
+`tracked_tags` are kept; budget scopes and breakdowns name them `tag.KEY`. A scope on an
+untracked tag raises `ValueError` rather than silently reporting $0.
+
+Streamed copies: Claude Code rewrites one message with growing usage. The ledger keeps
+the largest copy and hands `add` the copy it replaced; only the difference is applied
+(if the copy moved to another bucket, the old one is taken out and the new one put in).
+
+Unpriced calls (no cost known) count as calls and as `unpriced_calls`; they add no cost.
+
+Forecast method
+---------------
+All three periods: forecast = spent so far + rate x remaining time, with a band
+rate +/- k·sigma (k = `BAND_K` = 1) held for the whole remaining time. The low end is
+clipped so the rate never goes below 0, so low >= spent always.
+
+- Week and month: the rate r is the mean daily spend of the last 7 *complete* local days
+  (today excluded, days without events count as $0), or of the complete days since the
+  first event seen if there are fewer. sigma is the sample standard deviation of those
+  daily totals. Remaining time is counted in local days: the fraction of today still to
+  come (by today's real length) plus each later day of the period.
+  With one complete day, sigma is unknown and the band is r +/- r. With none (the first
+  day of data) r is today's pace, today's spend / elapsed fraction of today (at least
+  one hour's worth, so an early call is not blown up), with the same r +/- r band.
+- Day: a pace projection from the last `RECENT_HOURS` (3) rolling 60-minute windows:
+  rate per hour h = their mean, sigma their sample standard deviation, projected over
+  the hours left today. At 08:00 with nothing spent in three hours it forecasts only
+  what is spent: it answers "where does today end at this pace", and the typical-day
+  view is in the week and month forecasts.
+
+The band treats the rate itself as uncertain (a heavy week tends to stay heavy), so it
+grows linearly with the remaining time rather than with its square root: deliberately
+wide, never narrower than the truth for a budget warning.
+
+All of it is exact `Decimal` arithmetic on nano-dollars (`Decimal.sqrt` for sigma),
+rounded half-even to whole nano-dollars at the end.
+
+`runs_out_on(limit, forecast, now, tz)` is the local date on which spent + r x elapsed
+reaches the limit within the period: today if already reached, None if the period ends
+first or nothing is being spent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final, Literal
+
+from monitor.events import UsageEvent, from_nano, to_nano, utc
+
+Period = Literal["day", "week", "month"]
+PERIODS: Final[tuple[Period, ...]] = ("day", "week", "month")
+DIMENSIONS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
+
+KEEP_DAYS: Final = 40
+KEEP_MINUTES: Final = 48 * 60
+RATE_DAYS: Final = 7
+RECENT_HOURS: Final = 3
+BAND_K: Final = Decimal(1)
+MIN_PACE_ELAPSED: Final = timedelta(hours=1)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_HOUR: Final = timedelta(hours=1)
+_SLOT_SECONDS: Final = 900  # every real UTC offset is a whole number of quarter hours
+_SLOT_CACHE_MAX: Final = 100_000
+_ZERO: Final = Decimal(0)
+
+# Positions in a bucket vector (a list of ints).
+COST, CALLS, INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, UNPRICED = range(7)
+_WIDTH: Final = 7
+
+Combo = tuple[str | None, ...]
+_Vector = tuple[int, ...]
+
+
+# ---------------------------------------------------------------- periods
+
+
+def local_day(ts: datetime, tz: tzinfo) -> date:
+    """The local calendar date of an instant (naive input is taken as UTC)."""
+    return utc(ts).astimezone(tz).date()
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant at which `day` begins locally.
+
+    Where midnight itself is skipped by a DST jump, fold=0 resolves it to the instant of
+    the jump, which is the first moment of that day.
+    """
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def period_days(kind: Period, day: date) -> tuple[date, date]:
+    """First local date of the period containing `day`, and the first date after it."""
+    if kind == "day":
+        return day, day + timedelta(days=1)
+    if kind == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=7)
+    if kind == "month":
+        first = day.replace(day=1)
+        if first.month == 12:
+            return first, first.replace(year=first.year + 1, month=1)
+        return first, first.replace(month=first.month + 1)
+    raise ValueError(f"unknown period {kind!r}; expected one of {', '.join(PERIODS)}")
+
+
+def period_bounds(kind: Period, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """Aware UTC [start, end) of the local day / ISO week / month containing `now`."""
+    first, end = period_days(kind, local_day(now, tz))
+    return local_midnight(first, tz), local_midnight(end, tz)
+
+
+def _epoch_minute(ts: datetime) -> int:
+    return (utc(ts) - _EPOCH) // timedelta(minutes=1)
+
+
+def _days(first: date, end: date) -> Iterable[date]:
+    for n in range((end - first).days):
+        yield first + timedelta(days=n)
+
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Sums over a set of events: what a report row or a period shows."""
+
+    cost: Decimal
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    unpriced_calls: int
+
+    @classmethod
+    def of(cls, vector: Sequence[int]) -> Usage:
+        return cls(from_nano(vector[COST]), *vector[CALLS:])
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Where a period ends if spending goes on at `rate` (see the module docstring)."""
+
+    kind: Period
+    spent: Decimal
+    expected: Decimal
+    low: Decimal
+    high: Decimal
+    rate: Decimal
+    """Expected spend per local day for the rest of the period (day: the pace x day length)."""
+    remaining_days: Decimal
+    """Local days left in the period, today's rest as a fraction."""
+    history_days: int
+    """Complete days the rate came from; 0 = today's pace (week/month) or the hourly pace (day)."""
+
+
+Breakdown = tuple[tuple[str | None, Usage], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTotals:
+    kind: Period
+    start: datetime
+    end: datetime
+    usage: Usage
+    forecast: Forecast
+    by: Mapping[str, Breakdown]
+    """Per dimension (`source`, `provider`, `model`, `operation`, `tag.KEY`): rows by cost."""
+
+    @property
+    def cost(self) -> Decimal:
+        return self.usage.cost
+
+    @property
+    def calls(self) -> int:
+        return self.usage.calls
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsSummary:
+    now: datetime
+    today: PeriodTotals
+    week: PeriodTotals
+    month: PeriodTotals
+    burn_per_hour: Decimal
+    """Spend in the last 60 minutes."""
+    burn_per_day: Decimal
+    """Mean daily spend of the last 7 complete days: the rate the week/month forecasts use."""
+    hourly: tuple[Decimal, ...]
+    """24 rolling 60-minute windows, oldest first; the last one is `burn_per_hour`."""
+    daily: tuple[Decimal, ...]
+    """One per local day of the current month, from the 1st to today."""
+
+    def period(self, kind: Period) -> PeriodTotals:
+        return {"day": self.today, "week": self.week, "month": self.month}[kind]
+
+
+# ---------------------------------------------------------------- forecasting
+
+
+def _mean_sd(values: Sequence[int]) -> tuple[Decimal, Decimal | None]:
+    """Mean and sample standard deviation (None below two values), exact in Decimal."""
+    n = len(values)
+    mean = Decimal(sum(values)) / n
+    if n < 2:
+        return mean, None
+    variance = sum(((Decimal(v) - mean) ** 2 for v in values), _ZERO) / (n - 1)
+    return mean, variance.sqrt()
+
+
+def _whole(amount: Decimal) -> int:
+    return int(amount.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def _fraction(part: timedelta, whole: timedelta) -> Decimal:
+    micro = timedelta(microseconds=1)
+    return Decimal(part // micro) / Decimal(whole // micro)
+
+
+def _today_left(now: datetime, tz: tzinfo) -> tuple[Decimal, timedelta]:
+    """Fraction of today's real length still to come, and that length."""
+    start, end = period_bounds("day", now, tz)
+    return _fraction(end - utc(now), end - start), end - start
+
+
+def forecast(
+    kind: Period,
+    now: datetime,
+    tz: tzinfo,
+    daily: Mapping[date, int],
+    *,
+    first_day: date | None,
+    recent_hours: Sequence[int] = (),
+    k: Decimal = BAND_K,
+) -> Forecast:
+    """Forecast the end of the period containing `now` (method: module docstring).
+
+    `daily` maps local dates to spend in nano-dollars and must cover the period and the
+    `RATE_DAYS` days before today; `first_day` is the earliest day with data (days before
+    it are not history, they are unknown); `recent_hours` are the last rolling 60-minute
+    windows' spend in nano-dollars, used by the day forecast.
+    """
+    today = local_day(now, tz)
+    first, end = period_days(kind, today)
+    spent = sum(daily.get(day, 0) for day in _days(first, end))
+    today_left, day_length = _today_left(now, tz)
+    remaining = today_left + (end - today).days - 1
+    history = 0
+    if kind == "day":
+        hours_per_day = _fraction(day_length, _ONE_HOUR)
+        if recent_hours:
+            per_hour, sd = _mean_sd(recent_hours)
+            rate = per_hour * hours_per_day
+            spread = rate if sd is None else k * sd * hours_per_day
+        else:
+            rate = spread = _ZERO
+    else:
+        since = today - timedelta(days=RATE_DAYS)
+        if first_day is not None and first_day > since:
+            since = first_day
+        past = [daily.get(day, 0) for day in _days(since, today)] if first_day else []
+        if past:
+            history = len(past)
+            rate, sd = _mean_sd(past)
+            spread = rate if sd is None else k * sd
+        else:
+            elapsed = max(1 - today_left, _fraction(MIN_PACE_ELAPSED, day_length))
+            rate = Decimal(daily.get(today, 0)) / elapsed
+            spread = rate
+    rate_nano = _whole(rate)
+    spread_nano = _whole(spread)
+    return Forecast(
+        kind=kind,
+        spent=from_nano(spent),
+        expected=from_nano(spent + _whole(rate_nano * remaining)),
+        low=from_nano(spent + _whole(max(rate_nano - spread_nano, 0) * remaining)),
+        high=from_nano(spent + _whole((rate_nano + spread_nano) * remaining)),
+        rate=from_nano(rate_nano),
+        remaining_days=remaining,
+        history_days=history,
+    )
+
+
+def runs_out_on(limit: Decimal, fc: Forecast, now: datetime, tz: tzinfo) -> date | None:
+    """The local date on which spent + rate x elapsed reaches `limit` within the period."""
+    today = local_day(now, tz)
+    if fc.spent >= limit:
+        return today
+    if fc.rate <= 0:
+        return None
+    needed = (limit - fc.spent) / fc.rate
+    if needed > fc.remaining_days:
+        return None
+    today_left, _ = _today_left(now, tz)
+    if needed <= today_left:
+        return today
+    return today + timedelta(days=math.ceil(needed - today_left))
+
+
+# ---------------------------------------------------------------- running totals
+
+
+def _vector(event: UsageEvent) -> _Vector:
+    cost = event.cost
+    unpriced = cost is None or event.cost_basis == "unpriced"
+    return (
+        0 if cost is None else to_nano(cost),
+        event.calls,
+        event.input_tokens,
+        event.output_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.calls if unpriced else 0,
+    )
+
+
+class Totals:
+    """Incremental sums per local day and per minute (see the module docstring).
+
+    Not thread-safe; the daemon owns one and feeds it from its ingest task.
+    """
+
+    def __init__(
+        self,
+        tz: tzinfo,
+        *,
+        tracked_tags: Iterable[str] = (),
+        keep_days: int = KEEP_DAYS,
+        keep_minutes: int = KEEP_MINUTES,
+    ) -> None:
+        if keep_days < 35:
+            raise ValueError("keep_days must be at least 35 (a month and the rate's week)")
+        self.tz = tz
+        self.tracked_tags: tuple[str, ...] = tuple(dict.fromkeys(tracked_tags))
+        self.dimensions: tuple[str, ...] = DIMENSIONS + tuple(
+            f"tag.{key}" for key in self.tracked_tags
+        )
+        self._keep_days = keep_days
+        self._keep_minutes = max(keep_minutes, 24 * 60)
+        self._combo_ids: dict[Combo, int] = {}
+        self._combos: list[Combo] = []
+        self._days: dict[date, dict[int, list[int]]] = {}
+        self._minutes: dict[int, dict[int, int]] = {}
+        self._slot_days: dict[int, date] = {}
+        self._first_day: date | None = None
+        self._day_floor: date | None = None
+        self._minute_floor: int | None = None
+
+    # ------------------------------------------------------------ ingest
+
+    def add(self, event: UsageEvent, previous: UsageEvent | None = None) -> None:
+        """Count a new event, or the growth of a streamed copy over `previous`."""
+        place = self._place(event)
+        vector = _vector(event)
+        if previous is None:
+            self._bump(place, vector)
+            return
+        old_place = self._place(previous)
+        old_vector = _vector(previous)
+        if place == old_place:
+            delta = tuple(a - b for a, b in zip(vector, old_vector, strict=True))
+            self._bump(place, delta)
+        else:
+            self._bump(old_place, tuple(-v for v in old_vector))
+            self._bump(place, vector)
+
+    def _place(self, event: UsageEvent) -> tuple[date, int, int]:
+        ts = event.ts
+        seconds = (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
+        slot = int(seconds // _SLOT_SECONDS)
+        day = self._slot_days.get(slot)
+        if day is None:
+            day = self._slot_day(slot, ts)
+        combo: Combo = (event.source, event.provider, event.model, event.operation)
+        if self.tracked_tags:
+            combo += tuple(map(event.tags.get, self.tracked_tags))
+        cid = self._combo_ids.get(combo)
+        if cid is None:
+            cid = self._combo_ids[combo] = len(self._combos)
+            self._combos.append(combo)
+        return day, int(seconds // 60), cid
+
+    def _slot_day(self, slot: int, ts: datetime) -> date:
+        """The local date of a quarter-hour slot, cached when the whole slot is one date."""
+        start = _EPOCH + timedelta(seconds=slot * _SLOT_SECONDS)
+        first = start.astimezone(self.tz).date()
+        last = (start + timedelta(seconds=_SLOT_SECONDS, microseconds=-1)).astimezone(self.tz)
+        if first != last.date():
+            return local_day(ts, self.tz)
+        if len(self._slot_days) >= _SLOT_CACHE_MAX:
+            self._slot_days.clear()
+        self._slot_days[slot] = first
+        return first
+
+    def _bump(self, place: tuple[date, int, int], v: _Vector) -> None:
+        day, minute, cid = place
+        if self._first_day is None or day < self._first_day:
+            self._first_day = day
+        if self._day_floor is None or day >= self._day_floor:
+            combos = self._days.get(day)
+            if combos is None:
+                combos = self._days[day] = {}
+            b = combos.get(cid)
+            if b is None:
+                combos[cid] = list(v)
+            else:
+                b[0] += v[0]
+                b[1] += v[1]
+                b[2] += v[2]
+                b[3] += v[3]
+                b[4] += v[4]
+                b[5] += v[5]
+                b[6] += v[6]
+        if v[COST] and (self._minute_floor is None or minute >= self._minute_floor):
+            costs = self._minutes.get(minute)
+            if costs is None:
+                costs = self._minutes[minute] = {}
+            costs[cid] = costs.get(cid, 0) + v[COST]
+
+    def prune(self, now: datetime) -> None:
+        """Drop buckets too old for any query at `now` or later (the floor only rises)."""
+        day_floor = local_day(now, self.tz) - timedelta(days=self._keep_days)
+        if self._day_floor is None or day_floor > self._day_floor:
+            self._day_floor = day_floor
+            for day in [d for d in self._days if d < day_floor]:
+                del self._days[day]
+        minute_floor = _epoch_minute(now) - self._keep_minutes + 1
+        if self._minute_floor is None or minute_floor > self._minute_floor:
+            self._minute_floor = minute_floor
+            for minute in [m for m in self._minutes if m < minute_floor]:
+                del self._minutes[minute]
+
+    # ------------------------------------------------------------ queries
+
+    def _matcher(self, scope: Mapping[str, str] | None) -> Callable[[int], bool] | None:
+        if not scope:
+            return None
+        wanted: list[tuple[int, str]] = []
+        for key, value in scope.items():
+            if key not in self.dimensions:
+                hint = (
+                    f"tag {key[4:]!r} is not tracked (pass it in tracked_tags)"
+                    if key.startswith("tag.")
+                    else f"expected one of {', '.join(self.dimensions)} or tag.KEY"
+                )
+                raise ValueError(f"cannot scope totals by {key!r}: {hint}")
+            wanted.append((self.dimensions.index(key), value))
+        combos = self._combos
+
+        def match(cid: int) -> bool:
+            combo = combos[cid]
+            return all(combo[i] == value for i, value in wanted)
+
+        return match
+
+    def _sum(self, first: date, end: date, match: Callable[[int], bool] | None) -> list[int]:
+        total = [0] * _WIDTH
+        for day in _days(first, end):
+            for cid, v in self._days.get(day, {}).items():
+                if match is None or match(cid):
+                    for i in range(_WIDTH):
+                        total[i] += v[i]
+        return total
+
+    def _daily(
+        self, first: date, end: date, match: Callable[[int], bool] | None
+    ) -> dict[date, int]:
+        return {
+            day: sum(
+                v[COST]
+                for cid, v in self._days.get(day, {}).items()
+                if match is None or match(cid)
+            )
+            for day in _days(first, end)
+        }
+
+    def _windows(
+        self, now: datetime, count: int, match: Callable[[int], bool] | None
+    ) -> list[int]:
+        """Spend in the `count` rolling 60-minute windows ending with now's minute."""
+        last = _epoch_minute(now)
+        windows = [0] * count
+        for minute, costs in self._minutes.items():
+            back = (last - minute) // 60
+            if 0 <= back < count:
+                windows[count - 1 - back] += sum(
+                    c for cid, c in costs.items() if match is None or match(cid)
+                )
+        return windows
+
+    def spent(
+        self, kind: Period, now: datetime, scope: Mapping[str, str] | None = None
+    ) -> Decimal:
+        """Spend in the period containing `now`, optionally within a budget scope.
+
+        Scope keys: `source`, `provider`, `model`, `operation`, `tag.KEY` (tracked tags).
+        """
+        self.prune(now)
+        first, end = period_days(kind, local_day(now, self.tz))
+        return from_nano(self._sum(first, end, self._matcher(scope))[COST])
+
+    def burn_per_hour(self, now: datetime, scope: Mapping[str, str] | None = None) -> Decimal:
+        """Spend in the last 60 minutes (minute resolution)."""
+        self.prune(now)
+        return from_nano(self._windows(now, 1, self._matcher(scope))[0])
+
+    def forecast(
+        self, kind: Period, now: datetime, scope: Mapping[str, str] | None = None
+    ) -> Forecast:
+        self.prune(now)
+        return self._forecast(kind, now, self._matcher(scope))
+
+    def _forecast(
+        self, kind: Period, now: datetime, match: Callable[[int], bool] | None
+    ) -> Forecast:
+        today = local_day(now, self.tz)
+        first, end = period_days(kind, today)
+        since = min(first, today - timedelta(days=RATE_DAYS))
+        return forecast(
+            kind,
+            now,
+            self.tz,
+            self._daily(since, end, match),
+            first_day=self._first_day,
+            recent_hours=self._windows(now, RECENT_HOURS, match) if kind == "day" else (),
+        )
+
+    def summary(self, now: datetime, *, top: int | None = None) -> TotalsSummary:
+        """Everything `status`, the dashboard and the socket snapshot show, at `now`.
+
+        `top` keeps the N costliest rows of each breakdown (all when None).
+        """
+        self.prune(now)
+        today = local_day(now, self.tz)
+        periods = {kind: self._period(kind, now, today, top) for kind in PERIODS}
+        month_first, _ = period_days("month", today)
+        daily = self._daily(month_first, today + timedelta(days=1), None)
+        return TotalsSummary(
+            now=utc(now),
+            today=periods["day"],
+            week=periods["week"],
+            month=periods["month"],
+            burn_per_hour=from_nano(self._windows(now, 1, None)[0]),
+            burn_per_day=periods["week"].forecast.rate,
+            hourly=tuple(from_nano(c) for c in self._windows(now, 24, None)),
+            daily=tuple(from_nano(daily[day]) for day in _days(month_first, today + timedelta(1))),
+        )
+
+    def _period(self, kind: Period, now: datetime, today: date, top: int | None) -> PeriodTotals:
+        first, end = period_days(kind, today)
+        per_combo: dict[int, list[int]] = {}
+        for day in _days(first, end):
+            for cid, v in self._days.get(day, {}).items():
+                acc = per_combo.get(cid)
+                if acc is None:
+                    per_combo[cid] = list(v)
+                else:
+                    for i in range(_WIDTH):
+                        acc[i] += v[i]
+        total = [0] * _WIDTH
+        groups: list[dict[str | None, list[int]]] = [{} for _ in self.dimensions]
+        for cid, v in per_combo.items():
+            for i in range(_WIDTH):
+                total[i] += v[i]
+            for group, value in zip(groups, self._combos[cid], strict=True):
+                acc = group.get(value)
+                if acc is None:
+                    group[value] = list(v)
+                else:
+                    for i in range(_WIDTH):
+                        acc[i] += v[i]
+        by = {
+            dim: tuple(
+                (value, Usage.of(v))
+                for value, v in sorted(
+                    group.items(), key=lambda row: (-row[1][COST], -row[1][CALLS], row[0] or "")
+                )[:top]
+            )
+            for dim, group in zip(self.dimensions, groups, strict=True)
+        }
+        return PeriodTotals(
+            kind=kind,
+            start=local_midnight(first, self.tz),
+            end=local_midnight(end, self.tz),
+            usage=Usage.of(total),
+            forecast=self._forecast(kind, now, None),
+            by=by,
+        )

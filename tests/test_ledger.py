@@ -1,0 +1,141 @@
+"""The ledger on a real SQLite file: exactly-once commits, larger copies, rollups."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.events import UsageEvent
+from monitor.ledger import SCHEMA_VERSION, Batch, BadRecord, Ledger, LedgerError
+from monitor.tail import Cursor
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def ev(key: str, out: int = 10, *, ts: datetime | None = None, cost: str | None = "0.01",
+       model: str = "gpt-4o", source: str = "s") -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        ts=ts or datetime(2026, 11, 20, 12, tzinfo=UTC),
+        source=source,
+        provider="openai",
+        model=model,
+        input_tokens=100,
+        output_tokens=out,
+        cost=Decimal(cost) if cost is not None else None,
+        cost_basis="priced" if cost is not None else "unpriced",
+        priced_cost=Decimal(cost) if cost is not None else None,
+        tags={"run": "r1"},
+    )
+
+
+def open_ledger(tmp_path: Path, tz_name: str = "Europe/Berlin") -> Ledger:
+    return Ledger(tmp_path / "ledger.sqlite3", ZoneInfo(tz_name), tz_name)
+
+
+def daily(ledger: Ledger) -> list[tuple[object, ...]]:
+    return ledger.db.execute(
+        "SELECT day, model, events, calls, output_tokens, cost_nano, unpriced_calls FROM daily "
+        "ORDER BY day, model"
+    ).fetchall()
+
+
+def test_same_key_twice_is_stored_once(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        first = ledger.commit(Batch(events=[ev("k1")]))
+        again = ledger.commit(Batch(events=[ev("k1")]))
+        assert [a.event.key for a in first] == ["k1"]
+        assert again == []
+        assert ledger.db.execute("SELECT COUNT(*) FROM events").fetchone() == (1,)
+
+
+def test_streamed_larger_copy_replaces_and_reports_previous(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("m", out=5, cost="0.005")]))
+        applied = ledger.commit(Batch(events=[ev("m", out=50, cost="0.05"), ev("m", out=20)]))
+        assert len(applied) == 1
+        assert applied[0].event.output_tokens == 50
+        assert applied[0].previous is not None and applied[0].previous.output_tokens == 5
+        assert daily(ledger) == [("2026-11-20", "gpt-4o", 1, 1, 50, 50_000_000, 0)]
+
+
+def test_smaller_copy_after_larger_changes_nothing(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("m", out=50)]))
+        assert ledger.commit(Batch(events=[ev("m", out=5)])) == []
+        row = ledger.db.execute("SELECT output_tokens FROM events").fetchone()
+        assert row == (50,)
+
+
+def test_unpriced_calls_are_counted_not_zero_dollars(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", cost=None, model="mystery"), ev("b")]))
+        assert ledger.unpriced() == [("openai", "mystery", 1)]
+        rows = daily(ledger)
+        assert ("2026-11-20", "mystery", 1, 1, 10, 0, 1) in rows
+        stored = ledger.db.execute("SELECT cost_nano FROM events WHERE key='a'").fetchone()
+        assert stored == (None,)
+
+
+def test_local_day_follows_the_ledger_time_zone(tmp_path: Path) -> None:
+    late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # 00:30 on the 21st in Berlin
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("late", ts=late)]))
+        assert daily(ledger)[0][0] == "2026-11-21"
+    with open_ledger(tmp_path, "UTC") as ledger:  # zone changed: days re-derived
+        assert daily(ledger)[0][0] == "2026-11-20"
+        assert ledger.db.execute("SELECT day FROM events").fetchone() == ("2026-11-20",)
+
+
+def test_events_and_cursor_commit_together_or_not_at_all(tmp_path: Path) -> None:
+    cur = Cursor("s", "/x.log", 1, 2, 3, "abc", "1:2:abc:0", offset=42, size=42, mtime_ns=1,
+                 state={"model": "gpt-5"})
+    with open_ledger(tmp_path) as ledger:
+        bad = ev("k")
+        bad.tags = {"x": object()}  # type: ignore[dict-item]  # not JSON: the commit fails
+        with pytest.raises(TypeError):
+            ledger.commit(Batch(events=[ev("ok"), bad], cursors=[cur]))
+        assert ledger.db.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+        assert ledger.cursors() == []
+        ledger.commit(Batch(events=[ev("ok")], cursors=[cur]))
+        assert ledger.cursors() == [cur]
+
+
+def test_bad_records_are_counted_per_source(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(errors=[BadRecord("s", "/f", 10, "not JSON")] * 3))
+        ledger.commit(Batch(events=[ev("a")]))
+        stats = ledger.source_stats()["s"]
+        assert stats["errors"] == 3 and stats["events"] == 1
+        assert ledger.recent_errors(1)[0].offset == 10
+
+
+def test_readonly_open_of_missing_or_newer_ledger_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError):
+        Ledger(tmp_path / "nope.sqlite3", UTC, "UTC", readonly=True)
+    path = tmp_path / "ledger.sqlite3"
+    with open_ledger(tmp_path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    with pytest.raises(LedgerError, match="newer"):
+        Ledger(path, UTC, "UTC", readonly=True)
+    with pytest.raises(LedgerError, match="newer"):
+        Ledger(path, UTC, "UTC")
+
+
+def test_rewrite_costs_keeps_rollup_in_step(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", cost=None)]))
+        old = next(ledger.iter_events())
+        new = old.replace(cost=Decimal("0.25"), cost_basis="priced", priced_cost=Decimal("0.25"))
+        assert ledger.rewrite_costs([(old, new)]) == 1
+        assert daily(ledger) == [("2026-11-20", "gpt-4o", 1, 1, 10, 250_000_000, 0)]
+        assert next(ledger.iter_events()).cost == Decimal("0.25")

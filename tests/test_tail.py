@@ -1,0 +1,146 @@
+"""The tail on real files: complete lines only, rotation, copy-truncate, replacement."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from monitor.tail import Cursor, read_document_file, read_lines_file
+
+
+def _read_all(path: Path, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None, list[str]]:
+    """Drain a file like the ingestor does; returns (lines, last cursor, changes)."""
+    lines: list[bytes] = []
+    changes: list[str] = []
+    while True:
+        chunks = read_lines_file("s", str(path), cursor)
+        if not chunks:
+            return lines, cursor, changes
+        for ch in chunks:
+            lines.extend(ch.data.splitlines())
+            changes.append(ch.change)
+        cursor = chunks[-1].cursor
+
+
+def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"one\ntw")
+    lines, cur, _ = _read_all(f, None)
+    assert lines == [b"one"]
+    assert cur is not None and cur.offset == 4
+    with f.open("ab") as fh:
+        fh.write(b"o\n")
+    lines, cur, changes = _read_all(f, cur)
+    assert lines == [b"two"]
+    assert changes == ["grown"]
+
+
+def test_empty_file_gets_no_identity_until_it_has_bytes(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"")
+    assert read_lines_file("s", str(f), None) == []
+
+
+def test_small_file_that_grows_keeps_its_identity(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"x\n")
+    _, cur, _ = _read_all(f, None)
+    assert cur is not None and cur.fp_len == 2
+    with f.open("ab") as fh:
+        fh.write(b"y" * 5000 + b"\n")
+    lines, cur2, changes = _read_all(f, cur)
+    assert changes == ["grown"]
+    assert cur2 is not None and cur2.file_id == cur.file_id
+
+
+def test_follows_rename_rotation_reading_old_file_to_its_end(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(b"a\nb\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("ab") as fh:
+        fh.write(b"c\n")  # written after our last read, before the rotation
+    os.rename(f, tmp_path / "app.log.1")
+    f.write_bytes(b"d\n")
+    lines, cur2, changes = _read_all(f, cur)
+    assert lines == [b"c", b"d"]
+    assert changes == ["rotated", "rotated"]
+    assert cur2 is not None and cur2.file_id != cur.file_id  # type: ignore[union-attr]
+
+
+def test_copytruncate_rereads_new_content_only(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(b"first line of the log\nsecond\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("ab") as fh:
+        fh.write(b"third\n")
+    shutil.copyfile(f, tmp_path / "app.log.1")
+    with f.open("r+b") as fh:
+        fh.truncate(0)
+    with f.open("ab") as fh:
+        fh.write(b"fourth\n")
+    lines, _, changes = _read_all(f, cur)
+    assert lines == [b"third", b"fourth"]
+    assert changes == ["truncated", "truncated"]
+
+
+def test_truncated_in_place_restarts_at_zero_with_a_new_identity(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(b"hello world\nline two\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("r+b") as fh:
+        fh.truncate(0)
+    f.write_bytes(b"hello world\n")  # same first bytes, shorter than what we read
+    lines, cur2, _ = _read_all(f, cur)
+    assert lines == [b"hello world"]
+    assert cur2 is not None and cur is not None and cur2.file_id != cur.file_id
+
+
+def test_replaced_file_with_same_size_is_detected_by_fingerprint(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(b"aaaa\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("r+b") as fh:  # same inode, rewritten in place, then grown
+        fh.write(b"bbbb\ncccc\n")
+    lines, _, changes = _read_all(f, cur)
+    assert lines == [b"bbbb", b"cccc"]
+    assert changes == ["replaced"]
+
+
+def test_overlong_record_is_skipped_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.tail as tail
+
+    monkeypatch.setattr(tail, "READ_LIMIT", 64)
+    monkeypatch.setattr(tail, "MAX_RECORD", 64)
+    f = tmp_path / "big.log"
+    f.write_bytes(b"ok\n" + b"x" * 200 + b"\nafter\n")
+    cur = None
+    lines: list[bytes] = []
+    skipped: list[tuple[int, str]] = []
+    for _ in range(10):
+        chunks = read_lines_file("s", str(f), cur)
+        if not chunks:
+            break
+        for ch in chunks:
+            lines.extend(ch.data.splitlines())
+            skipped.extend(ch.skipped)
+        cur = chunks[-1].cursor
+    assert lines == [b"ok", b"after"]
+    assert [off for off, _ in skipped] == [3]
+
+
+def test_document_is_reread_only_when_it_changes(tmp_path: Path) -> None:
+    f = tmp_path / "doc.json"
+    f.write_text('{"a": 1}')
+    chunk = read_document_file("s", str(f), None)
+    assert chunk is not None and chunk.data == b'{"a": 1}'
+    assert read_document_file("s", str(f), chunk.cursor) is None
+    tmp = tmp_path / "doc.json.tmp"
+    tmp.write_text('{"a": 1, "b": 2}')
+    os.replace(tmp, f)  # atomic rewrite: a new inode
+    again = read_document_file("s", str(f), chunk.cursor)
+    assert again is not None and again.data == b'{"a": 1, "b": 2}'
