@@ -60,12 +60,16 @@ _LONG_CONTEXT_MODELS: Final = frozenset({"claude-sonnet-4-5-20250929", "claude-s
 VERSIONS: Final = ("2.0.8", "2.0.14", "2.0.22", "2.0.28", "2.0.31", "2.0.37", "2.0.42", "2.0.50")
 
 # Streamed copies per message: P(1), P(2), P(3), P(4).
-_COPY_WEIGHTS: Final = (0.58, 0.24, 0.12, 0.06)
+_COPY_WEIGHTS: Final = (0.64, 0.22, 0.10, 0.04)
 _SUBAGENT_SHARE: Final = 0.3
 _SYNTHETIC_RATE: Final = 0.003
 _SYSTEM_RATE: Final = 0.01
 _END_TURN_RATE: Final = 0.15
 _UNCACHED_RATE: Final = 0.03
+
+# Text sizes, tuned so the default tree has Claude Code's bytes per line (~840).
+_CHARS_PER_TOKEN: Final = 0.5
+_TOOL_RESULT_MEDIAN: Final = 40
 
 _MS_DAY: Final = 86_400_000
 # Upper bound of one message's time step (think/tool time + streamed copies), used to
@@ -232,7 +236,7 @@ def plan_tree(params: TreeParams) -> list[FileSpec]:
     window_ms = params.days * _MS_DAY
     start_ms = end_ms - window_ms
 
-    n_projects = min(len(_PROJECT_NAMES) * 4, max(1, params.files // 500))
+    n_projects = min(len(_PROJECT_NAMES) * 4, max(min(3, params.files), params.files // 500))
     projects: list[tuple[str, str]] = []
     for i in range(n_projects):
         name = _PROJECT_NAMES[i % len(_PROJECT_NAMES)]
@@ -400,7 +404,7 @@ class _Session:
 
     def prompt(self) -> None:
         rng = self.rng
-        if rng.random() < 0.5 and self.spec.agent_id is None:
+        if rng.random() < 0.25 and self.spec.agent_id is None:
             self._emit({
                 "type": "file-history-snapshot",
                 "messageId": _uuid(rng),
@@ -410,7 +414,7 @@ class _Session:
             })
         env = self._envelope("user")
         env["message"] = {"role": "user",
-                          "content": self.text.take(rng, _lognorm_int(rng, 180, 1.3, 5, 20_000))}
+                          "content": self.text.take(rng, _lognorm_int(rng, 45, 1.3, 5, 20_000))}
         if self.spec.agent_id is None:
             env["thinkingMetadata"] = {"level": "high", "disabled": False, "triggers": []}
         self._emit(self._finish_line(env))
@@ -420,7 +424,7 @@ class _Session:
         rng = self.rng
         for tool_id, name in self.pending_tools:
             self.now += rng.randint(300, 15_000)
-            size = _lognorm_int(rng, 900, 1.4, 10, 60_000)
+            size = _lognorm_int(rng, _TOOL_RESULT_MEDIAN, 1.3, 10, 60_000)
             body = self.text.take(rng, size)
             env = self._envelope("user")
             env["message"] = {"role": "user", "content": [
@@ -510,11 +514,12 @@ class _Session:
             kinds = (["thinking", "text", "text", "text"])[:copies]
             kinds[-1] = "text"
         else:
-            kinds = (["thinking", "text", "tool_use", "tool_use"])[4 - copies :]
-            if copies == 1:
-                kinds = ["tool_use"]
-            elif copies == 2:
-                kinds = [rng.choice(("thinking", "text")), "tool_use"]
+            kinds = {
+                1: ["tool_use"],
+                2: [rng.choice(("thinking", "text")), "tool_use"],
+                3: ["thinking", "text", "tool_use"],
+                4: ["thinking", "text", "tool_use", "tool_use"],
+            }[copies]
         output = _lognorm_int(rng, 420 if end_turn else 160, 1.1, 1, 32_000)
         partials = sorted(rng.randint(1, 30) for _ in range(copies - 1))
         if partials and output < partials[-1]:
@@ -528,13 +533,13 @@ class _Session:
 
         msg_id = "msg_01" + _rand_id(rng, 22)
         request_id = "req_011C" + _rand_id(rng, 20)
-        chars_per_block = max(20, output * 3 // copies)
+        chars_per_block = max(20, int(output * _CHARS_PER_TOKEN / copies))
         for k, (kind, out_tokens) in enumerate(zip(kinds, outputs, strict=True)):
             last = k == copies - 1
             block: dict[str, Any]
             if kind == "thinking":
                 block = {"type": "thinking", "thinking": self.text.take(rng, chars_per_block),
-                         "signature": self.text.signature(rng, rng.randint(300, 1_600))}
+                         "signature": self.text.signature(rng, rng.randint(100, 400))}
             elif kind == "text":
                 block = {"type": "text", "text": self.text.take(rng, chars_per_block)}
             else:
@@ -543,7 +548,7 @@ class _Session:
                 self.pending_tools.append((tool_id, tool))
                 block = {"type": "tool_use", "id": tool_id, "name": tool,
                          "input": {"command": self.text.take(rng, min(chars_per_block, 4_000)),
-                                   "description": self.text.take(rng, 40)}}
+                                   "description": self.text.take(rng, rng.randint(12, 40))}}
             env = self._envelope("assistant")
             env["message"] = {
                 "model": model, "id": msg_id, "type": "message", "role": "assistant",

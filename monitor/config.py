@@ -22,9 +22,12 @@ Resolution rules:
 - `socket` "" → `$XDG_RUNTIME_DIR/llm-monitor.sock`, else `<state_dir>/llm-monitor.sock`.
 - `timezone = "local"` → the system zone: `$TZ`, else the IANA name `/etc/localtime`
   links to (or `/etc/timezone` names), else whatever offset the C library reports.
-- A source without `paths` takes its format's default globs (claude-code and codex honour
-  `$CLAUDE_CONFIG_DIR` / `$CODEX_HOME`; those read the process environment). The spool
-  source (`spool`, `<state_dir>/spool/*.jsonl`) is always present.
+- A config file replaces the embedded default entirely: only its sources are watched,
+  plus the spool source (`spool`, `<state_dir>/spool/*.jsonl`), which is always present.
+- A source without `paths` takes its format's default globs when they are absolute
+  (claude-code and codex, honouring `$CLAUDE_CONFIG_DIR` / `$CODEX_HOME` from the process
+  environment). A relative default (`**/run_*/tokens.jsonl`) only says what the files
+  look like; such a source must name its `paths`.
 
 Every mistake is a `ConfigError` naming the file, the dotted key and what was expected;
 unknown keys are errors too (a typo must not silently do nothing), except inside a
@@ -294,7 +297,7 @@ def _build(
     raw_socket = _str(ctx, "monitor.socket", mon.get("socket", ""))
     if raw_socket:
         socket_path = ctx.path(raw_socket)
-    elif env.get("XDG_RUNTIME_DIR"):
+    elif os.path.isabs(env.get("XDG_RUNTIME_DIR", "")):
         socket_path = Path(env["XDG_RUNTIME_DIR"]) / f"{APP}.sock"
     else:
         socket_path = state_dir / f"{APP}.sock"
@@ -388,9 +391,14 @@ def _source_paths(
         from monitor.sources import get_format  # imports the adapter: only when needed
 
         default_paths = get_format(fmt).default_paths
-        if default_paths is None:
-            raise ctx.error(where, f'missing `paths`: format "{fmt}" has no default location')
-        return tuple(str(ctx.path(p)) for p in default_paths())
+        defaults = default_paths() if default_paths else []
+        # A relative default ("**/run_*/tokens.jsonl") says what the files look like, not
+        # where they are: resolved against the cwd it could crawl all of $HOME.
+        located = [p for p in defaults if os.path.isabs(_expand(p, ctx.env))]
+        if not located:
+            hint = f" (its files look like {', '.join(defaults)})" if defaults else ""
+            raise ctx.error(where, f'missing `paths`: format "{fmt}" has no default location{hint}')
+        return tuple(str(ctx.path(p)) for p in located)
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):

@@ -183,9 +183,13 @@ class Glob:
         return self._closure(nxt) if nxt else frozenset()
 
     def _descends(self, states: States) -> bool:
-        """Whether a directory in these states can still contain a match."""
+        """Whether a directory in these states can still contain a match.
+
+        State i means "the next name must match segment i", so any i short of the end
+        leaves something for the directory's entries to match.
+        """
         n = len(self._segments)
-        return any(i < n - 1 or (i == n - 1 and self._segments[i].any_dirs) for i in states)
+        return any(i < n for i in states)
 
     def _accepts(self, states: States) -> bool:
         return len(self._segments) in states

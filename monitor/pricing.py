@@ -12,7 +12,7 @@ holds a price table of its own. What it adds:
   for its tokens minus those of its priced sub-units, e.g. input minus cache reads and
   writes), the same cliff tiers (crossing a tier's start, by total input tokens, moves
   ALL tokens to that tier's rate), exact `Decimal` arithmetic. The result equals
-  `calc_price(...).total_price` (tests sweep many usages to prove it), in about 2 µs.
+  `calc_price(...).total_price` (tests sweep many usages to prove it), in 2–4 µs.
 - Token semantics. `UsageEvent.input_tokens` already includes cache reads and writes,
   `output_tokens` includes reasoning: genai-prices' own semantics, passed through as
   `input_tokens`, `output_tokens`, `cache_read_tokens`, `cache_write_tokens`,
@@ -23,12 +23,21 @@ holds a price table of its own. What it adds:
   1-hour rate (Claude served through Vertex, Bedrock regional, OpenRouter, …, and config
   overrides), genai-prices would charge 1-hour writes at the 5-minute rate; Anthropic
   charges 2× the input rate on every platform, so this module adds that rate
-  (tiered like the input rate) — the only place it departs from `calc_price`.
+  (tiered like the input rate). One of two places it departs from `calc_price`:
 - Per-request fees (a few Perplexity models): genai-prices charges one request per
   call; an event standing for `calls` calls pays `calls` request fees. Tokens are
   priced on the event's totals whatever `calls` is (tiers included).
-- Overrides: config `[prices."model"]` entries, matched on the model name exactly
-  (case-insensitive), win over genai-prices.
+- Provider: the event's provider when genai-prices knows it (only that provider's
+  prices, or those it falls back to, e.g. Azure → OpenAI); "unknown" or a provider it
+  does not know lets genai-prices infer the provider from the model name.
+- Overrides: config `[prices."model"]` entries (`monitor.config.PriceOverride`),
+  matched on the model name exactly (case-insensitive). A rate the entry sets replaces
+  genai-prices' rate for that kind of token (flat: no tiers); a rate it leaves unset
+  keeps genai-prices' rate. Setting the input or cache-write rate drops genai-prices'
+  1-hour rate, so 1-hour writes cost 2× the overridden input rate. For a model
+  genai-prices does not know, the entry is the whole price: cache tokens without a
+  rate cost the input rate, and without both an input and an output rate the model
+  stays unpriced (never $0 for tokens nobody priced).
 - Cost policy per source (`apply`) and repricing (`reprice`).
 
 Unknown model → `None` (unpriced), never $0; misses are memoized too. This module
@@ -43,7 +52,7 @@ from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id, get_snapshot
 from genai_prices.data_units import unit_data
@@ -75,33 +84,34 @@ _USAGE_KEYS: Final[tuple[str, ...]] = (
 )
 _SLOT: Final[dict[str, int]] = {key: slot for slot, key in enumerate(_USAGE_KEYS)}
 _REQUESTS: Final = "requests"
-_MTOK: Final = Decimal(1_000_000)
 _ONE_HOUR_WRITE_FACTOR: Final = Decimal(2)
 
 # The same unit registry genai-prices builds for itself (units.py keeps its own private).
 _REGISTRY: Final = UnitRegistry(unit_data)
 
 
-@dataclass(frozen=True, slots=True)
-class PriceOverride:
-    """A config `[prices."model"]` entry, USD per million tokens.
+class OverridePrices(Protocol):
+    """What a `Pricer` reads of a config `[prices."model"]` entry (`monitor.config.PriceOverride`).
 
-    Cache reads/writes without their own rate cost the input rate; 1-hour cache writes
-    cost 2× the input rate when a cache-write rate is given (see the module docstring).
+    USD per million tokens; None = no override for that kind of token.
     """
 
-    input_per_mtok: Decimal
-    output_per_mtok: Decimal
-    cache_read_per_mtok: Decimal | None = None
-    cache_write_per_mtok: Decimal | None = None
+    @property
+    def input_per_mtok(self) -> Decimal | None: ...
+    @property
+    def output_per_mtok(self) -> Decimal | None: ...
+    @property
+    def cache_read_per_mtok(self) -> Decimal | None: ...
+    @property
+    def cache_write_per_mtok(self) -> Decimal | None: ...
 
-    def model_price(self) -> ModelPrice:
-        return ModelPrice(
-            input_mtok=self.input_per_mtok,
-            output_mtok=self.output_per_mtok,
-            cache_read_mtok=self.cache_read_per_mtok,
-            cache_write_mtok=self.cache_write_per_mtok,
-        )
+
+_OVERRIDE_KEYS: Final[tuple[tuple[str, str], ...]] = (
+    ("input_per_mtok", "input_mtok"),
+    ("output_per_mtok", "output_mtok"),
+    ("cache_read_per_mtok", "cache_read_mtok"),
+    ("cache_write_per_mtok", "cache_write_mtok"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +129,12 @@ class PriceInfo:
 
     query: str
     when: datetime
-    override: bool
+    override: str | None
+    """The config `[prices."…"]` entry that applies, as the config names it."""
     provider: str | None
-    """genai-prices provider id; None for an override."""
-    model_id: str
-    """genai-prices model id, or the override's model name."""
+    """genai-prices provider id; None when genai-prices does not know the model."""
+    model_id: str | None
+    """genai-prices model id; None when genai-prices does not know the model."""
     model_name: str | None
     input_per_mtok: Decimal | None
     output_per_mtok: Decimal | None
@@ -181,34 +192,37 @@ class _Rate:
 
 @dataclass(slots=True)
 class _Entry:
-    """A resolved (provider, model): an override, or a genai-prices model."""
+    """A resolved (provider, model): a genai-prices model and/or a config override."""
 
     rate: _Rate | None
     """The rate when it never changes with time; else picked per period."""
-    provider: Provider | None
     model: ModelInfo | None
+    """None for an override-only model or a miss (then `rate` is set, or None for a miss)."""
+    override: str | None
+    """Key of the config override merged into the model's prices."""
     by_date: bool
+    """The model's prices change on UTC dates only, so a day's rate can be cached."""
     by_day: dict[date, _Rate]
 
 
-_MISS: Final = _Entry(rate=None, provider=None, model=None, by_date=False, by_day={})
+_MISS: Final = _Entry(rate=None, model=None, override=None, by_date=False, by_day={})
 
 
 class Pricer:
     """Prices events; memoizes model resolution and price periods. Not thread-safe."""
 
-    def __init__(self, overrides: Mapping[str, PriceOverride] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, OverridePrices] | None = None) -> None:
         self.stats = PricerStats()
-        self._overrides: dict[str, _Rate] = {}
+        self._overrides: dict[str, tuple[str, OverridePrices]] = {}
         for name, override in (overrides or {}).items():
-            rate = _compile(override.model_price())
-            if not rate.valid:
-                raise ValueError(f"price override for {name!r} is inconsistent")
-            self._overrides[name.strip().lower()] = rate
-        self._override_names = {name.strip().lower(): name for name in (overrides or {})}
+            for field, _ in _OVERRIDE_KEYS:
+                value = getattr(override, field)
+                if value is not None and not (value.is_finite() and value >= 0):
+                    raise ValueError(f'[prices."{name}"] {field}: expected a price >= 0')
+            self._overrides[name.strip().lower()] = (name, override)
         self._snapshot: DataSnapshot | None = None
         self._entries: dict[tuple[str, str], _Entry] = {}
-        self._rates: dict[int, _Rate] = {}
+        self._rates: dict[tuple[int, str | None], _Rate] = {}
 
     # -- cost of one event -------------------------------------------------------------
 
@@ -296,15 +310,19 @@ class Pricer:
         snapshot = get_snapshot()
         if snapshot is not self._snapshot:
             self._reset(snapshot)
-        key = model.strip().lower()
-        if key in self._overrides:
-            return _info(model, when, self._overrides[key], None, self._override_names[key], None)
+        named = self._overrides.get(model.strip().lower())
+        override_name = named[0] if named is not None else None
         found = _find(snapshot, provider or "unknown", model)
         if found is None:
-            return None
+            whole = _override_price(named[1]) if named is not None else None
+            if whole is None:
+                return None
+            return _info(model, when, _compile(whole), override_name, None, None)
         found_provider, found_model = found
-        rate = _compile(_price_in_force(found_model, when))
-        info = _info(model, when, rate, found_provider, found_model.id, found_model.name)
+        model_price = found_model.get_prices(when)
+        if named is not None:
+            model_price = _merged(model_price, named[1])
+        info = _info(model, when, _compile(model_price), override_name, found_provider, found_model)
         prices = found_model.prices
         if isinstance(prices, ModelPrice):
             return info
@@ -330,46 +348,47 @@ class Pricer:
         self._rates.clear()
 
     def _resolve(self, provider: str, model: str) -> _Entry:
-        override = self._overrides.get(model.strip().lower())
-        if override is not None:
-            return _Entry(rate=override, provider=None, model=None, by_date=False, by_day={})
         self.stats.lookups += 1
         assert self._snapshot is not None
+        key = model.strip().lower()
+        override = key if key in self._overrides else None
         found = _find(self._snapshot, provider, model)
         if found is None:
-            return _MISS
-        found_provider, found_model = found
-        prices = found_model.prices
-        if isinstance(prices, ModelPrice):
+            whole = _override_price(self._overrides[key][1]) if override else None
+            if whole is None:
+                return _MISS
+            self.stats.periods += 1
             return _Entry(
-                rate=self._compiled(prices),
-                provider=found_provider,
-                model=found_model,
-                by_date=False,
-                by_day={},
+                rate=_compile(whole), model=None, override=override, by_date=False, by_day={}
             )
+        model_info = found[1]
+        prices = model_info.prices
+        if isinstance(prices, ModelPrice):
+            rate = self._compiled(prices, override)
+            return _Entry(rate=rate, model=model_info, override=override, by_date=False, by_day={})
         by_date = all(
             c.constraint is None or isinstance(c.constraint, StartDateConstraint) for c in prices
         )
-        return _Entry(
-            rate=None, provider=found_provider, model=found_model, by_date=by_date, by_day={}
-        )
+        return _Entry(rate=None, model=model_info, override=override, by_date=by_date, by_day={})
 
     def _rate_at(self, entry: _Entry, model: ModelInfo, ts: datetime) -> _Rate:
         if not entry.by_date:
-            return self._compiled(_price_in_force(model, ts))
+            return self._compiled(model.get_prices(ts), entry.override)
         day = (ts if ts.tzinfo is None or ts.tzinfo is UTC else ts.astimezone(UTC)).date()
         rate = entry.by_day.get(day)
         if rate is None:
-            rate = entry.by_day[day] = self._compiled(_price_in_force(model, ts))
+            rate = entry.by_day[day] = self._compiled(model.get_prices(ts), entry.override)
         return rate
 
-    def _compiled(self, model_price: ModelPrice) -> _Rate:
+    def _compiled(self, model_price: ModelPrice, override: str | None) -> _Rate:
         # Keyed by identity: the snapshot's ModelPrice objects live as long as it does.
-        rate = self._rates.get(id(model_price))
+        key = (id(model_price), override)
+        rate = self._rates.get(key)
         if rate is None:
             self.stats.periods += 1
-            rate = self._rates[id(model_price)] = _compile(model_price)
+            if override is not None:
+                model_price = _merged(model_price, self._overrides[override][1])
+            rate = self._rates[key] = _compile(model_price)
         return rate
 
     def _calc_price(self, rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
@@ -404,8 +423,27 @@ def _find(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, 
         return None
 
 
-def _price_in_force(model: ModelInfo, ts: datetime) -> ModelPrice:
-    return model.get_prices(ts)
+def _override_price(override: OverridePrices) -> ModelPrice | None:
+    """An override for a model genai-prices does not know: the whole price.
+
+    Without an input and an output rate there is none (unpriced), never $0 for tokens
+    nobody priced.
+    """
+    if override.input_per_mtok is None or override.output_per_mtok is None:
+        return None
+    return ModelPrice(**{key: getattr(override, field) for field, key in _OVERRIDE_KEYS})
+
+
+def _merged(model_price: ModelPrice, override: OverridePrices) -> ModelPrice:
+    """genai-prices' price with the rates the override sets replaced (flat)."""
+    merged = copy(model_price)
+    for field, key in _OVERRIDE_KEYS:
+        value = getattr(override, field)
+        if value is not None:
+            merged.__dict__[key] = value
+    if override.input_per_mtok is not None or override.cache_write_per_mtok is not None:
+        merged.__dict__.pop("cache_write_1h_mtok", None)  # re-derived as 2× input
+    return merged
 
 
 def _compile(model_price: ModelPrice) -> _Rate:
@@ -501,7 +539,8 @@ def _per_token(
     value: Decimal | TieredPrices, per: int
 ) -> tuple[Decimal, tuple[tuple[int, Decimal], ...]]:
     if isinstance(value, TieredPrices):
-        tiers = tuple((t.start, t.price / per) for t in sorted(value.tiers, key=lambda t: -t.start))
+        ascending = sorted(value.tiers, key=lambda t: t.start)  # genai-prices scans it backwards
+        tiers = tuple((t.start, t.price / per) for t in reversed(ascending))
         return value.base / per, tiers
     return value / per, ()
 
@@ -543,9 +582,9 @@ def _info(
     query: str,
     when: datetime,
     rate: _Rate,
+    override: str | None,
     provider: Provider | None,
-    model_id: str,
-    model_name: str | None,
+    model: ModelInfo | None,
 ) -> PriceInfo:
     mp = rate.model_price
     flat: dict[str, Decimal | None] = {}
@@ -563,10 +602,10 @@ def _info(
     return PriceInfo(
         query=query,
         when=when,
-        override=provider is None,
+        override=override,
         provider=provider.id if provider is not None else None,
-        model_id=model_id,
-        model_name=model_name,
+        model_id=model.id if model is not None else None,
+        model_name=model.name if model is not None else None,
         input_per_mtok=flat.get("input_mtok"),
         output_per_mtok=flat.get("output_mtok"),
         cache_read_per_mtok=flat.get("cache_read_mtok"),
@@ -580,38 +619,61 @@ def _info(
     )
 
 
-def _usd(value: Decimal | None) -> str:
-    return "—" if value is None else f"${value.normalize():f}"
+_PER_UNIT: Final[tuple[tuple[str, str], ...]] = (
+    ("_mtok", "per MTok"),
+    ("_kcount", "per 1,000"),
+    ("_kpages", "per 1,000 pages"),
+    ("_mchars", "per M chars"),
+    ("_gpixels", "per G pixels"),
+    ("_hours", "per hour"),
+)
+
+
+def _usd(value: Decimal) -> str:
+    return f"${value.normalize():f}"
+
+
+def _other_line(price_key: str, value: Decimal) -> str:
+    for suffix, per in _PER_UNIT:
+        if price_key.endswith(suffix):
+            return f"{price_key.removesuffix(suffix).replace('_', ' ')}: {_usd(value)} {per}"
+    return f"{price_key}: {_usd(value)}"
 
 
 def format_price_info(info: PriceInfo) -> str:
     """Human text for `llm-monitor price MODEL`."""
-    if info.override:
-        lines = [f"{info.query}: config override [prices.{info.model_id!r}]"]
+    name = f" ({info.model_name})" if info.model_name else ""
+    source = f"{info.provider} / {info.model_id}{name} in genai-prices" if info.model_id else ""
+    if info.override is None:
+        lines = [f"{info.query}: {source}"]
+    elif source:
+        lines = [f'{info.query}: {source}, with config [prices."{info.override}"] over it']
     else:
-        name = f" ({info.model_name})" if info.model_name else ""
-        lines = [f"{info.query}: {info.provider} / {info.model_id}{name} (genai-prices)"]
-    lines.append(f"prices at {info.when:%Y-%m-%d %H:%M} UTC, USD per million tokens:")
-    one_hour = _usd(info.cache_write_1h_per_mtok)
-    if info.cache_write_1h_derived:
-        one_hour += " (2× input)"
-    for label, text in (
-        ("input", _usd(info.input_per_mtok)),
-        ("output", _usd(info.output_per_mtok)),
-        ("cache read", _usd(info.cache_read_per_mtok)),
-        ("cache write", _usd(info.cache_write_per_mtok)),
-        ("cache write 1h", one_hour),
-    ):
-        lines.append(f"  {label:<15} {text}")
+        lines = [f'{info.query}: config [prices."{info.override}"] (unknown to genai-prices)']
+    lines.append(f"in force at {info.when:%Y-%m-%d %H:%M} UTC, USD per million tokens:")
+    tiers: dict[str, list[TierInfo]] = {}
     for tier in info.tiers:
-        lines.append(
-            f"  {tier.usage + ' tier':<15} {_usd(tier.per_mtok)} when input > {tier.above_tokens:,}"
-        )
-    for key, value in info.other:
-        lines.append(f"  {key:<15} {_usd(value)}")
+        tiers.setdefault(tier.usage, []).append(tier)
+    for label, value in (
+        ("input", info.input_per_mtok),
+        ("output", info.output_per_mtok),
+        ("cache read", info.cache_read_per_mtok),
+        ("cache write", info.cache_write_per_mtok),
+        ("cache write 1h", info.cache_write_1h_per_mtok),
+    ):
+        if value is None:
+            text = "not priced" if label in ("input", "output") else "input rate"
+        else:
+            text = _usd(value)
+            for tier in tiers.get(label, ()):
+                text += f", {_usd(tier.per_mtok)} above {tier.above_tokens:,} input tokens"
+            if label == "cache write 1h" and info.cache_write_1h_derived:
+                text += " (2× input: Anthropic's 1-hour rate)"
+        lines.append(f"  {label:<15} {text}")
+    lines.extend(f"  {_other_line(key, value)}" for key, value in info.other)
     if info.price_changes:
         changes = ", ".join(d.isoformat() for d in info.price_changes)
-        lines.append(f"  price changes on {changes}")
+        lines.append(f"  price changes on {changes} (UTC dates)")
     if info.time_of_day_prices:
         lines.append("  prices vary by time of day")
     return "\n".join(lines)

@@ -99,7 +99,7 @@ MIN_PACE_ELAPSED: Final = timedelta(hours=1)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_HOUR: Final = timedelta(hours=1)
-_SLOT_SECONDS: Final = 900  # every real UTC offset is a whole number of quarter hours
+_SLOT_MINUTES: Final = 15  # every real UTC offset is a whole number of quarter hours
 _SLOT_CACHE_MAX: Final = 100_000
 _ZERO: Final = Decimal(0)
 
@@ -285,7 +285,7 @@ def forecast(
     first, end = period_days(kind, today)
     spent = sum(daily.get(day, 0) for day in _days(first, end))
     today_left, day_length = _today_left(now, tz)
-    remaining = today_left + (end - today).days - 1
+    remaining = today_left + ((end - today).days - 1)
     history = 0
     if kind == "day":
         hours_per_day = _fraction(day_length, _ONE_HOUR)
@@ -405,27 +405,48 @@ class Totals:
             self._bump(old_place, tuple(-v for v in old_vector))
             self._bump(place, vector)
 
-    def _place(self, event: UsageEvent) -> tuple[date, int, int]:
-        ts = event.ts
-        seconds = (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
-        slot = int(seconds // _SLOT_SECONDS)
-        day = self._slot_days.get(slot)
-        if day is None:
-            day = self._slot_day(slot, ts)
-        combo: Combo = (event.source, event.provider, event.model, event.operation)
-        if self.tracked_tags:
-            combo += tuple(map(event.tags.get, self.tracked_tags))
+    def seed_day(self, day: date, dims: Sequence[str | None], vector: Sequence[int]) -> None:
+        """Add a pre-summed day bucket (the ledger's daily rollup) without minute detail.
+
+        `dims` are (source, provider, model, operation); tracked tags stay unknown (None).
+        Together with `seed_minute` this rebuilds totals from a rollup instead of events.
+        """
+        combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)
+        self._bump_day(day, self._combo(combo), tuple(vector))
+
+    def seed_minute(self, ts: datetime, dims: Sequence[str | None], cost_nano: int) -> None:
+        """Add one event's cost to its minute bucket only (for burn rates after `seed_day`)."""
+        combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)
+        minute = _epoch_minute(ts)
+        if cost_nano and (self._minute_floor is None or minute >= self._minute_floor):
+            costs = self._minutes.setdefault(minute, {})
+            cid = self._combo(combo)
+            costs[cid] = costs.get(cid, 0) + cost_nano
+
+    def _combo(self, combo: Combo) -> int:
         cid = self._combo_ids.get(combo)
         if cid is None:
             cid = self._combo_ids[combo] = len(self._combos)
             self._combos.append(combo)
-        return day, int(seconds // 60), cid
+        return cid
+
+    def _place(self, event: UsageEvent) -> tuple[date, int, int]:
+        ts = event.ts
+        seconds = (ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)).timestamp()
+        minute = int(seconds // 60)
+        day = self._slot_days.get(minute // _SLOT_MINUTES)
+        if day is None:
+            day = self._slot_day(minute // _SLOT_MINUTES, ts)
+        combo: Combo = (event.source, event.provider, event.model, event.operation)
+        if self.tracked_tags:
+            combo += tuple(map(event.tags.get, self.tracked_tags))
+        return day, minute, self._combo(combo)
 
     def _slot_day(self, slot: int, ts: datetime) -> date:
         """The local date of a quarter-hour slot, cached when the whole slot is one date."""
-        start = _EPOCH + timedelta(seconds=slot * _SLOT_SECONDS)
+        start = _EPOCH + timedelta(minutes=slot * _SLOT_MINUTES)
         first = start.astimezone(self.tz).date()
-        last = (start + timedelta(seconds=_SLOT_SECONDS, microseconds=-1)).astimezone(self.tz)
+        last = (start + timedelta(minutes=_SLOT_MINUTES, microseconds=-1)).astimezone(self.tz)
         if first != last.date():
             return local_day(ts, self.tz)
         if len(self._slot_days) >= _SLOT_CACHE_MAX:
@@ -435,6 +456,14 @@ class Totals:
 
     def _bump(self, place: tuple[date, int, int], v: _Vector) -> None:
         day, minute, cid = place
+        self._bump_day(day, cid, v)
+        if v[COST] and (self._minute_floor is None or minute >= self._minute_floor):
+            costs = self._minutes.get(minute)
+            if costs is None:
+                costs = self._minutes[minute] = {}
+            costs[cid] = costs.get(cid, 0) + v[COST]
+
+    def _bump_day(self, day: date, cid: int, v: _Vector) -> None:
         if self._first_day is None or day < self._first_day:
             self._first_day = day
         if self._day_floor is None or day >= self._day_floor:
@@ -452,11 +481,6 @@ class Totals:
                 b[4] += v[4]
                 b[5] += v[5]
                 b[6] += v[6]
-        if v[COST] and (self._minute_floor is None or minute >= self._minute_floor):
-            costs = self._minutes.get(minute)
-            if costs is None:
-                costs = self._minutes[minute] = {}
-            costs[cid] = costs.get(cid, 0) + v[COST]
 
     def prune(self, now: datetime) -> None:
         """Drop buckets too old for any query at `now` or later (the floor only rises)."""
@@ -508,16 +532,12 @@ class Totals:
     ) -> dict[date, int]:
         return {
             day: sum(
-                v[COST]
-                for cid, v in self._days.get(day, {}).items()
-                if match is None or match(cid)
+                v[COST] for cid, v in self._days.get(day, {}).items() if match is None or match(cid)
             )
             for day in _days(first, end)
         }
 
-    def _windows(
-        self, now: datetime, count: int, match: Callable[[int], bool] | None
-    ) -> list[int]:
+    def _windows(self, now: datetime, count: int, match: Callable[[int], bool] | None) -> list[int]:
         """Spend in the `count` rolling 60-minute windows ending with now's minute."""
         last = _epoch_minute(now)
         windows = [0] * count
@@ -529,9 +549,7 @@ class Totals:
                 )
         return windows
 
-    def spent(
-        self, kind: Period, now: datetime, scope: Mapping[str, str] | None = None
-    ) -> Decimal:
+    def spent(self, kind: Period, now: datetime, scope: Mapping[str, str] | None = None) -> Decimal:
         """Spend in the period containing `now`, optionally within a budget scope.
 
         Scope keys: `source`, `provider`, `model`, `operation`, `tag.KEY` (tracked tags).
@@ -614,7 +632,8 @@ class Totals:
             dim: tuple(
                 (value, Usage.of(v))
                 for value, v in sorted(
-                    group.items(), key=lambda row: (-row[1][COST], -row[1][CALLS], row[0] or "")
+                    ((value, v) for value, v in group.items() if any(v)),
+                    key=lambda row: (-row[1][COST], -row[1][CALLS], row[0] or ""),
                 )[:top]
             )
             for dim, group in zip(self.dimensions, groups, strict=True)

@@ -1,0 +1,386 @@
+"""Read-only aggregates over the ledger: the numbers behind `report`, `compare`, `estimate`.
+
+Two tables answer the same question. The `daily` rollup (local day × source × provider
+× model × operation, kept by the ledger in the commit's transaction) holds a few
+thousand rows where `events` holds millions, so whatever it can answer it answers:
+groupings by day / week / month / provider / model / source / operation, filters on
+source / provider / model / operation, and whole-day ranges. A tag grouping or filter,
+or a range bounded by an instant, reads `events` (tags via `json_extract`). Both paths
+filter whole days on the same stored local `day`, so they give identical numbers.
+
+Ranges: `since` is inclusive, `until` is inclusive when it is a date (`--since
+2026-11-01 --until 2026-11-30` is all of November) and exclusive when it is a datetime
+(an instant, as in `ts < until`); a naive datetime is read in the caller's time zone.
+Days, weeks (ISO, `2026-W47`) and months are those of the ledger's time zone.
+
+This module never writes, and imports only the standard library and `monitor.events`:
+`report` must answer in tens of milliseconds including interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from monitor.events import from_nano, ts_ms
+
+Bound = date | datetime | None
+Table = Literal["daily", "events"]
+PathChoice = Literal["auto", "daily", "events"]
+
+TIME_GROUPS: Final = ("day", "week", "month")
+COLUMNS: Final = ("provider", "model", "source", "operation")
+GROUPS: Final = (*TIME_GROUPS, *COLUMNS)
+"""Groupings the rollup can answer; `tag:KEY` groupings read the events."""
+
+_ROLLUP_SUMS: Final = (
+    "SUM(events), SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
+    "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nano), SUM(unpriced_calls)"
+)
+_EVENT_SUMS: Final = (
+    "COUNT(*), SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
+    "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nano), "
+    "SUM(CASE WHEN cost_nano IS NULL THEN calls ELSE 0 END)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over a set of events. Money stays integer nano-dollars until it is shown."""
+
+    events: int = 0
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_nano: int = 0
+    unpriced_calls: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        """Cost of the priced calls; unpriced calls add nothing (see `unpriced_calls`)."""
+        return from_nano(self.cost_nano)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(*(getattr(self, f) + getattr(other, f) for f in _TOTAL_FIELDS))
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Totals:
+        return cls(*(v or 0 for v in values))
+
+
+_TOTAL_FIELDS: Final = tuple(f.name for f in fields(Totals))
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: tuple[str | None, ...]
+    """One value per grouping, in `group_by` order; None: the event has no such tag or
+    names no operation."""
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedModel:
+    provider: str
+    model: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    group_by: tuple[str, ...]
+    since: Bound
+    until: Bound
+    rows: tuple[Row, ...]
+    total: Totals
+    unpriced: tuple[UnpricedModel, ...]
+    """Models with unpriced calls in the selection, most calls first."""
+    table: Table
+    """Which table answered (the rollup or the events)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which events: a range, sources (any of), and field filters (all of)."""
+
+    since: Bound = None
+    until: Bound = None
+    sources: tuple[str, ...] = ()
+    where: tuple[tuple[str, str], ...] = ()
+    """(field, value) with field one of COLUMNS or `tag.KEY`."""
+    label: str = ""
+    """How the user wrote it, for display."""
+
+    @property
+    def needs_events(self) -> bool:
+        return (
+            isinstance(self.since, datetime)
+            or isinstance(self.until, datetime)
+            or any(f.startswith("tag.") for f, _ in self.where)
+        )
+
+
+def where_field(key: str) -> str:
+    """A `--where` key → its canonical field (`tag:K` and `tag.K` both mean tag K)."""
+    if key in COLUMNS:
+        return key
+    if key.startswith(("tag.", "tag:")):
+        return "tag." + _tag_key(key[4:])
+    raise ValueError(
+        f"unknown filter {key!r}: use source, provider, model, operation or tag.KEY"
+    )
+
+
+def check_group(name: str) -> str:
+    if name in GROUPS:
+        return name
+    if name.startswith("tag:"):
+        return "tag:" + _tag_key(name[4:])
+    raise ValueError(
+        f"unknown grouping {name!r}: use day, week, month, provider, model, source, "
+        "operation or tag:KEY"
+    )
+
+
+def _tag_key(key: str) -> str:
+    # A double quote would end the quoted JSON path label early.
+    if not key or '"' in key:
+        raise ValueError(f"bad tag name {key!r}")
+    return key
+
+
+def _tag_path(key: str) -> str:
+    return f'$."{key}"'
+
+
+def parse_bound(text: str) -> date | datetime:
+    """`2026-11-01` → a whole day; `2026-11-01T12:00` (or with a space) → an instant."""
+    text = text.strip()
+    try:
+        if "T" in text or " " in text:
+            return datetime.fromisoformat(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"bad date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        ) from None
+
+
+def parse_selection(text: str) -> Selection:
+    """A selection as `compare` and `estimate --like` take it, comma-separated parts:
+
+    `source=studio`, `provider=…`, `model=…`, `operation=…`, `tag.KEY=V` (or, shorter,
+    any other `KEY=V`, e.g. `run=run_tech_baseline`), a range `2026-11-01..2026-11-15`
+    (either end may be left open; both ends inclusive for dates) or one day `2026-11-05`.
+    Repeated `source=` parts mean any of them.
+    """
+    since: Bound = None
+    until: Bound = None
+    sources: list[str] = []
+    where: dict[str, str] = {}
+    has_range = False
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if "=" in part:
+            key, value = (s.strip() for s in part.split("=", 1))
+            if key == "source":
+                sources.append(value)
+                continue
+            field = where_field(key) if key in COLUMNS or key[:4] in ("tag.", "tag:") else (
+                "tag." + _tag_key(key)  # `run=X` is short for `tag.run=X`
+            )
+            if field in where:
+                raise ValueError(f"{key!r} given twice in selection {text!r}")
+            where[field] = value
+            continue
+        if has_range:
+            raise ValueError(f"more than one date range in selection {text!r}")
+        has_range = True
+        if ".." in part:
+            lo, hi = part.split("..", 1)
+            since = parse_bound(lo) if lo.strip() else None
+            until = parse_bound(hi) if hi.strip() else None
+        else:
+            since = until = parse_bound(part)
+    if not (sources or where or has_range):
+        raise ValueError(f"empty selection {text!r}")
+    return Selection(since, until, tuple(sources), tuple(where.items()), text.strip())
+
+
+def selection(
+    *,
+    since: Bound = None,
+    until: Bound = None,
+    sources: Sequence[str] = (),
+    where: Mapping[str, str] | None = None,
+    label: str = "",
+) -> Selection:
+    """A Selection from CLI-shaped options (`--where` keys are checked here)."""
+    items = tuple((where_field(k), v) for k, v in (where or {}).items())
+    return Selection(since, until, tuple(sources), items, label)
+
+
+def _filters(sel: Selection, tz: tzinfo) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if sel.sources:
+        clauses.append(f"source IN ({','.join('?' * len(sel.sources))})")
+        args.extend(sel.sources)
+    for field, value in sel.where:
+        if field.startswith("tag."):
+            clauses.append("json_extract(tags, ?) = ?")
+            args += [_tag_path(field[4:]), value]
+        else:
+            clauses.append(f"{field} = ?")
+            args.append(value)
+    for bound, day_op, ts_op in ((sel.since, ">=", ">="), (sel.until, "<=", "<")):
+        if isinstance(bound, datetime):
+            aware = bound if bound.tzinfo is not None else bound.replace(tzinfo=tz)
+            clauses.append(f"ts {ts_op} ?")
+            args.append(ts_ms(aware))
+        elif isinstance(bound, date):
+            clauses.append(f"day {day_op} ?")
+            args.append(bound.isoformat())
+    return clauses, args
+
+
+def _where_sql(clauses: Iterable[str]) -> str:
+    text = " AND ".join(clauses)
+    return f" WHERE {text}" if text else ""
+
+
+def choose_table(group_by: Sequence[str], sel: Selection, path: PathChoice = "auto") -> Table:
+    needs_events = sel.needs_events or any(g.startswith("tag:") for g in group_by)
+    if path == "daily" and needs_events:
+        raise ValueError("the daily rollup cannot answer tag groupings, tag filters or instants")
+    if path == "auto":
+        return "events" if needs_events else "daily"
+    return path
+
+
+def query(
+    db: sqlite3.Connection,
+    group_by: Sequence[str],
+    sel: Selection,
+    tz: tzinfo,
+    *,
+    path: PathChoice = "auto",
+) -> QueryResult:
+    """Totals per group (rows sorted by key: days ascending, numeric tags numerically)."""
+    groups = tuple(check_group(g) for g in group_by)
+    table = choose_table(groups, sel, path)
+    select: list[str] = []
+    args: list[Any] = []
+    for i, g in enumerate(groups):
+        if g in ("day", "week"):  # weeks are folded from days below
+            select.append(f"day AS g{i}")
+        elif g == "month":
+            select.append(f"substr(day, 1, 7) AS g{i}")
+        elif g.startswith("tag:"):
+            select.append(f"json_extract(tags, ?) AS g{i}")
+            args.append(_tag_path(g[4:]))
+        else:
+            select.append(f"{g} AS g{i}")
+    clauses, where_args = _filters(sel, tz)
+    sums = _ROLLUP_SUMS if table == "daily" else _EVENT_SUMS
+    sql = f"SELECT {', '.join([*select, sums])} FROM {table}{_where_sql(clauses)}"
+    if groups:
+        sql += " GROUP BY " + ", ".join(f"g{i}" for i in range(len(groups)))
+    n = len(groups)
+    acc: dict[tuple[str | None, ...], Totals] = {}
+    week_of: dict[str, str] = {}
+    for r in db.execute(sql, [*args, *where_args]):
+        totals = Totals.from_sql(r[n:])
+        if totals.events == 0:
+            continue  # an aggregate without GROUP BY answers one row even when nothing matched
+        key = tuple(_key_value(g, v, week_of) for g, v in zip(groups, r[:n], strict=True))
+        have = acc.get(key)
+        acc[key] = totals if have is None else have + totals
+    rows = tuple(Row(k, acc[k]) for k in sorted(acc, key=_sort_key))
+    total = sum((row.totals for row in rows), Totals())
+    unpriced = _unpriced(db, table, clauses, where_args) if total.unpriced_calls else ()
+    return QueryResult(groups, sel.since, sel.until, rows, total, unpriced, table)
+
+
+def _key_value(group: str, value: Any, week_of: dict[str, str]) -> str | None:
+    if value is None:
+        return None
+    if group == "week":
+        week = week_of.get(value)
+        if week is None:
+            year, num, _ = date.fromisoformat(value).isocalendar()
+            week = week_of[value] = f"{year}-W{num:02d}"
+        return week
+    if group == "operation" and value == "":
+        return None
+    return str(value)
+
+
+def _sort_key(key: tuple[str | None, ...]) -> tuple[tuple[int, int, str], ...]:
+    # Numbers as numbers (iteration 2 before 10), then text, then "no such tag" last.
+    return tuple(
+        (2, 0, "") if v is None
+        else (0, int(v), v) if v.isascii() and v.isdigit()
+        else (1, 0, v)
+        for v in key
+    )
+
+
+def _unpriced(
+    db: sqlite3.Connection, table: Table, clauses: list[str], args: list[Any]
+) -> tuple[UnpricedModel, ...]:
+    if table == "daily":
+        sql = (
+            f"SELECT provider, model, SUM(unpriced_calls) FROM daily{_where_sql(clauses)} "
+            "GROUP BY provider, model HAVING SUM(unpriced_calls) > 0"
+        )
+    else:
+        sql = (
+            "SELECT provider, model, SUM(calls) FROM events"
+            f"{_where_sql(['cost_nano IS NULL', *clauses])} GROUP BY provider, model"
+        )
+    found = [UnpricedModel(p, m, n) for p, m, n in db.execute(sql, args)]
+    return tuple(sorted(found, key=lambda u: (-u.calls, u.provider, u.model)))
+
+
+def count_tag_values(
+    db: sqlite3.Connection, sel: Selection, key: str, tz: tzinfo, *, per: str | None = None
+) -> int:
+    """Distinct values of tag `key` among the selected events (0 when none carries it).
+
+    With `per`, values are told apart within each value of that tag and summed: the
+    iterations of two runs are 3 + 5, not the 5 distinct iteration numbers.
+    """
+    clauses, args = _filters(sel, tz)
+    value = "json_extract(tags, ?)"
+    head = [_tag_path(_tag_key(key))]
+    if per is not None:
+        value = f"COALESCE(json_extract(tags, ?), '') || char(31) || {value}"
+        head.insert(0, _tag_path(_tag_key(per)))
+    sql = f"SELECT COUNT(DISTINCT {value}) FROM events{_where_sql(clauses)}"
+    row = db.execute(sql, [*head, *args]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def event_usage(
+    db: sqlite3.Connection, sel: Selection, tz: tzinfo
+) -> list[tuple[int, int, int, int | None]]:
+    """(calls, input_tokens, output_tokens, cost_nano) of every selected event."""
+    clauses, args = _filters(sel, tz)
+    sql = (
+        "SELECT calls, input_tokens, output_tokens, cost_nano FROM events"
+        f"{_where_sql(['calls > 0', *clauses])}"
+    )
+    return [(c, i, o, n) for c, i, o, n in db.execute(sql, args)]

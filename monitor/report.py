@@ -1,0 +1,537 @@
+"""`report`, `compare` and `estimate`: what they compute from the ledger, and how they look.
+
+Text is for people (aligned columns, thousands separators, `$1,234.57`); JSON and CSV
+are for programs and follow the documented shapes (DESIGN §10) key for key, money as
+6-place decimal strings. The numbers come from `monitor.query`, read-only.
+
+Pricing enters `estimate` only as a callable, so this module (and `report`) never
+imports genai-prices: the command line passes its pricer in.
+
+Estimate band: `--like` knows the spread of the past calls, so besides the point
+estimate (N × the average cost per call) it gives N × the 25th and 75th percentile of
+the per-call cost, weighted by calls. That is not a confidence interval for N
+independent calls (that would shrink with N); it is the range the total falls in if the
+planned calls resemble the cheaper or the dearer half of the past ones — the usual
+planning question, since planned work is rarely the same mix as the sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Final, Literal
+
+from monitor.events import NANO, usd_json, usd_text
+from monitor.query import (
+    Bound,
+    QueryResult,
+    Selection,
+    Totals,
+    count_tag_values,
+    event_usage,
+    query,
+)
+
+Format = Literal["text", "json", "csv"]
+Pricer = Callable[[str, str | None, int, int], Decimal | None]
+"""price(model, provider, input_tokens, output_tokens) → USD for one call, None if unknown."""
+
+FIELDS: Final = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "unpriced_calls",
+)
+_TENTH: Final = Decimal("0.1")
+_LOW_Q: Final = Decimal("0.25")
+_HIGH_Q: Final = Decimal("0.75")
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def _fields(t: Totals) -> dict[str, Any]:
+    return {
+        "calls": t.calls,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cache_read_tokens": t.cache_read_tokens,
+        "cache_write_tokens": t.cache_write_tokens,
+        "cost_usd": usd_json(t.cost),
+        "unpriced_calls": t.unpriced_calls,
+    }
+
+
+def _iso(bound: Bound) -> str | None:
+    return None if bound is None else bound.isoformat()
+
+
+def report_json(result: QueryResult) -> dict[str, Any]:
+    return {
+        "since": _iso(result.since),
+        "until": _iso(result.until),
+        "group_by": list(result.group_by),
+        "rows": [
+            {"key": dict(zip(result.group_by, row.key, strict=True)), **_fields(row.totals)}
+            for row in result.rows
+        ],
+        "total": _fields(result.total),
+    }
+
+
+def render_report(result: QueryResult, fmt: Format) -> str:
+    if fmt == "json":
+        return json.dumps(report_json(result), indent=2) + "\n"
+    if fmt == "csv":
+        return _report_csv(result)
+    return _report_text(result)
+
+
+def _report_csv(result: QueryResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*result.group_by, *FIELDS])
+    for row in result.rows:
+        values = _fields(row.totals)
+        writer.writerow([*("" if k is None else k for k in row.key), *values.values()])
+    return out.getvalue()
+
+
+def _range_text(since: Bound, until: Bound) -> str:
+    if since is None and until is None:
+        return "all time"
+    parts = []
+    if since is not None:
+        parts.append(f"from {_bound_text(since)}")
+    if until is not None:
+        word = "before" if isinstance(until, datetime) else "through"
+        parts.append(f"{word} {_bound_text(until)}")
+    return " ".join(parts)
+
+
+def _bound_text(bound: date) -> str:
+    if isinstance(bound, datetime):
+        return bound.isoformat(sep=" ", timespec="minutes")
+    return bound.isoformat()
+
+
+def _int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _cost_cell(t: Totals) -> str:
+    if t.calls and t.unpriced_calls == t.calls:
+        return "unpriced"
+    return usd_text(t.cost)
+
+
+def _key_cell(value: str | None) -> str:
+    return "(none)" if value is None else value
+
+
+def _report_text(result: QueryResult) -> str:
+    by = f" by {', '.join(result.group_by)}" if result.group_by else ""
+    lines = [f"Usage{by}, {_range_text(result.since, result.until)}"]
+    if not result.rows:
+        lines.append("No usage recorded for this selection.")
+        return "\n".join(lines) + "\n"
+    show_unpriced = result.total.unpriced_calls > 0
+    header = [*result.group_by, "calls", "input", "output", "cache read", "cache write", "cost"]
+    if show_unpriced:
+        header.append("unpriced")
+
+    def numbers(t: Totals) -> list[str]:
+        cells = [
+            _int(t.calls),
+            _int(t.input_tokens),
+            _int(t.output_tokens),
+            _int(t.cache_read_tokens),
+            _int(t.cache_write_tokens),
+            _cost_cell(t),
+        ]
+        return [*cells, _int(t.unpriced_calls)] if show_unpriced else cells
+
+    body = [[*map(_key_cell, r.key), *numbers(r.totals)] for r in result.rows]
+    label = ["TOTAL", *[""] * (len(result.group_by) - 1)] if result.group_by else []
+    total = [*label, *numbers(result.total)]
+    if not result.group_by:
+        header, body, total = ["", *header], [], ["TOTAL", *total]
+    lines += _table(header, body, total, left=max(1, len(result.group_by)))
+    if result.unpriced:
+        n = result.total.unpriced_calls
+        models = ", ".join(f"{u.model} ({u.provider}, {_int(u.calls)})" for u in result.unpriced)
+        lines.append("")
+        lines.append(f"{_int(n)} call{'s' if n != 1 else ''} unpriced, not in the cost: {models}")
+        lines.append(
+            'Add a [prices."MODEL"] override to the config, then run `llm-monitor reprice`.'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _table(
+    header: list[str] | None, body: list[list[str]], total: list[str] | None, *, left: int
+) -> list[str]:
+    """Aligned columns: the first `left` flush left (labels), the rest flush right."""
+    every = [*([header] if header else []), *body, *([total] if total else [])]
+    widths = [max(len(r[i]) for r in every) for i in range(len(every[0]))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    out = [line(header), rule] if header else []
+    out += [line(r) for r in body]
+    if total:
+        if body:
+            out.append(rule)
+        out.append(line(total))
+    return out
+
+
+# -- compare ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    selection: Selection
+    totals: Totals
+    iterations: int | None
+    """Distinct `iteration` tags (per `run`), None when no selected event carries one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A (the baseline) against B; savings are what B saves over A (negative: B costs more)."""
+
+    a: Side
+    b: Side
+
+    @property
+    def token_savings(self) -> int:
+        return self.a.totals.total_tokens - self.b.totals.total_tokens
+
+    @property
+    def token_savings_pct(self) -> Decimal | None:
+        return _pct(Decimal(self.token_savings), Decimal(self.a.totals.total_tokens))
+
+    @property
+    def cost_savings(self) -> Decimal:
+        return self.a.totals.cost - self.b.totals.cost
+
+    @property
+    def cost_savings_pct(self) -> Decimal | None:
+        return _pct(self.cost_savings, self.a.totals.cost)
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (part * 100 / whole).quantize(_TENTH, rounding=ROUND_HALF_EVEN)
+
+
+def compare(db: sqlite3.Connection, a: Selection, b: Selection, tz: tzinfo) -> Comparison:
+    return Comparison(_side(db, a, tz), _side(db, b, tz))
+
+
+def _side(db: sqlite3.Connection, sel: Selection, tz: tzinfo) -> Side:
+    totals = query(db, (), sel, tz).total
+    iterations = count_tag_values(db, sel, "iteration", tz, per="run")
+    return Side(sel, totals, iterations or None)
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    t = side.totals
+    return {
+        "selection": side.selection.label,
+        "calls": t.calls,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "total_tokens": t.total_tokens,
+        "cache_read_tokens": t.cache_read_tokens,
+        "cache_write_tokens": t.cache_write_tokens,
+        "cost_usd": usd_json(t.cost),
+        "unpriced_calls": t.unpriced_calls,
+        "iterations": side.iterations,
+    }
+
+
+def _pct_json(pct: Decimal | None) -> float | None:
+    return None if pct is None else float(pct)
+
+
+def comparison_json(c: Comparison) -> dict[str, Any]:
+    return {
+        "a": _side_json(c.a),
+        "b": _side_json(c.b),
+        "savings": {
+            "tokens": c.token_savings,
+            "tokens_pct": _pct_json(c.token_savings_pct),
+            "cost_usd": usd_json(c.cost_savings),
+            "cost_pct": _pct_json(c.cost_savings_pct),
+        },
+    }
+
+
+def render_comparison(c: Comparison, fmt: Literal["text", "json"]) -> str:
+    if fmt == "json":
+        return json.dumps(comparison_json(c), indent=2) + "\n"
+    a, b = c.a.totals, c.b.totals
+    rows: list[tuple[str, str, str, str]] = [
+        ("Calls", _int(a.calls), _int(b.calls), _signed(b.calls - a.calls)),
+        ("Input tokens", _int(a.input_tokens), _int(b.input_tokens),
+         _signed(b.input_tokens - a.input_tokens)),
+        ("Output tokens", _int(a.output_tokens), _int(b.output_tokens),
+         _signed(b.output_tokens - a.output_tokens)),
+        ("Total tokens", _int(a.total_tokens), _int(b.total_tokens), _signed(-c.token_savings)),
+        ("Cost", usd_text(a.cost), usd_text(b.cost), _signed_usd(-c.cost_savings)),
+    ]
+    ia, ib = c.a.iterations, c.b.iterations
+    if ia is not None or ib is not None:
+        diff = _signed(ib - ia) if ia is not None and ib is not None else ""
+        rows.append(("Iterations", _opt_int(ia), _opt_int(ib), diff))
+    if a.unpriced_calls or b.unpriced_calls:
+        rows.append(("Unpriced calls", _int(a.unpriced_calls), _int(b.unpriced_calls), ""))
+    lines = [
+        "Comparison",
+        f"  A: {c.a.selection.label}",
+        f"  B: {c.b.selection.label}",
+        "",
+        *_table(["", "A", "B", "B - A"], [list(r) for r in rows], None, left=1),
+        "",
+    ]
+    saved = c.token_savings >= 0 and c.cost_savings >= 0
+    word = "Savings (B vs A)" if saved else "Change (B vs A, negative = B spends more)"
+    lines.append(
+        f"{word}: tokens {_int(c.token_savings)} ({_pct_text(c.token_savings_pct)}), "
+        f"cost {usd_text(c.cost_savings)} ({_pct_text(c.cost_savings_pct)})"
+    )
+    if a.unpriced_calls or b.unpriced_calls:
+        lines.append("Costs leave out unpriced calls.")
+    return "\n".join(lines) + "\n"
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+def _signed_usd(amount: Decimal) -> str:
+    return ("+" if amount > 0 else "") + usd_text(amount)
+
+
+def _opt_int(n: int | None) -> str:
+    return "-" if n is None else _int(n)
+
+
+def _pct_text(pct: Decimal | None) -> str:
+    return "n/a" if pct is None else f"{pct}%"
+
+
+# -- estimate --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    calls: int
+    avg_input_tokens: int
+    avg_output_tokens: int
+    cost_per_call: Decimal | None
+    """None: no price known (for `model`, or for every past call of `like`)."""
+    cost: Decimal | None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    """The band (see the module docstring); only with `like`."""
+    model: str | None = None
+    """The model priced at; None with `like` alone (the past calls' own costs)."""
+    provider: str | None = None
+    like: str | None = None
+    sample_calls: int = 0
+    """Past calls the averages come from."""
+    unpriced_sample_calls: int = 0
+    """Past calls without a cost, left out of the average cost."""
+
+    @property
+    def input_tokens(self) -> int:
+        return self.calls * self.avg_input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.calls * self.avg_output_tokens
+
+
+def _check_counts(**counts: int) -> None:
+    for name, n in counts.items():
+        if n < 0:
+            raise ValueError(f"{name} must not be negative (got {n})")
+
+
+def estimate(
+    price: Pricer,
+    *,
+    model: str,
+    calls: int,
+    avg_input: int,
+    avg_output: int,
+    provider: str | None = None,
+) -> Estimate:
+    """N planned calls of `model` with the given average tokens per call."""
+    _check_counts(calls=calls, avg_input=avg_input, avg_output=avg_output)
+    per_call = price(model, provider, avg_input, avg_output)
+    return Estimate(
+        calls=calls,
+        avg_input_tokens=avg_input,
+        avg_output_tokens=avg_output,
+        cost_per_call=per_call,
+        cost=None if per_call is None else per_call * calls,
+        model=model,
+        provider=provider,
+    )
+
+
+def _div_round(n: int, d: int) -> int:
+    return (2 * n + d) // (2 * d)
+
+
+def estimate_like(
+    db: sqlite3.Connection,
+    like: Selection,
+    tz: tzinfo,
+    *,
+    calls: int,
+    model: str | None = None,
+    provider: str | None = None,
+    price: Pricer | None = None,
+) -> Estimate:
+    """N planned calls like the past calls of `like`: their average tokens and cost per
+    call, or — with `model` — each past call re-priced at `model` (per call, so tiered
+    prices apply as they would), then averaged."""
+    _check_counts(calls=calls)
+    if model is not None and price is None:
+        raise ValueError("re-pricing at another model needs a pricer")
+    usage = event_usage(db, like, tz)
+    n_calls = sum(u[0] for u in usage)
+    if not n_calls:
+        raise ValueError(f"no recorded calls match {like.label!r}")
+    samples: list[tuple[Decimal, int]] = []  # (nano-dollars per call, calls)
+    unpriced = 0
+    if model is None:
+        for c, _, _, nano in usage:
+            if nano is None:
+                unpriced += c
+            else:
+                samples.append((Decimal(nano) / c, c))
+    else:
+        assert price is not None
+        memo: dict[tuple[int, int], Decimal | None] = {}
+        for c, i, o, _ in usage:
+            tokens = (_div_round(i, c), _div_round(o, c))
+            if tokens not in memo:
+                memo[tokens] = price(model, provider, *tokens)
+            usd = memo[tokens]
+            if usd is None:
+                unpriced += c
+            else:
+                samples.append((usd * NANO, c))
+    per_call = low = high = None
+    if samples and not (model is not None and unpriced):
+        weight = sum(w for _, w in samples)
+        per_call = sum((v * w for v, w in samples), Decimal(0)) / weight / NANO
+        low = _weighted_quantile(samples, _LOW_Q) * calls / NANO
+        high = _weighted_quantile(samples, _HIGH_Q) * calls / NANO
+    return Estimate(
+        calls=calls,
+        avg_input_tokens=_div_round(sum(u[1] for u in usage), n_calls),
+        avg_output_tokens=_div_round(sum(u[2] for u in usage), n_calls),
+        cost_per_call=per_call,
+        cost=None if per_call is None else per_call * calls,
+        low=low,
+        high=high,
+        model=model,
+        provider=provider,
+        like=like.label,
+        sample_calls=n_calls,
+        unpriced_sample_calls=unpriced,
+    )
+
+
+def _weighted_quantile(samples: Sequence[tuple[Decimal, int]], q: Decimal) -> Decimal:
+    """The smallest value with at least a `q` share of the weight at or below it."""
+    ordered = sorted(samples)
+    need = q * sum(w for _, w in ordered)
+    seen = 0
+    for value, w in ordered:
+        seen += w
+        if seen >= need:
+            return value
+    return ordered[-1][0]
+
+
+def estimate_json(e: Estimate) -> dict[str, Any]:
+    return {
+        "calls": e.calls,
+        "model": e.model,
+        "provider": e.provider,
+        "like": e.like,
+        "sample_calls": e.sample_calls,
+        "unpriced_sample_calls": e.unpriced_sample_calls,
+        "avg_input_tokens": e.avg_input_tokens,
+        "avg_output_tokens": e.avg_output_tokens,
+        "input_tokens": e.input_tokens,
+        "output_tokens": e.output_tokens,
+        "cost_per_call_usd": usd_json(e.cost_per_call),
+        "cost_usd": usd_json(e.cost),
+        "low_usd": usd_json(e.low),
+        "high_usd": usd_json(e.high),
+    }
+
+
+def render_estimate(e: Estimate, fmt: Literal["text", "json"]) -> str:
+    if fmt == "json":
+        return json.dumps(estimate_json(e), indent=2) + "\n"
+    what = f"{_int(e.calls)} call{'s' if e.calls != 1 else ''}"
+    if e.model is not None:
+        what += f" of {e.model}" + (f" ({e.provider})" if e.provider else "")
+    lines = [f"Estimate: {what}"]
+    per = (
+        f"{_int(e.avg_input_tokens)} input + {_int(e.avg_output_tokens)} output tokens per call"
+    )
+    if e.like is not None:
+        past = f"{_int(e.sample_calls)} past call{'s' if e.sample_calls != 1 else ''}"
+        lines.append(f"  Like {e.like}: {past}, {per}")
+        if e.model is None:
+            lines.append("  Priced as those calls were charged")
+    else:
+        lines.append(f"  {per}")
+    rows = [
+        ["Input tokens", _int(e.input_tokens)],
+        ["Output tokens", _int(e.output_tokens)],
+        ["Cost per call", usd_text(e.cost_per_call, precise=True)],
+        ["Total cost", usd_text(e.cost)],
+    ]
+    if e.low is not None and e.high is not None and e.low != e.high:
+        rows.append(["Likely range", f"{usd_text(e.low)} - {usd_text(e.high)}"])
+    lines += ["  " + r for r in _table(None, rows, None, left=1)]
+    if e.low is not None and e.low != e.high:
+        lines.append("  (range: the past calls' 25th-75th percentile cost per call)")
+    if e.cost is None:
+        lines.append(
+            f"  No price known for {e.model}." if e.model is not None
+            else "  None of the past calls has a cost."
+        )
+    elif e.unpriced_sample_calls and e.model is None:
+        lines.append(
+            f"  {_int(e.unpriced_sample_calls)} past calls are unpriced and left out of the "
+            "average cost."
+        )
+    return "\n".join(lines) + "\n"

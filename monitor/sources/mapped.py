@@ -1,0 +1,376 @@
+"""Formats `jsonl` and `csv`: any tool's usage log, monitored with no code, by a field mapping.
+
+Options (the source's table in config.toml):
+
+    [[sources]]
+    name = "myapp"
+    format = "jsonl"                 # or "csv"
+    paths = ["~/myapp/logs/usage*.jsonl"]
+    input_includes_cache = true      # default true; false: cache tokens are added to input
+    output_includes_reasoning = true # default true; false: reasoning is added to output
+
+    [sources.fields]                 # event field = dotted path (jsonl) or column name (csv)
+    ts = "created"
+    model = "response.model"
+    input_tokens = "response.usage.prompt_tokens"
+    output_tokens = "response.usage.completion_tokens"
+    cache_read_tokens = "response.usage.prompt_tokens_details.cached_tokens"
+    key = "response.id"
+    "tags.user" = "metadata.user"    # or a sub-table: [sources.fields.tags] user = "…"
+
+    [sources.defaults]               # constants for fields a record lacks
+    provider = "openai"
+
+- `fields` keys: ts, model, provider, operation, input_tokens, output_tokens,
+  cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, calls,
+  cost, key, and `tags.NAME`. Without `fields` at all, each event field is read from
+  the key (column) of the same name.
+- jsonl paths: keys joined by dots; a number indexes a list (`choices.0.usage`); a
+  top-level key that itself contains dots (`"usage.prompt_tokens": 12`) also matches.
+- csv: the first line is the header (kept in the adapter state, so appended lines parse
+  after a restart); quoted fields may hold commas, quotes and newlines; CRLF is fine.
+- `defaults` keys: the same names; a value the record has wins over the default.
+- Values: `ts` ISO 8601 (naive → the source's time zone) or epoch seconds/ms; token
+  counts as numbers or strings ("3,865"); `cost` in USD as a number or decimal string
+  (kept as `reported_cost`); `calls` defaults to 1; `provider` is inferred from the
+  model when neither mapped nor defaulted.
+- `key`: the record's own id; the event key becomes `map:<source>:<id>`, so a record
+  written twice counts once; without it the line's position is the key.
+- A record without a model (no mapping value and no default) is a ParseError.
+
+`option_errors(options)` lists what is wrong with a source's options (for config
+validation); `parse` ignores unknown fields rather than failing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from functools import partial
+from typing import Any, Final
+
+import msgspec
+
+from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    line_key,
+    origin,
+)
+from monitor.sources.common import normalize_provider, parse_ts, to_int
+
+TOKEN_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
+"""Event fields a mapping may name (besides `tags.NAME`)."""
+OPTIONS: Final = ("fields", "defaults", "input_includes_cache", "output_includes_reasoning")
+
+Path = tuple[str, ...]
+
+_DECODER = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """A source's options, read once per parse call."""
+
+    fields: dict[str, str]
+    tags: dict[str, str]
+    defaults: dict[str, Any]
+    default_tags: dict[str, str]
+    input_includes_cache: bool
+    output_includes_reasoning: bool
+
+
+def _split(table: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A `fields`/`defaults` table → (event fields, tags): `tags.X` keys or a `tags` table."""
+    fields: dict[str, Any] = {}
+    tags: dict[str, Any] = {}
+    if not isinstance(table, Mapping):
+        return fields, tags
+    for name, value in table.items():
+        if name == "tags" and isinstance(value, Mapping):
+            tags.update({str(k): v for k, v in value.items()})
+        elif isinstance(name, str) and name.startswith("tags.") and len(name) > 5:
+            tags[name[5:]] = value
+        elif name in FIELDS:
+            fields[name] = value
+    return fields, tags
+
+
+def _spec(options: Mapping[str, Any]) -> _Spec:
+    fields, tags = _split(options.get("fields"))
+    if not fields and not tags:
+        fields = {name: name for name in FIELDS}
+    defaults, default_tags = _split(options.get("defaults"))
+    return _Spec(
+        fields={k: str(v) for k, v in fields.items() if isinstance(v, str) and v},
+        tags={k: str(v) for k, v in tags.items() if isinstance(v, str) and v},
+        defaults=defaults,
+        default_tags={k: str(v) for k, v in default_tags.items() if v is not None},
+        input_includes_cache=options.get("input_includes_cache", True) is not False,
+        output_includes_reasoning=options.get("output_includes_reasoning", True) is not False,
+    )
+
+
+def option_errors(options: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a `jsonl`/`csv` source's options; empty when they are usable."""
+    problems: list[str] = []
+    for name in ("input_includes_cache", "output_includes_reasoning"):
+        if name in options and not isinstance(options[name], bool):
+            problems.append(f"{name} must be true or false")
+    for table in ("fields", "defaults"):
+        value = options.get(table)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            problems.append(f"{table} must be a table")
+            continue
+        for name, target in value.items():
+            if name == "tags" and isinstance(target, Mapping):
+                continue
+            if not (isinstance(name, str) and name.startswith("tags.") and len(name) > 5):
+                if name not in FIELDS:
+                    known = ", ".join(FIELDS)
+                    problems.append(f"{table}: unknown field {name!r} (known: {known}, tags.NAME)")
+                    continue
+            if table == "fields" and not (isinstance(target, str) and target):
+                problems.append(f"fields.{name} must be a non-empty path or column name")
+    fields = options.get("fields")
+    defaults = options.get("defaults")
+    has_model = (isinstance(fields, Mapping) and "model" in fields) or not fields
+    if not has_model and not (isinstance(defaults, Mapping) and defaults.get("model")):
+        problems.append("no model: map fields.model or set defaults.model")
+    return problems
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    """The value at a dotted path (`usage.prompt_tokens`, `choices.0.usage`), or None."""
+    if isinstance(obj, dict) and path in obj:
+        return obj[path]
+    for part in path.split("."):
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _ts(value: Any, tz: tzinfo) -> datetime | None:
+    ts = parse_ts(value, tz)
+    if ts is None and isinstance(value, str):
+        try:
+            return parse_ts(float(value.strip()), tz)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return ts
+
+
+def _text(value: Any) -> str | None:
+    if not _present(value):
+        return None
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def _event(
+    ctx: ParseContext, spec: _Spec, values: dict[str, Any], tags: dict[str, str], offset: int
+) -> UsageEvent | str:
+    """The event of one record's mapped values (defaults already merged), or why not."""
+    model = _text(values.get("model"))
+    if model is None:
+        return "record without model (map fields.model or set defaults.model)"
+
+    flags = 0
+    raw_ts = values.get("ts")
+    ts = _ts(raw_ts, ctx.tz) if _present(raw_ts) else None
+    if ts is None:
+        if _present(raw_ts):
+            return f"unreadable ts: {raw_ts!r}"
+        if ctx.mtime is None:
+            return "record without ts"
+        ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+
+    reported: Decimal | None = None
+    if _present(values.get("cost")):
+        reported = decimal_from_json(values["cost"])
+        if reported is None or not reported.is_finite():
+            return f"unreadable cost: {values['cost']!r}"
+
+    input_tokens, output_tokens, cache_read, cache_write, cache_write_1h, reasoning = (
+        to_int(values.get(name)) for name in TOKEN_FIELDS
+    )
+    if not spec.input_includes_cache:
+        input_tokens += cache_read + cache_write
+    if not spec.output_includes_reasoning:
+        output_tokens += reasoning
+    record_id = _text(values.get("key"))
+    calls = values.get("calls")
+    return UsageEvent(
+        key=f"map:{ctx.source}:{record_id}" if record_id else line_key(ctx, offset),
+        ts=ts,
+        source=ctx.source,
+        provider=normalize_provider(_text(values.get("provider")), model),
+        model=model,
+        operation=_text(values.get("operation")),
+        calls=to_int(calls) if _present(calls) else 1,
+        reported_cost=reported,
+        tags=tags,
+        origin=origin(ctx, offset),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=cache_write_1h,
+        reasoning_tokens=reasoning,
+        flags=flags,
+    )
+
+
+def _record_event(
+    ctx: ParseContext, spec: _Spec, get: Callable[[str], Any], offset: int
+) -> UsageEvent | str:
+    """Map one record through `get(path)` → raw value, filling gaps from the defaults."""
+    values: dict[str, Any] = dict(spec.defaults)
+    for name, path in spec.fields.items():
+        value = get(path)
+        if _present(value):
+            values[name] = value
+    tags = dict(spec.default_tags)
+    for name, path in spec.tags.items():
+        text = _text(get(path))
+        if text is not None:
+            tags[name] = text
+    return _event(ctx, spec, values, tags, offset)
+
+
+def _lines(data: bytes, base: int) -> list[tuple[int, bytes]]:
+    """(absolute offset, line without its terminator) for each line of `data`."""
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = size
+        line = data[pos:end]
+        out.append((base + pos, line[:-1] if line.endswith(b"\r") else line))
+        pos = end + 1
+    return out
+
+
+def parse_jsonl(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """One event per JSON object line, mapped by `ctx.options`; stateless."""
+    spec = _spec(ctx.options)
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    for offset, line in _lines(data, ctx.base_offset):
+        if not line.strip():
+            continue
+        try:
+            obj = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+            continue
+        if not isinstance(obj, dict):
+            errors.append(ParseError(offset, "record is not a JSON object"))
+            continue
+        event = _record_event(ctx, spec, partial(_lookup, obj), offset)
+        if isinstance(event, str):
+            errors.append(ParseError(offset, event))
+        else:
+            events.append(event)
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+def _records(
+    data: bytes, base: int, pending: Mapping[str, Any] | None
+) -> tuple[list[tuple[int, str]], dict[str, Any] | None]:
+    """Whole CSV records (a quoted field may span lines) and the unfinished one, if any."""
+    records: list[tuple[int, str]] = []
+    start = pending["offset"] if pending else 0
+    parts: list[str] = [pending["text"]] if pending else []
+    quotes = pending["text"].count('"') if pending else 0
+    for offset, line in _lines(data, base):
+        text = line.decode("utf-8", "replace")
+        if not parts:
+            if not text.strip():
+                continue
+            start = offset
+        parts.append(text)
+        quotes += text.count('"')
+        if quotes % 2 == 0:
+            records.append((start, "\n".join(parts)))
+            parts, quotes = [], 0
+    rest = {"offset": start, "text": "\n".join(parts)} if parts else None
+    return records, rest
+
+
+def parse_csv(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """One event per CSV row, mapped by `ctx.options`; the header lives in `state`."""
+    spec = _spec(ctx.options)
+    state = dict(state)
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    records, state["pending"] = _records(data, ctx.base_offset, state.get("pending"))
+    for offset, text in records:
+        try:
+            row = next(csv.reader([text]))
+        except (csv.Error, StopIteration) as exc:
+            errors.append(ParseError(offset, f"unreadable CSV record: {exc}"))
+            continue
+        header = state.get("header")
+        if not isinstance(header, list):
+            header = [cell.strip() for cell in row]
+            if header:
+                header[0] = header[0].lstrip("\ufeff")
+            state["header"] = header
+            missing = sorted(
+                path for path in (*spec.fields.values(), *spec.tags.values()) if path not in header
+            )
+            if missing and ctx.options.get("fields"):
+                errors.append(ParseError(offset, f"mapped columns not in header: {missing}"))
+            continue
+        cells = dict(zip(header, row, strict=False))
+        event = _record_event(ctx, spec, cells.get, offset)
+        if isinstance(event, str):
+            errors.append(ParseError(offset, event))
+        else:
+            events.append(event)
+    if state["pending"] is None:
+        del state["pending"]
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+JSONL_FORMAT = Format(
+    name="jsonl",
+    kind="lines",
+    parse=parse_jsonl,
+    description="any JSON-lines usage log, mapped by [sources.fields]",
+)
+CSV_FORMAT = Format(
+    name="csv",
+    kind="lines",
+    parse=parse_csv,
+    description="any CSV usage log with a header row, mapped by [sources.fields]",
+)

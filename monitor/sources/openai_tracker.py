@@ -1,0 +1,148 @@
+"""An OpenAI app's token tracker (seed 002): `token_usage.json`, rewritten whole.
+
+The tracker the seed describes keeps `session_usage` = running totals plus a `calls`
+list, one record per API call — `{"timestamp", "operation", "model", "prompt_tokens",
+"completion_tokens", "total_tokens", "input_cost", "output_cost", "call_cost"}` — and
+dumps it after every call. The seed shows only part of the schema, so the plausible
+variants are read too: the list under `calls`, `api_calls`, `history`, `usage_log`,
+`calls_log` or `records` (possibly nested under `session_usage`), or the document
+itself a list; counts as `prompt_/completion_tokens`, `input_/output_tokens` or a
+nested `usage` object (with OpenAI's `prompt_tokens_details.cached_tokens` and
+`completion_tokens_details.reasoning_tokens`); the cost as `call_cost`, `cost`,
+`total_cost`, `cost_usd` or `input_cost` + `output_cost` (the tracker's own prices:
+`reported_cost`). The totals are never counted.
+
+Records have no ids, and such a tracker may cap its history (drop the oldest), so a
+record's index is no identity: the key is a hash of its content plus its occurrence
+among identical records (`oat:<hash>#<n>`). Limit: if the tracker drops the older of
+two byte-identical records (same timestamp, same counts) and then writes a third
+identical one, that third is taken for the second. Timestamps carry microseconds, so
+identical records are not expected in practice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from monitor.events import UsageEvent, decimal_from_json
+from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, origin
+from monitor.sources.common import normalize_provider, to_int
+from monitor.sources.docs import (
+    ContentKeys,
+    ancestor,
+    first,
+    load_document,
+    record_time,
+    split_tokens,
+    text,
+)
+
+LIST_KEYS = ("calls", "api_calls", "history", "usage_log", "calls_log", "records")
+DEFAULT_MODEL = "gpt-3.5-turbo"
+"""The tracker's own default (`log_usage(..., model="gpt-3.5-turbo")`)."""
+
+
+def call_records(doc: Any) -> list[Any] | None:
+    """The list of call records, wherever this variant keeps it; None if there is none."""
+    if isinstance(doc, list):
+        return doc
+    if not isinstance(doc, dict):
+        return None
+    for container in (doc, doc.get("session_usage")):
+        if isinstance(container, dict):
+            for name in LIST_KEYS:
+                found = container.get(name)
+                if isinstance(found, list):
+                    return found
+    return None
+
+
+def _reported_cost(record: dict[str, Any]) -> Decimal | None:
+    whole = decimal_from_json(first(record, "call_cost", "cost", "total_cost", "cost_usd"))
+    if whole is not None:
+        return whole
+    parts = [decimal_from_json(record.get(name)) for name in ("input_cost", "output_cost")]
+    if all(part is None for part in parts):
+        return None
+    return sum((part for part in parts if part is not None), Decimal(0))
+
+
+def _detail(usage: dict[str, Any], name: str, field: str) -> int:
+    details = usage.get(name)
+    return to_int(details.get(field)) if isinstance(details, dict) else 0
+
+
+def _event(
+    ctx: ParseContext, index: int, record: dict[str, Any], key: str, project: str
+) -> UsageEvent | ParseError:
+    nested = record.get("usage")
+    usage = nested if isinstance(nested, dict) else record
+    tokens = split_tokens(
+        first(usage, "prompt_tokens", "input_tokens"),
+        first(usage, "completion_tokens", "output_tokens"),
+        usage.get("total_tokens"),
+    )
+    if tokens is None:
+        return ParseError(index, "call record without token counts")
+    when = record_time(first(record, "timestamp", "time", "created_at", "created"), ctx)
+    if when is None:
+        return ParseError(index, "call record without a readable timestamp")
+    model = (
+        text(record.get("model"))
+        or text(usage.get("model"))
+        or text(ctx.options.get("default_model"))
+        or DEFAULT_MODEL
+    )
+    provider = normalize_provider(text(record.get("provider")), model)
+    return UsageEvent(
+        key=key,
+        ts=when[0],
+        source=ctx.source,
+        provider="openai" if provider == "unknown" else provider,
+        model=model,
+        operation=text(record.get("operation")),
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        cache_read_tokens=_detail(usage, "prompt_tokens_details", "cached_tokens"),
+        reasoning_tokens=_detail(usage, "completion_tokens_details", "reasoning_tokens"),
+        reported_cost=_reported_cost(record),
+        tags={"project": project} if project else {},
+        origin=origin(ctx, index),
+        flags=when[1],
+    )
+
+
+def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """One event per call record of the whole document (errors carry the record's index)."""
+    doc = load_document(data)
+    result = ParseResult(state=state)
+    records = call_records(doc)
+    if records is None:
+        result.errors.append(ParseError(0, f"no list of call records ({', '.join(LIST_KEYS)})"))
+        return result
+    keys = ContentKeys("oat:")
+    project = ancestor(ctx.path, 1)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            result.errors.append(ParseError(index, "call record is not a JSON object"))
+            continue
+        item = _event(ctx, index, record, keys(record), project)
+        if isinstance(item, ParseError):
+            result.errors.append(item)
+        else:
+            result.events.append(item)
+    return result
+
+
+def default_paths() -> list[str]:
+    return ["**/token_usage.json"]
+
+
+FORMAT = Format(
+    name="openai-tracker",
+    kind="document",
+    parse=parse,
+    description="OpenAI token tracker: token_usage.json, per-call records, rewritten whole",
+    default_paths=default_paths,
+)

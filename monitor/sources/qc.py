@@ -1,0 +1,186 @@
+"""The visual-QC back-end's usage log (seed 004): JSONL, one line per usage event.
+
+Only `"event": "analysis_complete"` lines carry usage (other event types are ignored,
+silently). Since the token-tracking enhancement such a line holds
+`token_usage.by_provider`: `{"OpenAI": {"prompt_tokens", "completion_tokens",
+"total_tokens", "cost"}, "Gemini": {…}}` → one event per provider, its `cost` reported.
+Provider normalized (OpenAI → openai, Gemini → google); model: the entry's own `model`,
+else the source's `models` option (`{"OpenAI": "gpt-4o-mini"}`, keyed as the log
+spells the provider or normalized), else gpt-4o / gemini-1.5-pro — the models whose
+per-1K prices the seed's cost formula uses. The log does not say how many API calls a
+provider served: `calls` is the entry's `calls` when present, else 1.
+
+Older lines have no token data; the back-end then estimated 1000 input + 200 output
+tokens per check, and so do we (`checks_completed`, at least 1): `cost_basis`
+"estimated", `FLAG_ESTIMATED_TOKENS`, `calls` = the checks, reported cost =
+`total_cost_usd` when present, provider/model from the record, else the source's
+`default_provider` option, else openai/gpt-4o. A line with totals but no per-provider
+breakdown is one event with those (actual) totals.
+
+Key `qc:<session_id>:<timestamp>:<provider>`; without a session id, the line's key plus
+the provider. Tags: client, profile, user (user_email), session (session_id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent, decimal_from_json
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    line_key,
+    origin,
+)
+from monitor.sources.common import normalize_provider, to_int
+from monitor.sources.docs import first, iter_lines, json_line, record_time, split_tokens, text
+
+OPERATION = "visual_qc"
+EVENT = "analysis_complete"
+DEFAULT_MODELS = {"openai": "gpt-4o", "google": "gemini-1.5-pro"}
+ESTIMATED_INPUT_PER_CHECK = 1000
+ESTIMATED_OUTPUT_PER_CHECK = 200
+
+
+def _model(ctx: ParseContext, written: str, provider: str, own: Any) -> str:
+    model = text(own)
+    if model:
+        return model
+    configured = ctx.options.get("models")
+    if isinstance(configured, Mapping):
+        for name in (written, provider):
+            model = text(configured.get(name))
+            if model:
+                return model
+    return DEFAULT_MODELS.get(provider, "unknown")
+
+
+def _tags(record: dict[str, Any]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag, field in (
+        ("client", "client"),
+        ("profile", "profile"),
+        ("user", "user_email"),
+        ("session", "session_id"),
+    ):
+        value = text(record.get(field))
+        if value:
+            tags[tag] = value
+    return tags
+
+
+class _Part(NamedTuple):
+    """One provider's share of an analysis: what becomes one event."""
+
+    written: str
+    """The provider as the log spells it ("OpenAI"), for the `models` option."""
+    provider: str
+    model: Any
+    tokens: tuple[int, int]
+    calls: int
+    cost: Any
+    flags: int
+
+
+def _parts(ctx: ParseContext, record: dict[str, Any]) -> list[_Part]:
+    usage = record.get("token_usage")
+    usage = usage if isinstance(usage, dict) else {}
+    by_provider = usage.get("by_provider")
+    if isinstance(by_provider, dict) and by_provider:
+        parts = []
+        for written, entry in by_provider.items():
+            entry = entry if isinstance(entry, dict) else {}
+            tokens = split_tokens(
+                first(entry, "prompt_tokens", "input_tokens"),
+                first(entry, "completion_tokens", "output_tokens"),
+                entry.get("total_tokens"),
+            )
+            calls = to_int(first(entry, "calls", "api_calls", "call_count")) or 1
+            parts.append(
+                _Part(
+                    written,
+                    normalize_provider(written),
+                    entry.get("model"),
+                    tokens or (0, 0),
+                    calls,
+                    entry.get("cost"),
+                    0,
+                )
+            )
+        return parts
+    written = (
+        text(record.get("provider")) or text(ctx.options.get("default_provider")) or "openai"
+    )
+    provider = normalize_provider(written)
+    model, reported = record.get("model"), record.get("total_cost_usd")
+    totals = split_tokens(
+        usage.get("total_prompt_tokens"),
+        usage.get("total_completion_tokens"),
+        usage.get("total_tokens"),
+    )
+    if totals is not None:
+        return [_Part(written, provider, model, totals, 1, reported, 0)]
+    checks = max(1, to_int(record.get("checks_completed")))
+    estimate = (ESTIMATED_INPUT_PER_CHECK * checks, ESTIMATED_OUTPUT_PER_CHECK * checks)
+    return [_Part(written, provider, model, estimate, checks, reported, FLAG_ESTIMATED_TOKENS)]
+
+
+def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+    """Events of the `analysis_complete` lines in `data`; stateless."""
+    events: list[UsageEvent] = []
+    errors: list[ParseError] = []
+    for offset, line in iter_lines(data, ctx.base_offset):
+        record = json_line(offset, line)
+        if record is None:
+            continue
+        if isinstance(record, ParseError):
+            errors.append(record)
+            continue
+        if record.get("event") != EVENT:
+            continue
+        stamp = text(record.get("timestamp"))
+        when = record_time(stamp, ctx)
+        if when is None:
+            errors.append(ParseError(offset, "analysis_complete without a readable timestamp"))
+            continue
+        session = text(record.get("session_id"))
+        base = f"qc:{session}:{stamp}" if session else line_key(ctx, offset)
+        tags = _tags(record)
+        for part in _parts(ctx, record):
+            events.append(
+                UsageEvent(
+                    key=f"{base}:{part.provider}",
+                    ts=when[0],
+                    source=ctx.source,
+                    provider=part.provider,
+                    model=_model(ctx, part.written, part.provider, part.model),
+                    operation=OPERATION,
+                    input_tokens=part.tokens[0],
+                    output_tokens=part.tokens[1],
+                    calls=part.calls,
+                    cost_basis="estimated" if part.flags else "unpriced",
+                    reported_cost=decimal_from_json(part.cost),
+                    tags=dict(tags),
+                    origin=origin(ctx, offset),
+                    flags=when[1] | part.flags,
+                )
+            )
+    return ParseResult(state=state, events=events, errors=errors)
+
+
+def default_paths() -> list[str]:
+    return ["**/logs/usage*.jsonl"]
+
+
+FORMAT = Format(
+    name="qc-usage-log",
+    kind="lines",
+    parse=parse,
+    description="Visual-QC usage log: analysis_complete events, tokens by provider",
+    default_paths=default_paths,
+    prefilter=EVENT.encode(),
+)

@@ -1,0 +1,201 @@
+"""The codex adapter: running totals turned into per-turn deltas, exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
+from monitor.sources import get_format
+from monitor.sources.base import ParseContext, ParseResult, State
+from monitor.sources.codex import FALLBACK_MODEL, FORMAT, default_paths, parse
+
+ROLLOUT = next(
+    (Path(__file__).resolve().parent.parent / "examples" / "codex" / "sessions").rglob(
+        "rollout-*.jsonl"
+    )
+)
+SESSION = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+
+
+def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContext:
+    return ParseContext(
+        source="codex",
+        path="/h/.codex/sessions/rollout-x.jsonl",
+        file_id="1:2:ff",
+        tz=ZoneInfo("Europe/Berlin"),
+        base_offset=base_offset,
+        mtime=mtime,
+    )
+
+
+def jl(kind: str, payload: Any, ts: str | None = "2026-11-20T08:00:00.000Z") -> bytes:
+    record: dict[str, Any] = {"type": kind, "payload": payload}
+    if ts is not None:
+        record["timestamp"] = ts
+    return json.dumps(record).encode() + b"\n"
+
+
+def token_count(inp: int, cached: int, out: int, reasoning: int = 0, **kw: Any) -> bytes:
+    total = {
+        "input_tokens": inp,
+        "cached_input_tokens": cached,
+        "output_tokens": out,
+        "reasoning_output_tokens": reasoning,
+        "total_tokens": inp + out,
+    }
+    return jl("event_msg", {"type": "token_count", "info": {"total_token_usage": total}}, **kw)
+
+
+def turn(model: str) -> bytes:
+    return jl("turn_context", {"cwd": "/w/proj", "model": model})
+
+
+def usage(events: list[UsageEvent]) -> list[tuple[int, int, int, int]]:
+    return [
+        (e.input_tokens, e.cache_read_tokens, e.output_tokens, e.reasoning_tokens) for e in events
+    ]
+
+
+def test_registry_names_this_format() -> None:
+    assert get_format("codex") is FORMAT
+    assert FORMAT.kind == "lines"
+
+
+def test_example_rollout_counts_each_turn_once() -> None:
+    result = parse(make_ctx(), {}, ROLLOUT.read_bytes())
+    assert result.errors == []
+    # info:null and the two repeated totals are skipped; each event is the growth.
+    assert usage(result.events) == [
+        (8000, 0, 500, 320),
+        (17500 - 8000, 7936, 820 - 500, 448 - 320),
+        (29000 - 17500, 16512 - 7936, 1400 - 820, 800 - 448),
+    ]
+    assert [e.model for e in result.events] == ["gpt-5-codex", "gpt-5-codex", "gpt-5"]
+    # the sum of the deltas is the session's final running total
+    assert [sum(column) for column in zip(*usage(result.events), strict=True)] == [
+        29000,
+        16512,
+        1400,
+        800,
+    ]
+    first = result.events[0]
+    assert first.provider == "openai"
+    assert first.tags == {"session": SESSION, "project": "/home/user/myproj"}
+    assert first.ts == datetime(2026, 11, 20, 8, 14, 18, 241000, tzinfo=UTC)
+    assert result.state["totals"] == [29000, 16512, 1400, 800]
+    assert result.state["model"] == "gpt-5"
+
+
+def test_keys_are_file_identity_and_offset() -> None:
+    data = turn("gpt-5") + token_count(10, 0, 1)
+    (event,) = parse(make_ctx(base_offset=300), {}, data).events
+    assert event.key == f"1:2:ff@{300 + len(turn('gpt-5'))}"
+    assert event.origin == f"/h/.codex/sessions/rollout-x.jsonl:{300 + len(turn('gpt-5'))}"
+
+
+def test_repeated_total_and_null_info_are_skipped() -> None:
+    null_info = jl("event_msg", {"type": "token_count", "info": None, "rate_limits": {}})
+    data = turn("gpt-5") + null_info + token_count(100, 0, 10) + token_count(100, 0, 10) + null_info
+    assert usage(parse(make_ctx(), {}, data).events) == [(100, 0, 10, 0)]
+
+
+def test_state_round_trip_resumes_exactly_at_every_line() -> None:
+    data = ROLLOUT.read_bytes()
+    whole = parse(make_ctx(), {}, data).events
+    cuts = [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    for cut in cuts:
+        first = parse(make_ctx(), {}, data[:cut])
+        state: State = json.loads(json.dumps(first.state))
+        second = parse(make_ctx(base_offset=cut), state, data[cut:])
+        assert first.events + second.events == whole
+
+
+def test_shrinking_total_counts_as_growth_from_zero() -> None:
+    data = turn("gpt-5") + token_count(5000, 1000, 300) + token_count(700, 0, 40)
+    assert usage(parse(make_ctx(), {}, data).events) == [(5000, 1000, 300, 0), (700, 0, 40, 0)]
+
+
+def test_new_session_in_the_same_file_starts_from_zero() -> None:
+    meta = jl("session_meta", {"id": "s-1", "cwd": "/w/a"})
+    meta2 = jl("session_meta", {"id": "s-2", "cwd": "/w/b"})
+    data = meta + turn("gpt-5") + token_count(100, 0, 10) + meta2 + token_count(150, 0, 20)
+    events = parse(make_ctx(), {}, data).events
+    assert usage(events) == [(100, 0, 10, 0), (150, 0, 20, 0)]
+    assert [e.tags["session"] for e in events] == ["s-1", "s-2"]
+
+
+def test_model_falls_back_to_gpt5_and_says_so() -> None:
+    (event,) = parse(make_ctx(), {}, token_count(10, 0, 1)).events
+    assert event.model == FALLBACK_MODEL == "gpt-5"
+    assert event.tags["model_fallback"] == "true"
+
+
+def test_model_from_session_meta_or_the_event_itself() -> None:
+    meta = jl("session_meta", {"id": "s", "model": "o4-mini"})
+    (event,) = parse(make_ctx(), {}, meta + token_count(10, 0, 1)).events
+    assert event.model == "o4-mini" and "model_fallback" not in event.tags
+    own = jl(
+        "event_msg",
+        {
+            "type": "token_count",
+            "model": "gpt-4.1",
+            "info": {"total_token_usage": {"input_tokens": 3}},
+        },
+    )
+    (event,) = parse(make_ctx(), {}, turn("gpt-5") + own).events
+    assert event.model == "gpt-4.1"
+
+
+def test_last_token_usage_alone_counts_as_the_delta() -> None:
+    info = {"last_token_usage": {"input_tokens": 40, "cached_input_tokens": 8, "output_tokens": 6}}
+    data = turn("gpt-5") + jl("event_msg", {"type": "token_count", "info": info})
+    assert usage(parse(make_ctx(), {}, data).events) == [(40, 8, 6, 0)]
+
+
+def test_malformed_line_is_an_error_at_its_offset_and_others_still_parse() -> None:
+    head = turn("gpt-5") + token_count(100, 0, 10)
+    bad = b'{"type":"event_msg","payload":{"type":"token_count",\n'
+    result = parse(make_ctx(base_offset=50), {}, head + bad + token_count(300, 0, 30))
+    assert usage(result.events) == [(100, 0, 10, 0), (200, 0, 20, 0)]
+    assert [e.offset for e in result.errors] == [50 + len(head)]
+
+
+def test_crlf_and_unrelated_lines_are_harmless() -> None:
+    data = (
+        turn("gpt-5").replace(b"\n", b"\r\n")
+        + b"\r\n"
+        + jl("response_item", ["not", "an", "object"])
+        + jl("compacted", {"message": "x" * 5000})
+        + token_count(100, 0, 10).replace(b"\n", b"\r\n")
+    )
+    result = parse(make_ctx(), {}, data)
+    assert result.errors == []
+    assert usage(result.events) == [(100, 0, 10, 0)]
+
+
+def test_naive_timestamp_is_read_in_the_source_zone() -> None:
+    data = turn("gpt-5") + token_count(1, 0, 1, ts="2026-11-20T09:00:00")
+    (event,) = parse(make_ctx(), {}, data).events
+    assert event.ts == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def test_missing_timestamp_falls_back_to_mtime_flagged() -> None:
+    mtime = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    (event,) = parse(make_ctx(mtime=mtime), {}, token_count(1, 0, 1, ts=None)).events
+    assert event.ts == mtime and event.flags & FLAG_TS_FROM_MTIME
+    result: ParseResult = parse(make_ctx(), {}, token_count(1, 0, 1, ts=None))
+    assert result.events == [] and len(result.errors) == 1
+    assert result.state["totals"] == [1, 0, 1, 0]
+
+
+def test_default_paths_follow_codex_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEX_HOME", "/srv/codex/")
+    assert default_paths() == ["/srv/codex/sessions/**/rollout-*.jsonl"]
+    monkeypatch.delenv("CODEX_HOME")
+    assert default_paths() == ["~/.codex/sessions/**/rollout-*.jsonl"]

@@ -1,0 +1,338 @@
+"""Aggregates over a real ledger: groupings, filters, ranges, and rollup == events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.events import UsageEvent
+from monitor.ledger import Batch, Ledger
+from monitor.query import (
+    GROUPS,
+    Selection,
+    Totals,
+    UnpricedModel,
+    count_tag_values,
+    parse_selection,
+    query,
+    selection,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ALL = Selection()
+
+
+def ev(
+    key: str,
+    ts: datetime,
+    *,
+    source: str = "studio",
+    provider: str = "openai",
+    model: str = "gpt-4o",
+    operation: str | None = None,
+    inp: int = 0,
+    out: int = 0,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    calls: int = 1,
+    cost: str | None = None,
+    **tags: str,
+) -> UsageEvent:
+    return UsageEvent(
+        key=key,
+        ts=ts,
+        source=source,
+        provider=provider,
+        model=model,
+        operation=operation,
+        input_tokens=inp,
+        output_tokens=out,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        calls=calls,
+        cost=None if cost is None else Decimal(cost),
+        cost_basis="unpriced" if cost is None else "priced",
+        tags=tags,
+    )
+
+
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+# Berlin left summer time on 2026-10-25 at 03:00 (01:00 UTC): UTC+2 before, UTC+1 after.
+EVENTS = [
+    # 23:30 CEST on the 24th
+    ev("k1", utc(2026, 10, 24, 21, 30), operation="advocate", inp=2500, out=1200, cost="0.15",
+       run="run_a", iteration="1"),
+    # 00:30 CEST on the 25th
+    ev("k2", utc(2026, 10, 24, 22, 30), operation="contrarian", inp=3000, out=800,
+       cost="0.138", run="run_a", iteration="1"),
+    # 23:30 CET on the 25th
+    ev("k3", utc(2026, 10, 25, 22, 30), operation="advocate", inp=2000, out=1000, cost="0.12",
+       run="run_a", iteration="2"),
+    # 00:30 CET on the 26th
+    ev("k4", utc(2026, 10, 25, 23, 30), source="claude-code", provider="anthropic",
+       model="claude-sonnet-4-5", inp=10000, out=500, cache_read=8000, cache_write=1000,
+       cost="0.0123", project="/p/x", session="s1"),
+    ev("k5", utc(2026, 10, 26, 9, 0), operation="advocate", model="mystery", inp=700, out=300,
+       run="run_a", iteration="10"),
+    ev("k6", utc(2026, 11, 2, 10, 0), source="claude-code", provider="anthropic",
+       model="my-finetune", inp=100, out=50, project="/p/y"),
+    ev("k7", utc(2026, 11, 2, 11, 0), source="haiku-costs", provider="anthropic",
+       model="claude-3-5-haiku", inp=13750, out=2500, calls=25, cost="0.021",
+       session="generate_images_chapters_1"),
+]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin") as led:
+        led.commit(Batch(events=list(EVENTS)))
+        yield led
+
+
+def keyed(group_by: list[str], sel: Selection, led: Ledger) -> dict[object, Totals]:
+    result = query(led.db, group_by, sel, BERLIN)
+    return {r.key if len(r.key) != 1 else r.key[0]: r.totals for r in result.rows}
+
+
+def calls_by(group_by: list[str], led: Ledger, sel: Selection = ALL) -> dict[object, int]:
+    return {k: t.calls for k, t in keyed(group_by, sel, led).items()}
+
+
+def test_days_are_local_across_the_dst_change(ledger: Ledger) -> None:
+    days = keyed(["day"], ALL, ledger)
+    assert list(days) == ["2026-10-24", "2026-10-25", "2026-10-26", "2026-11-02"]
+    assert days["2026-10-25"].input_tokens == 3000 + 2000
+    assert days["2026-10-26"].input_tokens == 10000 + 700
+
+
+def test_weeks_are_iso_and_fold_their_days(ledger: Ledger) -> None:
+    assert calls_by(["week"], ledger) == {"2026-W43": 3, "2026-W44": 2, "2026-W45": 26}
+
+
+def test_months_group_local_days(ledger: Ledger) -> None:
+    months = keyed(["month"], ALL, ledger)
+    assert {k: t.cost for k, t in months.items()} == {
+        "2026-10": Decimal("0.4203"),
+        "2026-11": Decimal("0.021"),
+    }
+
+
+def test_total_sums_every_field_and_counts_unpriced_calls(ledger: Ledger) -> None:
+    result = query(ledger.db, ["source"], ALL, BERLIN)
+    assert result.total == Totals(
+        events=7,
+        calls=31,
+        input_tokens=2500 + 3000 + 2000 + 10000 + 700 + 100 + 13750,
+        output_tokens=1200 + 800 + 1000 + 500 + 300 + 50 + 2500,
+        cache_read_tokens=8000,
+        cache_write_tokens=1000,
+        reasoning_tokens=0,
+        cost_nano=441_300_000,
+        unpriced_calls=2,
+    )
+    assert result.total.cost == Decimal("0.4413")
+    assert result.unpriced == (
+        UnpricedModel("anthropic", "my-finetune", 1),
+        UnpricedModel("openai", "mystery", 1),
+    )
+
+
+def test_operation_none_is_its_own_group_sorted_last(ledger: Ledger) -> None:
+    assert calls_by(["operation"], ledger) == {"advocate": 3, "contrarian": 1, None: 27}
+    assert list(calls_by(["operation"], ledger))[-1] is None
+
+
+def test_numeric_tags_sort_as_numbers_and_missing_tag_is_none(ledger: Ledger) -> None:
+    by_iteration = calls_by(["tag:iteration"], ledger)
+    assert list(by_iteration) == ["1", "2", "10", None]
+    assert by_iteration == {"1": 2, "2": 1, "10": 1, None: 27}
+
+
+def test_groupings_combine_in_the_order_given(ledger: Ledger) -> None:
+    rows = keyed(["source", "model"], ALL, ledger)
+    assert list(rows) == [
+        ("claude-code", "claude-sonnet-4-5"),
+        ("claude-code", "my-finetune"),
+        ("haiku-costs", "claude-3-5-haiku"),
+        ("studio", "gpt-4o"),
+        ("studio", "mystery"),
+    ]
+    flipped = keyed(["model", "source"], ALL, ledger)
+    assert list(flipped)[0] == ("claude-3-5-haiku", "haiku-costs")
+
+
+def test_no_grouping_gives_one_row_equal_to_the_total(ledger: Ledger) -> None:
+    result = query(ledger.db, [], ALL, BERLIN)
+    assert [r.key for r in result.rows] == [()]
+    assert result.rows[0].totals == result.total
+
+
+def test_empty_selection_has_no_rows_and_zero_total(ledger: Ledger) -> None:
+    result = query(ledger.db, [], selection(sources=["nothing"]), BERLIN)
+    assert result.rows == ()
+    assert result.total == Totals()
+    assert result.unpriced == ()
+
+
+def test_date_range_is_inclusive_of_whole_local_days(ledger: Ledger) -> None:
+    sel = selection(since=date(2026, 10, 25), until=date(2026, 10, 25))
+    assert calls_by(["day"], ledger, sel) == {"2026-10-25": 2}
+    result = query(ledger.db, ["day"], sel, BERLIN)
+    assert result.table == "daily"
+
+
+def test_datetime_bounds_are_instants_naive_read_in_local_time(ledger: Ledger) -> None:
+    # 00:00 Berlin on the 25th is 22:00 UTC on the 24th: k2 (22:30Z) in, k1 (21:30Z) out;
+    # `until` is exclusive: k4 at exactly 23:30Z is out.
+    sel = selection(since=datetime(2026, 10, 25), until=utc(2026, 10, 25, 23, 30))
+    result = query(ledger.db, ["day"], sel, BERLIN)
+    assert result.table == "events"
+    assert result.total.events == 2
+    assert result.total.cost == Decimal("0.258")
+
+
+def test_source_and_where_filters_combine(ledger: Ledger) -> None:
+    sel = selection(sources=["claude-code", "haiku-costs"], where={"provider": "anthropic"})
+    assert calls_by(["model"], ledger, sel) == {
+        "claude-3-5-haiku": 25,
+        "claude-sonnet-4-5": 1,
+        "my-finetune": 1,
+    }
+    only_sonnet = selection(where={"model": "claude-sonnet-4-5", "source": "claude-code"})
+    assert calls_by([], ledger, only_sonnet) == {(): 1}
+
+
+def test_tag_filter_reads_events(ledger: Ledger) -> None:
+    sel = selection(where={"tag.run": "run_a", "operation": "advocate"})
+    result = query(ledger.db, ["tag:iteration"], sel, BERLIN)
+    assert result.table == "events"
+    assert {r.key[0]: r.totals.input_tokens for r in result.rows} == {
+        "1": 2500,
+        "2": 2000,
+        "10": 700,
+    }
+    assert result.unpriced == (UnpricedModel("openai", "mystery", 1),)
+
+
+def test_tag_colon_and_dot_spellings_filter_alike(ledger: Ledger) -> None:
+    dot = query(ledger.db, [], selection(where={"tag.session": "s1"}), BERLIN).total
+    colon = query(ledger.db, [], selection(where={"tag:session": "s1"}), BERLIN).total
+    assert dot == colon
+    assert dot.calls == 1
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    [[g] for g in GROUPS] + [["day", "model"], ["week", "source", "operation"], []],
+)
+@pytest.mark.parametrize(
+    "sel",
+    [
+        ALL,
+        selection(since=date(2026, 10, 25)),
+        selection(until=date(2026, 10, 26), where={"provider": "openai"}),
+        selection(sources=["studio", "claude-code"], where={"operation": ""}),
+    ],
+)
+def test_rollup_and_events_give_the_same_numbers(
+    ledger: Ledger, group_by: list[str], sel: Selection
+) -> None:
+    rollup = query(ledger.db, group_by, sel, BERLIN, path="daily")
+    events = query(ledger.db, group_by, sel, BERLIN, path="events")
+    assert rollup.table == "daily" and events.table == "events"
+    assert rollup.rows == events.rows
+    assert rollup.total == events.total
+    assert rollup.unpriced == events.unpriced
+
+
+def test_rollup_stays_equal_after_a_larger_streamed_copy(ledger: Ledger) -> None:
+    ledger.commit(Batch(events=[EVENTS[3].replace(output_tokens=900, cost=Decimal("0.02"))]))
+    rollup = query(ledger.db, ["day", "model"], ALL, BERLIN, path="daily")
+    events = query(ledger.db, ["day", "model"], ALL, BERLIN, path="events")
+    assert rollup.rows == events.rows
+    assert rollup.total.output_tokens == 6350 + 400
+
+
+def test_rollup_refuses_what_only_events_know(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="rollup"):
+        query(ledger.db, ["tag:run"], ALL, BERLIN, path="daily")
+
+
+@pytest.mark.parametrize("bad", ["hour", "tag:", "user"])
+def test_unknown_grouping_is_a_clear_error(ledger: Ledger, bad: str) -> None:
+    with pytest.raises(ValueError, match="grouping|tag name"):
+        query(ledger.db, [bad], ALL, BERLIN)
+
+
+def test_unknown_where_key_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown filter 'cost'.*tag.KEY"):
+        selection(where={"cost": "1"})
+
+
+def test_readonly_connection_answers(ledger: Ledger, tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin", readonly=True) as ro:
+        assert query(ro.db, ["day"], ALL, BERLIN).total == query(
+            ledger.db, ["day"], ALL, BERLIN
+        ).total
+
+
+def test_iterations_are_counted_per_run(ledger: Ledger) -> None:
+    ledger.commit(Batch(events=[
+        ev("b1", utc(2026, 11, 3, 9), run="run_b", iteration="1"),
+        ev("b2", utc(2026, 11, 3, 10), run="run_b", iteration="1"),
+    ]))
+    assert count_tag_values(ledger.db, ALL, "iteration", BERLIN, per="run") == 3 + 1
+    assert count_tag_values(ledger.db, ALL, "iteration", BERLIN) == 3
+    no_tags = selection(sources=["haiku-costs"])
+    assert count_tag_values(ledger.db, no_tags, "iteration", BERLIN, per="run") == 0
+
+
+# -- selections -------------------------------------------------------------------------
+
+
+def test_selection_parses_tags_columns_and_ranges() -> None:
+    text = "source=studio, run=run_tech_baseline,model=gpt-4o,2026-11-01..2026-11-15"
+    sel = parse_selection(text)
+    assert sel.sources == ("studio",)
+    assert sel.where == (("tag.run", "run_tech_baseline"), ("model", "gpt-4o"))
+    assert (sel.since, sel.until) == (date(2026, 11, 1), date(2026, 11, 15))
+    assert sel.label == text
+
+
+def test_selection_open_range_single_day_and_instants() -> None:
+    assert parse_selection("2026-11-01..").until is None
+    assert parse_selection("..2026-11-01").since is None
+    day = parse_selection("2026-11-05")
+    assert day.since == day.until == date(2026, 11, 5)
+    instant = parse_selection("2026-11-05T12:00..2026-11-05T18:00")
+    assert instant.since == datetime(2026, 11, 5, 12)
+    assert instant.needs_events
+
+
+def test_selection_repeated_source_means_any_of_them() -> None:
+    sel = parse_selection("source=a,source=b,tag.session=s1")
+    assert sel.sources == ("a", "b")
+    assert sel.where == (("tag.session", "s1"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty selection"),
+        ("run=a,run=b", "given twice"),
+        ("2026-11-01,2026-11-02", "more than one date range"),
+        ("2026-13-01", "bad date"),
+        ('tag."x=1', "bad tag name"),
+    ],
+)
+def test_selection_errors_are_clear(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_selection(text)
