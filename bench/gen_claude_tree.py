@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -154,6 +154,7 @@ class Partial:
     bytes: int = 0
     lines: int = 0
     assistant_lines: int = 0
+    usage_bytes: int = 0
     duplicate_lines: int = 0
     synthetic_lines: int = 0
     no_usage_lines: int = 0
@@ -167,6 +168,7 @@ class Partial:
         self.bytes += other.bytes
         self.lines += other.lines
         self.assistant_lines += other.assistant_lines
+        self.usage_bytes += other.usage_bytes
         self.duplicate_lines += other.duplicate_lines
         self.synthetic_lines += other.synthetic_lines
         self.no_usage_lines += other.no_usage_lines
@@ -386,7 +388,9 @@ class _Session:
         self.out.append(line)
         self.part.lines += 1
         self.part.bytes += len(line)
-        if not usage:
+        if usage:
+            self.part.usage_bytes += len(line)
+        else:
             self.part.no_usage_lines += 1
 
     def _finish_line(self, env: dict[str, Any]) -> dict[str, Any]:
@@ -624,7 +628,8 @@ def _price(model: str, inp: int, out: int, cc: int, cr: int, cc1h: int, ts_ms: i
         output_tokens=out,
     )
     when = datetime.fromtimestamp(ts_ms / 1000, UTC)
-    return calc_price(usage, model, provider_id="anthropic", genai_request_timestamp=when).total_price
+    price = calc_price(usage, model, provider_id="anthropic", genai_request_timestamp=when)
+    return price.total_price
 
 
 def write_file(root: Path, spec: FileSpec, costs: bool) -> Partial:
@@ -697,6 +702,7 @@ def build_truth(params: TreeParams, part: Partial) -> dict[str, Any]:
             "bytes": part.bytes,
             "lines": part.lines,
             "assistant_lines": part.assistant_lines,
+            "usage_line_bytes": part.usage_bytes,
             "duplicate_lines": part.duplicate_lines,
             "synthetic_lines": part.synthetic_lines,
             "no_usage_lines": part.no_usage_lines,
@@ -719,6 +725,8 @@ def generate_tree(out: Path, params: TreeParams, jobs: int | None = None) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth.json").unlink(missing_ok=True)
     jobs = jobs or os.cpu_count() or 1
+    if params.costs:
+        import genai_prices  # noqa: F401  (once here, not once per forked worker)
     total = Partial()
     if jobs <= 1:
         _init_worker(str(out), params.costs)

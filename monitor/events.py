@@ -140,3 +140,66 @@ def ts_ms(dt: datetime) -> int:
 
 def from_ts_ms(ms: int) -> datetime:
     return _EPOCH + ms * _MS
+
+
+def event_payload(e: UsageEvent) -> dict[str, object]:
+    """An event as JSON-ready plain values (socket API, spool): money as 6-place strings."""
+    return {
+        "key": e.key,
+        "ts": utc(e.ts).isoformat(),
+        "source": e.source,
+        "provider": e.provider,
+        "model": e.model,
+        "operation": e.operation,
+        "input_tokens": e.input_tokens,
+        "output_tokens": e.output_tokens,
+        "cache_read_tokens": e.cache_read_tokens,
+        "cache_write_tokens": e.cache_write_tokens,
+        "cache_write_1h_tokens": e.cache_write_1h_tokens,
+        "reasoning_tokens": e.reasoning_tokens,
+        "calls": e.calls,
+        "cost_usd": usd_json(e.cost),
+        "cost_basis": e.cost_basis,
+        "reported_cost_usd": usd_json(e.reported_cost),
+        "priced_cost_usd": usd_json(e.priced_cost),
+        "tags": dict(e.tags),
+        "origin": e.origin,
+        "flags": e.flags,
+    }
+
+
+def event_from_payload(d: dict[str, object]) -> UsageEvent:
+    """The inverse of `event_payload` (for clients such as the dashboard)."""
+
+    def money(name: str) -> Decimal | None:
+        v = d.get(name)
+        return Decimal(str(v)) if v is not None else None
+
+    def count(name: str) -> int:
+        v = d.get(name, 0)
+        return int(v) if isinstance(v, int | str) else 0
+
+    basis = str(d.get("cost_basis", "unpriced"))
+    tags = d.get("tags")
+    return UsageEvent(
+        key=str(d["key"]),
+        ts=datetime.fromisoformat(str(d["ts"])),
+        source=str(d.get("source", "")),
+        provider=str(d.get("provider", "")),
+        model=str(d.get("model", "")),
+        operation=str(d["operation"]) if d.get("operation") is not None else None,
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cache_read_tokens=count("cache_read_tokens"),
+        cache_write_tokens=count("cache_write_tokens"),
+        cache_write_1h_tokens=count("cache_write_1h_tokens"),
+        reasoning_tokens=count("reasoning_tokens"),
+        calls=count("calls") or 1,
+        cost=money("cost_usd"),
+        cost_basis=basis if basis in COST_BASES else "unpriced",  # type: ignore[arg-type]
+        reported_cost=money("reported_cost_usd"),
+        priced_cost=money("priced_cost_usd"),
+        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        origin=str(d.get("origin", "")),
+        flags=count("flags"),
+    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -84,11 +85,16 @@ class Ingestor:
         pricer: Pricer,
         *,
         keep_applied: bool = False,
+        on_commit: Callable[[list[Applied]], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.pricer = pricer
         self.keep_applied = keep_applied
-        """Keep the Applied list in reports (the daemon needs it; a big scan does not)."""
+        """Keep the Applied list in reports (a big scan does not need it)."""
+        self.on_commit = on_commit
+        """Called after every commit with what it stored (the daemon feeds its totals)."""
+        self.stop = threading.Event()
+        """Set from another thread to end a long `scan` early, after a clean commit."""
         self.sources: dict[str, _Source] = {}
         for sc in sources:
             if sc.enabled:
@@ -114,9 +120,7 @@ class Ingestor:
             del self.by_inode[(source, c.dev, c.inode)]
 
     def sources_for(self, path: str) -> list[str]:
-        return [
-            name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)
-        ]
+        return [name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)]
 
     def watch_roots(self) -> dict[str, list[Glob]]:
         return {name: s.globs for name, s in self.sources.items()}
@@ -140,6 +144,9 @@ class Ingestor:
                     if len(batch.events) >= BATCH_EVENTS:
                         self._commit(batch, report)
                         batch = Batch()
+                    if self.stop.is_set():
+                        self._commit(batch, report)
+                        return report
         self._commit(batch, report)
         return report
 
@@ -166,6 +173,8 @@ class Ingestor:
                 counts.updated += 1
         if self.keep_applied:
             report.applied.extend(applied)
+        if self.on_commit is not None and applied:
+            self.on_commit(applied)
 
     # -- one file -------------------------------------------------------------------------
 
@@ -208,9 +217,7 @@ class Ingestor:
             pass
         return known
 
-    def _collect_lines(
-        self, src: _Source, path: str, batch: Batch, counts: SourceCounts
-    ) -> None:
+    def _collect_lines(self, src: _Source, path: str, batch: Batch, counts: SourceCounts) -> None:
         name = src.config.name
         cursor = self.cursors.get((name, path))
         if cursor is None:
@@ -231,9 +238,7 @@ class Ingestor:
         if read_any:
             counts.files_read += 1
 
-    def _parse_chunk(
-        self, src: _Source, chunk: Chunk, batch: Batch, counts: SourceCounts
-    ) -> None:
+    def _parse_chunk(self, src: _Source, chunk: Chunk, batch: Batch, counts: SourceCounts) -> None:
         name = src.config.name
         cur = chunk.cursor
         # Adapters must not see their input state change under them if they mutate it.
@@ -310,4 +315,3 @@ class Ingestor:
         elif n == LOGGED_ERRORS_PER_FILE:
             log.warning("source %s: more bad records in %s (counted, not logged)", source, path)
         self._errors_logged[(source, path)] = n + 1
-

@@ -287,8 +287,15 @@ class Ledger:
     """One SQLite file. Open read-write for ingesting, read-only for reports."""
 
     def __init__(
-        self, path: Path, tz: tzinfo, tz_name: str, *, readonly: bool = False
+        self,
+        path: Path,
+        tz: tzinfo,
+        tz_name: str,
+        *,
+        readonly: bool = False,
+        threaded: bool = False,
     ) -> None:
+        """`threaded`: the connection may be used from a worker thread (one at a time)."""
         self.path = Path(path)
         self.tz = tz
         self.tz_name = tz_name
@@ -297,10 +304,14 @@ class Ledger:
         try:
             if readonly:
                 uri = f"file:{self.path}?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self.db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=not threaded
+                )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, isolation_level=None)
+                self.db = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=not threaded
+                )
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from exc
         self.db.execute("PRAGMA busy_timeout = 10000")
@@ -470,9 +481,7 @@ class Ledger:
             if updates:
                 db.executemany(_UPDATE_EVENT, updates)
             if rollup:
-                db.executemany(
-                    _UPSERT_DAILY, [(*k, *v) for k, v in rollup.items()]
-                )
+                db.executemany(_UPSERT_DAILY, [(*k, *v) for k, v in rollup.items()])
             for source, (n, last) in stats.items():
                 db.execute(
                     """INSERT INTO source_stats (source, events, errors, last_event)
@@ -642,4 +651,3 @@ class Ledger:
 
 def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
-

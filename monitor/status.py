@@ -173,8 +173,11 @@ def budgets_from_ledger(
         daily = _scoped_daily(ledger.db, b.scope, since, end)
         spent_nano = sum(v for d, v in daily.items() if first <= d < end)
         fc = forecast(b.period, now, ledger.tz, daily, first_day=first_day)
-        out.append(budget_entry(b, from_nano(spent_nano), fc, now, ledger.tz, ledger_alerts(
-            ledger, b.name)))
+        out.append(
+            budget_entry(
+                b, from_nano(spent_nano), fc, now, ledger.tz, ledger_alerts(ledger, b.name)
+            )
+        )
     return out
 
 
@@ -209,7 +212,9 @@ def sources_entries(config: Config, stats: Mapping[str, Mapping[str, Any]]) -> l
     return out
 
 
-def status_from_ledger(config: Config, ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
+def status_from_ledger(
+    config: Config, ledger: Ledger, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     totals = totals_from_ledger(ledger, now)
     summary = totals.summary(now, top=5)
@@ -236,16 +241,16 @@ def render_status(doc: Mapping[str, Any]) -> str:
     lines = []
     origin = "daemon" if doc.get("daemon") else "ledger (no daemon running)"
     state = f", {doc['state']}" if doc.get("state") else ""
-    lines.append(f"llm-monitor status — {doc['now'][:19]}Z, {doc['timezone']}, from {origin}{state}")
+    lines.append(
+        f"llm-monitor status — {doc['now'][:19]}Z, {doc['timezone']}, from {origin}{state}"
+    )
     lines.append("")
     width = max(len(_money(doc[k]["cost_usd"])) for k in ("today", "week", "month"))
     for label in ("today", "week", "month"):
         p = doc[label]
         extra = ""
         if label == "month":
-            extra = (
-                f" (range {_money(p['forecast_low_usd'])}–{_money(p['forecast_high_usd'])})"
-            )
+            extra = f" (range {_money(p['forecast_low_usd'])}–{_money(p['forecast_high_usd'])})"
         unpriced = f", {p['unpriced_calls']:,} unpriced" if p.get("unpriced_calls") else ""
         lines.append(
             f"  {label.capitalize():<6} {_money(p['cost_usd']):>{width}}  "
@@ -275,7 +280,7 @@ def render_status(doc: Mapping[str, Any]) -> str:
             )
     if doc["unpriced"]:
         lines.append("")
-        lines.append("Unpriced models (calls counted, cost unknown — add [prices.\"MODEL\"])")
+        lines.append('Unpriced models (calls counted, cost unknown — add [prices."MODEL"])')
         for u in doc["unpriced"]:
             lines.append(f"  {u['provider']}/{u['model']}: {u['calls']:,} calls")
     if doc["sources"]:

@@ -263,3 +263,11 @@ def test_default_paths_follow_claude_config_dir(monkeypatch: pytest.MonkeyPatch)
         "~/.claude/projects/**/*.jsonl",
         "~/.config/claude/projects/**/*.jsonl",
     ]
+
+
+def test_absurd_values_are_errors_not_crashes() -> None:
+    absurd = line(usage={"input_tokens": "1e400", "output_tokens": 1})
+    far = line(msg_id="msg_2", timestamp="9999-12-31T23:59:59-23:00")
+    result = parse(make_ctx(), {}, absurd + far + line(msg_id="msg_3"))
+    assert [e.key for e in result.events] == ["cc:msg_3:req_1"]
+    assert [err.offset for err in result.errors] == [0, len(absurd)]

@@ -199,3 +199,14 @@ def test_default_paths_follow_codex_home(monkeypatch: pytest.MonkeyPatch) -> Non
     assert default_paths() == ["/srv/codex/sessions/**/rollout-*.jsonl"]
     monkeypatch.delenv("CODEX_HOME")
     assert default_paths() == ["~/.codex/sessions/**/rollout-*.jsonl"]
+
+
+def test_absurd_values_are_errors_not_crashes() -> None:
+    absurd = jl(
+        "event_msg",
+        {"type": "token_count", "info": {"total_token_usage": {"input_tokens": "1e400"}}},
+    )
+    data = turn("gpt-5") + absurd + token_count(5, 0, 1, ts=1e20) + token_count(9, 0, 2)
+    result = parse(make_ctx(), {}, data)
+    assert usage(result.events) == [(4, 0, 1, 0)]
+    assert [e.offset for e in result.errors] == [len(turn("gpt-5")), len(turn("gpt-5") + absurd)]

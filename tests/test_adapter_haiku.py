@@ -15,7 +15,8 @@ from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
 from monitor.sources.haiku import FORMAT, parse
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "novel" / ".costs" / "haiku_usage.json"
+NOVEL = Path(__file__).resolve().parent.parent / "examples" / "novel"
+EXAMPLE = NOVEL / ".costs" / "haiku_usage.json"
 
 NEW_SESSION = {
     "timestamp": "2024-12-27T09:05:00",
@@ -168,6 +169,8 @@ def test_not_an_object_is_an_error() -> None:
 
 
 def test_project_tag_is_the_directory_holding_costs() -> None:
-    event = parse(ctx("/home/u/my-novel/.costs/haiku_usage.json"), {}, EXAMPLE.read_bytes()).events[0]
+    path = "/home/u/my-novel/.costs/haiku_usage.json"
 
-    assert event.tags["project"] == "my-novel"
+    events = parse(ctx(path), {}, EXAMPLE.read_bytes()).events
+
+    assert {e.tags["project"] for e in events} == {"my-novel"}

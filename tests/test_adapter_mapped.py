@@ -240,3 +240,17 @@ def test_option_errors_accepts_tags_and_defaults_for_model() -> None:
         "defaults": {"model": "gpt-5"},
     }
     assert option_errors(options) == []
+
+
+def test_absurd_values_are_errors_not_crashes() -> None:
+    lines = [
+        jsonl({"t": "2026-11-20T10:00:00Z", "m": "gpt-5", "in": "1e400"}),
+        jsonl({"t": 1e20, "m": "gpt-5"}),
+        jsonl({"t": "1e400", "m": "gpt-5"}),
+        jsonl({"t": "2026-11-20T10:00:00Z", "m": "gpt-5", "in": 4}),
+    ]
+    result = parse_jsonl(make_ctx(SIMPLE), {}, b"".join(lines))
+    assert [e.input_tokens for e in result.events] == [4]
+    assert [err.offset for err in result.errors] == [
+        sum(len(x) for x in lines[:i]) for i in (0, 1, 2)
+    ]

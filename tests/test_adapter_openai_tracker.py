@@ -189,7 +189,11 @@ def test_cost_field_variants() -> None:
 
 def test_model_and_provider_fallbacks() -> None:
     untyped = {k: v for k, v in CALL.items() if k != "model"}
-    docs = [untyped, dict(CALL, model="claude-3-5-haiku"), dict(CALL, model="my-ft", provider="Azure")]
+    docs = [
+        untyped,
+        dict(CALL, model="claude-3-5-haiku"),
+        dict(CALL, model="my-ft", provider="Azure"),
+    ]
 
     events = run(docs, default_model="gpt-4o-mini").events
 

@@ -182,3 +182,15 @@ def test_missing_ts_uses_mtime_flagged() -> None:
     (event,) = parse(make_ctx(mtime=mtime), {}, line).events
     assert event.ts == mtime and event.flags & FLAG_TS_FROM_MTIME
     assert len(parse(make_ctx(), {}, line).errors) == 1
+
+
+def test_absurd_values_are_errors_not_crashes() -> None:
+    lines = [
+        rec(input_tokens="1e400"),
+        rec(ts=1e20),
+        rec(provider=5, input_tokens=float("nan")),
+        rec(input_tokens=3),
+    ]
+    result = parse(make_ctx(), {}, b"".join(lines))
+    assert [e.input_tokens for e in result.events] == [3]
+    assert [err.offset for err in result.errors] == [0, len(lines[0]), len(lines[0] + lines[1])]

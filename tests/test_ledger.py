@@ -11,14 +11,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.events import UsageEvent
-from monitor.ledger import SCHEMA_VERSION, Batch, BadRecord, Ledger, LedgerError
+from monitor.ledger import SCHEMA_VERSION, BadRecord, Batch, Ledger, LedgerError
 from monitor.tail import Cursor
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def ev(key: str, out: int = 10, *, ts: datetime | None = None, cost: str | None = "0.01",
-       model: str = "gpt-4o", source: str = "s") -> UsageEvent:
+def ev(
+    key: str,
+    out: int = 10,
+    *,
+    ts: datetime | None = None,
+    cost: str | None = "0.01",
+    model: str = "gpt-4o",
+    source: str = "s",
+) -> UsageEvent:
     return UsageEvent(
         key=key,
         ts=ts or datetime(2026, 11, 20, 12, tzinfo=UTC),
@@ -93,8 +100,19 @@ def test_local_day_follows_the_ledger_time_zone(tmp_path: Path) -> None:
 
 
 def test_events_and_cursor_commit_together_or_not_at_all(tmp_path: Path) -> None:
-    cur = Cursor("s", "/x.log", 1, 2, 3, "abc", "1:2:abc:0", offset=42, size=42, mtime_ns=1,
-                 state={"model": "gpt-5"})
+    cur = Cursor(
+        "s",
+        "/x.log",
+        1,
+        2,
+        3,
+        "abc",
+        "1:2:abc:0",
+        offset=42,
+        size=42,
+        mtime_ns=1,
+        state={"model": "gpt-5"},
+    )
     with open_ledger(tmp_path) as ledger:
         bad = ev("k")
         bad.tags = {"x": object()}  # type: ignore[dict-item]  # not JSON: the commit fails

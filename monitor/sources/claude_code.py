@@ -154,12 +154,12 @@ def _loose_line(raw: memoryview) -> _Line | None:
 
 def _utc(text: str | None, tz: tzinfo) -> datetime | None:
     """Claude Code's `…Z` timestamps parse straight to UTC; anything else via `parse_ts`."""
-    if text is not None and text.endswith("Z"):
-        try:
+    try:
+        if text is not None and text.endswith("Z"):
             return datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    return parse_ts(text, tz)
+        return parse_ts(text, tz)
+    except (ValueError, OverflowError):
+        return None
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
@@ -190,6 +190,9 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
                 rec = _loose_line(raw)
         except msgspec.DecodeError as exc:
             errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+            continue
+        except (ArithmeticError, ValueError) as exc:  # e.g. a count of 1e400
+            errors.append(ParseError(offset, f"unreadable value: {exc}"))
             continue
         if rec is None or (message := rec.message) is None or (usage := message.usage) is None:
             continue

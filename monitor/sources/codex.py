@@ -27,6 +27,7 @@ State (JSON, saved with the cursor so a restart resumes exactly): `model`, `tota
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -74,6 +75,13 @@ def _counters(usage: Any) -> list[int] | None:
 
 def _text(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _ts(value: Any, ctx: ParseContext) -> datetime | None:
+    try:
+        return parse_ts(value, ctx.tz)
+    except (ArithmeticError, ValueError, OSError):  # an epoch number out of range
+        return None
 
 
 def _usage_delta(state: State, info: dict[str, Any]) -> list[int] | None:
@@ -136,12 +144,16 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         info = payload.info
         if not isinstance(info, dict):
             continue  # `info: null`: no answer yet in this session
-        delta = _usage_delta(state, info)
+        try:
+            delta = _usage_delta(state, info)
+        except (ArithmeticError, ValueError) as exc:  # e.g. a count of 1e400
+            errors.append(ParseError(offset, f"unreadable token counts: {exc}"))
+            continue
         if delta is None or not any(delta):
             continue
 
         flags = 0
-        ts = parse_ts(entry.timestamp, ctx.tz)
+        ts = _ts(entry.timestamp, ctx)
         if ts is None:
             if ctx.mtime is None:
                 errors.append(ParseError(offset, "token_count line without a readable timestamp"))

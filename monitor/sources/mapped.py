@@ -261,7 +261,10 @@ def _record_event(
         text = _text(get(path))
         if text is not None:
             tags[name] = text
-    return _event(ctx, spec, values, tags, offset)
+    try:
+        return _event(ctx, spec, values, tags, offset)
+    except (ArithmeticError, ValueError, OSError) as exc:  # e.g. a count of 1e400
+        return f"unreadable value: {exc}"
 
 
 def _lines(data: bytes, base: int) -> list[tuple[int, bytes]]:

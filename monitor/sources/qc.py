@@ -17,8 +17,8 @@ tokens per check, and so do we (`checks_completed`, at least 1): `cost_basis`
 `default_provider` option, else openai/gpt-4o. A line with totals but no per-provider
 breakdown is one event with those (actual) totals.
 
-Key `qc:<session_id>:<timestamp>:<provider>`; without a session id, the line's key plus
-the provider. Tags: client, profile, user (user_email), session (session_id).
+Key `qc:<session_id>:<timestamp>:<provider>`; without a session id or timestamp, the
+line's key plus the provider. Tags: client, profile, user (user_email), session (session_id).
 """
 
 from __future__ import annotations
@@ -112,9 +112,7 @@ def _parts(ctx: ParseContext, record: dict[str, Any]) -> list[_Part]:
                 )
             )
         return parts
-    written = (
-        text(record.get("provider")) or text(ctx.options.get("default_provider")) or "openai"
-    )
+    written = text(record.get("provider")) or text(ctx.options.get("default_provider")) or "openai"
     provider = normalize_provider(written)
     model, reported = record.get("model"), record.get("total_cost_usd")
     totals = split_tokens(
@@ -148,7 +146,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             errors.append(ParseError(offset, "analysis_complete without a readable timestamp"))
             continue
         session = text(record.get("session_id"))
-        base = f"qc:{session}:{stamp}" if session else line_key(ctx, offset)
+        base = f"qc:{session}:{stamp}" if session and stamp else line_key(ctx, offset)
         tags = _tags(record)
         for part in _parts(ctx, record):
             events.append(

@@ -155,13 +155,14 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
     else:
         key = line_key(ctx, offset)
     source = obj.get("source")
+    provider = obj.get("provider")
     operation = obj.get("operation")
     calls = obj.get("calls")
     return UsageEvent(
         key=key,
         ts=ts,
         source=source if isinstance(source, str) and source else ctx.source,
-        provider=normalize_provider(obj.get("provider") or None, model),
+        provider=normalize_provider(provider if isinstance(provider, str) else None, model),
         model=model,
         operation=operation if isinstance(operation, str) and operation else None,
         input_tokens=to_int(obj.get("input_tokens")),
@@ -198,7 +199,10 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         except msgspec.DecodeError as exc:
             errors.append(ParseError(offset, f"invalid JSON: {exc}"))
             continue
-        event = _event(ctx, obj, offset)
+        try:
+            event = _event(ctx, obj, offset)
+        except (ArithmeticError, ValueError, OSError) as exc:  # e.g. a count of 1e400
+            event = f"unreadable value: {exc}"
         if isinstance(event, str):
             errors.append(ParseError(offset, event))
         else:

@@ -1,0 +1,349 @@
+"""Backfill benchmark: llm-monitor against ccusage on one generated Claude Code tree.
+
+Steps (DESIGN §11): generate the tree (or reuse `bench/out/tree` when its params match);
+time `ccusage claude daily --json --offline` (best of N); time our cold
+`llm-monitor scan` into an empty ledger; time `llm-monitor report --by day --format
+json` and `llm-monitor status --json` (best of 5 each); check every total against the
+generator's truth. Prints a table and writes `bench/out/backfill.json`.
+
+Goals: cold scan ≤ 2× ccusage's time; report and status ≥ 20× faster than ccusage;
+totals exactly equal to the truth.
+
+Run from the repository root: `.venv/bin/python -m bench.bench_backfill [--scale 0.1]`.
+Exit status 1 when a step failed or a total differs from the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any, Final
+
+from bench import ccusage
+from bench.gen_claude_tree import (
+    TreeParams,
+    add_tree_args,
+    generate_tree,
+    load_truth,
+    params_from_args,
+    resolve_end,
+)
+from bench.measure import Measured, best_of, run_measured
+
+SCAN_GOAL: Final = 2.0  # cold scan at most this many times ccusage's time
+ANSWER_GOAL: Final = 20.0  # report/status at least this many times faster than ccusage
+_MICRO: Final = Decimal("0.000001")
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    tool: str
+    wall_s: float | None = None
+    max_rss_mb: float | None = None
+    equal: bool | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool, "wall_s": self.wall_s, "max_rss_mb": self.max_rss_mb,
+                "totals_equal": self.equal, "note": self.note}
+
+
+@dataclass
+class Result:
+    rows: list[Row] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------- truth views
+
+
+def truth_as_ccusage(block: dict[str, Any]) -> dict[str, int]:
+    return {k: int(block[k]) for k in ccusage.TOKEN_KEYS.values()}
+
+
+def truth_as_report(block: dict[str, Any]) -> dict[str, Any]:
+    """The truth in our report's semantics: input_tokens include cache reads and writes."""
+    cc = int(block["cache_creation_input_tokens"])
+    cr = int(block["cache_read_input_tokens"])
+    view: dict[str, Any] = {
+        "calls": int(block["messages"]),
+        "input_tokens": int(block["input_tokens"]) + cc + cr,
+        "output_tokens": int(block["output_tokens"]),
+        "cache_read_tokens": cr,
+        "cache_write_tokens": cc,
+    }
+    if "cost_usd" in block:
+        view["cost_usd"] = Decimal(block["cost_usd"]).quantize(_MICRO, ROUND_HALF_EVEN)
+    return view
+
+
+def report_view(row: dict[str, Any], with_cost: bool) -> dict[str, Any]:
+    keys = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    view: dict[str, Any] = {k: int(row.get(k, 0)) for k in keys}
+    if with_cost:
+        view["cost_usd"] = Decimal(str(row.get("cost_usd", "0"))).quantize(_MICRO)
+    return view
+
+
+def diff_days(
+    expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Human-readable differences between two {day: {field: value}} maps (first few)."""
+    out: list[str] = []
+    for day in sorted(set(expected) | set(actual)):
+        e, a = expected.get(day), actual.get(day)
+        if e != a:
+            if e is None or a is None:
+                out.append(f"{day}: expected {e}, got {a}")
+            else:
+                fields = [f"{k} {e[k]} != {a.get(k)}" for k in e if e[k] != a.get(k)]
+                out.append(f"{day}: " + ", ".join(fields))
+    return out
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def ensure_tree(out: Path, params: TreeParams, result: Result) -> dict[str, Any]:
+    tree = out / "tree"
+    truth = load_truth(tree)
+    if truth is not None and truth.get("params") == params.as_dict():
+        result.data["generator"] = {"reused": True}
+        print(f"reusing {tree} (same params)", file=sys.stderr)
+        return truth
+    print(f"generating {tree} …", file=sys.stderr)
+    t0 = time.perf_counter()
+    truth = generate_tree(tree, params)
+    elapsed = time.perf_counter() - t0
+    result.data["generator"] = {"reused": False, "wall_s": round(elapsed, 3)}
+    print(f"generated in {elapsed:.1f} s", file=sys.stderr)
+    return truth
+
+
+def bench_ccusage(out: Path, tree: Path, truth: dict[str, Any], runs: int,
+                  result: Result) -> Measured | None:
+    try:
+        binary = ccusage.install(out / "ccusage")
+        answers = [ccusage.run_daily(binary, tree) for _ in range(runs)]
+    except ccusage.CcusageUnavailable as exc:
+        result.failures.append(f"ccusage: {exc}")
+        result.rows.append(Row("ccusage daily", note=f"FAILED: {exc}"))
+        return None
+    best = min(answers, key=lambda a: a.measured.wall_s)
+    expected_days = {d: truth_as_ccusage(b) for d, b in truth["days"].items()}
+    problems = diff_days(expected_days, best.days)
+    equal = not problems and best.total == truth_as_ccusage(truth["total"])
+    note = f"best of {runs}"
+    truth_cost = truth["total"].get("cost_usd")
+    if truth_cost is not None:
+        note += f"; cost ${best.cost_usd:,.2f} vs truth ${Decimal(truth_cost):,.2f}"
+    result.rows.append(Row(f"ccusage {ccusage.CCUSAGE_VERSION} daily", best.measured.wall_s,
+                           best.measured.max_rss_mb, equal, note))
+    result.data["ccusage"] = {
+        "version": ccusage.CCUSAGE_VERSION,
+        "command": " ".join(best.measured.argv),
+        "wall_s": [round(a.measured.wall_s, 3) for a in answers],
+        "max_rss_mb": [round(a.measured.max_rss_mb, 1) for a in answers],
+        "total": best.total,
+        "cost_usd": best.cost_usd,
+        "tokens_equal_truth": equal,
+        "day_differences": problems[:10],
+    }
+    if not equal:
+        result.failures.append("ccusage totals differ from the truth: " + "; ".join(problems[:3]))
+    return best.measured
+
+
+def monitor_cli() -> Path:
+    return Path(sys.executable).parent / "llm-monitor"
+
+
+def write_config(state: Path, tree: Path) -> Path:
+    state.mkdir(parents=True, exist_ok=True)
+    config = state / "config.toml"
+    glob = json.dumps(str(tree.resolve() / "projects" / "**" / "*.jsonl"))
+    config.write_text(
+        "[monitor]\n"
+        'timezone = "UTC"\n'
+        f"state_dir = {json.dumps(str((state / 'state').resolve()))}\n"
+        f"socket = {json.dumps(str((state / 'llm-monitor.sock').resolve()))}\n"
+        "\n[[sources]]\n"
+        'name = "claude-code"\n'
+        'format = "claude-code"\n'
+        f"paths = [{glob}]\n"
+    )
+    return config
+
+
+def bench_monitor(out: Path, tree: Path, truth: dict[str, Any], result: Result,
+                  answer_runs: int) -> tuple[Measured | None, Measured | None, Measured | None]:
+    cli = monitor_cli()
+    if not cli.exists():
+        msg = f"{cli} not found: install the package (make test / pip install -e .)"
+        result.failures.append(msg)
+        result.rows.append(Row("llm-monitor scan", note=f"FAILED: {msg}"))
+        return None, None, None
+    state = out / "monitor-state"
+    shutil.rmtree(state, ignore_errors=True)
+    config = write_config(state, tree)
+
+    scan = run_measured([str(cli), "scan", "--config", str(config)])
+    if not scan.ok:
+        result.failures.append(f"llm-monitor scan: {scan.describe_failure()}")
+        result.rows.append(Row("llm-monitor scan (cold)", scan.wall_s, scan.max_rss_mb,
+                               note="FAILED: " + scan.describe_failure()))
+        return None, None, None
+    result.rows.append(Row("llm-monitor scan (cold)", scan.wall_s, scan.max_rss_mb))
+
+    report_argv = [str(cli), "report", "--by", "day", "--format", "json", "--config", str(config)]
+    reports = [run_measured(report_argv) for _ in range(answer_runs)]
+    report = best_of(reports)
+    if not report.ok:
+        result.failures.append(f"llm-monitor report: {report.describe_failure()}")
+        result.rows.append(Row("llm-monitor report --by day", note="FAILED"))
+    else:
+        compare_report(report, truth, result)
+
+    status_argv = [str(cli), "status", "--json", "--config", str(config)]
+    status = best_of([run_measured(status_argv) for _ in range(answer_runs)])
+    if not status.ok:
+        result.failures.append(f"llm-monitor status: {status.describe_failure()}")
+        result.rows.append(Row("llm-monitor status --json", note="FAILED"))
+    else:
+        result.rows.append(Row(f"llm-monitor status --json (best of {answer_runs})",
+                               status.wall_s, status.max_rss_mb))
+    result.data["llm_monitor"] = {
+        "scan_wall_s": round(scan.wall_s, 3),
+        "scan_max_rss_mb": round(scan.max_rss_mb, 1),
+        "scan_stderr_tail": scan.stderr.decode(errors="replace")[-2000:],
+        "report_wall_s": [round(r.wall_s, 4) for r in reports],
+        "status_wall_s": round(status.wall_s, 4),
+        "ledger_bytes": sum(p.stat().st_size for p in (state / "state").glob("ledger*")),
+    }
+    return scan, (report if report.ok else None), (status if status.ok else None)
+
+
+def compare_report(report: Measured, truth: dict[str, Any], result: Result) -> None:
+    try:
+        payload = json.loads(report.stdout)
+        rows = {row["key"]["day"]: row for row in payload["rows"]}
+        total_row = payload["total"]
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = f"llm-monitor report JSON not as DESIGN §10 says: {exc!r}"
+        result.failures.append(msg)
+        result.rows.append(Row("llm-monitor report --by day", report.wall_s, report.max_rss_mb,
+                               False, msg))
+        return
+    with_cost = "cost_usd" in truth["total"]
+    expected = {d: truth_as_report(b) for d, b in truth["days"].items()}
+    actual = {d: report_view(r, with_cost) for d, r in rows.items()}
+    problems = diff_days(expected, actual)
+    exp_total, act_total = truth_as_report(truth["total"]), report_view(total_row, with_cost)
+    if exp_total != act_total:
+        problems.insert(0, f"total: expected {exp_total}, got {act_total}")
+    equal = not problems
+    result.rows.append(Row("llm-monitor report --by day (best of 5)", report.wall_s,
+                           report.max_rss_mb, equal, "" if equal else problems[0][:100]))
+    result.data["report"] = {"total": {k: str(v) for k, v in act_total.items()},
+                             "differences": problems[:10]}
+    if not equal:
+        result.failures.append("llm-monitor report differs from the truth: " + problems[0])
+
+
+# ------------------------------------------------------------------------- output
+
+
+def _fmt_s(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f} s"
+
+
+def _fmt_mb(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0f} MB"
+
+
+def _fmt_eq(v: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "—"}[v]
+
+
+def goals(cc: Measured | None, scan: Measured | None, report: Measured | None,
+          status: Measured | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if cc is None:
+        return out
+    if scan is not None:
+        ratio = scan.wall_s / cc.wall_s
+        out["scan_vs_ccusage"] = {"ratio": round(ratio, 3), "goal": f"<= {SCAN_GOAL}",
+                                  "met": ratio <= SCAN_GOAL}
+    for name, m in (("report", report), ("status", status)):
+        if m is not None:
+            speedup = cc.wall_s / m.wall_s
+            out[f"{name}_speedup"] = {"ratio": round(speedup, 2), "goal": f">= {ANSWER_GOAL}",
+                                      "met": speedup >= ANSWER_GOAL}
+    return out
+
+
+def print_table(result: Result, truth: dict[str, Any]) -> None:
+    tree = truth["tree"]
+    print(f"\ntree: {tree['files']:,} files, {tree['lines']:,} lines, "
+          f"{tree['bytes'] / 1e6:,.0f} MB, {truth['total']['messages']:,} messages "
+          f"({tree['duplicate_lines']:,} streamed copies, {tree['synthetic_lines']} synthetic)")
+    headers = ("tool", "time", "RSS", "totals = truth", "note")
+    table = [headers] + [
+        (r.tool, _fmt_s(r.wall_s), _fmt_mb(r.max_rss_mb), _fmt_eq(r.equal), r.note)
+        for r in result.rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers) - 1)]
+    for row in table:
+        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        print("  ".join(cells + [str(row[-1])]).rstrip())
+    for name, g in result.data.get("goals", {}).items():
+        mark = "met" if g["met"] else "MISSED"
+        print(f"goal {name}: {g['ratio']} (goal {g['goal']}) {mark}")
+    for failure in result.failures:
+        print(f"FAILED: {failure}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the tree and the ingested ledger (reused next time)")
+    parser.add_argument("--ccusage-runs", type=int, default=3)
+    parser.add_argument("--answer-runs", type=int, default=5)
+    add_tree_args(parser)
+    args = parser.parse_args(argv)
+    params = resolve_end(params_from_args(args))
+    out: Path = args.out
+    result = Result()
+    result.data["params"] = params.as_dict()
+
+    truth = ensure_tree(out, params, result)
+    tree = out / "tree"
+    result.data["tree"] = truth["tree"]
+    result.data["truth_total"] = truth["total"]
+    cc = bench_ccusage(out, tree, truth, args.ccusage_runs, result)
+    scan, report, status = bench_monitor(out, tree, truth, result, args.answer_runs)
+    result.data["goals"] = goals(cc, scan, report, status)
+    result.data["rows"] = [r.as_dict() for r in result.rows]
+    result.data["failures"] = result.failures
+
+    print_table(result, truth)
+    (out / "backfill.json").write_text(json.dumps(result.data, indent=1, default=str) + "\n")
+    print(f"\nwrote {out / 'backfill.json'}")
+    if not args.keep:
+        shutil.rmtree(out / "monitor-state", ignore_errors=True)
+        shutil.rmtree(tree, ignore_errors=True)
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

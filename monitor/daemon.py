@@ -1,0 +1,432 @@
+"""The always-on service: the one place that wires the modules together with asyncio.
+
+Life cycle, like uvicorn's server: `startup()` (open the ledger, rebuild totals, bind
+the socket — it answers "backfilling" at once —, tell systemd READY=1), `main_loop()`
+(backfill, then watch → ingest → totals → broadcast, plus ticks, watchdog and config
+reloads, all tasks owned by one TaskGroup), `shutdown()` (stop watching, finish the
+commit in flight, close clients, remove the socket, STOPPING=1). Signal handlers only
+set flags; a second SIGTERM/SIGINT forces the exit.
+
+Ingestion runs in a worker thread (`asyncio.to_thread`), one batch at a time: parsing a
+big backfill holds the GIL in slices, so the socket keeps answering meanwhile. Results
+come back to the loop thread — the only thread that touches totals and clients.
+
+READY=1 is sent once the socket answers, before the backfill ends (unlike DESIGN §1's
+order): a first backfill of a large tree can outlast systemd's start timeout, and
+clients are served meanwhile; STATUS= tells the backfill's progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from monitor import sdnotify
+from monitor.api import AlertMsg, ApiServer, EventMsg, TotalsMsg
+from monitor.config import Config, ConfigError, find_config, load_config
+from monitor.events import UsageEvent, event_payload
+from monitor.ingest import IngestReport, Ingestor
+from monitor.ledger import Applied, Ledger
+from monitor.pricing import Pricer
+from monitor.status import budget_entry, build_status, ledger_alerts, sources_entries
+from monitor.totals import Totals, TotalsSummary, local_day, local_midnight
+from monitor.watch import Watcher
+
+log = logging.getLogger("llm_monitor.daemon")
+
+RECENT: Final = 200
+"""Recent events kept in memory for snapshots (newest first)."""
+TOTALS_EVERY: Final = 30.0
+"""Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
+CONFIG_POLL: Final = 2.0
+LIVE_EVENTS_MAX: Final = 500
+"""Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
+REBUILD_DAYS: Final = 41
+
+
+def _tracked_tags(config: Config) -> list[str]:
+    return sorted({k[4:] for b in config.budgets for k in b.scope if k.startswith("tag.")})
+
+
+class Daemon:
+    def __init__(self, config_path: str | Path | None = None) -> None:
+        self.config_path = config_path
+        self.config: Config = load_config(config_path)
+        self.should_exit = asyncio.Event()
+        self.force_exit = False
+        self.reload_requested = asyncio.Event()
+        self.state = "starting"
+        self.started_at = datetime.now(UTC)
+        self.ledger: Ledger | None = None
+        self.ingestor: Ingestor | None = None
+        self.totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
+        self.recent: deque[UsageEvent] = deque(maxlen=RECENT)
+        self.unpriced: dict[tuple[str, str], int] = {}
+        self.source_stats: dict[str, dict[str, Any]] = {}
+        self.server: ApiServer | None = None
+        self.watcher: Watcher | None = None
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        self._busy: asyncio.Future[Any] | None = None
+        self._lock = asyncio.Lock()
+        self._config_stamp = self._stamp()
+        self.pricer = Pricer(self.config.prices)
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self._install_signals()
+        try:
+            await self.startup()
+            await self.main_loop()
+        finally:
+            await self.shutdown()
+            self._restore_signals()
+        return 0
+
+    async def startup(self) -> None:
+        config = self.config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        config.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
+        self.server = ApiServer(config.socket_path, self.snapshot, self.hello_info)
+        await self.server.start()
+        self.state = "backfilling"
+        sdnotify.notify("READY=1\nSTATUS=backfilling")
+        log.info("listening on %s; ledger %s", config.socket_path, config.ledger_path)
+        await self._in_worker(self._load_from_ledger)
+
+    async def main_loop(self) -> None:
+        config = self.config
+        self.watcher = Watcher(
+            [g for s in config.sources if s.enabled for g in s.globs()],
+            exclude=[config.state_dir],
+        )
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self._watch()),
+                tg.create_task(self._backfill_then_ingest()),
+                tg.create_task(self._tick()),
+                tg.create_task(self._watch_config()),
+            ]
+            interval = sdnotify.watchdog_interval()
+            if interval:
+                tasks.append(tg.create_task(self._watchdog(interval)))
+            await self.should_exit.wait()
+            self.state = "stopping"
+            sdnotify.notify("STOPPING=1")
+            if self.ingestor is not None:
+                self.ingestor.stop.set()
+            if self.watcher is not None:
+                self.watcher.stop()
+            for t in tasks:
+                t.cancel()
+
+    async def shutdown(self) -> None:
+        if self._busy is not None:
+            # A commit in flight finishes: its events and cursor land together.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._busy)
+        if self.server is not None:
+            await self.server.stop()
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        log.info("stopped")
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_exit_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+
+    def _restore_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    def _on_exit_signal(self, sig: signal.Signals) -> None:
+        if self.should_exit.is_set():
+            self.force_exit = True
+            log.warning("second %s: exiting now", sig.name)
+            os._exit(1)
+        log.info("%s received: shutting down", sig.name)
+        self.should_exit.set()
+
+    # -- work in the worker thread ---------------------------------------------------------
+
+    async def _in_worker(self, fn: Any, *args: Any) -> Any:
+        """Run ledger work in the worker thread, one job at a time."""
+        async with self._lock:
+            self._busy = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+            try:
+                return await asyncio.shield(self._busy)
+            finally:
+                if self._busy.done():
+                    self._busy = None
+
+    def _load_from_ledger(self) -> None:
+        """Rebuild in-memory state from the ledger (worker thread, before the loop uses it)."""
+        assert self.ledger is not None
+        now = datetime.now(UTC)
+        self.totals.prune(now)
+        for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
+            self.totals.add(e)
+        self.recent.extend(self.ledger.recent_events(RECENT))
+        self.unpriced = {(p, m): n for p, m, n in self.ledger.unpriced()}
+        self.source_stats = self.ledger.source_stats()
+        self._reprice_stored()
+
+    def _reprice_stored(self) -> None:
+        """Prices may have changed since the last run (package update, new override)."""
+        from monitor.reprice import reprice_ledger
+
+        assert self.ledger is not None
+        changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources)
+        if changed:
+            log.info("repriced %d stored events after a price change", changed)
+            now = datetime.now(UTC)
+            self.totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
+            self.totals.prune(now)
+            for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
+                self.totals.add(e)
+            self.unpriced = {(p, m): n for p, m, n in self.ledger.unpriced()}
+
+    def _make_ingestor(self) -> Ingestor:
+        assert self.ledger is not None
+        loop = asyncio.get_running_loop()
+
+        def on_commit(applied: list[Applied]) -> None:
+            loop.call_soon_threadsafe(self._apply, applied)
+
+        return Ingestor(self.config.sources, self.ledger, self.pricer, on_commit=on_commit)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def _backfill_then_ingest(self) -> None:
+        self.ingestor = self._make_ingestor()
+        report: IngestReport = await self._in_worker(self.ingestor.scan)
+        self._after_ingest(report)
+        self.state = "ready"
+        sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
+        log.info("backfill done: %d new events, %d bad records", report.events, report.errors)
+        self._publish_totals()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.reload_requested.is_set():
+                await self._reload()
+                continue
+            paths, self._pending = self._pending, set()
+            if paths:
+                report = await self._in_worker(self.ingestor.ingest_paths, sorted(paths))
+                self._after_ingest(report)
+
+    async def _watch(self) -> None:
+        assert self.watcher is not None
+        async for paths in self.watcher.changes():
+            self._pending.update(paths)
+            self._wake.set()
+
+    async def _tick(self) -> None:
+        """Publish totals regularly and right after local midnight (rollover without events)."""
+        while True:
+            now = datetime.now(UTC)
+            midnight = local_midnight(
+                local_day(now, self.config.tz) + timedelta(days=1), self.config.tz
+            )
+            delay = min(TOTALS_EVERY, max(0.05, (midnight - now).total_seconds() + 0.05))
+            await asyncio.sleep(delay)
+            self._publish_totals()
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            sdnotify.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def _watch_config(self) -> None:
+        while True:
+            await asyncio.sleep(CONFIG_POLL)
+            stamp = self._stamp()
+            if stamp != self._config_stamp:
+                self._config_stamp = stamp
+                log.info("config file changed: reloading")
+                self.reload_requested.set()
+            if self.reload_requested.is_set():
+                self._wake.set()
+
+    def _stamp(self) -> tuple[Any, ...]:
+        path = find_config(self.config_path)
+        stamps: list[Any] = []
+        if path is not None:
+            for p in (path, path.parent / "budgets.toml"):
+                try:
+                    st = p.stat()
+                    stamps.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+                except OSError:
+                    stamps.append((str(p), None))
+        return tuple(stamps)
+
+    async def _reload(self) -> None:
+        self.reload_requested.clear()
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config reload failed, keeping the running config: %s", exc)
+            return
+        old = self.config
+        self.config = config
+        self.pricer = Pricer(config.prices)
+        if _tracked_tags(config) != _tracked_tags(old) or config.tz != old.tz:
+            self.totals = Totals(config.tz, tracked_tags=_tracked_tags(config))
+            await self._in_worker(self._load_from_ledger)
+        self.ingestor = self._make_ingestor()
+        if self.watcher is not None:
+            self.watcher.update([g for s in config.sources if s.enabled for g in s.globs()])
+        log.info(
+            "config reloaded: %d sources, %d budgets", len(config.sources), len(config.budgets)
+        )
+        report = await self._in_worker(self.ingestor.scan)
+        self._after_ingest(report)
+        self._publish_totals()
+
+    # -- results on the loop thread ---------------------------------------------------------------
+
+    def _apply(self, applied: list[Applied]) -> None:
+        live = self.state == "ready" and len(applied) <= LIVE_EVENTS_MAX
+        for a in applied:
+            e = a.event
+            self.totals.add(e, a.previous)
+            if a.previous is not None and a.previous.cost is None:
+                k = (a.previous.provider, a.previous.model)
+                self.unpriced[k] = self.unpriced.get(k, 0) - a.previous.calls
+            if e.cost is None:
+                k = (e.provider, e.model)
+                self.unpriced[k] = self.unpriced.get(k, 0) + e.calls
+            st = self.source_stats.setdefault(
+                e.source, {"events": 0, "errors": 0, "last_event": None}
+            )
+            if a.previous is None:
+                st["events"] = st.get("events", 0) + 1
+            if st.get("last_event") is None or e.ts > st["last_event"]:
+                st["last_event"] = e.ts
+            self._remember_recent(e)
+            if live and self.server is not None:
+                self.server.publish(EventMsg(payload=event_payload(e)))
+        if self.state == "ready":
+            self._publish_totals()
+
+    def _remember_recent(self, e: UsageEvent) -> None:
+        for i, old in enumerate(self.recent):
+            if old.key == e.key:
+                del self.recent[i]
+                break
+        if not self.recent or e.ts >= self.recent[0].ts:
+            self.recent.appendleft(e)
+        elif len(self.recent) < RECENT or e.ts > self.recent[-1].ts:
+            items = sorted([*self.recent, e], key=lambda x: x.ts, reverse=True)
+            self.recent = deque(items[:RECENT], maxlen=RECENT)
+
+    def _after_ingest(self, report: IngestReport) -> None:
+        for name, c in report.sources.items():
+            st = self.source_stats.setdefault(name, {"events": 0, "errors": 0, "last_event": None})
+            st["errors"] = st.get("errors", 0) + c.errors
+        if self.ingestor is not None:
+            files: dict[str, int] = {}
+            for source, _ in self.ingestor.cursors:
+                files[source] = files.get(source, 0) + 1
+            for name, n in files.items():
+                self.source_stats.setdefault(name, {"events": 0, "errors": 0, "last_event": None})[
+                    "files"
+                ] = n
+
+    def _publish_totals(self) -> None:
+        if self.server is not None:
+            self.server.publish(TotalsMsg(payload=self.status_document()))
+
+    def publish_alert(self, payload: dict[str, Any]) -> None:
+        if self.server is not None:
+            self.server.publish(AlertMsg(payload=payload))
+
+    # -- what clients see ----------------------------------------------------------------------------
+
+    def hello_info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "state": self.state,
+            "started": self.started_at.isoformat(),
+            "config": str(find_config(self.config_path) or "(embedded default)"),
+            "ledger": str(self.config.ledger_path),
+        }
+
+    def status_document(
+        self, now: datetime | None = None, summary: TotalsSummary | None = None
+    ) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        config = self.config
+        budgets = []
+        for b in config.budgets:
+            scope = dict(b.scope) or None
+            try:
+                spent = self.totals.spent(b.period, now, scope)
+                fc = self.totals.forecast(b.period, now, scope)
+            except ValueError as exc:
+                log.error("budget %s: %s", b.name, exc)
+                continue
+            alerts = ledger_alerts(self.ledger, b.name) if self.ledger is not None else []
+            budgets.append(budget_entry(b, spent, fc, now, config.tz, alerts))
+        unpriced = sorted(
+            ((p, m, n) for (p, m), n in self.unpriced.items() if n > 0), key=lambda r: -r[2]
+        )
+        return build_status(
+            summary=summary or self.totals.summary(now, top=5),
+            timezone=config.timezone_name,
+            daemon=True,
+            budgets=budgets,
+            unpriced=unpriced,
+            sources=sources_entries(config, self.source_stats),
+            state=self.state,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        summary = self.totals.summary(now, top=10)
+        doc = self.status_document(now, summary)
+        doc["series"] = {
+            "hourly_usd": [str(v) for v in summary.hourly],
+            "daily_usd": [str(v) for v in summary.daily],
+        }
+        doc["breakdown"] = {
+            label: {
+                dim: [
+                    {
+                        "key": value,
+                        "cost_usd": str(u.cost),
+                        "calls": u.calls,
+                        "input_tokens": u.input_tokens,
+                        "output_tokens": u.output_tokens,
+                        "unpriced_calls": u.unpriced_calls,
+                    }
+                    for value, u in rows
+                ]
+                for dim, rows in summary.period(kind).by.items()
+            }
+            for label, kind in (("today", "day"), ("week", "week"), ("month", "month"))
+        }
+        doc["recent"] = [event_payload(e) for e in self.recent]
+        return doc
+
+
+def run_daemon(config_path: str | Path | None = None) -> int:
+    """`llm-monitor daemon`: run in the foreground until SIGTERM/SIGINT."""
+    daemon = Daemon(config_path)
+    return asyncio.run(daemon.run())

@@ -1,0 +1,416 @@
+"""`report`, `compare` and `estimate` output: documented shapes, and each seed tool's own view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from monitor.events import UsageEvent
+from monitor.ledger import Batch, Ledger
+from monitor.query import Selection, parse_selection, query, selection
+from monitor.report import (
+    Pricer,
+    compare,
+    estimate,
+    estimate_like,
+    render_comparison,
+    render_estimate,
+    render_report,
+)
+from tests.test_query import BERLIN, ev, utc
+
+DESIGN_REPORT_JSON = """
+{"since": null, "until": null, "group_by": ["source"],
+ "rows": [{"key": {"source": "studio"}, "calls": 12, "input_tokens": 11000,
+           "output_tokens": 7500, "cache_read_tokens": 0, "cache_write_tokens": 0,
+           "cost_usd": "0.675000", "unpriced_calls": 0}],
+ "total": {"calls": 12, "input_tokens": 11000, "output_tokens": 7500,
+           "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": "0.675000",
+           "unpriced_calls": 0}}
+"""
+
+
+def per_mtok(prices: dict[str, tuple[str, str]]) -> Pricer:
+    """A pricer from explicit input/output USD per million tokens (unknown model: None)."""
+
+    def price(model: str, provider: str | None, inp: int, out: int) -> Decimal | None:
+        if model not in prices:
+            return None
+        i, o = prices[model]
+        return (Decimal(i) * inp + Decimal(o) * out) / 1_000_000
+
+    return price
+
+
+GPT4 = per_mtok({"gpt-4": ("30", "60"), "gpt-4o-mini": ("0.15", "0.6")})
+
+
+def open_ledger(tmp_path: Path, events: Sequence[UsageEvent]) -> Ledger:
+    led = Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin")
+    led.commit(Batch(events=list(events)))
+    return led
+
+
+# Seed 003: a baseline run (5 iterations, 25,000 tokens, $0.90) and an optimized one
+# (3 iterations, 18,500 tokens = 11,000 in + 7,500 out, $0.675; advocate 9,200 tokens
+# $0.336, contrarian 7,800 $0.285, integrator 1,500 $0.054).
+BASELINE = [
+    ev(f"base-{it}-{op}", utc(2026, 2, 27, 10, it * 10 + n), operation=op, model="gpt-4",
+       inp=inp, out=out, cost=cost, run="run_tech_baseline", phase="tech", iteration=str(it))
+    for it in range(1, 6)
+    for n, (op, inp, out, cost) in enumerate(
+        [("advocate", 3000, 1000, "0.10"), ("contrarian", 500, 500, "0.08")]
+    )
+]
+OPTIMIZED = [
+    ev(f"opt-{i}", utc(2026, 2, 28, 12, i), operation=op, model="gpt-4", inp=inp, out=out,
+       cost=cost, run="run_tech_with_scopes", phase="tech", iteration=str(it))
+    for i, (op, it, inp, out, cost) in enumerate(
+        [
+            ("advocate", 1, 2500, 1200, "0.15"),
+            ("contrarian", 1, 3000, 800, "0.14"),
+            ("advocate", 2, 1800, 1200, "0.105"),
+            ("contrarian", 2, 1200, 1000, "0.08"),
+            ("advocate", 3, 1400, 1100, "0.081"),
+            ("contrarian", 3, 800, 1000, "0.065"),
+            ("integrator", 3, 300, 1200, "0.054"),
+        ]
+    )
+]
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[Ledger]:
+    with open_ledger(tmp_path, [*BASELINE, *OPTIMIZED]) as led:
+        yield led
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def test_json_report_has_the_documented_shape_key_for_key(tmp_path: Path) -> None:
+    events = [
+        ev(f"e{i}", utc(2026, 11, 20, 9, i), inp=900, out=600, cost="0.05") for i in range(10)
+    ] + [ev(f"f{i}", utc(2026, 11, 20, 10, i), inp=1000, out=750, cost="0.0875") for i in (1, 2)]
+    with open_ledger(tmp_path, events) as led:
+        text = render_report(query(led.db, ["source"], Selection(), BERLIN), "json")
+    got = json.loads(text)
+    want = json.loads(DESIGN_REPORT_JSON)
+    assert got == want
+    assert list(got) == list(want)
+    assert list(got["rows"][0]) == list(want["rows"][0])
+    assert list(got["total"]) == list(want["total"])
+
+
+def test_json_report_gives_ranges_as_iso_and_missing_keys_as_null(studio: Ledger) -> None:
+    sel = selection(since=date(2026, 2, 28), until=date(2026, 2, 28))
+    got = json.loads(render_report(query(studio.db, ["tag:run", "tag:client"], sel, BERLIN),
+                                   "json"))
+    assert (got["since"], got["until"]) == ("2026-02-28", "2026-02-28")
+    assert got["group_by"] == ["tag:run", "tag:client"]
+    assert [r["key"] for r in got["rows"]] == [{"tag:run": "run_tech_with_scopes",
+                                                "tag:client": None}]
+
+
+def test_csv_report_has_group_columns_then_the_fields(studio: Ledger) -> None:
+    sel = selection(where={"tag.run": "run_tech_with_scopes"})
+    text = render_report(query(studio.db, ["operation"], sel, BERLIN), "csv")
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["operation", "calls", "input_tokens", "output_tokens", "cache_read_tokens",
+         "cache_write_tokens", "cost_usd", "unpriced_calls"],
+        ["advocate", "3", "5700", "3500", "0", "0", "0.336000", "0"],
+        ["contrarian", "3", "5000", "2800", "0", "0", "0.285000", "0"],
+        ["integrator", "1", "300", "1200", "0", "0", "0.054000", "0"],
+    ]
+
+
+def test_text_report_is_aligned_with_separators_and_a_total_row(studio: Ledger) -> None:
+    text = render_report(query(studio.db, ["tag:run"], Selection(), BERLIN), "text")
+    lines = text.splitlines()
+    assert lines[0] == "Usage by tag:run, all time"
+    assert lines[1].split() == [
+        "tag:run", "calls", "input", "output", "cache", "read", "cache", "write", "cost",
+    ]
+    assert lines[3].split() == ["run_tech_baseline", "10", "17,500", "7,500", "0", "0", "$0.90"]
+    assert lines[4].split() == ["run_tech_with_scopes", "7", "11,000", "7,500", "0", "0", "$0.68"]
+    assert lines[6].split() == ["TOTAL", "17", "28,500", "15,000", "0", "0", "$1.58"]
+    assert len({len(line) for line in lines[1:7] if not line.startswith("-")}) == 1
+    assert "unpriced" not in text
+
+
+def test_text_report_names_unpriced_models(tmp_path: Path) -> None:
+    events = [
+        ev("a", utc(2026, 11, 20, 9), model="gpt-4o", inp=1_234_567, out=10, cost="1234.567"),
+        ev("b", utc(2026, 11, 20, 9), model="my-finetune", inp=5, out=5, calls=2),
+        ev("c", utc(2026, 11, 21, 9), model="my-finetune", inp=5, out=5),
+    ]
+    with open_ledger(tmp_path, events) as led:
+        text = render_report(query(led.db, ["model"], Selection(), BERLIN), "text")
+    assert "$1,234.57" in text
+    assert "1,234,567" in text
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[3:5]}
+    assert rows["my-finetune"][-2:] == ["unpriced", "3"]
+    assert "3 calls unpriced, not in the cost: my-finetune (openai, 3)" in text
+    assert "TOTAL" in text
+
+
+def test_text_report_without_grouping_is_one_total_line(studio: Ledger) -> None:
+    sel = selection(since=date(2026, 2, 28))
+    lines = render_report(query(studio.db, [], sel, BERLIN), "text").splitlines()
+    assert lines[0] == "Usage, from 2026-02-28"
+    assert lines[-1].split() == ["TOTAL", "7", "11,000", "7,500", "0", "0", "$0.68"]
+
+
+def test_text_report_of_nothing_says_so(studio: Ledger) -> None:
+    text = render_report(query(studio.db, ["day"], selection(sources=["x"]), BERLIN), "text")
+    assert "No usage recorded" in text
+
+
+# -- each seed tool's own view ---------------------------------------------------------
+
+
+def test_seed_003_summary_by_operation_and_iteration(studio: Ledger) -> None:
+    run = selection(where={"tag.run": "run_tech_with_scopes"})
+    by_op = query(studio.db, ["operation"], run, BERLIN)
+    assert {r.key[0]: (r.totals.total_tokens, r.totals.cost) for r in by_op.rows} == {
+        "advocate": (9200, Decimal("0.336")),
+        "contrarian": (7800, Decimal("0.285")),
+        "integrator": (1500, Decimal("0.054")),
+    }
+    assert (by_op.total.input_tokens, by_op.total.output_tokens) == (11000, 7500)
+    by_iteration = query(studio.db, ["tag:iteration"], run, BERLIN)
+    assert [r.totals.cost for r in by_iteration.rows] == [
+        Decimal("0.29"), Decimal("0.185"), Decimal("0.2"),
+    ]
+
+
+def test_seed_000_per_workflow_totals_as_csv(tmp_path: Path) -> None:
+    flows = {"wf_openai_gpt-4o_narrative_20251007": (315600, 70900, "1.5"),
+             "wf_claude_sonnet-45_narrative_20251007": (637600, 115600, "3.65")}
+    events = [
+        ev(f"{wf}-{i}", utc(2025, 10, 7, 12, i), source="image-describer", model="gpt-4o",
+           inp=inp // 4, out=out // 4, cost=str(Decimal(cost) / 4), workflow=wf, image=f"{i}.jpg")
+        for wf, (inp, out, cost) in flows.items()
+        for i in range(4)
+    ]
+    with open_ledger(tmp_path, events) as led:
+        text = render_report(query(led.db, ["tag:workflow"], Selection(), BERLIN), "csv")
+    assert text.splitlines()[1:] == [
+        "wf_claude_sonnet-45_narrative_20251007,4,637600,115600,0,0,3.650000,0",
+        "wf_openai_gpt-4o_narrative_20251007,4,315600,70900,0,0,1.500000,0",
+    ]
+
+
+def test_seed_001_sessions_keep_their_call_counts(tmp_path: Path) -> None:
+    events = [
+        ev("s1", utc(2024, 12, 26, 14, 30), source="novel", provider="anthropic",
+           model="claude-3-5-haiku", inp=13750, out=2500, calls=25, cost="0.021",
+           session="generate_images_chapters_1"),
+        ev("s2", utc(2024, 12, 27, 9), source="novel", provider="anthropic",
+           model="claude-3-5-haiku", inp=36250, out=7500, calls=75, cost="0.059",
+           session="generate_images_chapters_2_4"),
+    ]
+    with open_ledger(tmp_path, events) as led:
+        got = json.loads(render_report(query(led.db, ["tag:session"], Selection(), BERLIN),
+                                       "json"))
+    assert [(r["key"]["tag:session"], r["calls"]) for r in got["rows"]] == [
+        ("generate_images_chapters_1", 25), ("generate_images_chapters_2_4", 75),
+    ]
+    assert got["total"]["input_tokens"] == 50000
+    assert got["total"]["cost_usd"] == "0.080000"
+
+
+def test_seed_002_daily_and_per_operation_totals(tmp_path: Path) -> None:
+    events = [
+        ev(f"n{i}", utc(2026, 5, 1 + i % 2, 8, i), source="app", model="gpt-3.5-turbo",
+           operation="Notification Generation" if i % 3 else "Title Generation",
+           inp=45, out=23, cost="0.000114")
+        for i in range(6)
+    ]
+    with open_ledger(tmp_path, events) as led:
+        days = query(led.db, ["day"], Selection(), BERLIN)
+        ops = query(led.db, ["operation"], Selection(), BERLIN)
+    assert [(r.key[0], r.totals.calls, r.totals.cost) for r in days.rows] == [
+        ("2026-05-01", 3, Decimal("0.000342")), ("2026-05-02", 3, Decimal("0.000342")),
+    ]
+    assert [(r.key[0], r.totals.calls) for r in ops.rows] == [
+        ("Notification Generation", 4), ("Title Generation", 2),
+    ]
+
+
+def test_seed_004_clients_and_providers_within_a_date_range(tmp_path: Path) -> None:
+    def analysis(key: str, day: int, client: str, provider: str, inp: int, cost: str) -> UsageEvent:
+        model = "gpt-4o" if provider == "openai" else "gemini-2.5-flash"
+        return ev(key, utc(2026, 2, day, 15), source="qc", provider=provider, model=model,
+                  inp=inp, out=inp // 6, cost=cost, client=client, user="user@company.com",
+                  profile=f"{client}_key_visual", session=f"202602{day:02d}_153000")
+
+    events = [
+        analysis("a1", 1, "diageo", "openai", 6123, "0.0128"),
+        analysis("a2", 2, "diageo", "openai", 6123, "0.0128"),
+        analysis("a3", 2, "diageo", "google", 7122, "0.0106"),
+        analysis("a4", 2, "acme", "google", 7122, "0.0106"),
+        analysis("a5", 9, "acme", "openai", 6123, "0.0128"),
+    ]
+    feb_2_to_8 = selection(since=date(2026, 2, 2), until=date(2026, 2, 8))
+    with open_ledger(tmp_path, events) as led:
+        result = query(led.db, ["tag:client", "provider"], feb_2_to_8, BERLIN)
+    assert [(r.key, r.totals.calls, r.totals.cost) for r in result.rows] == [
+        (("acme", "google"), 1, Decimal("0.0106")),
+        (("diageo", "google"), 1, Decimal("0.0106")),
+        (("diageo", "openai"), 1, Decimal("0.0128")),
+    ]
+
+
+# -- compare -----------------------------------------------------------------------------
+
+
+def test_compare_shows_seed_003_savings(studio: Ledger) -> None:
+    c = compare(studio.db, parse_selection("run=run_tech_baseline"),
+                parse_selection("run=run_tech_with_scopes"), BERLIN)
+    assert (c.a.totals.total_tokens, c.b.totals.total_tokens) == (25000, 18500)
+    assert (c.a.totals.cost, c.b.totals.cost) == (Decimal("0.9"), Decimal("0.675"))
+    assert (c.a.iterations, c.b.iterations) == (5, 3)
+    assert c.token_savings == 6500
+    assert c.token_savings_pct == Decimal("26.0")
+    assert c.cost_savings == Decimal("0.225")
+    assert c.cost_savings_pct == Decimal("25.0")
+    text = render_comparison(c, "text")
+    assert "Savings (B vs A): tokens 6,500 (26.0%), cost $0.22 (25.0%)" in text
+    assert "A: run=run_tech_baseline" in text
+    iterations = next(line for line in text.splitlines() if line.startswith("Iterations"))
+    assert iterations.split() == ["Iterations", "5", "3", "-2"]
+
+
+def test_compare_json_has_both_sides_and_savings(studio: Ledger) -> None:
+    c = compare(studio.db, parse_selection("source=studio,2026-02-27"),
+                parse_selection("tag.run=run_tech_with_scopes"), BERLIN)
+    got = json.loads(render_comparison(c, "json"))
+    assert got["a"] == {
+        "selection": "source=studio,2026-02-27", "calls": 10, "input_tokens": 17500,
+        "output_tokens": 7500, "total_tokens": 25000, "cache_read_tokens": 0,
+        "cache_write_tokens": 0, "cost_usd": "0.900000", "unpriced_calls": 0, "iterations": 5,
+    }
+    assert got["b"]["iterations"] == 3
+    assert got["savings"] == {"tokens": 6500, "tokens_pct": 26.0, "cost_usd": "0.225000",
+                              "cost_pct": 25.0}
+
+
+def test_compare_with_an_empty_baseline_has_no_percentage(studio: Ledger) -> None:
+    c = compare(studio.db, parse_selection("run=nope"), parse_selection("run=run_tech_baseline"),
+                BERLIN)
+    assert c.token_savings == -25000
+    assert c.token_savings_pct is None
+    assert c.a.iterations is None
+    text = render_comparison(c, "text")
+    assert "tokens -25,000 (n/a)" in text
+    assert "Change (B vs A" in text
+
+
+# -- estimate ----------------------------------------------------------------------------
+
+
+def test_estimate_from_averages_matches_seed_003_estimator() -> None:
+    # 5 iterations × 2 roles at 2,000 in + 1,000 out, GPT-4 at $0.03/$0.06 per 1K.
+    e = estimate(GPT4, model="gpt-4", calls=10, avg_input=2000, avg_output=1000)
+    assert (e.input_tokens, e.output_tokens) == (20000, 10000)
+    assert e.cost_per_call == Decimal("0.12")
+    assert e.cost == Decimal("1.2")
+    assert e.low is None and e.high is None
+    text = render_estimate(e, "text")
+    assert "Estimate: 10 calls of gpt-4" in text
+    assert "$1.20" in text
+
+
+def test_estimate_for_an_unknown_model_is_unpriced() -> None:
+    e = estimate(GPT4, model="mystery", calls=3, avg_input=10, avg_output=10)
+    assert e.cost is None
+    assert json.loads(render_estimate(e, "json"))["cost_usd"] is None
+    assert "No price known for mystery" in render_estimate(e, "text")
+
+
+def test_estimate_rejects_negative_counts() -> None:
+    with pytest.raises(ValueError, match="calls must not be negative"):
+        estimate(GPT4, model="gpt-4", calls=-1, avg_input=1, avg_output=1)
+
+
+def test_estimate_like_scales_past_averages(studio: Ledger) -> None:
+    e = estimate_like(studio.db, parse_selection("run=run_tech_with_scopes"), BERLIN, calls=70)
+    assert e.sample_calls == 7
+    assert (e.avg_input_tokens, e.avg_output_tokens) == (1571, 1071)
+    assert e.cost_per_call == Decimal("0.675") / 7
+    assert e.cost == Decimal("6.75")
+    # per-call costs sorted: .054 .065 .08 .081 .105 .14 .15 → 25th: .065, 75th: .14
+    assert (e.low, e.high) == (Decimal("4.55"), Decimal("9.8"))
+    got = json.loads(render_estimate(e, "json"))
+    assert (got["cost_usd"], got["low_usd"], got["high_usd"]) == (
+        "6.750000", "4.550000", "9.800000",
+    )
+    text = render_estimate(e, "text")
+    assert "Like run=run_tech_with_scopes: 7 past calls" in text
+    assert "$4.55 - $9.80" in text
+
+
+def test_estimate_like_weights_summary_records_by_their_calls(tmp_path: Path) -> None:
+    events = [
+        ev("big", utc(2026, 11, 1, 9), inp=3000, out=1000, calls=3, cost="0.3", run="r"),
+        ev("one", utc(2026, 11, 1, 9), inp=500, out=100, calls=1, cost="0.5", run="r"),
+    ]
+    with open_ledger(tmp_path, events) as led:
+        e = estimate_like(led.db, parse_selection("run=r"), BERLIN, calls=8)
+    assert (e.avg_input_tokens, e.avg_output_tokens) == (875, 275)
+    assert e.cost == Decimal("1.6")  # (0.3 + 0.5) / 4 calls × 8
+    assert (e.low, e.high) == (Decimal("0.8"), Decimal("0.8"))  # 3 of 4 calls cost 0.1
+    assert "Likely range" not in render_estimate(e, "text")
+
+
+def test_estimate_like_reprices_each_past_call_at_another_model(studio: Ledger) -> None:
+    like = parse_selection("run=run_tech_with_scopes")
+    e = estimate_like(studio.db, like, BERLIN, calls=7, model="gpt-4o-mini", price=GPT4)
+    # 11,000 in × $0.15/MTok + 7,500 out × $0.60/MTok over the same 7 calls
+    assert e.cost == Decimal("0.00615")
+    assert e.model == "gpt-4o-mini"
+    assert "Estimate: 7 calls of gpt-4o-mini" in render_estimate(e, "text")
+
+
+def test_estimate_like_leaves_unpriced_calls_out_of_the_average(tmp_path: Path) -> None:
+    events = [
+        ev("p", utc(2026, 11, 1, 9), inp=100, out=100, cost="0.2", run="r"),
+        ev("u", utc(2026, 11, 1, 9), inp=300, out=100, run="r"),
+    ]
+    with open_ledger(tmp_path, events) as led:
+        e = estimate_like(led.db, parse_selection("run=r"), BERLIN, calls=10)
+        unknown = estimate_like(led.db, parse_selection("run=r"), BERLIN, calls=10,
+                                model="mystery", price=GPT4)
+    assert e.cost == Decimal("2")
+    assert e.unpriced_sample_calls == 1
+    assert "1 past calls are unpriced" in render_estimate(e, "text")
+    assert unknown.cost is None
+
+
+def test_estimate_like_without_matching_calls_is_an_error(studio: Ledger) -> None:
+    with pytest.raises(ValueError, match="no recorded calls match 'run=nope'"):
+        estimate_like(studio.db, parse_selection("run=nope"), BERLIN, calls=5)
+
+
+# -- import hygiene ----------------------------------------------------------------------
+
+
+def test_report_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys, monitor.report; "
+        "heavy = {'genai_prices', 'textual', 'apprise', 'msgspec', 'monitor.pricing'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=30)
+    assert out.stdout.strip() == "[]"
