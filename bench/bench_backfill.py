@@ -52,8 +52,13 @@ class Row:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "wall_s": self.wall_s, "max_rss_mb": self.max_rss_mb,
-                "totals_equal": self.equal, "note": self.note}
+        return {
+            "tool": self.tool,
+            "wall_s": self.wall_s,
+            "max_rss_mb": self.max_rss_mb,
+            "totals_equal": self.equal,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -94,9 +99,7 @@ def report_view(row: dict[str, Any], with_cost: bool) -> dict[str, Any]:
     return view
 
 
-def diff_days(
-    expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]
-) -> list[str]:
+def diff_days(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> list[str]:
     """Human-readable differences between two {day: {field: value}} maps (first few)."""
     out: list[str] = []
     for day in sorted(set(expected) | set(actual)):
@@ -129,8 +132,9 @@ def ensure_tree(out: Path, params: TreeParams, result: Result) -> dict[str, Any]
     return truth
 
 
-def bench_ccusage(out: Path, tree: Path, truth: dict[str, Any], runs: int,
-                  result: Result) -> Measured | None:
+def bench_ccusage(
+    out: Path, tree: Path, truth: dict[str, Any], runs: int, result: Result
+) -> Measured | None:
     try:
         binary = ccusage.install(out / "ccusage")
         answers = [ccusage.run_daily(binary, tree) for _ in range(runs)]
@@ -146,8 +150,15 @@ def bench_ccusage(out: Path, tree: Path, truth: dict[str, Any], runs: int,
     truth_cost = truth["total"].get("cost_usd")
     if truth_cost is not None:
         note += f"; cost ${best.cost_usd:,.2f} vs truth ${Decimal(truth_cost):,.2f}"
-    result.rows.append(Row(f"ccusage {ccusage.CCUSAGE_VERSION} daily", best.measured.wall_s,
-                           best.measured.max_rss_mb, equal, note))
+    result.rows.append(
+        Row(
+            f"ccusage {ccusage.CCUSAGE_VERSION} daily",
+            best.measured.wall_s,
+            best.measured.max_rss_mb,
+            equal,
+            note,
+        )
+    )
     result.data["ccusage"] = {
         "version": ccusage.CCUSAGE_VERSION,
         "command": " ".join(best.measured.argv),
@@ -184,8 +195,9 @@ def write_config(state: Path, tree: Path) -> Path:
     return config
 
 
-def bench_monitor(out: Path, tree: Path, truth: dict[str, Any], result: Result,
-                  answer_runs: int) -> tuple[Measured | None, Measured | None, Measured | None]:
+def bench_monitor(
+    out: Path, tree: Path, truth: dict[str, Any], result: Result, answer_runs: int
+) -> tuple[Measured | None, Measured | None, Measured | None]:
     cli = monitor_cli()
     if not cli.exists():
         msg = f"{cli} not found: install the package (make test / pip install -e .)"
@@ -199,8 +211,14 @@ def bench_monitor(out: Path, tree: Path, truth: dict[str, Any], result: Result,
     scan = run_measured([str(cli), "scan", "--config", str(config)])
     if not scan.ok:
         result.failures.append(f"llm-monitor scan: {scan.describe_failure()}")
-        result.rows.append(Row("llm-monitor scan (cold)", scan.wall_s, scan.max_rss_mb,
-                               note="FAILED: " + scan.describe_failure()))
+        result.rows.append(
+            Row(
+                "llm-monitor scan (cold)",
+                scan.wall_s,
+                scan.max_rss_mb,
+                note="FAILED: " + scan.describe_failure(),
+            )
+        )
         return None, None, None
     result.rows.append(Row("llm-monitor scan (cold)", scan.wall_s, scan.max_rss_mb))
 
@@ -219,8 +237,13 @@ def bench_monitor(out: Path, tree: Path, truth: dict[str, Any], result: Result,
         result.failures.append(f"llm-monitor status: {status.describe_failure()}")
         result.rows.append(Row("llm-monitor status --json", note="FAILED"))
     else:
-        result.rows.append(Row(f"llm-monitor status --json (best of {answer_runs})",
-                               status.wall_s, status.max_rss_mb))
+        result.rows.append(
+            Row(
+                f"llm-monitor status --json (best of {answer_runs})",
+                status.wall_s,
+                status.max_rss_mb,
+            )
+        )
     result.data["llm_monitor"] = {
         "scan_wall_s": round(scan.wall_s, 3),
         "scan_max_rss_mb": round(scan.max_rss_mb, 1),
@@ -240,8 +263,9 @@ def compare_report(report: Measured, truth: dict[str, Any], result: Result) -> N
     except (ValueError, KeyError, TypeError) as exc:
         msg = f"llm-monitor report JSON not as DESIGN §10 says: {exc!r}"
         result.failures.append(msg)
-        result.rows.append(Row("llm-monitor report --by day", report.wall_s, report.max_rss_mb,
-                               False, msg))
+        result.rows.append(
+            Row("llm-monitor report --by day", report.wall_s, report.max_rss_mb, False, msg)
+        )
         return
     with_cost = "cost_usd" in truth["total"]
     expected = {d: truth_as_report(b) for d, b in truth["days"].items()}
@@ -251,10 +275,19 @@ def compare_report(report: Measured, truth: dict[str, Any], result: Result) -> N
     if exp_total != act_total:
         problems.insert(0, f"total: expected {exp_total}, got {act_total}")
     equal = not problems
-    result.rows.append(Row("llm-monitor report --by day (best of 5)", report.wall_s,
-                           report.max_rss_mb, equal, "" if equal else problems[0][:100]))
-    result.data["report"] = {"total": {k: str(v) for k, v in act_total.items()},
-                             "differences": problems[:10]}
+    result.rows.append(
+        Row(
+            "llm-monitor report --by day (best of 5)",
+            report.wall_s,
+            report.max_rss_mb,
+            equal,
+            "" if equal else problems[0][:100],
+        )
+    )
+    result.data["report"] = {
+        "total": {k: str(v) for k, v in act_total.items()},
+        "differences": problems[:10],
+    }
     if not equal:
         result.failures.append("llm-monitor report differs from the truth: " + problems[0])
 
@@ -274,28 +307,37 @@ def _fmt_eq(v: bool | None) -> str:
     return {True: "yes", False: "NO", None: "—"}[v]
 
 
-def goals(cc: Measured | None, scan: Measured | None, report: Measured | None,
-          status: Measured | None) -> dict[str, Any]:
+def goals(
+    cc: Measured | None, scan: Measured | None, report: Measured | None, status: Measured | None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if cc is None:
         return out
     if scan is not None:
         ratio = scan.wall_s / cc.wall_s
-        out["scan_vs_ccusage"] = {"ratio": round(ratio, 3), "goal": f"<= {SCAN_GOAL}",
-                                  "met": ratio <= SCAN_GOAL}
+        out["scan_vs_ccusage"] = {
+            "ratio": round(ratio, 3),
+            "goal": f"<= {SCAN_GOAL}",
+            "met": ratio <= SCAN_GOAL,
+        }
     for name, m in (("report", report), ("status", status)):
         if m is not None:
             speedup = cc.wall_s / m.wall_s
-            out[f"{name}_speedup"] = {"ratio": round(speedup, 2), "goal": f">= {ANSWER_GOAL}",
-                                      "met": speedup >= ANSWER_GOAL}
+            out[f"{name}_speedup"] = {
+                "ratio": round(speedup, 2),
+                "goal": f">= {ANSWER_GOAL}",
+                "met": speedup >= ANSWER_GOAL,
+            }
     return out
 
 
 def print_table(result: Result, truth: dict[str, Any]) -> None:
     tree = truth["tree"]
-    print(f"\ntree: {tree['files']:,} files, {tree['lines']:,} lines, "
-          f"{tree['bytes'] / 1e6:,.0f} MB, {truth['total']['messages']:,} messages "
-          f"({tree['duplicate_lines']:,} streamed copies, {tree['synthetic_lines']} synthetic)")
+    print(
+        f"\ntree: {tree['files']:,} files, {tree['lines']:,} lines, "
+        f"{tree['bytes'] / 1e6:,.0f} MB, {truth['total']['messages']:,} messages "
+        f"({tree['duplicate_lines']:,} streamed copies, {tree['synthetic_lines']} synthetic)"
+    )
     headers = ("tool", "time", "RSS", "totals = truth", "note")
     table = [headers] + [
         (r.tool, _fmt_s(r.wall_s), _fmt_mb(r.max_rss_mb), _fmt_eq(r.equal), r.note)
@@ -315,8 +357,11 @@ def print_table(result: Result, truth: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the tree and the ingested ledger (reused next time)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the tree and the ingested ledger (reused next time)",
+    )
     parser.add_argument("--ccusage-runs", type=int, default=3)
     parser.add_argument("--answer-runs", type=int, default=5)
     add_tree_args(parser)

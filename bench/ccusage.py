@@ -62,8 +62,15 @@ def install(prefix: Path, version: str = CCUSAGE_VERSION) -> Path:
             raise CcusageUnavailable("npm is not installed; cannot install ccusage")
         prefix.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-             f"ccusage@{version}"],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                f"ccusage@{version}",
+            ],
             capture_output=True,
             text=True,
         )

@@ -76,31 +76,27 @@ _MS_DAY: Final = 86_400_000
 # place every session inside the window.
 _MAX_STEP_MS: Final = 300_000 + 4 * 4_000
 
-_PROJECT_NAMES: Final = (
-    "api-gateway", "billing", "web-frontend", "infra", "data-pipeline", "mobile-app",
-    "ml-experiments", "docs", "auth-service", "search", "llm-monitor", "dotfiles",
-    "scraper", "analytics", "notebooks", "cli-tools", "payments", "design-system",
-    "backend", "game-engine", "compiler", "blog", "chatbot", "etl-jobs", "k8s-config",
+_PROJECT_NAMES: Final = tuple(
+    """api-gateway billing web-frontend infra data-pipeline mobile-app ml-experiments docs
+    auth-service search llm-monitor dotfiles scraper analytics notebooks cli-tools payments
+    design-system backend game-engine compiler blog chatbot etl-jobs k8s-config""".split()
 )
 _BRANCHES: Final = ("main", "main", "main", "dev", "feature/refactor", "fix/flaky-test", "")
 _TOOLS: Final = ("Bash", "Read", "Edit", "Grep", "Glob", "Write", "TodoWrite", "Task")
 _ALNUM: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _B64: Final = _ALNUM + "+/"
 
-_WORDS: Final = (
-    "the", "a", "to", "of", "and", "in", "is", "that", "for", "it", "this", "we", "with",
-    "function", "return", "value", "file", "test", "error", "config", "should", "now",
-    "let", "me", "check", "update", "the", "parser", "handle", "case", "where", "data",
-    "import", "from", "def", "class", "self", "None", "True", "False", "if", "else",
-    "for", "while", "await", "async", "const", "export", "type", "interface", "string",
-    "number", "=>", "{", "}", "(", ")", "[", "]", "==", "!=", "+=", "->", "::", "//",
-    "\"key\"", "'value'", "src/main.py", "tests/test_api.py", "package.json", "README.md",
-    "npm", "run", "build", "pytest", "-q", "git", "diff", "status", "commit", "PASSED",
-    "FAILED", "assert", "response", "request", "user", "session", "cache", "token",
-    "über", "naïve", "→", "—", "✓", "résumé", "日本", "ok", "42", "3.14", "0x1f",
-    "\t", "\n", "\n", "\n    ", "\n        ", "\\n", "path/to/module.ts", "SELECT", "FROM",
-    "WHERE", "id", "=", "1;", "TODO:", "FIXME", "Error:", "Traceback", "line", "12,",
-)
+# Prose, code, escapes and non-ASCII, so parsers meet what real transcripts hold.
+_WORDS: Final = tuple(
+    """the a to of and in is that for it this we with function return value file test
+    error config should now let me check update the parser handle case where data import
+    from def class self None True False if else for while await async const export type
+    interface string number => { } ( ) [ ] == != += -> :: // "key" 'value' src/main.py
+    tests/test_api.py package.json README.md npm run build pytest -q git diff status
+    commit PASSED FAILED assert response request user session cache token über naïve →
+    — ✓ résumé 日本 ok 42 3.14 0x1f \\n path/to/module.ts SELECT FROM WHERE id = 1;
+    TODO: FIXME Error: Traceback line 12,""".split()
+) + ("\t", "\n", "\n", "\n    ", "\n        ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,22 +399,34 @@ class _Session:
     # -- non-usage lines
 
     def summary(self) -> None:
-        self._emit({"type": "summary", "summary": self.text.take(self.rng, 40).strip() or "Session",
-                    "leafUuid": _uuid(self.rng)})
+        self._emit(
+            {
+                "type": "summary",
+                "summary": self.text.take(self.rng, 40).strip() or "Session",
+                "leafUuid": _uuid(self.rng),
+            }
+        )
 
     def prompt(self) -> None:
         rng = self.rng
         if rng.random() < 0.25 and self.spec.agent_id is None:
-            self._emit({
-                "type": "file-history-snapshot",
-                "messageId": _uuid(rng),
-                "snapshot": {"messageId": _uuid(rng), "trackedFileBackups": {},
-                             "timestamp": _iso(self.now)},
-                "isSnapshotUpdate": False,
-            })
+            self._emit(
+                {
+                    "type": "file-history-snapshot",
+                    "messageId": _uuid(rng),
+                    "snapshot": {
+                        "messageId": _uuid(rng),
+                        "trackedFileBackups": {},
+                        "timestamp": _iso(self.now),
+                    },
+                    "isSnapshotUpdate": False,
+                }
+            )
         env = self._envelope("user")
-        env["message"] = {"role": "user",
-                          "content": self.text.take(rng, _lognorm_int(rng, 45, 1.3, 5, 20_000))}
+        env["message"] = {
+            "role": "user",
+            "content": self.text.take(rng, _lognorm_int(rng, 45, 1.3, 5, 20_000)),
+        }
         if self.spec.agent_id is None:
             env["thinkingMetadata"] = {"level": "high", "disabled": False, "triggers": []}
         self._emit(self._finish_line(env))
@@ -431,21 +439,42 @@ class _Session:
             size = _lognorm_int(rng, _TOOL_RESULT_MEDIAN, 1.3, 10, 60_000)
             body = self.text.take(rng, size)
             env = self._envelope("user")
-            env["message"] = {"role": "user", "content": [
-                {"tool_use_id": tool_id, "type": "tool_result", "content": body, "is_error": False}
-            ]}
+            env["message"] = {
+                "role": "user",
+                "content": [
+                    {
+                        "tool_use_id": tool_id,
+                        "type": "tool_result",
+                        "content": body,
+                        "is_error": False,
+                    }
+                ],
+            }
             self._finish_line(env)
             if name == "Read":
-                env["toolUseResult"] = {"type": "text", "file": {
-                    "filePath": f"{self.spec.cwd}/src/module_{rng.randrange(200)}.py",
-                    "content": body, "numLines": body.count("\n") + 1, "startLine": 1,
-                    "totalLines": body.count("\n") + 1}}
+                env["toolUseResult"] = {
+                    "type": "text",
+                    "file": {
+                        "filePath": f"{self.spec.cwd}/src/module_{rng.randrange(200)}.py",
+                        "content": body,
+                        "numLines": body.count("\n") + 1,
+                        "startLine": 1,
+                        "totalLines": body.count("\n") + 1,
+                    },
+                }
             elif name == "Bash":
-                env["toolUseResult"] = {"stdout": body, "stderr": "", "interrupted": False,
-                                        "isImage": False}
+                env["toolUseResult"] = {
+                    "stdout": body,
+                    "stderr": "",
+                    "interrupted": False,
+                    "isImage": False,
+                }
             else:
-                env["toolUseResult"] = {"type": "update", "filePath": f"{self.spec.cwd}/src/app.py",
-                                        "content": body[: len(body) // 3]}
+                env["toolUseResult"] = {
+                    "type": "update",
+                    "filePath": f"{self.spec.cwd}/src/app.py",
+                    "content": body[: len(body) // 3],
+                }
             self._emit(env)
             self.context += size // 4
         self.pending_tools = []
@@ -462,16 +491,29 @@ class _Session:
         """An API-error placeholder: an assistant line with usage that is no API call."""
         env = self._envelope("assistant")
         env["message"] = {
-            "id": _uuid(self.rng), "container": None, "model": "<synthetic>",
-            "role": "assistant", "stop_reason": "stop_sequence", "stop_sequence": "",
+            "id": _uuid(self.rng),
+            "container": None,
+            "model": "<synthetic>",
+            "role": "assistant",
+            "stop_reason": "stop_sequence",
+            "stop_sequence": "",
             "type": "message",
-            "usage": {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0, "server_tool_use": {"web_search_requests": 0},
-                      "service_tier": None,
-                      "cache_creation": {"ephemeral_1h_input_tokens": 0,
-                                         "ephemeral_5m_input_tokens": 0}},
-            "content": [{"type": "text", "text": "API Error: 529 {\"type\":\"error\",\"error\":"
-                         "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"}],
+            "usage": {
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "server_tool_use": {"web_search_requests": 0},
+                "service_tier": None,
+                "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
+            },
+            "content": [
+                {
+                    "type": "text",
+                    "text": 'API Error: 529 {"type":"error","error":'
+                    '{"type":"overloaded_error","message":"Overloaded"}}',
+                }
+            ],
         }
         env["isApiErrorMessage"] = True
         self._emit(self._finish_line(env), usage=True)
@@ -542,20 +584,32 @@ class _Session:
             last = k == copies - 1
             block: dict[str, Any]
             if kind == "thinking":
-                block = {"type": "thinking", "thinking": self.text.take(rng, chars_per_block),
-                         "signature": self.text.signature(rng, rng.randint(100, 400))}
+                block = {
+                    "type": "thinking",
+                    "thinking": self.text.take(rng, chars_per_block),
+                    "signature": self.text.signature(rng, rng.randint(100, 400)),
+                }
             elif kind == "text":
                 block = {"type": "text", "text": self.text.take(rng, chars_per_block)}
             else:
                 tool = rng.choice(_TOOLS)
                 tool_id = "toolu_01" + _rand_id(rng, 22)
                 self.pending_tools.append((tool_id, tool))
-                block = {"type": "tool_use", "id": tool_id, "name": tool,
-                         "input": {"command": self.text.take(rng, min(chars_per_block, 4_000)),
-                                   "description": self.text.take(rng, rng.randint(12, 40))}}
+                block = {
+                    "type": "tool_use",
+                    "id": tool_id,
+                    "name": tool,
+                    "input": {
+                        "command": self.text.take(rng, min(chars_per_block, 4_000)),
+                        "description": self.text.take(rng, rng.randint(12, 40)),
+                    },
+                }
             env = self._envelope("assistant")
             env["message"] = {
-                "model": model, "id": msg_id, "type": "message", "role": "assistant",
+                "model": model,
+                "id": msg_id,
+                "type": "message",
+                "role": "assistant",
                 "content": [block],
                 "stop_reason": ("end_turn" if end_turn else "tool_use") if last else None,
                 "stop_sequence": None,
@@ -563,8 +617,10 @@ class _Session:
                     "input_tokens": inp,
                     "cache_creation_input_tokens": cc,
                     "cache_read_input_tokens": cr,
-                    "cache_creation": {"ephemeral_5m_input_tokens": cc - cc1h,
-                                       "ephemeral_1h_input_tokens": cc1h},
+                    "cache_creation": {
+                        "ephemeral_5m_input_tokens": cc - cc1h,
+                        "ephemeral_1h_input_tokens": cc1h,
+                    },
                     "output_tokens": out_tokens,
                     "service_tier": "standard",
                 },
@@ -708,10 +764,14 @@ def build_truth(params: TreeParams, part: Partial) -> dict[str, Any]:
             "no_usage_lines": part.no_usage_lines,
         },
         "total": _truth_block(total, sum(day_cost.values(), Decimal(0)) if with_costs else None),
-        "days": {d: _truth_block(days[d], day_cost.get(d, Decimal(0)) if with_costs else None)
-                 for d in sorted(days)},
-        "models": {m: _truth_block(models[m], model_cost.get(m, Decimal(0)) if with_costs else None)
-                   for m in sorted(models)},
+        "days": {
+            d: _truth_block(days[d], day_cost.get(d, Decimal(0)) if with_costs else None)
+            for d in sorted(days)
+        },
+        "models": {
+            m: _truth_block(models[m], model_cost.get(m, Decimal(0)) if with_costs else None)
+            for m in sorted(models)
+        },
     }
 
 
@@ -751,8 +811,9 @@ def load_truth(out: Path) -> dict[str, Any] | None:
 
 
 def params_from_args(args: argparse.Namespace) -> TreeParams:
-    base = TreeParams(days=args.days, end=args.end or "", seed=args.seed,
-                      costs=not args.no_costs).scaled(args.scale)
+    base = TreeParams(
+        days=args.days, end=args.end or "", seed=args.seed, costs=not args.no_costs
+    ).scaled(args.scale)
     return TreeParams(
         messages=args.messages or base.messages,
         files=args.files or base.files,
@@ -764,15 +825,20 @@ def params_from_args(args: argparse.Namespace) -> TreeParams:
 
 
 def add_tree_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply the default size (200k messages, 22k files)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the default size (200k messages, 22k files)",
+    )
     parser.add_argument("--messages", type=int, default=0, help="unique assistant messages")
     parser.add_argument("--files", type=int, default=0, help="JSONL files")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
     parser.add_argument("--end", default="", help="UTC date the window ends (default today)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-costs", action="store_true",
-                        help="skip pricing the truth with genai-prices (faster)")
+    parser.add_argument(
+        "--no-costs", action="store_true", help="skip pricing the truth with genai-prices (faster)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,6 +147,46 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from monitor.api import AlreadyRunning
+    from monitor.daemon import run_daemon
+
+    _setup_logging(args.verbose)
+    try:
+        return run_daemon(args.config)
+    except AlreadyRunning as exc:
+        raise CommandError(str(exc)) from None
+
+
+STATUS_EXTRAS = ("series", "breakdown", "recent", "type")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from monitor.api import ApiError, request_sync
+
+    config = _config(args)
+    doc: dict[str, Any] | None = None
+    try:
+        reply = request_sync(config.socket_path, {"type": "snapshot"}, timeout=2.0)
+        doc = {k: v for k, v in reply.items() if k not in STATUS_EXTRAS}
+    except ApiError:
+        doc = None
+    if doc is None:
+        from monitor.status import status_from_ledger
+
+        with _ledger(config, readonly=True) as ledger:
+            doc = status_from_ledger(config, ledger)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        from monitor.status import render_status
+
+        print(render_status(doc))
+    return EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -172,6 +212,9 @@ def build_parser(
         return p
 
     add("scan", cmd_scan, "ingest all configured sources once, without a daemon")
+    add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
+    p = add("status", cmd_status, "today / week / month spend, forecasts, budgets, sources")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("price", cmd_price, "show the prices that apply to a model")
     p.add_argument("model")

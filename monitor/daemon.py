@@ -32,7 +32,7 @@ from monitor import sdnotify
 from monitor.api import AlertMsg, ApiServer, EventMsg, TotalsMsg
 from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.events import UsageEvent, event_payload
-from monitor.ingest import IngestReport, Ingestor
+from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
 from monitor.pricing import Pricer
 from monitor.status import budget_entry, build_status, ledger_alerts, sources_entries
@@ -299,7 +299,7 @@ class Daemon:
         self._after_ingest(report)
         self._publish_totals()
 
-    # -- results on the loop thread ---------------------------------------------------------------
+    # -- results on the loop thread -----------------------------------------------
 
     def _apply(self, applied: list[Applied]) -> None:
         live = self.state == "ready" and len(applied) <= LIVE_EVENTS_MAX
@@ -357,7 +357,7 @@ class Daemon:
         if self.server is not None:
             self.server.publish(AlertMsg(payload=payload))
 
-    # -- what clients see ----------------------------------------------------------------------------
+    # -- what clients see ---------------------------------------------------------
 
     def hello_info(self) -> dict[str, Any]:
         return {

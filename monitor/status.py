@@ -113,6 +113,9 @@ def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
     Reads a few thousand rollup rows instead of every event: fast enough for `status`.
     """
     totals = Totals(ledger.tz)
+    row = ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
+    if row and row[0]:
+        totals.seed_first_day(date.fromisoformat(row[0]))
     today = local_day(now, ledger.tz)
     first = min(period_days("month", today)[0], period_days("week", today)[0])
     first = min(first, today - timedelta(days=8))
@@ -163,21 +166,22 @@ def _scoped_daily(
 
 
 def budgets_from_ledger(
-    ledger: Ledger, budgets: Sequence[BudgetConfig], now: datetime, first_day: date | None
+    ledger: Ledger, budgets: Sequence[BudgetConfig], now: datetime, totals: Totals
 ) -> list[dict[str, Any]]:
+    """Budget entries; scopes the seeded totals cannot answer (tags) read the events."""
     out = []
-    today = local_day(now, ledger.tz)
     for b in budgets:
-        first, end = period_days(b.period, today)
-        since = min(first, today - timedelta(days=7))
-        daily = _scoped_daily(ledger.db, b.scope, since, end)
-        spent_nano = sum(v for d, v in daily.items() if first <= d < end)
-        fc = forecast(b.period, now, ledger.tz, daily, first_day=first_day)
-        out.append(
-            budget_entry(
-                b, from_nano(spent_nano), fc, now, ledger.tz, ledger_alerts(ledger, b.name)
-            )
-        )
+        scope = dict(b.scope)
+        if any(k.startswith("tag.") for k in scope):
+            today = local_day(now, ledger.tz)
+            first, end = period_days(b.period, today)
+            daily = _scoped_daily(ledger.db, scope, min(first, today - timedelta(days=7)), end)
+            spent = from_nano(sum(v for d, v in daily.items() if first <= d < end))
+            fc = forecast(b.period, now, ledger.tz, daily, first_day=totals.first_day)
+        else:
+            spent = totals.spent(b.period, now, scope or None)
+            fc = totals.forecast(b.period, now, scope or None)
+        out.append(budget_entry(b, spent, fc, now, ledger.tz, ledger_alerts(ledger, b.name)))
     return out
 
 
@@ -218,13 +222,11 @@ def status_from_ledger(
     now = now or datetime.now(UTC)
     totals = totals_from_ledger(ledger, now)
     summary = totals.summary(now, top=5)
-    row = ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
-    first_day = date.fromisoformat(row[0]) if row and row[0] else None
     return build_status(
         summary=summary,
         timezone=config.timezone_name,
         daemon=False,
-        budgets=budgets_from_ledger(ledger, config.budgets, now, first_day),
+        budgets=budgets_from_ledger(ledger, config.budgets, now, totals),
         unpriced=ledger.unpriced(),
         sources=sources_entries(config, ledger.source_stats()),
     )

@@ -414,6 +414,15 @@ class Totals:
         combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)
         self._bump_day(day, self._combo(combo), tuple(vector))
 
+    @property
+    def first_day(self) -> date | None:
+        return self._first_day
+
+    def seed_first_day(self, day: date) -> None:
+        """The day of the first event ever (rates count complete days since then only)."""
+        if self._first_day is None or day < self._first_day:
+            self._first_day = day
+
     def seed_minute(self, ts: datetime, dims: Sequence[str | None], cost_nano: int) -> None:
         """Add one event's cost to its minute bucket only (for burn rates after `seed_day`)."""
         combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)

@@ -32,17 +32,25 @@ def _records(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for f in _files(out) for line in f.read_bytes().splitlines()]
 
 
+def _has_usage(record: dict[str, Any]) -> bool:
+    message = record.get("message")
+    return isinstance(message, dict) and "usage" in message
+
+
 def _usage_records(out: Path) -> list[dict[str, Any]]:
-    return [
-        r for r in _records(out)
-        if isinstance(r.get("message"), dict) and "usage" in r["message"]
-        and r["message"].get("model") != "<synthetic>"
-    ]
+    return [r for r in _records(out) if _has_usage(r) and r["message"]["model"] != "<synthetic>"]
 
 
 def _total(usage: dict[str, int]) -> int:
-    return sum(usage[k] for k in ("input_tokens", "output_tokens",
-                                  "cache_creation_input_tokens", "cache_read_input_tokens"))
+    return sum(
+        usage[k]
+        for k in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        )
+    )
 
 
 def _copies(out: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -86,8 +94,9 @@ def test_truth_equals_an_independent_recount_keeping_the_largest_copy(
     tree: tuple[Path, dict[str, Any]],
 ) -> None:
     out, truth = tree
-    kept = [max(copies, key=lambda r: _total(r["message"]["usage"]))
-            for copies in _copies(out).values()]
+    kept = [
+        max(copies, key=lambda r: _total(r["message"]["usage"])) for copies in _copies(out).values()
+    ]
     assert len(kept) == PARAMS.messages == truth["total"]["messages"]
     assert _recount(kept, "day") == _strip_cost(truth["days"])
     assert _recount(kept, "model") == _strip_cost(truth["models"])
@@ -104,7 +113,8 @@ def test_truth_costs_are_genai_prices_of_the_kept_copies(
         r = max(copies, key=lambda r: _total(r["message"]["usage"]))
         u = r["message"]["usage"]
         usage = Usage(
-            input_tokens=u["input_tokens"] + u["cache_creation_input_tokens"]
+            input_tokens=u["input_tokens"]
+            + u["cache_creation_input_tokens"]
             + u["cache_read_input_tokens"],
             cache_write_tokens=u["cache_creation_input_tokens"],
             cache_write_1h_tokens=u["cache_creation"]["ephemeral_1h_input_tokens"],
@@ -112,8 +122,9 @@ def test_truth_costs_are_genai_prices_of_the_kept_copies(
             output_tokens=u["output_tokens"],
         )
         when = datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))
-        total += calc_price(usage, r["message"]["model"], provider_id="anthropic",
-                            genai_request_timestamp=when).total_price
+        total += calc_price(
+            usage, r["message"]["model"], provider_id="anthropic", genai_request_timestamp=when
+        ).total_price
     assert Decimal(truth["total"]["cost_usd"]) == total
     assert sum(Decimal(b["cost_usd"]) for b in truth["days"].values()) == total
 
@@ -127,8 +138,10 @@ def test_streamed_copies_share_input_and_grow_output_so_first_copy_undercounts(
     first_wins_output = 0
     for copies in _copies(out).values():
         usages = [c["message"]["usage"] for c in copies]
-        fixed = {(u["input_tokens"], u["cache_creation_input_tokens"],
-                  u["cache_read_input_tokens"]) for u in usages}
+        fixed = {
+            (u["input_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"])
+            for u in usages
+        }
         assert len(fixed) == 1
         outputs = [u["output_tokens"] for u in usages]
         assert outputs == sorted(outputs)
@@ -147,9 +160,8 @@ def test_copies_of_one_message_never_straddle_a_utc_midnight(
 def test_synthetic_and_usage_free_lines_do_not_count(tree: tuple[Path, dict[str, Any]]) -> None:
     out, truth = tree
     records = _records(out)
-    messages = [r for r in records if isinstance(r.get("message"), dict)]
-    synthetic = [r for r in messages if r["message"].get("model") == "<synthetic>"]
-    usage_free = [r for r in records if r not in messages or "usage" not in r["message"]]
+    synthetic = [r for r in records if _has_usage(r) and r["message"]["model"] == "<synthetic>"]
+    usage_free = [r for r in records if not _has_usage(r)]
     assert len(synthetic) == truth["tree"]["synthetic_lines"]
     assert all("requestId" not in r and _total(r["message"]["usage"]) == 0 for r in synthetic)
     assert len(usage_free) == truth["tree"]["no_usage_lines"] > PARAMS.messages / 2
@@ -177,8 +189,10 @@ def test_same_params_give_the_same_bytes_whatever_the_worker_count(tmp_path: Pat
     params = TreeParams(messages=120, files=12, days=5, end="2026-11-01", seed=3, costs=False)
 
     def digest(out: Path) -> dict[str, str]:
-        return {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest()
-                for f in sorted((out / "projects").rglob("*.jsonl"))}
+        return {
+            str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted((out / "projects").rglob("*.jsonl"))
+        }
 
     one = generate_tree(tmp_path / "one", params, jobs=1)
     two = generate_tree(tmp_path / "two", params, jobs=2)

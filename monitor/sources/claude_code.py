@@ -85,7 +85,7 @@ class _Line(msgspec.Struct):
 _DECODER = msgspec.json.Decoder(_Line)
 _LOOSE = msgspec.json.Decoder()
 
-# `parse` builds events positionally (a third faster than by keyword, and it runs for
+# `parse` builds events positionally (three times faster than by keyword, and it runs for
 # every call of a backfill); this guard turns a reordered UsageEvent into an import error.
 _POSITIONAL = (
     "key", "ts", "source", "provider", "model", "operation", "input_tokens",

@@ -227,7 +227,7 @@ def _description_event(
     if tokens is None:
         return None
     created = text(entry.get("created"))
-    when = record_time(created, ctx)
+    when = record_time(entry.get("created"), ctx)
     if when is None:
         return ParseError(index, "description without a readable 'created' time")
     model = text(entry.get("model")) or text(ctx.options.get("default_model")) or "unknown"

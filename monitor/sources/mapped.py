@@ -45,6 +45,7 @@ validation); `parse` ignores unknown fields rather than failing.
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -77,6 +78,8 @@ TOKEN_FIELDS: Final = (
 FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
 """Event fields a mapping may name (besides `tags.NAME`)."""
 OPTIONS: Final = ("fields", "defaults", "input_includes_cache", "output_includes_reasoning")
+MAX_RECORD_LINES: Final = 64
+"""Lines one quoted CSV field may span before its opening quote is taken for a stray one."""
 
 Path = tuple[str, ...]
 
@@ -307,26 +310,33 @@ def parse_jsonl(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
 
 
 def _records(
-    data: bytes, base: int, pending: Mapping[str, Any] | None
-) -> tuple[list[tuple[int, str]], dict[str, Any] | None]:
-    """Whole CSV records (a quoted field may span lines) and the unfinished one, if any."""
+    data: bytes, base: int, pending: list[list[Any]] | None
+) -> tuple[list[tuple[int, str]], list[ParseError], list[list[Any]] | None]:
+    """Whole CSV records (a quoted field may span lines), errors, and the unfinished record.
+
+    A record is whole when its quotes balance. One still open after `MAX_RECORD_LINES`
+    lines is a stray quote, not a long field: it is reported and its later lines are read
+    again as records of their own, so one bad quote cannot swallow the rest of the log.
+    """
     records: list[tuple[int, str]] = []
-    start = pending["offset"] if pending else 0
-    parts: list[str] = [pending["text"]] if pending else []
-    quotes = pending["text"].count('"') if pending else 0
-    for offset, line in _lines(data, base):
-        text = line.decode("utf-8", "replace")
-        if not parts:
-            if not text.strip():
-                continue
-            start = offset
-        parts.append(text)
+    errors: list[ParseError] = []
+    open_lines: list[list[Any]] = list(pending or [])
+    quotes = sum(text.count('"') for _, text in open_lines)
+    queue = deque((offset, line.decode("utf-8", "replace")) for offset, line in _lines(data, base))
+    while queue:
+        offset, text = queue.popleft()
+        if not open_lines and not text.strip():
+            continue
+        open_lines.append([offset, text])
         quotes += text.count('"')
         if quotes % 2 == 0:
-            records.append((start, "\n".join(parts)))
-            parts, quotes = [], 0
-    rest = {"offset": start, "text": "\n".join(parts)} if parts else None
-    return records, rest
+            records.append((open_lines[0][0], "\n".join(t for _, t in open_lines)))
+            open_lines, quotes = [], 0
+        elif len(open_lines) >= MAX_RECORD_LINES:
+            errors.append(ParseError(open_lines[0][0], "unterminated quoted field"))
+            queue.extendleft((o, t) for o, t in reversed(open_lines[1:]))
+            open_lines, quotes = [], 0
+    return records, errors, open_lines or None
 
 
 def parse_csv(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
@@ -334,8 +344,7 @@ def parse_csv(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     spec = _spec(ctx.options)
     state = dict(state)
     events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    records, state["pending"] = _records(data, ctx.base_offset, state.get("pending"))
+    records, errors, state["pending"] = _records(data, ctx.base_offset, state.get("pending"))
     for offset, text in records:
         try:
             row = next(csv.reader([text]))

@@ -141,7 +141,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if record.get("event") != EVENT:
             continue
         stamp = text(record.get("timestamp"))
-        when = record_time(stamp, ctx)
+        when = record_time(record.get("timestamp"), ctx)
         if when is None:
             errors.append(ParseError(offset, "analysis_complete without a readable timestamp"))
             continue
