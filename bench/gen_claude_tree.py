@@ -72,9 +72,9 @@ _CHARS_PER_TOKEN: Final = 0.5
 _TOOL_RESULT_MEDIAN: Final = 40
 
 _MS_DAY: Final = 86_400_000
-# Upper bound of one message's time step (think/tool time + streamed copies), used to
-# place every session inside the window.
-_MAX_STEP_MS: Final = 300_000 + 4 * 4_000
+# Upper bound of one message's time step (a prompt's think time, a midnight skip and
+# the streamed copies), used to place every session inside the window.
+_MAX_STEP_MS: Final = 340_000
 
 _PROJECT_NAMES: Final = tuple(
     """api-gateway billing web-frontend infra data-pipeline mobile-app ml-experiments docs

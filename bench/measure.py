@@ -22,6 +22,7 @@ class Measured:
     argv: tuple[str, ...]
     returncode: int
     wall_s: float
+    cpu_s: float  # user + system, all threads: steadier than wall time on a busy machine
     max_rss_mb: float
     stdout: bytes
     stderr: bytes
@@ -60,6 +61,7 @@ def run_measured(
             argv=tuple(argv),
             returncode=proc.returncode,
             wall_s=wall,
+            cpu_s=usage.ru_utime + usage.ru_stime,
             max_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
             stdout=out.read(),
             stderr=err.read(),

@@ -160,10 +160,10 @@ class Hello(_Message):
 class _PayloadMessage(_Message):
     """A message whose content the daemon decides: its fields sit beside "type"."""
 
-    data: Payload = field(default_factory=dict)
+    payload: Payload = field(default_factory=dict)
 
     def _body(self) -> Payload:
-        return {k: v for k, v in self.data.items() if k != "type"}
+        return {k: v for k, v in self.payload.items() if k != "type"}
 
     @classmethod
     def _parse(cls, obj: Payload) -> Self:
@@ -386,7 +386,7 @@ class AsyncClient:
         return reply
 
     async def snapshot(self) -> Payload:
-        return (await self._request(Snapshot(), Snapshot)).data
+        return (await self._request(Snapshot(), Snapshot)).payload
 
     async def subscribe(self) -> AsyncIterator[Message]:
         """Yield the stream: a snapshot first, then event, totals, alert, resync, snapshot….
@@ -400,13 +400,8 @@ class AsyncClient:
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
-        if writer is None:
-            return
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except OSError:
-            pass
+        if writer is not None:
+            await _close_stream(writer, self._timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -446,6 +441,9 @@ class AsyncClient:
             async with asyncio.timeout(timeout):
                 line = await self._reader.readuntil(b"\n")
         except TimeoutError as exc:
+            # A late reply would be read as the answer to the next request: drop the line.
+            if self._writer is not None:
+                self._writer.transport.abort()
             raise DaemonUnavailable(f"the daemon did not answer within {timeout} s") from exc
         except asyncio.IncompleteReadError as exc:
             raise DaemonUnavailable("the daemon closed the connection") from exc
@@ -463,7 +461,6 @@ class AsyncClient:
 class _Client:
     writer: asyncio.StreamWriter
     queue: asyncio.Queue[bytes]
-    handler: asyncio.Task[Any] | None
     subscribed: bool = False
     pump: asyncio.Task[None] | None = None
 
@@ -502,6 +499,9 @@ class ApiServer:
         self._log: logging.Logger = logging.getLogger(__name__)
         self._server: asyncio.Server | None = None
         self._clients: set[_Client] = set()
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
+        self._close_grace = 1.0
+        self._accepting = False
         self._lock_fd: int | None = None
         self._socket_id: tuple[int, int] | None = None
 
@@ -530,10 +530,12 @@ class ApiServer:
         try:
             await self._remove_stale_socket()
             sock = self._bind()
+            self._accepting = True
             self._server = await asyncio.start_unix_server(
                 self._handle, sock=sock, limit=self._max_request
             )
         except BaseException:
+            self._accepting = False
             if sock is not None:
                 sock.close()
                 self._remove_socket()
@@ -541,22 +543,26 @@ class ApiServer:
             raise
 
     async def stop(self, grace: float = 1.0) -> None:
-        """Stop listening, close every client (abort those that do not read within `grace`
-        seconds), remove the socket file, release the lock."""
+        """Stop listening, close every client, remove the socket file, release the lock.
+
+        A client that does not read what is still buffered for it within `grace` seconds is
+        cut off, so a stuck client cannot hold up the daemon's shutdown.
+        """
         import asyncio
 
         server, self._server = self._server, None
         if server is None:
             return
+        self._accepting = False
         server.close()
-        for client in self._clients:
-            client.writer.close()
-        handlers = [c.handler for c in self._clients if c.handler is not None]
-        if handlers:
-            _, pending = await asyncio.wait(handlers, timeout=grace)
+        self._close_grace = grace
+        for writer in self._connections.values():
+            writer.close()
+        if self._connections:
+            _, pending = await asyncio.wait(self._connections, timeout=grace)
+            for handler in pending:
+                self._connections[handler].transport.abort()
             if pending:
-                for client in self._clients:
-                    client.writer.transport.abort()
                 await asyncio.wait(pending)
         await server.wait_closed()
         self._remove_socket()
@@ -579,7 +585,8 @@ class ApiServer:
 
         Call it after the daemon's state has changed: a subscriber whose queue is full
         loses its backlog (this message included) and is queued a resync marker and a
-        snapshot taken now, which must therefore already reflect `msg`.
+        snapshot taken now, which must therefore already reflect `msg`. An unencodable
+        `msg` (a daemon bug) raises ProtocolError before anyone gets it.
         """
         import asyncio
 
@@ -680,10 +687,13 @@ class ApiServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import asyncio
 
-        if self._server is None:  # accepted while stopping
-            writer.close()
+        if not self._accepting:  # accepted just as the server stopped
+            await _close_stream(writer, self._close_grace)
             return
-        client = _Client(writer, asyncio.Queue(self._queue_size), asyncio.current_task())
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._connections[handler] = writer
+        client = _Client(writer, asyncio.Queue(self._queue_size))
         self._clients.add(client)
         try:
             await self._converse(client, reader)
@@ -693,11 +703,11 @@ class ApiServer:
             self._log.exception("socket client failed")
         finally:
             self._clients.discard(client)
-            client.subscribed = False
             if client.pump is not None:
                 client.pump.cancel()
                 await asyncio.wait([client.pump])
-            writer.close()
+            await _close_stream(writer, self._close_grace)
+            del self._connections[handler]
 
     async def _converse(self, client: _Client, reader: asyncio.StreamReader) -> None:
         while True:
@@ -774,6 +784,30 @@ class ApiServer:
                 await writer.drain()
         except ConnectionError:
             pass  # the handler sees the EOF and cleans up
+
+
+async def _close_stream(writer: asyncio.StreamWriter, grace: float) -> None:
+    """Close and wait until the socket is really closed, aborting a peer that will not read.
+
+    Waiting matters: a transport closed but not yet released when its loop ends leaks
+    its socket.
+    """
+    import asyncio
+
+    writer.close()
+    try:
+        async with asyncio.timeout(grace):
+            await writer.wait_closed()
+    except TimeoutError:
+        writer.transport.abort()
+    except OSError:
+        return  # closed by an error, which is closed all the same
+    else:
+        return
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
 
 
 def _clear(queue: asyncio.Queue[bytes]) -> None:

@@ -25,7 +25,7 @@ from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, Ledger
 from monitor.sources import get_format
 from monitor.sources.base import Format, IncompleteDocument, ParseContext
-from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
+from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file, read_moved
 
 if TYPE_CHECKING:
     from monitor.config import SourceConfig
@@ -147,6 +147,11 @@ class Ingestor:
                     if self.stop.is_set():
                         self._commit(batch, report)
                         return report
+            if src.fmt.kind == "lines":
+                gone = [p for (s, p) in self.cursors if s == name and p not in seen]
+                for path in gone:
+                    if any(g.matches(path) for g in src.globs):
+                        self._collect(src, path, batch, report)
         self._commit(batch, report)
         return report
 
@@ -228,7 +233,20 @@ class Ingestor:
                 cursor = replace(known, path=path)
         read_any = False
         while True:
-            chunks = read_lines_file(name, path, cursor)
+            try:
+                chunks = read_lines_file(name, path, cursor)
+            except FileNotFoundError:
+                if cursor is None or cursor.path != path:
+                    raise
+                chunks = read_moved(cursor)
+                if chunks:
+                    # The content lives on under its new name; the old name is free.
+                    batch.dropped_cursors.append((name, path))
+                    self._forget(name, path)
+                    for chunk in chunks:
+                        self._parse_chunk(src, chunk, batch, counts)
+                    counts.files_read += 1
+                raise
             if not chunks:
                 break
             read_any = True

@@ -6,7 +6,11 @@ no watching: the scanner and the daemon call `read_file` when a file may have ch
 
 Identity: (device, inode) plus a fingerprint of the file's first min(1 KiB, size when
 first seen) bytes, with that length stored so a small file that grows keeps its
-identity while a truncated or replaced one does not. Each cursor also carries a
+identity while a truncated or replaced one does not. While the file is shorter than
+1 KiB, each read that finds the old prefix intact widens the fingerprint to what is
+there now, so identity gets surer as the file grows. Known limit: a file truncated and
+rewritten between two reads, whose new bytes start with exactly the (short) prefix we
+fingerprinted and run past the old offset, is taken for the same file grown. Each cursor also carries a
 `file_id` minted when the content was first seen; event keys of id-less records are
 built from it, and it travels with the content when the file is renamed (rotation) or
 copied away just before a copy-truncate, so a record is never counted under two keys.
@@ -218,6 +222,10 @@ def read_lines_file(source: str, path: str, cursor: Cursor | None) -> list[Chunk
             if new_off == cursor.offset and not skipped:
                 return []
             nxt = replace(cursor, offset=new_off, size=size, mtime_ns=st.st_mtime_ns)
+            if cursor.fp_len < FINGERPRINT_BYTES and size > cursor.fp_len:
+                # The old prefix still matches: same content, grown. Widen the fingerprint
+                # (the file_id stays) so a later truncation is told apart more surely.
+                nxt.fp_len, nxt.fp_hash = fingerprint(_read_prefix(fd, FINGERPRINT_BYTES))
             return [Chunk(nxt, data, cursor.offset, "grown", cursor, skipped)]
         directory = os.path.dirname(path)
         before: list[Chunk] = []
@@ -248,10 +256,10 @@ def _fresh(
 ) -> list[Chunk]:
     """Start a file's content from offset 0 under a newly minted identity.
 
-    An empty file gets no cursor yet: its fingerprint would be empty and identify nothing.
+    An empty file gets a cursor with an empty fingerprint (fp_len 0): it identifies the
+    inode only, and takes the first bytes' fingerprint when they arrive. A file truncated
+    to nothing thus stops pointing at its old offset at once.
     """
-    if st.st_size == 0:
-        return before
     prefix = _read_prefix(fd, min(FINGERPRINT_BYTES, st.st_size))
     fp_len, fp_hash = fingerprint(prefix)
     cursor = Cursor(
@@ -268,6 +276,18 @@ def _fresh(
     cursor.size = st.st_size
     cursor.mtime_ns = st.st_mtime_ns
     return [*before, Chunk(cursor, data, 0, change, previous, skipped)]
+
+
+def read_moved(cursor: Cursor) -> list[Chunk]:
+    """The rest of a file whose path is gone, if it was renamed within its directory.
+
+    Rotation may rename `app.log` away before the writer creates the next one (or while
+    we were not running): the old content is still found by (device, inode).
+    """
+    moved = find_moved(cursor, os.path.dirname(cursor.path), exclude=[cursor.path])
+    if moved is None:
+        return []
+    return _drain(moved, cursor, "rotated")
 
 
 def _drain(path: str, cursor: Cursor, change: Change) -> list[Chunk]:

@@ -254,3 +254,19 @@ def test_absurd_values_are_errors_not_crashes() -> None:
     assert [err.offset for err in result.errors] == [
         sum(len(x) for x in lines[:i]) for i in (0, 1, 2)
     ]
+
+
+def test_csv_stray_quote_costs_one_record_not_the_rest_of_the_log() -> None:
+    options = {"fields": {"ts": "ts", "model": "model", "input_tokens": "in"}}
+    header = b"ts,model,in\n"
+    stray = b'2026-11-20T10:00:00Z,gpt-5,"5\n'
+    good = [b"2026-11-20T10:00:00Z,gpt-5,%d\n" % i for i in range(1, 71)]
+    head = header + stray + b"".join(good[:30])
+    first = parse_csv(make_ctx(options), {}, head)
+    assert first.events == [] and first.errors == []  # still waiting for the closing quote
+    state: State = json.loads(json.dumps(first.state))
+    rest = b"".join(good[30:])
+    second = parse_csv(make_ctx(options, base_offset=len(head)), state, rest)
+    assert [err.offset for err in second.errors] == [len(header)]
+    assert [e.input_tokens for e in second.events] == list(range(1, 71))
+    assert second.events[-1].origin == f"/logs/app.log:{len(head + rest) - len(good[-1])}"

@@ -195,7 +195,9 @@ async def test_second_server_on_the_same_path_raises_already_running(
     server: ApiServer, sock_path: Path, daemon: FakeDaemon
 ) -> None:
     second = ApiServer(sock_path, daemon.snapshot, daemon.hello_info)
-    with pytest.raises(AlreadyRunning, match=rf"running on .*llm-monitor.sock \(pid {os.getpid()}\)"):
+    with pytest.raises(
+        AlreadyRunning, match=rf"running on .*llm-monitor.sock \(pid {os.getpid()}\)"
+    ):
         await second.start()
     assert daemon_answers(sock_path)
     async with AsyncClient() as client:
@@ -207,9 +209,12 @@ async def test_foreign_listener_on_the_path_is_not_stolen(
     sock_path: Path, daemon: FakeDaemon
 ) -> None:
     sock_path.parent.mkdir(mode=0o700)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as foreign:
-        foreign.bind(str(sock_path))
-        foreign.listen()
+
+    def hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    foreign = await asyncio.start_unix_server(hang_up, str(sock_path))
+    async with foreign:
         with pytest.raises(AlreadyRunning, match="another llm-monitor daemon is running"):
             await ApiServer(sock_path, daemon.snapshot, daemon.hello_info).start()
         assert daemon_answers(sock_path)
@@ -303,6 +308,18 @@ async def test_oversized_request_is_refused_without_dropping_the_connection(
     writer.close()
 
 
+async def test_last_request_without_newline_is_still_answered(
+    server: ApiServer, sock_path: Path
+) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(sock_path))
+    writer.write(b'{"type":"snapshot"}')
+    writer.write_eof()
+    reply = json.loads(await asyncio.wait_for(reader.readline(), DEADLINE))
+    assert reply["type"] == "snapshot"
+    assert await asyncio.wait_for(reader.read(), DEADLINE) == b""
+    writer.close()
+
+
 async def test_several_clients_are_served_at_once(server: ApiServer, sock_path: Path) -> None:
     clients = [await AsyncClient().connect(sock_path) for _ in range(5)]
     await wait_until(lambda: server.client_count == 5, "five clients")
@@ -335,14 +352,14 @@ async def test_subscribers_receive_published_messages_in_order(
     stream_a, stream_b = a.subscribe(), b.subscribe()
     for stream in (stream_a, stream_b):
         (first,) = await take(stream, 1)
-        assert isinstance(first, Snapshot) and first.data["seq"] == -1
+        assert isinstance(first, Snapshot) and first.payload["seq"] == -1
     for _ in range(200):
         daemon.publish_next(server)
     server.publish(TotalsMsg({"today": Decimal("2")}))
     server.publish(AlertMsg({"budget": "daily"}))
     for stream in (stream_a, stream_b):
         got = await take(stream, 202)
-        assert [m.data["seq"] for m in got[:200] if isinstance(m, EventMsg)] == list(range(200))
+        assert [m.payload["seq"] for m in got[:200] if isinstance(m, EventMsg)] == list(range(200))
         assert got[200] == TotalsMsg({"today": "2.000000"})
         assert got[201] == AlertMsg({"budget": "daily"})
     await a.close()
@@ -381,7 +398,7 @@ async def test_slow_subscriber_is_resynced_without_stalling_others(
         while len(fast_seqs) < n:
             msg = await anext(fast_stream)
             assert isinstance(msg, EventMsg), msg
-            fast_seqs.append(msg.data["seq"])
+            fast_seqs.append(msg.payload["seq"])
 
     reader_task = asyncio.create_task(read_fast())
     for _ in range(n):

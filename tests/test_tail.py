@@ -38,10 +38,28 @@ def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
     assert changes == ["grown"]
 
 
-def test_empty_file_gets_no_identity_until_it_has_bytes(tmp_path: Path) -> None:
+def test_empty_file_takes_its_fingerprint_from_its_first_bytes(tmp_path: Path) -> None:
     f = tmp_path / "a.log"
     f.write_bytes(b"")
-    assert read_lines_file("s", str(f), None) == []
+    [chunk] = read_lines_file("s", str(f), None)
+    assert chunk.data == b"" and chunk.cursor.fp_len == 0
+    f.write_bytes(b"first\n")
+    lines, cur, changes = _read_all(f, chunk.cursor)
+    assert lines == [b"first"] and changes == ["grown"]
+    assert cur is not None and cur.fp_len == 6 and cur.file_id == chunk.cursor.file_id
+
+
+def test_truncation_to_empty_resets_the_cursor_at_once(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"one\ntwo\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("r+b") as fh:
+        fh.truncate(0)
+    [chunk] = read_lines_file("s", str(f), cur)
+    assert chunk.change == "truncated" and chunk.cursor.offset == 0
+    f.write_bytes(b"three\n")
+    lines, _, _ = _read_all(f, chunk.cursor)
+    assert lines == [b"three"]
 
 
 def test_small_file_that_grows_keeps_its_identity(tmp_path: Path) -> None:

@@ -78,10 +78,9 @@ TOKEN_FIELDS: Final = (
 FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
 """Event fields a mapping may name (besides `tags.NAME`)."""
 OPTIONS: Final = ("fields", "defaults", "input_includes_cache", "output_includes_reasoning")
+"""The keys these formats add to a source's table in the config."""
 MAX_RECORD_LINES: Final = 64
 """Lines one quoted CSV field may span before its opening quote is taken for a stray one."""
-
-Path = tuple[str, ...]
 
 _DECODER = msgspec.json.Decoder()
 
@@ -371,6 +370,7 @@ def parse_csv(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             events.append(event)
     if state["pending"] is None:
         del state["pending"]
+    errors.sort(key=lambda error: error.offset)
     return ParseResult(state=state, events=events, errors=errors)
 
 

@@ -1,0 +1,363 @@
+"""Ingestion end to end on real files and a real ledger: exactly once, whatever happens.
+
+The model test follows Vector's file-source quickcheck: hypothesis writes programs of
+WriteLine / WritePartial / Rotate / CopyTruncate / Scan / Restart against a real
+directory and the ledger must hold every complete record written, exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.config import SourceConfig
+from monitor.ingest import Ingestor
+from monitor.ledger import Ledger
+from monitor.pricing import Pricer
+
+UTC_ZONE = ZoneInfo("UTC")
+PRICER = Pricer()
+
+
+def source(name: str, fmt: str, *paths: Path | str) -> SourceConfig:
+    return SourceConfig(name, fmt, tuple(str(p) for p in paths), UTC_ZONE, "UTC")
+
+
+def record(n: int) -> bytes:
+    return (
+        json.dumps(
+            {
+                "input_tokens": n,
+                "timestamp": "2026-11-20T10:00:00",
+                "operation": "advocate",
+                "output_tokens": 1,
+                "model": "gpt-4o",
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+class World:
+    """A ledger file plus an ingestor over it, restartable like the daemon."""
+
+    def __init__(self, root: Path, sources: list[SourceConfig]) -> None:
+        self.root = root
+        self.sources = sources
+        self.ledger = Ledger(root / "ledger.sqlite3", UTC_ZONE, "UTC")
+        self.ingestor = Ingestor(sources, self.ledger, PRICER)
+
+    def scan(self) -> None:
+        self.ingestor.scan()
+
+    def restart(self) -> None:
+        self.ledger.close()
+        self.ledger = Ledger(self.root / "ledger.sqlite3", UTC_ZONE, "UTC")
+        self.ingestor = Ingestor(self.sources, self.ledger, PRICER)
+
+    def input_tokens(self) -> list[int]:
+        rows = self.ledger.db.execute("SELECT input_tokens FROM events ORDER BY input_tokens")
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def studio_world(tmp_path: Path) -> tuple[World, Path]:
+    run = tmp_path / "output" / "tech" / "run_1"
+    run.mkdir(parents=True)
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    return world, run / "tokens.jsonl"
+
+
+def test_rescan_adds_nothing(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1) + record(2))
+    world.scan()
+    world.scan()
+    world.restart()
+    world.scan()
+    assert world.input_tokens() == [1, 2]
+    world.close()
+
+
+def test_two_identical_lines_are_two_calls(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(7) + record(7))
+    world.scan()
+    assert world.input_tokens() == [7, 7]
+    world.close()
+
+
+def test_partial_line_across_restart_is_counted_once(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    line = record(5)
+    f.write_bytes(record(4) + line[:10])
+    world.scan()
+    assert world.input_tokens() == [4]
+    world.restart()
+    with f.open("ab") as fh:
+        fh.write(line[10:])
+    world.scan()
+    assert world.input_tokens() == [4, 5]
+    world.close()
+
+
+def test_restart_resumes_from_ledger_with_adapter_state(tmp_path: Path) -> None:
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    f = sessions / "rollout-1.jsonl"
+
+    def token_count(total_in: int, total_out: int) -> bytes:
+        usage = {
+            "input_tokens": total_in,
+            "cached_input_tokens": 0,
+            "output_tokens": total_out,
+            "reasoning_output_tokens": 0,
+            "total_tokens": total_in + total_out,
+        }
+        return (
+            json.dumps(
+                {
+                    "timestamp": "2026-11-20T10:00:00Z",
+                    "type": "event_msg",
+                    "payload": {
+                        "type": "token_count",
+                        "info": {"total_token_usage": usage, "last_token_usage": usage},
+                    },
+                }
+            ).encode()
+            + b"\n"
+        )
+
+    ctx = json.dumps(
+        {"timestamp": "2026-11-20T10:00:00Z", "type": "turn_context", "payload": {"model": "o3"}}
+    ).encode()
+    world = World(tmp_path, [source("codex", "codex", sessions / "rollout-*.jsonl")])
+    f.write_bytes(ctx + b"\n" + token_count(100, 10) + token_count(100, 10))
+    world.scan()
+    world.restart()
+    with f.open("ab") as fh:
+        fh.write(token_count(250, 30))
+    world.scan()
+    rows = world.ledger.db.execute(
+        "SELECT model, input_tokens, output_tokens FROM events ORDER BY ts, id"
+    ).fetchall()
+    assert rows == [("o3", 100, 10), ("o3", 150, 20)]
+    world.close()
+
+
+def test_rename_to_a_matching_name_is_not_read_again(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    world = World(tmp_path, [source("spool", "spool", spool / "*.jsonl")])
+    line = b'{"ts": "2026-11-20T10:00:00Z", "model": "gpt-4o", "input_tokens": 3}\n'
+    (spool / "a.jsonl").write_bytes(line)
+    world.scan()
+    os.rename(spool / "a.jsonl", spool / "b.jsonl")
+    with (spool / "b.jsonl").open("ab") as fh:
+        fh.write(line.replace(b"3}", b"4}"))
+    world.scan()
+    world.restart()
+    world.scan()
+    assert world.input_tokens() == [3, 4]
+    assert [c.path for c in world.ledger.cursors()] == [str(spool / "b.jsonl")]
+    world.close()
+
+
+def test_bad_line_is_counted_logged_and_skipped(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1) + b'{"input_tokens": oops\n' + record(2))
+    with caplog.at_level("WARNING"):
+        report = world.ingestor.scan()
+    assert world.input_tokens() == [1, 2]
+    assert report.counts("studio").errors == 1
+    assert world.ledger.source_stats()["studio"]["errors"] == 1
+    bad_offset = len(record(1))
+    assert any(f"{f}:{bad_offset}" in r.getMessage() for r in caplog.records)
+    world.close()
+
+
+def test_unreadable_file_is_reported_and_the_rest_continues(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    other = tmp_path / "output" / "tech" / "run_2" / "tokens.jsonl"
+    other.parent.mkdir()
+    other.write_bytes(record(9))
+    f.write_bytes(record(1))
+    f.chmod(0)
+    try:
+        if os.access(f, os.R_OK):  # running as root: permissions do not bite
+            f.chmod(0o644)
+            f.write_bytes(b"")
+        report = world.ingestor.scan()
+    finally:
+        f.chmod(0o644)
+    assert 9 in world.input_tokens()
+    assert report.counts("studio").files == 2
+    world.close()
+
+
+def test_document_rewritten_with_one_more_session_adds_one_event(tmp_path: Path) -> None:
+    costs = tmp_path / "novel" / ".costs"
+    costs.mkdir(parents=True)
+    doc = costs / "haiku_usage.json"
+
+    def write(n: int) -> None:
+        sessions = [
+            {
+                "timestamp": f"2026-11-2{i}T10:00:00",
+                "session_name": f"run_{i}",
+                "input_tokens": 1000 * (i + 1),
+                "output_tokens": 100,
+                "api_calls": 2,
+                "cost_usd": 0.01,
+            }
+            for i in range(n)
+        ]
+        tmp = doc.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"sessions": sessions}))
+        os.replace(tmp, doc)
+
+    world = World(
+        tmp_path, [source("novel", "haiku-costs", tmp_path / "**/.costs/haiku_usage.json")]
+    )
+    write(2)
+    world.scan()
+    doc.write_text('{"sessions": [')  # caught half-written: retried later, not an error
+    report = world.ingestor.scan()
+    assert report.counts("novel").pending == 1 and report.counts("novel").errors == 0
+    write(3)
+    world.scan()
+    assert world.input_tokens() == [1000, 2000, 3000]
+    write(2)  # a record that vanished from the file stays in the ledger: money spent stays spent
+    world.scan()
+    assert world.input_tokens() == [1000, 2000, 3000]
+    world.close()
+
+
+def test_claude_streamed_copies_in_two_files_count_once_largest(tmp_path: Path) -> None:
+    proj = tmp_path / "projects" / "-home-u-x"
+    proj.mkdir(parents=True)
+
+    def line(out: int) -> bytes:
+        return (
+            json.dumps(
+                {
+                    "type": "assistant",
+                    "timestamp": "2026-11-20T10:00:00.000Z",
+                    "sessionId": "s1",
+                    "cwd": "/home/u/x",
+                    "requestId": "req_1",
+                    "message": {
+                        "id": "msg_1",
+                        "model": "claude-sonnet-4-5-20250929",
+                        "usage": {"input_tokens": 10, "output_tokens": out},
+                    },
+                }
+            ).encode()
+            + b"\n"
+        )
+
+    world = World(tmp_path, [source("cc", "claude-code", tmp_path / "projects/**/*.jsonl")])
+    (proj / "a.jsonl").write_bytes(line(5) + line(50))
+    world.scan()
+    (proj / "b.jsonl").write_bytes(line(20))  # a resumed session repeats the message
+    world.scan()
+    rows = world.ledger.db.execute("SELECT output_tokens FROM events").fetchall()
+    assert rows == [(50,)]
+    world.close()
+
+
+# -- the model test --------------------------------------------------------------------------
+
+OPS = st.lists(
+    st.sampled_from(
+        ["write", "write", "write", "partial", "rotate", "copytruncate", "scan", "restart"]
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(program=OPS)
+def test_ledger_equals_records_written_exactly_once(tmp_path_factory, program: list[str]) -> None:  # type: ignore[no-untyped-def]
+    root: Path = tmp_path_factory.mktemp("model")
+    world, f = studio_world(root)
+    rotated = f.with_name("tokens.jsonl.1")
+    written: list[int] = []
+    pending: bytes | None = None
+    n = 0
+    # A file rotated away before it was ever seen cannot be found again (no cursor names
+    # it); the live daemon sees every file within milliseconds of its creation.
+    seen = False
+
+    def append(data: bytes) -> None:
+        with f.open("ab") as fh:
+            fh.write(data)
+
+    def finish_partial() -> None:
+        nonlocal pending
+        if pending is not None:
+            append(pending)
+            pending = None
+
+    for op in program:
+        if op == "write":
+            finish_partial()
+            n += 1
+            append(record(n))
+            written.append(n)
+        elif op == "partial":
+            finish_partial()
+            n += 1
+            line = record(n)
+            # A writer's buffer flushes most of a line, then the rest (see tail.py's limit).
+            append(line[:-5])
+            pending = line[-5:]
+            written.append(n)
+        elif op in ("rotate", "copytruncate"):
+            finish_partial()
+            if rotated.exists():
+                world.scan()  # the previous rotation was read before logrotate drops it
+                seen = f.exists()
+                rotated.unlink()
+            if not f.exists():
+                continue
+            if not seen:
+                world.scan()
+            seen = False
+            if op == "rotate":
+                os.rename(f, rotated)
+            else:
+                shutil.copyfile(f, rotated)
+                with f.open("r+b") as fh:
+                    fh.truncate(0)
+        elif op == "scan":
+            world.scan()
+            seen = f.exists()
+        else:
+            world.restart()
+    finish_partial()
+    world.scan()
+    world.scan()
+    assert world.input_tokens() == sorted(written)
+    world.close()
+
+
+def test_event_timestamps_are_utc(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1))
+    world.scan()
+    (ts,) = world.ledger.db.execute("SELECT ts FROM events").fetchone()
+    assert datetime.fromtimestamp(ts / 1000, UTC) == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    world.close()
