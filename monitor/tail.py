@@ -2,7 +2,7 @@
 
 The tail decides *what bytes are new* in a file and never what they mean (that is the
 adapters' job) nor where they are stored (the ledger's). It is synchronous and does
-no watching: the scanner and the daemon call `read_file` when a file may have changed.
+no watching: the scanner and the daemon call it when a file may have changed.
 
 Identity: (device, inode) plus a fingerprint of the file's first min(1 KiB, size when
 first seen) bytes, with that length stored so a small file that grows keeps its
@@ -10,10 +10,12 @@ identity while a truncated or replaced one does not. While the file is shorter t
 1 KiB, each read that finds the old prefix intact widens the fingerprint to what is
 there now, so identity gets surer as the file grows. Known limit: a file truncated and
 rewritten between two reads, whose new bytes start with exactly the (short) prefix we
-fingerprinted and run past the old offset, is taken for the same file grown. Each cursor also carries a
-`file_id` minted when the content was first seen; event keys of id-less records are
-built from it, and it travels with the content when the file is renamed (rotation) or
-copied away just before a copy-truncate, so a record is never counted under two keys.
+fingerprinted and run past the old offset, is taken for the same file grown.
+
+Each cursor also carries a `file_id` minted when the content was first seen; event
+keys of id-less records are built from it, and it travels with the content when the
+file is renamed (rotation) or copied away just before a copy-truncate, so a record is
+never counted under two keys.
 """
 
 from __future__ import annotations
