@@ -189,8 +189,8 @@ TOKEN_FIELDS: Final = (
 # ---------------------------------------------------------------------------- plan
 
 
-def _end_ms(params: TreeParams) -> int:
-    end = date.fromisoformat(params.end) if params.end else datetime.now(UTC).date()
+def _end_ms(end_iso: str) -> int:
+    end = date.fromisoformat(end_iso)
     return int(datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp() * 1000)
 
 
@@ -230,7 +230,7 @@ def plan_tree(params: TreeParams) -> list[FileSpec]:
     if params.messages < params.files:
         raise ValueError("need at least one assistant message per file")
     rng = random.Random(f"plan:{params.seed}")
-    end_ms = _end_ms(params)
+    end_ms = _end_ms(params.end)
     window_ms = params.days * _MS_DAY
     start_ms = end_ms - window_ms
 

@@ -388,10 +388,15 @@ def _source_paths(
     if raw is None:
         if fmt == "spool":
             return (str(state_dir / "spool" / "*.jsonl"),)
-        from monitor.sources import get_format  # imports the adapter: only when needed
+        from monitor.sources.locations import DEFAULT_PATHS
 
-        default_paths = get_format(fmt).default_paths
-        defaults = default_paths() if default_paths else []
+        if fmt in DEFAULT_PATHS:
+            defaults = DEFAULT_PATHS[fmt](ctx.env)
+        else:
+            from monitor.sources import get_format  # for the hint only: imports the adapter
+
+            default_paths = get_format(fmt).default_paths
+            defaults = default_paths() if default_paths else []
         # A relative default ("**/run_*/tokens.jsonl") says what the files look like, not
         # where they are: resolved against the cwd it could crawl all of $HOME.
         located = [p for p in defaults if os.path.isabs(_expand(p, ctx.env))]

@@ -35,8 +35,14 @@ from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
 from monitor.pricing import Pricer
-from monitor.status import budget_entry, build_status, ledger_alerts, sources_entries
-from monitor.totals import Totals, TotalsSummary, local_day, local_midnight
+from monitor.status import (
+    budget_entry,
+    build_status,
+    ledger_alerts,
+    period_label,
+    sources_entries,
+)
+from monitor.totals import Period, Totals, TotalsSummary, local_day, local_midnight
 from monitor.watch import Watcher
 
 log = logging.getLogger("llm_monitor.daemon")
@@ -49,6 +55,11 @@ CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 REBUILD_DAYS: Final = 41
+_PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
+    ("today", "day"),
+    ("week", "week"),
+    ("month", "month"),
+)
 
 
 def _tracked_tags(config: Config) -> list[str]:
@@ -382,7 +393,8 @@ class Daemon:
             except ValueError as exc:
                 log.error("budget %s: %s", b.name, exc)
                 continue
-            alerts = ledger_alerts(self.ledger, b.name) if self.ledger is not None else []
+            label = period_label(b.period, local_day(now, config.tz))
+            alerts = ledger_alerts(self.ledger, b.name, label) if self.ledger is not None else []
             budgets.append(budget_entry(b, spent, fc, now, config.tz, alerts))
         unpriced = sorted(
             ((p, m, n) for (p, m), n in self.unpriced.items() if n > 0), key=lambda r: -r[2]
@@ -420,7 +432,7 @@ class Daemon:
                 ]
                 for dim, rows in summary.period(kind).by.items()
             }
-            for label, kind in (("today", "day"), ("week", "week"), ("month", "month"))
+            for label, kind in _PERIOD_LABELS
         }
         doc["recent"] = [event_payload(e) for e in self.recent]
         return doc

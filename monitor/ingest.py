@@ -24,7 +24,14 @@ from monitor.events import UsageEvent
 from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, Ledger
 from monitor.sources import get_format
-from monitor.sources.base import Format, IncompleteDocument, ParseContext
+from monitor.sources.base import (
+    Format,
+    IncompleteDocument,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+)
 from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file, read_moved
 
 if TYPE_CHECKING:
@@ -264,8 +271,7 @@ class Ingestor:
         for offset, reason in chunk.skipped:
             self._bad(name, cur.path, offset, reason, batch, counts)
         if chunk.data:
-            ctx = self._context(src, cur, chunk.base_offset)
-            result = src.fmt.parse(ctx, state_in, chunk.data)
+            result = self._parse_lines_safely(src, cur, chunk.base_offset, state_in, chunk.data)
             cur.state = result.state
             self._price(src, result.events)
             batch.events.extend(result.events)
@@ -273,6 +279,34 @@ class Ingestor:
                 self._bad(name, cur.path, err.offset, err.message, batch, counts)
         batch.cursors.append(cur)
         self._remember(cur)
+
+    def _parse_lines_safely(
+        self, src: _Source, cur: Cursor, base: int, state: State, data: bytes
+    ) -> ParseResult:
+        """Parse a chunk; if the adapter fails on it, parse line by line to isolate the bad one.
+
+        An adapter should report bad records itself; this net makes sure a bug or an
+        unforeseen input costs one record, never the file or the daemon.
+        """
+        try:
+            return src.fmt.parse(self._context(src, cur, base), state, data)
+        except Exception:
+            log.exception(
+                "source %s: adapter failed on %s; isolating the bad line", src.config.name, cur.path
+            )
+        merged = ParseResult(state=state)
+        offset = base
+        for line in data.splitlines(keepends=True):
+            try:
+                part = src.fmt.parse(self._context(src, cur, offset), merged.state, line)
+            except Exception as exc:
+                merged.errors.append(ParseError(offset, f"adapter error: {exc!r}"))
+            else:
+                merged.state = part.state
+                merged.events.extend(part.events)
+                merged.errors.extend(part.errors)
+            offset += len(line)
+        return merged
 
     def _collect_document(
         self, src: _Source, path: str, batch: Batch, counts: SourceCounts
@@ -290,6 +324,9 @@ class Ingestor:
             counts.pending += 1
             log.info("source %s: %s is not complete yet; retrying on its next change", name, path)
             return
+        except Exception as exc:
+            log.exception("source %s: adapter failed on %s", name, path)
+            result = ParseResult(state=chunk.cursor.state, errors=[ParseError(0, repr(exc))])
         chunk.cursor.state = result.state
         self._price(src, result.events)
         batch.events.extend(result.events)

@@ -35,7 +35,7 @@ from monitor.events import (
 )
 from monitor.tail import Cursor
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA_V1: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,7 +112,27 @@ CREATE TABLE parse_errors (
 );
 """
 
-MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1}
+_SCHEMA_V2: Final = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- budget | forecast | spike | health | test
+    rule TEXT NOT NULL DEFAULT '',      -- budget name, spike rule or source name
+    period TEXT NOT NULL DEFAULT '',    -- period instance: 2026-11-23, 2026-W48, 2026-11, …
+    threshold TEXT NOT NULL DEFAULT '', -- "0.8", "forecast", …
+    created INTEGER NOT NULL,           -- epoch ms when decided
+    severity TEXT NOT NULL,             -- info | warning | failure
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hold_until INTEGER,                 -- epoch ms: held by quiet hours until then
+    delivered INTEGER NOT NULL DEFAULT 0, -- epoch ms of delivery, 0 = not yet
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    UNIQUE (kind, rule, period, threshold)
+);
+CREATE INDEX alerts_pending ON alerts (delivered) WHERE delivered = 0;
+"""
+
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 """version → SQL that brings a ledger from version-1 to version."""
 
 _EVENT_COLS: Final = (
@@ -650,4 +670,5 @@ class Ledger:
 
 
 def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (its comments must not contain ';')."""
     return [s.strip() for s in script.split(";") if s.strip()]

@@ -181,20 +181,36 @@ def budgets_from_ledger(
         else:
             spent = totals.spent(b.period, now, scope or None)
             fc = totals.forecast(b.period, now, scope or None)
-        out.append(budget_entry(b, spent, fc, now, ledger.tz, ledger_alerts(ledger, b.name)))
+        label = period_label(b.period, local_day(now, ledger.tz))
+        alerts = ledger_alerts(ledger, b.name, label)
+        out.append(budget_entry(b, spent, fc, now, ledger.tz, alerts))
     return out
 
 
-def ledger_alerts(ledger: Ledger, budget: str) -> list[dict[str, Any]]:
-    """Alerts recorded for a budget's current period (the alert table arrives with budgets)."""
+def ledger_alerts(ledger: Ledger, budget: str, period: str) -> list[dict[str, Any]]:
+    """Alerts decided for a budget in one period instance (e.g. "2026-11")."""
     try:
         rows = ledger.db.execute(
-            "SELECT threshold, delivered FROM alerts WHERE budget = ? AND current = 1",
-            (budget,),
+            "SELECT threshold, delivered FROM alerts WHERE kind IN ('budget', 'forecast') "
+            "AND rule = ? AND period = ? ORDER BY id",
+            (budget, period),
         ).fetchall()
     except sqlite3.OperationalError:
         return []
-    return [{"threshold": t, "delivered": bool(d)} for t, d in rows]
+    return [
+        {"threshold": float(t) if t != "forecast" else "forecast", "delivered": bool(d)}
+        for t, d in rows
+    ]
+
+
+def period_label(kind: Period, day: date) -> str:
+    """The period instance a day belongs to: "2026-11-23", "2026-W48" or "2026-11"."""
+    if kind == "day":
+        return day.isoformat()
+    if kind == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
 
 
 def sources_entries(config: Config, stats: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -124,12 +124,10 @@ def test_default_config_watches_claude_code_codex_and_the_spool(
 
 
 def test_default_source_paths_follow_claude_config_dir_and_codex_home(
-    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, env: dict[str, str]
 ) -> None:
-    pytest.importorskip("monitor.sources.claude_code", reason="claude-code adapter not written yet")
-    pytest.importorskip("monitor.sources.codex", reason="codex adapter not written yet")
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{tmp_path}/c1,{tmp_path}/c2")
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "cx"))
+    env["CLAUDE_CONFIG_DIR"] = f"{tmp_path}/c1,{tmp_path}/c2"
+    env["CODEX_HOME"] = str(tmp_path / "cx")
     config = load_config(env=env)
     assert config.source("claude-code").paths == (
         f"{tmp_path}/c1/projects/**/*.jsonl",

@@ -25,7 +25,6 @@ a byte search before any decoding, and msgspec decodes only the fields declared 
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -42,6 +41,7 @@ from monitor.sources.base import (
     origin,
 )
 from monitor.sources.common import parse_ts, to_int
+from monitor.sources.locations import claude_code_paths
 
 _NEEDLE = b'"usage"'
 _SYNTHETIC = "<synthetic>"
@@ -266,17 +266,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
 
 
 def default_paths() -> list[str]:
-    """Each dir of `$CLAUDE_CONFIG_DIR` (comma-separated), else both homes Claude Code uses.
-
-    Some Claude Code versions keep their data under `$XDG_CONFIG_HOME/claude` instead of
-    `~/.claude`; ccusage reads both, and so do we (keys make an overlap harmless).
-    """
-    env = os.environ.get("CLAUDE_CONFIG_DIR", "")
-    dirs = [d.strip().rstrip("/") for d in env.split(",") if d.strip()]
-    if dirs:
-        return [f"{d}/projects/**/*.jsonl" for d in dirs]
-    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip().rstrip("/") or "~/.config"
-    return ["~/.claude/projects/**/*.jsonl", f"{xdg}/claude/projects/**/*.jsonl"]
+    return claude_code_paths()
 
 
 FORMAT = Format(

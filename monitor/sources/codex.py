@@ -26,7 +26,6 @@ State (JSON, saved with the cursor so a restart resumes exactly): `model`, `tota
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +42,7 @@ from monitor.sources.base import (
     origin,
 )
 from monitor.sources.common import parse_ts, to_int
+from monitor.sources.locations import codex_paths
 
 FALLBACK_MODEL = "gpt-5"
 _COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
@@ -189,9 +189,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
 
 
 def default_paths() -> list[str]:
-    """`$CODEX_HOME/sessions/**/rollout-*.jsonl`, else under `~/.codex`."""
-    home = os.environ.get("CODEX_HOME", "").strip().rstrip("/") or "~/.codex"
-    return [f"{home}/sessions/**/rollout-*.jsonl"]
+    return codex_paths()
 
 
 FORMAT = Format(

@@ -83,7 +83,10 @@ def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
         return None
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -97,20 +100,25 @@ def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 _THOUSANDS = re.compile(r"[,_\s]")
 
 
 def to_int(value: Any) -> int:
-    """A token count as tools write it (int, float, "3,865", None) → int; 0 when absent."""
+    """A token count as tools write it (int, float, "3,865", None) → int; 0 when absent.
+
+    Raises ValueError for a number that is no count (NaN, infinite, "1e400")."""
     if value is None or isinstance(value, bool):
         return 0
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return _float_int(value)
     if isinstance(value, str):
         text = _THOUSANDS.sub("", value)
         if not text:
@@ -119,7 +127,16 @@ def to_int(value: Any) -> int:
             return int(text)
         except ValueError:
             try:
-                return int(float(text))
+                number = float(text)
             except ValueError:
                 return 0
+            return _float_int(number)
     return 0
+
+
+def _float_int(value: float) -> int:
+    """NaN and infinities are no count: a ValueError the adapter reports as a bad record."""
+    try:
+        return int(value)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"not a token count: {value!r}") from exc
