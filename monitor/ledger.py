@@ -166,6 +166,7 @@ ON CONFLICT (day, source, provider, model, operation) DO UPDATE SET
     unpriced_calls = unpriced_calls + excluded.unpriced_calls
 """
 _KEY_CHUNK: Final = 500
+_SESSION_KEYS_MAX: Final = 400_000
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
 
@@ -197,15 +198,13 @@ class Batch:
     events: list[UsageEvent] = field(default_factory=list)
     cursors: list[Cursor] = field(default_factory=list)
     errors: list[BadRecord] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
     dropped_cursors: list[tuple[str, str]] = field(default_factory=list)
     """(source, path) of cursors whose file moved to a path that has its own cursor now."""
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.cursors or self.errors or self.dropped_cursors)
-
-
-def _size(e: UsageEvent) -> int:
-    return e.input_tokens + e.output_tokens
+        return bool(self.events or self.rows or self.cursors or self.errors or self.dropped_cursors)
 
 
 class DayOf:
@@ -227,7 +226,24 @@ class DayOf:
         return day
 
 
-def _event_row(e: UsageEvent, day_of: DayOf) -> tuple[Any, ...]:
+_TAGS_MEMO: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _tags_json(tags: dict[str, str]) -> str:
+    """Tags as stored JSON, memoized: a session's events all carry the same few tags."""
+    if not tags:
+        return "{}"
+    key = tuple(tags.items())
+    text = _TAGS_MEMO.get(key)
+    if text is None:
+        text = json.dumps(dict(sorted(tags.items())), separators=(",", ":"))
+        if len(_TAGS_MEMO) > 50_000:
+            _TAGS_MEMO.clear()
+        _TAGS_MEMO[key] = text
+    return text
+
+
+def event_row(e: UsageEvent, day_of: DayOf) -> tuple[Any, ...]:
     ms = ts_ms(e.ts)
     return (
         e.key,
@@ -248,7 +264,7 @@ def _event_row(e: UsageEvent, day_of: DayOf) -> tuple[Any, ...]:
         e.cost_basis,
         opt_to_nano(e.reported_cost),
         opt_to_nano(e.priced_cost),
-        json.dumps(e.tags, sort_keys=True, separators=(",", ":")) if e.tags else "{}",
+        _tags_json(e.tags),
         e.origin,
         e.flags,
     )
@@ -339,11 +355,17 @@ class Ledger:
             try:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
+                # Inserting keys in random order touches the whole unique index: give the
+                # page cache room (64 MiB) so a backfill does not thrash.
+                self.db.execute("PRAGMA cache_size = -65536")
                 self._migrate()
                 self._ensure_timezone()
             except sqlite3.Error as exc:
                 raise LedgerError(f"{self.path}: cannot write the ledger: {exc}") from exc
-        else:
+        self._session_keys: set[str] | None = None
+        if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+            self._session_keys = set()
+        if readonly:
             version = self.schema_version()
             if version > SCHEMA_VERSION:
                 raise LedgerError(
@@ -453,23 +475,29 @@ class Ledger:
 
     # -- the exactly-once commit --------------------------------------------------
 
-    def commit(self, batch: Batch) -> list[Applied]:
+    def commit(self, batch: Batch, *, want_applied: bool = True) -> list[Applied]:
         """Store events, cursors and bad-record reports in one transaction.
 
         Returns what changed: new events, and stored events superseded by a larger copy
         (with the stored version as `previous`). Re-delivered copies that are not larger
-        change nothing and are not returned.
+        change nothing and are not returned. A bulk backfill that needs no answer passes
+        `want_applied=False` and is spared building it.
         """
         if not batch:
             return []
         db = self.db
         day_of = self.day_of
         # Within the batch, the largest copy of each key wins (first among equals).
-        chosen: dict[str, UsageEvent] = {}
+        chosen: dict[str, tuple[tuple[Any, ...], UsageEvent | None]] = {}
         for e in batch.events:
+            row = event_row(e, day_of)
             have = chosen.get(e.key)
-            if have is None or _size(e) > _size(have):
-                chosen[e.key] = e
+            if have is None or row[7] + row[8] > have[0][7] + have[0][8]:
+                chosen[e.key] = (row, e)
+        for row in batch.rows:
+            have = chosen.get(row[0])
+            if have is None or row[7] + row[8] > have[0][7] + have[0][8]:
+                chosen[row[0]] = (row, None)
         applied: list[Applied] = []
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -478,26 +506,32 @@ class Ledger:
             updates: list[tuple[Any, ...]] = []
             rollup: dict[tuple[str, str, str, str, str], list[int]] = {}
             stats: dict[str, list[int]] = {}
-            for key, e in chosen.items():
+            for key, (row, ev) in chosen.items():
                 old = existing.get(key)
-                if old is not None and _size(e) <= old[7] + old[8]:
+                if old is not None and row[7] + row[8] <= old[7] + old[8]:
                     continue
-                row = _event_row(e, day_of)
                 _rollup_delta(rollup, row, 1)
-                st = stats.get(e.source)
+                st = stats.get(row[3])
                 if st is None:
-                    st = stats[e.source] = [0, row[1]]
-                st[1] = max(st[1], row[1])
+                    st = stats[row[3]] = [0, row[1]]
+                elif row[1] > st[1]:
+                    st[1] = row[1]
                 if old is None:
                     inserts.append(row)
                     st[0] += 1
-                    applied.append(Applied(e))
+                    if want_applied:
+                        applied.append(Applied(ev or event_from_row(row)))
                 else:
                     _rollup_delta(rollup, old, -1)
                     updates.append((*row[1:], key))
-                    applied.append(Applied(e, event_from_row(old)))
+                    if want_applied:
+                        applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
             if inserts:
                 db.executemany(_INSERT_EVENT, inserts)
+                if self._session_keys is not None:
+                    self._session_keys.update(r[0] for r in inserts)
+                    if len(self._session_keys) > _SESSION_KEYS_MAX:
+                        self._session_keys = None  # memory bound: look every key up again
             if updates:
                 db.executemany(_UPDATE_EVENT, updates)
             if rollup:
@@ -545,7 +579,13 @@ class Ledger:
         return applied
 
     def _existing(self, keys: list[str]) -> dict[str, tuple[Any, ...]]:
-        """Stored rows for `keys`, shaped like `_event_row` output."""
+        """Stored rows for `keys`, shaped like `event_row` output.
+
+        A ledger that was empty when opened can only hold keys this process inserted:
+        only those are looked up, which spares a cold backfill most of its queries.
+        """
+        if self._session_keys is not None:
+            keys = [k for k in keys if k in self._session_keys]
         found: dict[str, tuple[Any, ...]] = {}
         for i in range(0, len(keys), _KEY_CHUNK):
             part = keys[i : i + _KEY_CHUNK]
@@ -650,8 +690,8 @@ class Ledger:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for old, new in changes:
-                old_row = _event_row(old, self.day_of)
-                new_row = _event_row(new, self.day_of)
+                old_row = event_row(old, self.day_of)
+                new_row = event_row(new, self.day_of)
                 _rollup_delta(rollup, old_row, -1)
                 _rollup_delta(rollup, new_row, 1)
                 self.db.execute(

@@ -22,10 +22,9 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from monitor.events import NANO, usd_json, usd_text
 from monitor.query import (
@@ -88,9 +87,18 @@ def report_json(result: QueryResult) -> dict[str, Any]:
     }
 
 
+def _report_json_text(doc: dict[str, Any]) -> str:
+    """One row per line: readable, and every piece goes through the C encoder (json's
+    `indent` falls back to the pure-Python one, 10x slower on a long report)."""
+    head = json.dumps({k: doc[k] for k in ("since", "until", "group_by")})[:-1]
+    rows = ",\n  ".join(json.dumps(row) for row in doc["rows"])
+    body = f"[\n  {rows}\n ]" if rows else "[]"
+    return f'{head},\n "rows": {body},\n "total": {json.dumps(doc["total"])}}}\n'
+
+
 def render_report(result: QueryResult, fmt: Format) -> str:
     if fmt == "json":
-        return json.dumps(report_json(result), indent=2) + "\n"
+        return _report_json_text(report_json(result))
     if fmt == "csv":
         return _report_csv(result)
     return _report_text(result)
@@ -170,7 +178,7 @@ def _report_text(result: QueryResult) -> str:
         n = result.total.unpriced_calls
         models = ", ".join(f"{u.model} ({u.provider}, {_int(u.calls)})" for u in result.unpriced)
         lines.append("")
-        lines.append(f"{_int(n)} call{'s' if n != 1 else ''} unpriced, not in the cost: {models}")
+        lines.append(f"{_calls(n)} unpriced, not in the cost: {models}")
         lines.append(
             'Add a [prices."MODEL"] override to the config, then run `llm-monitor reprice`.'
         )
@@ -203,16 +211,14 @@ def _table(
 # -- compare ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Side:
+class Side(NamedTuple):
     selection: Selection
     totals: Totals
     iterations: int | None
     """Distinct `iteration` tags (per `run`), None when no selected event carries one."""
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
+class Comparison(NamedTuple):
     """A (the baseline) against B; savings are what B saves over A (negative: B costs more)."""
 
     a: Side
@@ -290,10 +296,18 @@ def render_comparison(c: Comparison, fmt: Literal["text", "json"]) -> str:
     a, b = c.a.totals, c.b.totals
     rows: list[tuple[str, str, str, str]] = [
         ("Calls", _int(a.calls), _int(b.calls), _signed(b.calls - a.calls)),
-        ("Input tokens", _int(a.input_tokens), _int(b.input_tokens),
-         _signed(b.input_tokens - a.input_tokens)),
-        ("Output tokens", _int(a.output_tokens), _int(b.output_tokens),
-         _signed(b.output_tokens - a.output_tokens)),
+        (
+            "Input tokens",
+            _int(a.input_tokens),
+            _int(b.input_tokens),
+            _signed(b.input_tokens - a.input_tokens),
+        ),
+        (
+            "Output tokens",
+            _int(a.output_tokens),
+            _int(b.output_tokens),
+            _signed(b.output_tokens - a.output_tokens),
+        ),
         ("Total tokens", _int(a.total_tokens), _int(b.total_tokens), _signed(-c.token_savings)),
         ("Cost", usd_text(a.cost), usd_text(b.cost), _signed_usd(-c.cost_savings)),
     ]
@@ -311,15 +325,24 @@ def render_comparison(c: Comparison, fmt: Literal["text", "json"]) -> str:
         *_table(["", "A", "B", "B - A"], [list(r) for r in rows], None, left=1),
         "",
     ]
-    saved = c.token_savings >= 0 and c.cost_savings >= 0
-    word = "Savings (B vs A)" if saved else "Change (B vs A, negative = B spends more)"
-    lines.append(
-        f"{word}: tokens {_int(c.token_savings)} ({_pct_text(c.token_savings_pct)}), "
-        f"cost {usd_text(c.cost_savings)} ({_pct_text(c.cost_savings_pct)})"
-    )
+    lines.append(_savings_line(c))
     if a.unpriced_calls or b.unpriced_calls:
         lines.append("Costs leave out unpriced calls.")
     return "\n".join(lines) + "\n"
+
+
+def _savings_line(c: Comparison) -> str:
+    tokens, cost = c.token_savings, c.cost_savings
+    tp, cp = c.token_savings_pct, c.cost_savings_pct
+    if tokens <= 0 and cost <= 0 and (tokens or cost):
+        return (
+            f"B spends more than A: tokens {_signed(-tokens)} ({_pct_text(tp, -1)}), "
+            f"cost {_signed_usd(-cost)} ({_pct_text(cp, -1)})"
+        )
+    word = "Savings (B vs A)" if tokens >= 0 and cost >= 0 else "Savings (B vs A, - = more)"
+    return (
+        f"{word}: tokens {_int(tokens)} ({_pct_text(tp)}), cost {usd_text(cost)} ({_pct_text(cp)})"
+    )
 
 
 def _signed(n: int) -> str:
@@ -334,15 +357,16 @@ def _opt_int(n: int | None) -> str:
     return "-" if n is None else _int(n)
 
 
-def _pct_text(pct: Decimal | None) -> str:
-    return "n/a" if pct is None else f"{pct}%"
+def _pct_text(pct: Decimal | None, sign: int = 1) -> str:
+    if pct is None:
+        return "n/a"
+    return f"{sign * pct:+}%" if sign < 0 else f"{pct}%"
 
 
 # -- estimate --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     calls: int
     avg_input_tokens: int
     avg_output_tokens: int
@@ -477,6 +501,17 @@ def _weighted_quantile(samples: Sequence[tuple[Decimal, int]], q: Decimal) -> De
     return ordered[-1][0]
 
 
+def _usd_per_call(amount: Decimal | None) -> str:
+    """One call's cost: sub-dollar amounts to 4 places, sub-cent ones to 6 (DESIGN §10)."""
+    if amount is not None and Decimal("0.01") <= abs(amount) < 1:
+        return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN)}"
+    return usd_text(amount, precise=True)
+
+
+def _calls(n: int, noun: str = "call") -> str:
+    return f"{_int(n)} {noun}{'' if n == 1 else 's'}"
+
+
 def estimate_json(e: Estimate) -> dict[str, Any]:
     return {
         "calls": e.calls,
@@ -499,15 +534,13 @@ def estimate_json(e: Estimate) -> dict[str, Any]:
 def render_estimate(e: Estimate, fmt: Literal["text", "json"]) -> str:
     if fmt == "json":
         return json.dumps(estimate_json(e), indent=2) + "\n"
-    what = f"{_int(e.calls)} call{'s' if e.calls != 1 else ''}"
+    what = _calls(e.calls)
     if e.model is not None:
         what += f" of {e.model}" + (f" ({e.provider})" if e.provider else "")
     lines = [f"Estimate: {what}"]
-    per = (
-        f"{_int(e.avg_input_tokens)} input + {_int(e.avg_output_tokens)} output tokens per call"
-    )
+    per = f"{_int(e.avg_input_tokens)} input + {_int(e.avg_output_tokens)} output tokens per call"
     if e.like is not None:
-        past = f"{_int(e.sample_calls)} past call{'s' if e.sample_calls != 1 else ''}"
+        past = _calls(e.sample_calls, "past call")
         lines.append(f"  Like {e.like}: {past}, {per}")
         if e.model is None:
             lines.append("  Priced as those calls were charged")
@@ -516,7 +549,7 @@ def render_estimate(e: Estimate, fmt: Literal["text", "json"]) -> str:
     rows = [
         ["Input tokens", _int(e.input_tokens)],
         ["Output tokens", _int(e.output_tokens)],
-        ["Cost per call", usd_text(e.cost_per_call, precise=True)],
+        ["Cost per call", _usd_per_call(e.cost_per_call)],
         ["Total cost", usd_text(e.cost)],
     ]
     if e.low is not None and e.high is not None and e.low != e.high:
@@ -526,12 +559,13 @@ def render_estimate(e: Estimate, fmt: Literal["text", "json"]) -> str:
         lines.append("  (range: the past calls' 25th-75th percentile cost per call)")
     if e.cost is None:
         lines.append(
-            f"  No price known for {e.model}." if e.model is not None
+            f"  No price known for {e.model}."
+            if e.model is not None
             else "  None of the past calls has a cost."
         )
     elif e.unpriced_sample_calls and e.model is None:
         lines.append(
-            f"  {_int(e.unpriced_sample_calls)} past calls are unpriced and left out of the "
-            "average cost."
+            f"  {_calls(e.unpriced_sample_calls, 'past call')} without a cost "
+            "left out of the average."
         )
     return "\n".join(lines) + "\n"

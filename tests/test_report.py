@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -305,6 +306,14 @@ def test_compare_json_has_both_sides_and_savings(studio: Ledger) -> None:
                               "cost_pct": 25.0}
 
 
+def test_compare_says_when_b_spends_more(studio: Ledger) -> None:
+    c = compare(studio.db, parse_selection("run=run_tech_with_scopes"),
+                parse_selection("run=run_tech_baseline"), BERLIN)
+    assert "B spends more than A: tokens +6,500 (+35.1%), cost +$0.22 (+33.3%)" in (
+        render_comparison(c, "text")
+    )
+
+
 def test_compare_with_an_empty_baseline_has_no_percentage(studio: Ledger) -> None:
     c = compare(studio.db, parse_selection("run=nope"), parse_selection("run=run_tech_baseline"),
                 BERLIN)
@@ -312,8 +321,7 @@ def test_compare_with_an_empty_baseline_has_no_percentage(studio: Ledger) -> Non
     assert c.token_savings_pct is None
     assert c.a.iterations is None
     text = render_comparison(c, "text")
-    assert "tokens -25,000 (n/a)" in text
-    assert "Change (B vs A" in text
+    assert "B spends more than A: tokens +25,000 (n/a), cost +$0.90 (n/a)" in text
 
 
 # -- estimate ----------------------------------------------------------------------------
@@ -328,7 +336,8 @@ def test_estimate_from_averages_matches_seed_003_estimator() -> None:
     assert e.low is None and e.high is None
     text = render_estimate(e, "text")
     assert "Estimate: 10 calls of gpt-4" in text
-    assert "$1.20" in text
+    assert re.search(r"Cost per call +\$0\.1200\n", text)
+    assert re.search(r"Total cost +\$1\.20\n", text)
 
 
 def test_estimate_for_an_unknown_model_is_unpriced() -> None:
@@ -393,7 +402,7 @@ def test_estimate_like_leaves_unpriced_calls_out_of_the_average(tmp_path: Path) 
                                 model="mystery", price=GPT4)
     assert e.cost == Decimal("2")
     assert e.unpriced_sample_calls == 1
-    assert "1 past calls are unpriced" in render_estimate(e, "text")
+    assert "1 past call without a cost left out of the average" in render_estimate(e, "text")
     assert unknown.cost is None
 
 
