@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from monitor import parallel as _parallel
 from monitor.events import UsageEvent
 from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, Ledger
@@ -134,33 +135,101 @@ class Ingestor:
 
     # -- entry points -----------------------------------------------------------------
 
-    def scan(self) -> IngestReport:
-        """Every file of every source, once: a backfill or a `scan` command."""
+    def scan(self, *, parallel: bool = True) -> IngestReport:
+        """Every file of every source, once: a backfill or a `scan` command.
+
+        Files nobody has read yet are parsed in worker processes when there are many
+        (see monitor.parallel); files with a cursor are followed here, in order.
+        """
         report = IngestReport()
         batch = Batch()
-        for name, src in self.sources.items():
-            counts = report.counts(name)
-            seen: set[str] = set()
-            for glob in src.globs:
-                for path in glob.walk():
-                    if path in seen:
-                        continue
-                    seen.add(path)
-                    counts.files += 1
-                    self._collect(src, path, batch, report)
-                    if len(batch.events) >= BATCH_EVENTS:
-                        self._commit(batch, report)
-                        batch = Batch()
-                    if self.stop.is_set():
-                        self._commit(batch, report)
-                        return report
-            if src.fmt.kind == "lines":
-                gone = [p for (s, p) in self.cursors if s == name and p not in seen]
-                for path in gone:
-                    if any(g.matches(path) for g in src.globs):
+        pool = None
+        try:
+            for name, src in self.sources.items():
+                counts = report.counts(name)
+                seen: set[str] = set()
+                fresh: list[str] = []
+                for glob in src.globs:
+                    for path in glob.walk():
+                        if path in seen:
+                            continue
+                        seen.add(path)
+                        counts.files += 1
+                        if (name, path) not in self.cursors and self._moved_from(
+                            name, path
+                        ) is None:
+                            fresh.append(path)
+                            continue
                         self._collect(src, path, batch, report)
+                        batch = self._maybe_commit(batch, report)
+                        if self.stop.is_set():
+                            break
+                if parallel and not self.stop.is_set() and _parallel.worth_it(fresh):
+                    if pool is None:
+                        pool = _parallel.Pool(self.pricer.overrides, self.ledger.tz)
+                    fresh = self._collect_parallel(pool, src, fresh, batch, report)
+                    batch = Batch()
+                for path in fresh:
+                    if self.stop.is_set():
+                        break
+                    self._collect(src, path, batch, report)
+                    batch = self._maybe_commit(batch, report)
+                if src.fmt.kind == "lines" and not self.stop.is_set():
+                    gone = [p for (s, p) in self.cursors if s == name and p not in seen]
+                    for path in gone:
+                        if any(g.matches(path) for g in src.globs):
+                            self._collect(src, path, batch, report)
+        finally:
+            if pool is not None:
+                pool.close()
         self._commit(batch, report)
         return report
+
+    def _maybe_commit(self, batch: Batch, report: IngestReport) -> Batch:
+        if len(batch.events) + len(batch.rows) >= BATCH_EVENTS:
+            self._commit(batch, report)
+            return Batch()
+        return batch
+
+    def _collect_parallel(
+        self,
+        pool: _parallel.Pool,
+        src: _Source,
+        paths: list[str],
+        batch: Batch,
+        report: IngestReport,
+    ) -> list[str]:
+        """Parse new files in workers; returns the paths to redo in-process."""
+        name = src.config.name
+        counts = report.counts(name)
+        spec = _parallel.SourceSpec(
+            name, src.config.format, src.config.timezone, src.config.cost, dict(src.config.options)
+        )
+        redo: list[str] = []
+        for results in pool.run(spec, _parallel.jobs_by_size(paths)):
+            for res in results:
+                if res.unreadable == "retry-in-process":
+                    redo.append(res.path)
+                    continue
+                if res.unreadable is not None:
+                    counts.unreadable += 1
+                    log.warning("source %s: cannot read %s: %s", name, res.path, res.unreadable)
+                    continue
+                if res.pending:
+                    counts.pending += 1
+                    continue
+                counts.files_read += 1
+                batch.rows.extend(res.rows)
+                for c in res.cursors:
+                    batch.cursors.append(c)
+                    self._remember(c)
+                for path, offset, message in res.errors:
+                    self._bad(name, path, offset, message, batch, counts)
+            batch = self._maybe_commit(batch, report)
+            if self.stop.is_set():
+                break
+        self._commit(batch, report)
+        return redo
 
     def ingest_paths(self, paths: Iterable[str]) -> IngestReport:
         """The given paths (reported changed by the watcher), for every source they match."""
@@ -176,13 +245,12 @@ class Ingestor:
     def _commit(self, batch: Batch, report: IngestReport) -> None:
         if not batch:
             return
-        applied = self.ledger.commit(batch)
-        for a in applied:
-            counts = report.counts(a.event.source if a.event.source in self.sources else "")
-            if a.previous is None:
-                counts.events += 1
-            else:
-                counts.updated += 1
+        want = self.keep_applied or self.on_commit is not None
+        applied = self.ledger.commit(batch, want_applied=want)
+        for source, (new, updated) in self.ledger.last_counts.items():
+            counts = report.counts(source)
+            counts.events += new
+            counts.updated += updated
         if self.keep_applied:
             report.applied.extend(applied)
         if self.on_commit is not None and applied:

@@ -362,6 +362,8 @@ class Ledger:
                 self._ensure_timezone()
             except sqlite3.Error as exc:
                 raise LedgerError(f"{self.path}: cannot write the ledger: {exc}") from exc
+        self.last_counts: dict[str, tuple[int, int]] = {}
+        """(new, updated) events per source of the last commit."""
         self._session_keys: set[str] | None = None
         if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             self._session_keys = set()
@@ -483,6 +485,7 @@ class Ledger:
         change nothing and are not returned. A bulk backfill that needs no answer passes
         `want_applied=False` and is spared building it.
         """
+        self.last_counts = {}
         if not batch:
             return []
         db = self.db
@@ -513,12 +516,15 @@ class Ledger:
                 _rollup_delta(rollup, row, 1)
                 st = stats.get(row[3])
                 if st is None:
-                    st = stats[row[3]] = [0, row[1]]
+                    st = stats[row[3]] = [0, row[1], 0]
                 elif row[1] > st[1]:
                     st[1] = row[1]
                 if old is None:
                     inserts.append(row)
                     st[0] += 1
+                else:
+                    st[2] += 1
+                if old is None:
                     if want_applied:
                         applied.append(Applied(ev or event_from_row(row)))
                 else:
@@ -536,7 +542,8 @@ class Ledger:
                 db.executemany(_UPDATE_EVENT, updates)
             if rollup:
                 db.executemany(_UPSERT_DAILY, [(*k, *v) for k, v in rollup.items()])
-            for source, (n, last) in stats.items():
+            self.last_counts = {src: (v[0], v[2]) for src, v in stats.items()}
+            for source, (n, last, _) in stats.items():
                 db.execute(
                     """INSERT INTO source_stats (source, events, errors, last_event)
                        VALUES (?, ?, 0, ?)

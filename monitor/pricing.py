@@ -213,6 +213,8 @@ class Pricer:
 
     def __init__(self, overrides: Mapping[str, OverridePrices] | None = None) -> None:
         self.stats = PricerStats()
+        self.overrides: Mapping[str, OverridePrices] = dict(overrides or {})
+        """As given: what a worker process needs to build the same Pricer."""
         self._overrides: dict[str, tuple[str, OverridePrices]] = {}
         for name, override in (overrides or {}).items():
             for field, _ in _OVERRIDE_KEYS:

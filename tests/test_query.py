@@ -222,6 +222,20 @@ def test_tag_filter_reads_events(ledger: Ledger) -> None:
     assert result.unpriced == (UnpricedModel("openai", "mystery", 1),)
 
 
+def test_tag_values_needing_json_escapes_filter_and_group(tmp_path: Path) -> None:
+    odd = {"client": "café", "run": 'r"1', "path": "C:\\runs"}
+    with Ledger(tmp_path / "odd.sqlite3", BERLIN, "Europe/Berlin") as led:
+        led.commit(Batch(events=[
+            ev("o1", utc(2026, 11, 1, 9), **odd),
+            ev("o2", utc(2026, 11, 1, 9), client="cafe", run="r1", path="runs"),
+        ]))
+        for key, value in odd.items():
+            hits = query(led.db, [f"tag:{key}"], selection(where={f"tag.{key}": value}), BERLIN)
+            assert [r.key for r in hits.rows] == [(value,)]
+        plain = query(led.db, [], selection(where={"tag.client": "cafe"}), BERLIN)
+        assert plain.total.events == 1
+
+
 def test_tag_colon_and_dot_spellings_filter_alike(ledger: Ledger) -> None:
     dot = query(ledger.db, [], selection(where={"tag.session": "s1"}), BERLIN).total
     colon = query(ledger.db, [], selection(where={"tag:session": "s1"}), BERLIN).total

@@ -1,0 +1,190 @@
+"""Parsing new files in worker processes during a large backfill.
+
+A cold backfill of a Claude Code tree is ~0.5 GB of JSON: parsing, pricing and turning
+events into ledger rows is CPU work that a second core halves. Workers only read files
+nobody has a cursor for yet (new content, offset 0) and hand back plain rows, cursors and
+bad-record reports; every decision that involves the ledger (dedup, rotation, commit)
+stays in the main process, so exactly-once does not depend on the workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
+
+from monitor.ledger import DayOf, event_row
+from monitor.sources import get_format
+from monitor.sources.base import IncompleteDocument, ParseContext
+from monitor.tail import Cursor, read_document_file, read_lines_file
+
+MIN_FILES: Final = 64
+"""Fewer new files than this are parsed in-process: workers cost ~0.3 s to start."""
+MIN_BYTES: Final = 16 * 1024 * 1024
+JOB_BYTES: Final = 4 * 1024 * 1024
+"""Files are grouped into jobs of about this many bytes (balance vs. per-job overhead)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """What a worker needs to know of a source (picklable, no Glob objects)."""
+
+    name: str
+    format: str
+    tz: tzinfo
+    cost: str
+    options: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    cursors: list[Cursor] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
+    """(path, offset, message) of bad records."""
+    pending: bool = False
+    unreadable: str | None = None
+
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo) -> None:
+    from monitor.pricing import Pricer
+
+    _worker["pricer"] = Pricer(overrides)
+    _worker["day_of"] = DayOf(ledger_tz)
+
+
+def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
+    """Worker entry point: every path from offset 0 (no cursor yet)."""
+    pricer = _worker["pricer"]
+    day_of = _worker["day_of"]
+    fmt = get_format(spec.format)
+    out = []
+    for path in paths:
+        res = FileResult(path)
+        try:
+            if fmt.kind == "document":
+                chunk = read_document_file(spec.name, path, None)
+                chunks = [chunk] if chunk is not None else []
+            else:
+                chunks = []
+                cursor = None
+                while True:
+                    got = read_lines_file(spec.name, path, cursor)
+                    if not got:
+                        break
+                    chunks.extend(got)
+                    cursor = got[-1].cursor
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            res.unreadable = exc.strerror or str(exc)
+            out.append(res)
+            continue
+        for chunk in chunks:
+            cur = chunk.cursor
+            for offset, reason in chunk.skipped:
+                res.errors.append((cur.path, offset, reason))
+            if chunk.data:
+                mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
+                ctx = ParseContext(
+                    source=spec.name,
+                    path=cur.path,
+                    file_id=cur.file_id,
+                    tz=spec.tz,
+                    base_offset=chunk.base_offset,
+                    mtime=mtime,
+                    options=spec.options,
+                )
+                try:
+                    result = fmt.parse(ctx, dict(cur.state), chunk.data)
+                except IncompleteDocument:
+                    res.pending = True
+                    break
+                except Exception:
+                    # Let the main process parse it with its line-by-line safety net.
+                    res.cursors.clear()
+                    res.rows.clear()
+                    res.unreadable = "retry-in-process"
+                    break
+                cur.state = result.state
+                for e in result.events:
+                    pricer.apply(e, spec.cost)
+                    res.rows.append(event_row(e, day_of))
+                for err in result.errors:
+                    res.errors.append((cur.path, err.offset, err.message))
+            res.cursors.append(cur)
+        out.append(res)
+    return out
+
+
+def jobs_by_size(paths: Sequence[str]) -> list[list[str]]:
+    """Group paths into jobs of about JOB_BYTES, biggest files first (better balance)."""
+    sized = []
+    for p in paths:
+        try:
+            sized.append((os.stat(p).st_size, p))
+        except OSError:
+            sized.append((0, p))
+    sized.sort(reverse=True)
+    jobs: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for n, p in sized:
+        current.append(p)
+        size += n
+        if size >= JOB_BYTES:
+            jobs.append(current)
+            current, size = [], 0
+    if current:
+        jobs.append(current)
+    return jobs
+
+
+def worth_it(paths: Sequence[str]) -> bool:
+    if len(paths) < MIN_FILES or (os.cpu_count() or 1) < 2:
+        return False
+    total = 0
+    for p in paths:
+        try:
+            total += os.stat(p).st_size
+        except OSError:
+            continue
+        if total >= MIN_BYTES:
+            return True
+    return False
+
+
+class Pool:
+    """A process pool for one backfill; `forkserver` so forking from a threaded daemon is safe."""
+
+    def __init__(self, overrides: Mapping[str, Any], ledger_tz: tzinfo) -> None:
+        workers = max(1, min(os.cpu_count() or 1, 4))
+        self.executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_init_worker,
+            initargs=(overrides, ledger_tz),
+        )
+        self.workers = workers
+
+    def run(self, spec: SourceSpec, jobs: Sequence[list[str]]) -> Iterator[list[FileResult]]:
+        """Results as jobs finish; at most 2 jobs per worker in flight (bounded memory)."""
+        todo = list(jobs)
+        running: set[Future[list[FileResult]]] = set()
+        while todo or running:
+            while todo and len(running) < 2 * self.workers:
+                running.add(self.executor.submit(parse_files, spec, todo.pop(0)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)

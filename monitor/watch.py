@@ -1,0 +1,693 @@
+"""Which files may have changed: an async stream of candidate paths for the daemon.
+
+This module owns *where to look*: it chooses the directories to watch (`plan_watches`),
+runs watchfiles' notifiers over them, re-arms when the tree under them changes shape,
+and keeps a periodic stat sweep as a safety net for what notification misses. It never
+reads a file and never decides what happened to one (append, rotation, truncation,
+deletion): it yields paths and the tailer decides by `stat`. A deleted or renamed-away
+path is yielded too, so the tailer can finish the old inode.
+
+It never watches inside an excluded directory (the daemon's state dir: the ledger's own
+writes would wake it forever). A glob root that lies strictly inside an excluded dir
+(the spool) is watched itself; files elsewhere in the excluded dir are ignored.
+
+Costs, measured on this machine (2 cores; `bench/bench_watch.py`):
+- watchfiles' Rust loop wakes every `step` ms while it waits, ~45 µs of CPU per wake:
+  step=10 idles at ~0.5 % of a core, step=25 at ~0.2 %. Append→yield latency is about
+  1.5 × step (a change is noticed at the next step and returned one quiet step later):
+  step=25 gives ~35 ms median. Every notifier instance pays its own wakes, so all
+  recursive roots share one instance, small non-recursive roots (the spool) join it,
+  and only the ancestors of missing roots get a second, slower one (`pending_step_ms`).
+- The stat sweep is adaptive so that 22 k files stay cheap: files modified within
+  `hot_window` are stat'ed every `sweep_interval`, the others once per `cold_interval`
+  in round-robin slices (one slice per sweep, so there is no periodic spike), and the
+  globs are re-walked every `rewalk_interval` (new files normally arrive as events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import stat
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from watchfiles import Change, awatch
+from watchfiles._rust_notify import WatchfilesRustInternalError
+
+from monitor.globs import Glob, walk_all
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STEP_MS: Final = 25
+"""~35 ms median append→yield, ~0.2 % of a core idle (step=10: ~16 ms, ~0.5 %)."""
+DEFAULT_PENDING_STEP_MS: Final = 100
+"""Ancestors of missing roots only wait for a directory to appear; this also bounds stop()."""
+SMALL_TREE_DIRS: Final = 32
+"""A non-recursive root with at most this many directories below it joins the recursive
+notifier (one instance instead of two); a bigger one gets a flat watch of its own."""
+_YIELD_EVERY: Final = 512
+"""Walks and sweeps give the event loop a turn this often, so a big tree never stalls it."""
+_LIMIT_HINTS: Final = (
+    "watch limit",
+    "no space left on device",
+    "too many open files",
+    "os error 28",
+    "os error 24",
+)
+
+
+class Sig(NamedTuple):
+    """What the sweep compares: a change in any of these means the file may have new bytes."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchTarget:
+    """One directory handed to a notifier.
+
+    `ident` is (st_dev, st_ino) when planned: a directory deleted and re-created under the
+    same name is a different target, and its dead inotify watch gets replaced.
+    """
+
+    path: str
+    recursive: bool
+    pending: bool
+    ident: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchPlan:
+    targets: frozenset[WatchTarget]
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset(t.path for t in self.targets)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One notifier instance: its paths, its mode and its wake-up step."""
+
+    targets: tuple[WatchTarget, ...]
+    recursive: bool
+    step_ms: int
+    polling: bool
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(t.path for t in self.targets)
+
+
+@dataclass(slots=True)
+class WatchStats:
+    """Counters for `status` / metrics and for tests that must see what did NOT happen."""
+
+    batches: int = 0
+    raw_changes: int = 0
+    excluded_changes: int = 0
+    """Changes reported inside an excluded dir; stays 0 while the plan keeps them unwatched."""
+    sweeps: int = 0
+    sweep_hits: int = 0
+    """Changed files found by the stat sweep rather than by a notification."""
+    rearms: int = 0
+    polling: set[str] = field(default_factory=set)
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _norm(path: str | os.PathLike[str]) -> str:
+    return os.path.normpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def stat_sig(path: str) -> Sig | None:
+    """The file's signature, or None when it is gone or not a regular file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return Sig(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _dir_ident(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+def _subdirs(path: str) -> list[str]:
+    try:
+        with os.scandir(path) as it:
+            return sorted(e.path for e in it if e.is_dir())
+    except OSError:
+        return []
+
+
+def _small_tree(path: str, limit: int = SMALL_TREE_DIRS) -> bool:
+    seen = 0
+    stack = [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        seen += 1
+                        if seen > limit:
+                            return False
+                        stack.append(e.path)
+        except OSError:
+            continue
+    return True
+
+
+class _Scope:
+    """The globs and excluded dirs, with the cheap path tests every event goes through."""
+
+    def __init__(self, globs: Sequence[Glob], exclude: Iterable[str]) -> None:
+        self.globs: tuple[Glob, ...] = tuple(globs)
+        self.exclude: tuple[str, ...] = tuple(sorted(set(exclude)))
+        roots = {str(g.root) for g in self.globs}
+        self.allowed: tuple[str, ...] = tuple(
+            sorted(r for r in roots if any(_inside(r, x) and r != x for x in self.exclude))
+        )
+
+    def hidden(self, path: str) -> bool:
+        """Inside an excluded dir and not under a glob root that lies strictly inside it."""
+        return any(_inside(path, x) for x in self.exclude) and not any(
+            _inside(path, a) for a in self.allowed
+        )
+
+    def prunable(self, directory: str) -> bool:
+        """Hidden, and not on the way to an allowed root either: never enter it."""
+        return self.hidden(directory) and not any(_inside(a, directory) for a in self.allowed)
+
+    def matches(self, path: str) -> bool:
+        return any(g.matches(path) for g in self.globs) and not self.hidden(path)
+
+    def may_contain(self, directory: str) -> bool:
+        return not self.prunable(directory) and any(g.may_contain(directory) for g in self.globs)
+
+    def contains_excluded(self, directory: str) -> bool:
+        return any(_inside(x, directory) for x in self.exclude)
+
+
+def plan_watches(globs: Sequence[Glob], exclude: Iterable[str | os.PathLike[str]] = ()) -> WatchPlan:
+    """Decide which existing directories to watch, and how, for these globs.
+
+    - An existing root is watched with its glob's recursion; a missing root's nearest
+      existing ancestor is watched flat (`pending`): recursively, an ancestor like $HOME
+      would cost a watch per directory and wake on every write below it.
+    - A recursive watch never contains an excluded dir: such a root is split into a flat
+      watch of itself plus one watch per child that the globs can descend into (the
+      excluded dir's own children only when they lead to an allowed root, e.g. spool).
+    - Watches covered by a recursive one are dropped; small flat roots become recursive
+      so they can share the recursive notifier.
+    """
+    return _plan(_Scope(globs, (_norm(x) for x in exclude)))
+
+
+def _plan(scope: _Scope) -> WatchPlan:
+    wanted: dict[str, bool] = {}
+    for g in scope.globs:
+        root = str(g.root)
+        if not scope.hidden(root):
+            wanted[root] = wanted.get(root, False) or g.recursive
+    rec: set[str] = set()
+    flat: set[str] = set()
+    pending: set[str] = set()
+
+    def place(d: str, recursive: bool) -> None:
+        if not recursive:
+            flat.add(d)
+            return
+        if not scope.contains_excluded(d):
+            rec.add(d)
+            return
+        if not scope.hidden(d):
+            flat.add(d)
+        for child in _subdirs(d):
+            if not scope.prunable(child) and scope.may_contain(child):
+                place(child, True)
+
+    for root, recursive in sorted(wanted.items()):
+        existing = root
+        while _dir_ident(existing) is None and existing != "/":
+            existing = os.path.dirname(existing)
+        if existing == root:
+            place(root, recursive)
+        elif not scope.hidden(existing):
+            pending.add(existing)
+        # A hidden ancestor (the state dir while spool/ is missing) is left to the sweep.
+
+    for f in list(flat):
+        if not scope.contains_excluded(f) and _small_tree(f):
+            flat.discard(f)
+            rec.add(f)
+    rec = {r for r in rec if not any(r != o and _inside(r, o) for o in rec)}
+    flat = {f for f in flat if not any(_inside(f, r) for r in rec)}
+    pending = {p for p in pending if p not in flat and not any(_inside(p, r) for r in rec)}
+
+    targets: set[WatchTarget] = set()
+    for paths, recursive, is_pending in ((rec, True, False), (flat, False, False), (pending, False, True)):
+        for p in paths:
+            ident = _dir_ident(p)
+            if ident is not None:  # gone since: the next sweep re-plans
+                targets.add(WatchTarget(p, recursive, is_pending, ident))
+    return WatchPlan(frozenset(targets))
+
+
+def _groups(
+    plan: WatchPlan, polling: set[str], step_ms: int, pending_step_ms: int
+) -> set[_Group]:
+    buckets: dict[tuple[bool, int, bool], list[WatchTarget]] = {}
+    for t in plan.targets:
+        step = pending_step_ms if t.pending else step_ms
+        buckets.setdefault((t.recursive, step, t.path in polling), []).append(t)
+    return {
+        _Group(tuple(sorted(ts, key=lambda t: t.path)), recursive, step, poll)
+        for (recursive, step, poll), ts in buckets.items()
+    }
+
+
+def _is_limit_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EMFILE, errno.ENFILE):
+        return True
+    text = str(exc).lower()
+    return any(h in text for h in _LIMIT_HINTS)
+
+
+class Watcher:
+    """Yields sets of paths that match a glob and may have new bytes (or be gone).
+
+    Run it with `async for paths in watcher.changes()`; `stop()` ends the iteration
+    within about `pending_step_ms`. `ready` is set once the notifiers are armed and the
+    first walk has recorded what exists: nothing written after that is missed. That
+    first walk yields nothing unless `yield_existing` (the daemon backfills instead);
+    files that appear later, including those newly covered by `update()`, are yielded.
+
+    `notify=False` leaves only the stat sweep (and a re-walk every `cold_interval`): for
+    file systems where notification never works. `force_polling=None` keeps watchfiles'
+    own choice (polling on WSL or when WATCHFILES_FORCE_POLLING is set).
+    """
+
+    def __init__(
+        self,
+        globs: Sequence[Glob],
+        *,
+        exclude: Sequence[str | os.PathLike[str]] = (),
+        sweep_interval: float = 5.0,
+        cold_interval: float = 60.0,
+        hot_window: float = 3600.0,
+        rewalk_interval: float | None = None,
+        debounce_ms: int = 50,
+        step_ms: int = DEFAULT_STEP_MS,
+        pending_step_ms: int = DEFAULT_PENDING_STEP_MS,
+        notify: bool = True,
+        force_polling: bool | None = None,
+        poll_delay_ms: int = 1000,
+        yield_existing: bool = False,
+    ) -> None:
+        self._scope = _Scope(globs, (_norm(x) for x in exclude))
+        self._sweep_interval = sweep_interval
+        self._buckets = max(1, round(cold_interval / sweep_interval))
+        self._hot_ns = int(hot_window * 1e9)
+        if rewalk_interval is None:
+            rewalk_interval = 300.0 if notify else cold_interval
+        self._rewalk_interval = rewalk_interval
+        self._debounce_ms = debounce_ms
+        self._step_ms = step_ms
+        self._pending_step_ms = pending_step_ms
+        self._notify = notify
+        self._force_polling = force_polling
+        self._poll_delay_ms = poll_delay_ms
+        self._yield_existing = yield_existing
+
+        self.ready = asyncio.Event()
+        self.stats = WatchStats()
+        self._started = False
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._rearm = asyncio.Event()
+        self._globs_changed = False
+        self._rearm_for_error = False
+        self._fail_streak = 0
+        self._armed_at = 0.0
+        self._out: set[str] = set()
+        self._plan = WatchPlan(frozenset())
+        self._streams: dict[_Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._polling: set[str] = set()
+        self._warned: set[str] = set()
+        self._sigs: dict[str, Sig] = {}
+        self._hot: set[str] = set()
+        self._cold: list[set[str]] = [set() for _ in range(self._buckets)]
+
+    # -- public ------------------------------------------------------------------------
+
+    async def changes(self) -> AsyncIterator[set[str]]:
+        if self._started:
+            raise RuntimeError("a Watcher runs once; create a new one")
+        self._started = True
+        tasks = [
+            asyncio.create_task(self._supervise(), name="watch-supervisor"),
+            asyncio.create_task(self._sweep_loop(), name="watch-sweep"),
+        ]
+        for t in tasks:
+            t.add_done_callback(lambda _: self._wake.set())
+        try:
+            while not self._stopping.is_set():
+                await self._wake.wait()
+                self._wake.clear()
+                for t in tasks:
+                    if t.done() and not t.cancelled() and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+                if self._out and not self._stopping.is_set():
+                    batch, self._out = self._out, set()
+                    self.stats.batches += 1
+                    yield batch
+        finally:
+            self.stop()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+
+    def stop(self) -> None:
+        """End `changes()` soon; safe to call more than once, or before it started."""
+        self._stopping.set()
+        self._rearm.set()
+        self._wake.set()
+
+    def update(self, globs: Sequence[Glob]) -> None:
+        """Watch these globs instead (config reload); files they newly cover are yielded."""
+        self._scope = _Scope(globs, self._scope.exclude)
+        self._polling.clear()  # the user may have raised the inotify limit meanwhile
+        self._globs_changed = True
+        self._rearm.set()
+
+    # -- arming ------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        try:
+            await self._arm(initial=True)
+            self.ready.set()
+            while True:
+                await self._rearm.wait()
+                if self._stopping.is_set():
+                    return
+                if self._rearm_for_error:
+                    quick = time.monotonic() - self._armed_at < 2.0
+                    self._fail_streak = self._fail_streak + 1 if quick else 1
+                    delay = min(0.05 * 2**self._fail_streak, self._sweep_interval)
+                    await self._sleep(delay)
+                    if self._stopping.is_set():
+                        return
+                self._rearm.clear()
+                self._rearm_for_error = False
+                self.stats.rearms += 1
+                await self._arm(initial=False)
+        finally:
+            streams = list(self._streams.values())
+            self._streams.clear()
+            for _, ev in streams:
+                ev.set()
+            await asyncio.gather(*(task for task, _ in streams))
+
+    async def _arm(self, *, initial: bool) -> None:
+        globs_changed, self._globs_changed = self._globs_changed, False
+        old_targets = self._plan.targets
+        if self._notify:
+            plan = _plan(self._scope)
+            wanted = _groups(plan, self._polling, self._step_ms, self._pending_step_ms)
+            started = [g for g in wanted if g not in self._streams]
+            for g in started:
+                ev = asyncio.Event()
+                self._streams[g] = (asyncio.create_task(self._stream(g, ev)), ev)
+            if started:
+                # awatch adds every inotify watch synchronously in its first step: one loop
+                # turn later the new notifiers are armed, so retiring the old ones leaves
+                # no gap (changes in the overlap are reported twice, which is harmless).
+                await asyncio.sleep(0)
+            retiring = [self._streams.pop(g) for g in list(self._streams) if g not in wanted]
+            for _, ev in retiring:
+                ev.set()
+            self._plan = plan
+            self._armed_at = time.monotonic()
+            await asyncio.gather(*(task for task, _ in retiring))
+        if initial or globs_changed:
+            await self._walk_all(emit=not initial or self._yield_existing)
+            return
+        for t in self._plan.targets - old_targets:
+            if not t.pending:
+                await self._walk_tree(t.path)
+
+    def _request_rearm(self, *, error: bool = False) -> None:
+        self._rearm_for_error = self._rearm_for_error or error
+        self._rearm.set()
+
+    async def _stream(self, group: _Group, stop: asyncio.Event) -> None:
+        changes = awatch(
+            *group.paths,
+            watch_filter=None,
+            debounce=self._debounce_ms,
+            step=group.step_ms,
+            stop_event=stop,
+            recursive=group.recursive,
+            force_polling=True if group.polling else self._force_polling,
+            poll_delay_ms=self._poll_delay_ms,
+            ignore_permission_denied=True,
+        )
+        try:
+            while True:
+                try:
+                    raw = await anext(changes)
+                except StopAsyncIteration:
+                    return
+                except FileNotFoundError:
+                    # A target vanished between planning and arming: plan again.
+                    self._request_rearm(error=True)
+                    return
+                except (OSError, WatchfilesRustInternalError) as exc:
+                    self._on_notify_error(group, exc)
+                    return
+                await self._on_changes(raw, group)
+        finally:
+            await changes.aclose()
+
+    def _on_notify_error(self, group: _Group, exc: BaseException) -> None:
+        paths = ", ".join(group.paths)
+        if not group.polling and _is_limit_error(exc):
+            self._polling.update(group.paths)
+            self.stats.polling.update(group.paths)
+            if paths not in self._warned:
+                self._warned.add(paths)
+                log.warning(
+                    "cannot watch %s with inotify (%s); polling it every %d ms instead. "
+                    "Raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 "
+                    "(fs.inotify.max_user_instances for 'too many open files'), and persist "
+                    "it in /etc/sysctl.d/",
+                    paths,
+                    exc,
+                    self._poll_delay_ms,
+                )
+            self._request_rearm()
+            return
+        message = f"watching {paths} failed: {exc}"
+        (log.debug if message in self._warned else log.warning)("%s; re-arming", message)
+        self._warned.add(message)
+        self._request_rearm(error=True)
+
+    # -- events ------------------------------------------------------------------------
+
+    async def _on_changes(self, raw: set[tuple[Change, str]], group: _Group) -> None:
+        scope = self._scope
+        self.stats.raw_changes += len(raw)
+        armed = self._plan.paths
+        new_dirs: list[str] = []
+        for change, path in raw:
+            if scope.hidden(path):
+                self.stats.excluded_changes += 1
+                if change == Change.added and path in scope.exclude:
+                    self._request_rearm()  # the excluded dir appeared inside a watched tree
+                continue
+            if change == Change.deleted:
+                if scope.matches(path):
+                    self._forget(path)
+                    self._emit(path)
+                elif path in armed:
+                    self._request_rearm()
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                if scope.matches(path):
+                    self._forget(path)
+                    self._emit(path)
+                continue
+            if stat.S_ISREG(st.st_mode):
+                if scope.matches(path):
+                    self._record(path, Sig(st.st_size, st.st_mtime_ns, st.st_ino))
+                    self._emit(path)
+            elif stat.S_ISDIR(st.st_mode) and change == Change.added and scope.may_contain(path):
+                if group.recursive:
+                    new_dirs.append(path)  # notify watches it already; its files may predate that
+                else:
+                    self._request_rearm()  # a missing root (or a split child) appeared
+        for d in sorted(new_dirs):
+            if not any(o != d and _inside(d, o) for o in new_dirs):
+                await self._walk_tree(d)
+
+    def _emit(self, path: str) -> None:
+        self._out.add(path)
+        self._wake.set()
+
+    # -- what is known -----------------------------------------------------------------
+
+    def _bucket(self, path: str) -> set[str]:
+        return self._cold[hash(path) % self._buckets]
+
+    def _record(self, path: str, sig: Sig) -> None:
+        self._sigs[path] = sig
+        if time.time_ns() - sig.mtime_ns < self._hot_ns:
+            self._bucket(path).discard(path)
+            self._hot.add(path)
+        else:
+            self._hot.discard(path)
+            self._bucket(path).add(path)
+
+    def _forget(self, path: str) -> None:
+        if self._sigs.pop(path, None) is not None:
+            self._hot.discard(path)
+            self._bucket(path).discard(path)
+
+    def _walk_subtree(self, top: str) -> Iterator[str]:
+        """Matching files under `top`, pruned by the globs; symlink cycles entered once."""
+        scope = self._scope
+        seen: set[tuple[int, int]] = set()
+        stack = [top]
+        while stack:
+            d = stack.pop()
+            ident = _dir_ident(d)
+            if ident is None or ident in seen:
+                continue
+            seen.add(ident)
+            try:
+                with os.scandir(d) as it:
+                    entries = list(it)
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if e.is_dir():
+                        if scope.may_contain(e.path):
+                            stack.append(e.path)
+                    elif e.is_file() and scope.matches(e.path):
+                        yield e.path
+                except OSError:
+                    continue
+
+    async def _walk_tree(self, top: str) -> None:
+        """Yield every file under a newly watched directory that is new or changed."""
+        for i, path in enumerate(self._walk_subtree(top)):
+            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+                if self._stopping.is_set():
+                    return
+            sig = stat_sig(path)
+            if sig is not None and sig != self._sigs.get(path):
+                self._record(path, sig)
+                self._emit(path)
+
+    async def _walk_all(self, *, emit: bool) -> None:
+        """Walk the globs: record new files (yielding them if `emit`), drop vanished ones."""
+        scope = self._scope
+        found: set[str] = set()
+        for i, (_, path) in enumerate(walk_all(scope.globs)):
+            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+                if self._stopping.is_set():
+                    return
+            if path in found or scope.hidden(path):
+                continue
+            found.add(path)
+            if path not in self._sigs:
+                sig = stat_sig(path)
+                if sig is not None:
+                    self._record(path, sig)
+                    if emit:
+                        self._emit(path)
+        for path in [p for p in self._sigs if p not in found]:
+            if scope.matches(path) and stat_sig(path) is not None:
+                continue  # created while the walk was elsewhere
+            self._forget(path)
+            if emit:
+                self._emit(path)
+
+    # -- the sweep ---------------------------------------------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once on stop()."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            pass
+
+    async def _sweep_loop(self) -> None:
+        sweep = 0
+        last_walk = time.monotonic()
+        while True:
+            await self._sleep(self._sweep_interval)
+            if self._stopping.is_set():
+                return
+            if not self.ready.is_set():
+                continue
+            sweep += 1
+            self.stats.sweeps += 1
+            if self._notify and _plan(self._scope) != self._plan:
+                self._request_rearm()  # e.g. a watched dir re-created, or a missing root made
+            if time.monotonic() - last_walk >= self._rewalk_interval:
+                last_walk = time.monotonic()
+                await self._walk_all(emit=True)
+            await self._stat_sweep(sweep)
+
+    async def _stat_sweep(self, sweep: int) -> None:
+        now_ns = time.time_ns()
+        paths = [*self._hot, *self._cold[sweep % self._buckets]]
+        for i, path in enumerate(paths):
+            if i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+                if self._stopping.is_set():
+                    return
+            old = self._sigs.get(path)
+            if old is None:
+                continue
+            sig = stat_sig(path)
+            if sig is None:
+                self.stats.sweep_hits += 1
+                self._forget(path)
+                self._emit(path)
+            elif sig != old:
+                self.stats.sweep_hits += 1
+                self._record(path, sig)
+                self._emit(path)
+            elif path in self._hot and now_ns - sig.mtime_ns >= self._hot_ns:
+                self._record(path, sig)
+
+
+def watch_paths(paths: Iterable[str | Path]) -> list[Glob]:
+    """Globs for plain paths or patterns: a convenience for callers and benchmarks."""
+    return [Glob(os.fspath(p)) for p in paths]
