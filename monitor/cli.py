@@ -253,6 +253,8 @@ def _setup_logging(verbose: bool) -> None:
     )
     # Apprise logs notification URLs (tokens included) at DEBUG.
     logging.getLogger("apprise").setLevel(logging.INFO)
+    # watchfiles logs every batch of changes at INFO: noise for a daemon's log.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

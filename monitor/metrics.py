@@ -1,7 +1,8 @@
 """Prometheus exposition of the daemon's totals, budgets and health (opt-in).
 
 Off unless `[metrics] listen` is set: `maybe_start` returns None and opens no port.
-On, it serves `/metrics` from a thread (prometheus_client's WSGI server) on the
+On, it serves `/metrics` from a thread (prometheus_client's WSGI app, our own server
+thread so that `stop()` returns in ~50 ms instead of the stock 0.5 s) on the
 configured address, 127.0.0.1 by default, from a registry of its own (never the global
 one, so tests and a second daemon in one process cannot collide).
 
@@ -32,16 +33,18 @@ server's threads; one lock guards the sums.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Final
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from monitor import __version__
@@ -58,6 +61,8 @@ OTHER: Final = "other"
 STATES: Final = ("starting", "backfilling", "ready", "stopping")
 TOKEN_KINDS: Final = ("input", "output", "cache_read", "cache_write")
 
+_POLL: Final = 0.05
+"""Seconds the server thread waits between checks for `stop()` (the daemon's exit waits)."""
 _USAGE_LABELS: Final = ("source", "provider", "model")
 _BUDGET_LABELS: Final = ("budget", "period")
 
@@ -230,7 +235,18 @@ class Metrics:
         """Serve `/metrics` on host:port from a daemon thread (OSError if the port is taken)."""
         if self._server is not None:
             raise RuntimeError("metrics endpoint already started")
-        self._server, self._thread = start_http_server(port, host, registry=self.registry)
+        family, addr = _best_family(host, port)
+        server_class = type("_Server", (_ThreadingWSGIServer,), {"address_family": family})
+        app = make_wsgi_app(self.registry)
+        server: WSGIServer = make_server(
+            addr, port, app, server_class, handler_class=_SilentHandler
+        )
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": _POLL},
+            name="llm-monitor-metrics", daemon=True,
+        )  # fmt: skip
+        thread.start()
+        self._server, self._thread = server, thread
 
     def stop(self) -> None:
         """Stop serving and release the port; idempotent."""
@@ -286,16 +302,17 @@ class Metrics:
             "Usage events stored in the ledger, per source (total ever)",
             labels=["source"],
         )
-        for source, n in sorted(events.items()):
-            ingested.add_metric([source], n)
+        sources = sorted({*events, *errors})
+        for source in sources:
+            ingested.add_metric([source], events.get(source, 0))
         yield ingested
         bad = CounterMetricFamily(
             "llm_monitor_parse_errors",
             "Bad records skipped, per source (total ever)",
             labels=["source"],
         )
-        for source, n in sorted(errors.items()):
-            bad.add_metric([source], n)
+        for source in sources:
+            bad.add_metric([source], errors.get(source, 0))
         yield bad
         newest = GaugeMetricFamily(
             "llm_monitor_last_event_timestamp_seconds",
@@ -305,6 +322,24 @@ class Metrics:
         for source, ts in sorted(last.items()):
             newest.add_metric([source], ts)
         yield newest
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _SilentHandler(WSGIRequestHandler):
+    """Scrapes every 15 s would flood the daemon's log."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _best_family(host: str, port: int) -> tuple[socket.AddressFamily, str]:
+    """IPv4 or IPv6, whichever `host` is ("::1" needs AF_INET6)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, sockaddr = infos[0]
+    return family, str(sockaddr[0])
 
 
 class _Collector:

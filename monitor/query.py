@@ -75,9 +75,6 @@ class Totals(NamedTuple):
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
-    def plus(self, other: Totals) -> Totals:
-        return Totals(*map(int.__add__, self, other))
-
 
 class Row(NamedTuple):
     key: tuple[str | None, ...]
@@ -189,13 +186,10 @@ def parse_selection(text: str) -> Selection:
             if key == "source":
                 sources.append(value)
                 continue
-            field = (
-                where_field(key)
-                if key in COLUMNS or key[:4] in ("tag.", "tag:")
-                else (
-                    "tag." + _tag_key(key)  # `run=X` is short for `tag.run=X`
-                )
-            )
+            if key in COLUMNS or key[:4] in ("tag.", "tag:"):
+                field = where_field(key)
+            else:
+                field = "tag." + _tag_key(key)  # `run=X` is short for `tag.run=X`
             if field in where:
                 raise ValueError(f"{key!r} given twice in selection {text!r}")
             where[field] = value

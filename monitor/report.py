@@ -339,7 +339,11 @@ def _savings_line(c: Comparison) -> str:
             f"B spends more than A: tokens {_signed(-tokens)} ({_pct_text(tp, -1)}), "
             f"cost {_signed_usd(-cost)} ({_pct_text(cp, -1)})"
         )
-    word = "Savings (B vs A)" if tokens >= 0 and cost >= 0 else "Savings (B vs A, - = more)"
+    word = (
+        "Savings (B vs A)"
+        if tokens >= 0 and cost >= 0
+        else "Savings (B vs A; negative: B spends more)"
+    )
     return (
         f"{word}: tokens {_int(tokens)} ({_pct_text(tp)}), cost {usd_text(cost)} ({_pct_text(cp)})"
     )
@@ -441,8 +445,6 @@ def estimate_like(
     call, or — with `model` — each past call re-priced at `model` (per call, so tiered
     prices apply as they would), then averaged."""
     _check_counts(calls=calls)
-    if model is not None and price is None:
-        raise ValueError("re-pricing at another model needs a pricer")
     usage = event_usage(db, like, tz)
     n_calls = sum(u[0] for u in usage)
     if not n_calls:
@@ -456,7 +458,8 @@ def estimate_like(
             else:
                 samples.append((Decimal(nano) / c, c))
     else:
-        assert price is not None
+        if price is None:
+            raise ValueError("re-pricing at another model needs a pricer")
         memo: dict[tuple[int, int], Decimal | None] = {}
         for c, i, o, _ in usage:
             tokens = (_div_round(i, c), _div_round(o, c))

@@ -205,7 +205,9 @@ class _Scope:
         return any(_inside(x, directory) for x in self.exclude)
 
 
-def plan_watches(globs: Sequence[Glob], exclude: Iterable[str | os.PathLike[str]] = ()) -> WatchPlan:
+def plan_watches(
+    globs: Sequence[Glob], exclude: Iterable[str | os.PathLike[str]] = ()
+) -> WatchPlan:
     """Decide which existing directories to watch, and how, for these globs.
 
     - An existing root is watched with its glob's recursion; a missing root's nearest
@@ -262,7 +264,11 @@ def _plan(scope: _Scope) -> WatchPlan:
     pending = {p for p in pending if p not in flat and not any(_inside(p, r) for r in rec)}
 
     targets: set[WatchTarget] = set()
-    for paths, recursive, is_pending in ((rec, True, False), (flat, False, False), (pending, False, True)):
+    for paths, recursive, is_pending in (
+        (rec, True, False),
+        (flat, False, False),
+        (pending, False, True),
+    ):
         for p in paths:
             ident = _dir_ident(p)
             if ident is not None:  # gone since: the next sweep re-plans
@@ -270,9 +276,7 @@ def _plan(scope: _Scope) -> WatchPlan:
     return WatchPlan(frozenset(targets))
 
 
-def _groups(
-    plan: WatchPlan, polling: set[str], step_ms: int, pending_step_ms: int
-) -> set[_Group]:
+def _groups(plan: WatchPlan, polling: set[str], step_ms: int, pending_step_ms: int) -> set[_Group]:
     buckets: dict[tuple[bool, int, bool], list[WatchTarget]] = {}
     for t in plan.targets:
         step = pending_step_ms if t.pending else step_ms
@@ -372,8 +376,9 @@ class Watcher:
                 await self._wake.wait()
                 self._wake.clear()
                 for t in tasks:
-                    if t.done() and not t.cancelled() and t.exception() is not None:
-                        raise t.exception()  # type: ignore[misc]
+                    exc = t.exception() if t.done() and not t.cancelled() else None
+                    if exc is not None:
+                        raise exc
                 if self._out and not self._stopping.is_set():
                     batch, self._out = self._out, set()
                     self.stats.batches += 1
@@ -395,6 +400,7 @@ class Watcher:
         """Watch these globs instead (config reload); files they newly cover are yielded."""
         self._scope = _Scope(globs, self._scope.exclude)
         self._polling.clear()  # the user may have raised the inotify limit meanwhile
+        self.stats.polling.clear()
         self._globs_changed = True
         self._rearm.set()
 
@@ -523,21 +529,19 @@ class Watcher:
                 if change == Change.added and path in scope.exclude:
                     self._request_rearm()  # the excluded dir appeared inside a watched tree
                 continue
-            if change == Change.deleted:
-                if scope.matches(path):
-                    self._forget(path)
-                    self._emit(path)
-                elif path in armed:
-                    self._request_rearm()
-                continue
+            # The set is unordered (a rename rotation arrives as deleted + added of one
+            # name), so what the path is now is decided by stat, whatever the change says.
             try:
-                st = os.stat(path)
+                st: os.stat_result | None = os.stat(path)
             except OSError:
+                st = None
+            if change == Change.deleted and path in armed:
+                self._request_rearm()
+            if st is None:
                 if scope.matches(path):
                     self._forget(path)
                     self._emit(path)
-                continue
-            if stat.S_ISREG(st.st_mode):
+            elif stat.S_ISREG(st.st_mode):
                 if scope.matches(path):
                     self._record(path, Sig(st.st_size, st.st_mtime_ns, st.st_ino))
                     self._emit(path)
@@ -630,11 +634,12 @@ class Watcher:
                     if emit:
                         self._emit(path)
         for path in [p for p in self._sigs if p not in found]:
-            if scope.matches(path) and stat_sig(path) is not None:
-                continue  # created while the walk was elsewhere
-            self._forget(path)
-            if emit:
-                self._emit(path)
+            if not scope.matches(path):
+                self._forget(path)  # no longer covered (update): nobody asks about it
+            elif stat_sig(path) is None:
+                self._forget(path)  # gone without an event: the tailer finishes it
+                if emit:
+                    self._emit(path)
 
     # -- the sweep ---------------------------------------------------------------------
 

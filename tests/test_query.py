@@ -226,7 +226,7 @@ def test_tag_values_needing_json_escapes_filter_and_group(tmp_path: Path) -> Non
     odd = {"client": "café", "run": 'r"1', "path": "C:\\runs"}
     with Ledger(tmp_path / "odd.sqlite3", BERLIN, "Europe/Berlin") as led:
         led.commit(Batch(events=[
-            ev("o1", utc(2026, 11, 1, 9), **odd),
+            ev("o1", utc(2026, 11, 1, 9)).replace(tags=odd),
             ev("o2", utc(2026, 11, 1, 9), client="cafe", run="r1", path="runs"),
         ]))
         for key, value in odd.items():
@@ -252,6 +252,7 @@ def test_tag_colon_and_dot_spellings_filter_alike(ledger: Ledger) -> None:
     [
         ALL,
         selection(since=date(2026, 10, 25)),
+        selection(since=date(2026, 10, 24), until=date(2026, 10, 24)),  # narrow: via the index
         selection(until=date(2026, 10, 26), where={"provider": "openai"}),
         selection(sources=["studio", "claude-code"], where={"operation": ""}),
     ],
