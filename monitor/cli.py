@@ -187,6 +187,115 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _selection_error(exc: ValueError) -> CommandError:
+    return CommandError(str(exc), EXIT_USAGE)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.query import query, selection
+    from monitor.report import render_report
+
+    config = _config(args)
+    group_by = [g.strip() for item in args.by or [] for g in item.split(",") if g.strip()]
+    where: dict[str, str] = {}
+    for item in args.where or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--where expects KEY=VALUE, got {item!r}", EXIT_USAGE)
+        where[key] = value
+    try:
+        sel = selection(
+            since=args.since, until=args.until, sources=tuple(args.source or ()), where=where
+        )
+        with _ledger(config, readonly=True) as ledger:
+            result = query(ledger.db, group_by, sel, config.tz)
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_report(result, args.format))
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from monitor.query import parse_selection
+    from monitor.report import compare, render_comparison
+
+    config = _config(args)
+    try:
+        a, b = parse_selection(args.a), parse_selection(args.b)
+        with _ledger(config, readonly=True) as ledger:
+            result = compare(ledger.db, a, b, config.tz)
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_comparison(result, args.format))
+    return EXIT_OK
+
+
+def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int], Any]:
+    """`estimate`'s price function: the cost of one call of `model` at today's prices."""
+    from datetime import UTC, datetime
+
+    from monitor.events import UsageEvent
+    from monitor.pricing import Pricer
+    from monitor.sources.common import infer_provider
+
+    pricer = Pricer(config.prices)
+    now = datetime.now(UTC)
+
+    def price(model: str, provider: str | None, input_tokens: int, output_tokens: int) -> Any:
+        event = UsageEvent(
+            key="estimate",
+            ts=now,
+            source="estimate",
+            provider=provider or infer_provider(model),
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+        return pricer.price(event)
+
+    return price
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from monitor.query import parse_selection
+    from monitor.report import estimate, estimate_like, render_estimate
+
+    config = _config(args)
+    price = _cli_pricer(config)
+    try:
+        if args.like:
+            like = parse_selection(args.like)
+            with _ledger(config, readonly=True) as ledger:
+                result = estimate_like(
+                    ledger.db,
+                    like,
+                    config.tz,
+                    calls=args.calls,
+                    model=args.model,
+                    provider=args.provider,
+                    price=price if args.model else None,
+                )
+        else:
+            if not args.model or args.avg_input is None or args.avg_output is None:
+                raise CommandError(
+                    "estimate needs --model with --avg-input and --avg-output, "
+                    "or --like SELECTION",
+                    EXIT_USAGE,
+                )
+            result = estimate(
+                price,
+                model=args.model,
+                calls=args.calls,
+                avg_input=args.avg_input,
+                avg_output=args.avg_output,
+                provider=args.provider,
+            )
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_estimate(result, args.format))
+    return EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -215,6 +324,33 @@ def build_parser(
     add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
     p = add("status", cmd_status, "today / week / month spend, forecasts, budgets, sources")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("report", cmd_report, "usage and cost tables from the ledger")
+    p.add_argument(
+        "--by",
+        action="append",
+        metavar="GROUP",
+        help="day|week|month|provider|model|source|operation|tag:KEY (repeatable)",
+    )
+    p.add_argument("--since", help="first day (YYYY-MM-DD, inclusive) or instant (ISO)")
+    p.add_argument("--until", help="last day (YYYY-MM-DD, inclusive) or instant (exclusive)")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--where", action="append", metavar="KEY=VALUE", help="e.g. tag.run=X")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+
+    p = add("compare", cmd_compare, "two selections side by side, with savings")
+    p.add_argument("a", help="e.g. tag.run=run_baseline, source=studio, 2026-11-01..2026-11-15")
+    p.add_argument("b")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = add("estimate", cmd_estimate, "cost of planned work")
+    p.add_argument("--model")
+    p.add_argument("--provider")
+    p.add_argument("--calls", type=int, required=True)
+    p.add_argument("--avg-input", type=int)
+    p.add_argument("--avg-output", type=int)
+    p.add_argument("--like", metavar="SELECTION", help="average the past calls of a selection")
+    p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = add("price", cmd_price, "show the prices that apply to a model")
     p.add_argument("model")

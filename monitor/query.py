@@ -412,6 +412,10 @@ def count_tag_values(
     if per is not None:
         value = f"COALESCE(json_extract(tags, ?), '') || char(31) || {value}"
         head.insert(0, _tag_path(_tag_key(per)))
+    if _plain(key):
+        # Events without the key count nothing; skip them before parsing any JSON.
+        clauses.append("(instr(tags, '\\') > 0 OR instr(tags, ?) > 0)")
+        args.append(f'"{key}"')
     sql = f"SELECT COUNT(DISTINCT {value}) FROM {_events_from(db, sel, tz)}{_where_sql(clauses)}"
     row = db.execute(sql, [*head, *args]).fetchone()
     return int(row[0]) if row else 0

@@ -101,6 +101,7 @@ class _Group:
     recursive: bool
     step_ms: int
     polling: bool
+    lenient: bool
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -276,13 +277,15 @@ def _plan(scope: _Scope) -> WatchPlan:
     return WatchPlan(frozenset(targets))
 
 
-def _groups(plan: WatchPlan, polling: set[str], step_ms: int, pending_step_ms: int) -> set[_Group]:
+def _groups(
+    plan: WatchPlan, polling: set[str], lenient: bool, step_ms: int, pending_step_ms: int
+) -> set[_Group]:
     buckets: dict[tuple[bool, int, bool], list[WatchTarget]] = {}
     for t in plan.targets:
         step = pending_step_ms if t.pending else step_ms
         buckets.setdefault((t.recursive, step, t.path in polling), []).append(t)
     return {
-        _Group(tuple(sorted(ts, key=lambda t: t.path)), recursive, step, poll)
+        _Group(tuple(sorted(ts, key=lambda t: t.path)), recursive, step, poll, lenient)
         for (recursive, step, poll), ts in buckets.items()
     }
 
@@ -354,6 +357,7 @@ class Watcher:
         self._plan = WatchPlan(frozenset())
         self._streams: dict[_Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._polling: set[str] = set()
+        self._lenient = False
         self._warned: set[str] = set()
         self._sigs: dict[str, Sig] = {}
         self._hot: set[str] = set()
@@ -437,7 +441,9 @@ class Watcher:
         old_targets = self._plan.targets
         if self._notify:
             plan = _plan(self._scope)
-            wanted = _groups(plan, self._polling, self._step_ms, self._pending_step_ms)
+            wanted = _groups(
+                plan, self._polling, self._lenient, self._step_ms, self._pending_step_ms
+            )
             started = [g for g in wanted if g not in self._streams]
             for g in started:
                 ev = asyncio.Event()
@@ -474,7 +480,9 @@ class Watcher:
             recursive=group.recursive,
             force_polling=True if group.polling else self._force_polling,
             poll_delay_ms=self._poll_delay_ms,
-            ignore_permission_denied=True,
+            # Lenient mode also swallows the watch-limit error (notify skips what it
+            # cannot watch, silently), so it is only used once a directory proved unreadable.
+            ignore_permission_denied=group.lenient,
         )
         try:
             while True:
@@ -485,6 +493,11 @@ class Watcher:
                 except FileNotFoundError:
                     # A target vanished between planning and arming: plan again.
                     self._request_rearm(error=True)
+                    return
+                except PermissionError as exc:
+                    log.warning("%s; unreadable directories will be skipped", exc)
+                    self._lenient = True
+                    self._request_rearm()
                     return
                 except (OSError, WatchfilesRustInternalError) as exc:
                     self._on_notify_error(group, exc)

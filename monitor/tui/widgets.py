@@ -1,0 +1,393 @@
+"""The dashboard's widgets: each renders one part of `DashboardState`, nothing else.
+
+They hold no state of their own beyond what they were last shown, never talk to the
+daemon, and are told when to redraw (the App knows what a batch changed). Colours come
+from app.tcss; every level is also written out (a symbol, a percentage), so the screen
+reads the same under NO_COLOR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, ClassVar, Final
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from monitor.events import UsageEvent
+from monitor.tui import fmt
+from monitor.tui.feed import Link
+from monitor.tui.state import budget_level, what
+
+_EIGHTHS: Final = " ▏▎▍▌▋▊▉"
+LEVEL_MARK: Final = {"ok": " ", "warn": "!", "over": "‼"}
+SEVERITY_MARK: Final = {"failure": "✖", "error": "✖", "critical": "✖", "warning": "⚠"}
+
+
+def link_text(link: Link, socket: str, tz_name: str, now: datetime | None, state: str) -> Text:
+    text = Text()
+    text.append("llm-monitor ", style="bold")
+    if link.state == "live":
+        text.append("● live", style="bold")
+        pid = (link.daemon or {}).get("pid")
+        if pid:
+            text.append(f" · daemon pid {pid}")
+        if state and state != "ready":
+            text.append(f" ({state})")
+    elif link.state == "connecting":
+        text.append(f"◌ connecting to {socket}…")
+    else:
+        retry = f" — retrying in {link.retry_in:g} s" if link.retry_in is not None else ""
+        text.append("✖ daemon unreachable", style="bold")
+        text.append(f"{retry} · {link.detail}")
+    if now is not None:
+        text.append(f" · {tz_name} {now.strftime('%a %H:%M')}")
+    return text
+
+
+class LinkBar(Static):
+    """Connection status, the daemon's pid and state, the zone and the time."""
+
+
+class SpendHeader(Static):
+    """Today / week / month spend with forecasts, the burn rate, calls today."""
+
+    def show(
+        self,
+        periods: Mapping[str, Mapping[str, Any]],
+        burn: Mapping[str, Any],
+        loaded: bool,
+    ) -> None:
+        self.update(spend_table(periods, burn) if loaded else Text("Waiting for the daemon…"))
+
+
+def spend_table(periods: Mapping[str, Mapping[str, Any]], burn: Mapping[str, Any]) -> Table:
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for ratio in (4, 4, 6, 4):
+        grid.add_column(ratio=ratio, no_wrap=True, overflow="ellipsis")
+    top: list[RenderableType] = []
+    bottom: list[RenderableType] = []
+    for label, title in (("today", "Today"), ("week", "Week"), ("month", "Month")):
+        p = periods.get(label, {})
+        head = Text(f"{title} ", style="bold")
+        head.append(fmt.money(p.get("cost_usd")), style="bold")
+        top.append(head)
+        band = ""
+        if p.get("forecast_low_usd") is not None and p.get("forecast_high_usd") is not None:
+            band = f" ({fmt.money(p['forecast_low_usd'])}–{fmt.money(p['forecast_high_usd'])})"
+        bottom.append(Text(f"→ {fmt.money(p.get('forecast_usd'))}{band}", style="dim"))
+    rate = Text("Burn ", style="bold")
+    rate.append(f"{fmt.money(burn.get('per_hour_usd'))}/h", style="bold")
+    top.append(rate)
+    calls = periods.get("today", {}).get("calls", 0)
+    bottom.append(Text(f"{calls:,} calls today", style="dim"))
+    grid.add_row(*top)
+    grid.add_row(*bottom)
+    return grid
+
+
+def gauge_line(budget: Mapping[str, Any], width: int, today: date | None = None) -> Text:
+    """One budget on one line: name, bar with the forecast marked, %, spent of limit, outlook."""
+    level = budget_level(budget)
+    fraction = budget.get("fraction")
+    frac = float(fraction) if isinstance(fraction, int | float) else 0.0
+    left = f"{fmt.clip(str(budget.get('name', '')), 16)} {budget.get('period', '')} "
+    right = (
+        f" {fmt.percent(fraction if isinstance(fraction, int | float) else None):>6}"
+        f"{LEVEL_MARK[level]} {fmt.money(budget.get('spent_usd'))}"
+        f" of {fmt.money(budget.get('limit_usd'))}"
+    )
+    tails = [f" · fc {fmt.money(budget.get('forecast_usd'))}"]
+    out = budget.get("runs_out_on")
+    if isinstance(out, str) and out:
+        try:
+            day = date.fromisoformat(out)
+            shown = "today" if day == today else day.strftime("%b %d")
+        except ValueError:
+            shown = out
+        tails.append(f" · runs out {shown}")
+    while tails and width - len(left) - len(right) - sum(map(len, tails)) < 10:
+        tails.pop()
+    cells = max(width - len(left) - len(right) - sum(map(len, tails)), 4)
+    limit = fmt.dec(budget.get("limit_usd"))
+    fc = fmt.dec(budget.get("forecast_usd"))
+    fc_frac = float(fc / limit) if fc is not None and limit else None
+    line = Text(left, style="bold")
+    line.append_text(_bar(frac, fc_frac, cells))
+    line.append(right, style="bold")
+    line.append("".join(tails), style="dim")
+    return line
+
+
+def _bar(frac: float, fc_frac: float | None, cells: int) -> Text:
+    eighths = int(max(0.0, min(frac, 1.0)) * cells * 8)
+    full, part = divmod(eighths, 8)
+    chars = ["█"] * full
+    if part and full < cells:
+        chars.append(_EIGHTHS[part])
+    filled = len(chars)
+    chars.extend("·" * (cells - filled))
+    mark = None
+    if fc_frac is not None and fc_frac > frac:
+        mark = min(int(fc_frac * cells), cells - 1)
+        chars[mark] = "»" if fc_frac > 1.0 else "│"
+    bar = Text("".join(chars))
+    bar.stylize("dim", filled, cells)
+    if mark is not None and mark >= filled:
+        bar.stylize("not dim bold", mark, mark + 1)
+    return bar
+
+
+class BudgetGauge(Widget):
+    """One budget; its class (-ok, -warn, -over) colours it."""
+
+    DEFAULT_CSS = "BudgetGauge { height: 1; }"
+
+    def __init__(self, budget: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.budget: Mapping[str, Any] = budget
+        self.today: date | None = None
+
+    def show(self, budget: Mapping[str, Any], today: date | None) -> None:
+        self.budget, self.today = budget, today
+        level = budget_level(budget)
+        for name in ("ok", "warn", "over"):
+            self.set_class(name == level, f"-{name}")
+        self.refresh()
+
+    @property
+    def level(self) -> str:
+        return budget_level(self.budget)
+
+    def render(self) -> Text:
+        return gauge_line(self.budget, self.size.width, self.today)
+
+
+class BudgetList(Vertical):
+    """A gauge per budget, in the daemon's order; rebuilt only when the set of names changes."""
+
+    def show(self, budgets: Sequence[Mapping[str, Any]], today: date | None) -> None:
+        gauges = list(self.query(BudgetGauge))
+        if [g.budget.get("name") for g in gauges] != [b.get("name") for b in budgets]:
+            for g in gauges:
+                g.remove()
+            gauges = [BudgetGauge(b) for b in budgets]
+            self.mount_all(gauges)
+        for gauge, budget in zip(gauges, budgets, strict=True):
+            gauge.show(budget, today)
+
+
+class UnpricedNotice(Static):
+    """Shown only while some calls have no known price."""
+
+    def show(self, unpriced: Sequence[Mapping[str, Any]]) -> None:
+        self.set_class(bool(unpriced), "-shown")
+        if not unpriced:
+            return
+        models = ", ".join(
+            f"{u.get('provider', '?')}/{u.get('model', '?')} ({u.get('calls', 0):,} calls)"
+            for u in unpriced
+        )
+        self.update(
+            Text(f"⚠ unpriced: {models} — cost unknown; add [prices.\"MODEL\"] to the config")
+        )
+
+
+class Chart(Horizontal):
+    """A label and a sparkline of one money series."""
+
+    def __init__(self, title: str, unit: str, *, id: str) -> None:
+        super().__init__(id=id)
+        self.title, self.unit = title, unit
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.title, classes="chart-label")
+        yield Sparkline([], summary_function=max)
+
+    def show(self, values: Sequence[str]) -> None:
+        amounts = [d for d in (fmt.dec(v) for v in values) if d is not None]
+        peak = max(amounts, default=Decimal(0))
+        label = f"{self.title} peak {fmt.money(peak)}{self.unit}"
+        self.query_one(Label).update(label)
+        # Bar heights only: a float is fine here, no money is summed.
+        self.query_one(Sparkline).data = [float(a) for a in amounts]
+
+
+class PanelTitle(Label):
+    """A panel's one-line heading (borders would cost two lines at 80×24)."""
+
+
+class LiveTable(DataTable[Text]):
+    """The most recent calls, newest first; fresh rows highlighted for a moment."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"live--fresh", "live--unpriced"}
+    FIXED: Final = (("Time", 8), ("In", 6), ("Out", 6), ("Cache", 6), ("Cost", 9))
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, cursor_type="none", show_cursor=False, zebra_stripes=False)
+        self._widths: tuple[int, ...] = ()
+        self._calls: Sequence[UsageEvent] = ()
+        self._fresh: frozenset[str] = frozenset()
+        self._now: datetime | None = None
+        self._tz: tzinfo | None = None
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        width = self.size.width or 80
+        fixed = sum(w for _, w in self.FIXED)
+        flex = max(width - fixed - 8 * 2 * self.cell_padding - 1, 18)
+        source = max(flex * 25 // 100, 6)
+        model = max(flex * 45 // 100, 8)
+        widths = (source, model, flex - source - model)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        self.clear(columns=True)
+        (_, tw), (_, iw), (_, ow), (_, cw), (_, kw) = self.FIXED
+        for label, w in (
+            ("Time", tw),
+            ("Source", source),
+            ("Model", model),
+            ("Operation", widths[2]),
+            ("In", iw),
+            ("Out", ow),
+            ("Cache", cw),
+            ("Cost", kw),
+        ):
+            self.add_column(label, width=w, key=label.lower())
+        self._fill()
+
+    def show(
+        self, rows: Sequence[UsageEvent], fresh: frozenset[str], now: datetime, tz: tzinfo
+    ) -> None:
+        self._calls, self._fresh, self._now, self._tz = rows, fresh, now, tz
+        if not self._widths:
+            self._relayout()
+        else:
+            self._fill()
+
+    def _fill(self) -> None:
+        self.clear()
+        if self._now is None or self._tz is None or not self._widths:
+            return
+        fresh_style = self.get_component_rich_style("live--fresh", partial=True)
+        unpriced_style = self.get_component_rich_style("live--unpriced", partial=True)
+        _, model_w, what_w = self._widths
+        rows = []
+        for e in self._calls:
+            model = e.model if model_w < 24 else f"{e.provider}/{e.model}"
+            cost = Text(fmt.cost_cell(e.cost, e.cost_basis), justify="right")
+            if e.cost is None:
+                cost.stylize(unpriced_style)
+            cells = [
+                Text(fmt.when(e.ts, self._now, self._tz)),
+                Text(fmt.clip(e.source, self._widths[0])),
+                Text(fmt.clip(model, model_w)),
+                Text(fmt.clip(what(e), what_w)),
+                Text(fmt.tokens(e.input_tokens), justify="right"),
+                Text(fmt.tokens(e.output_tokens), justify="right"),
+                Text(
+                    fmt.tokens(e.cache_read_tokens + e.cache_write_tokens), justify="right"
+                ),
+                cost,
+            ]
+            if e.key in self._fresh:
+                for cell in cells:
+                    cell.stylize(fresh_style)
+            rows.append(cells)
+        self.add_rows(rows)
+
+
+class BreakdownTable(DataTable[Text]):
+    """Spend of one period grouped by one dimension (the daemon's top rows)."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, cursor_type="none", show_cursor=False, zebra_stripes=False)
+        self._shown: tuple[Sequence[Mapping[str, Any]], Decimal | None] = ((), None)
+        self._wide: bool | None = None
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= 60
+        if wide != self._wide:
+            self._wide = wide
+            self.clear(columns=True)
+            self.add_column("Key", key="key")
+            self.add_column("Cost", key="cost")
+            self.add_column("Calls", key="calls")
+            self.add_column("Share", key="share")
+            if wide:
+                self.add_column("In", key="in")
+                self.add_column("Out", key="out")
+            self._fill()
+
+    def show(self, rows: Sequence[Mapping[str, Any]], total: Decimal | None) -> None:
+        self._shown = (rows, total)
+        if self._wide is None:
+            self.on_resize()
+        else:
+            self._fill()
+
+    def _fill(self) -> None:
+        self.clear()
+        rows, total = self._shown
+        key_width = max(self.size.width - (52 if self._wide else 30), 10)
+        out = []
+        for r in rows:
+            cost = fmt.dec(r.get("cost_usd"))
+            share = (
+                f"{cost / total * 100:.0f} %" if cost is not None and total and total > 0 else ""
+            )
+            unpriced = r.get("unpriced_calls") or 0
+            cells = [
+                Text(fmt.clip(str(r.get("key") or "(none)"), key_width)),
+                Text(fmt.money(r.get("cost_usd")) + ("*" if unpriced else ""), justify="right"),
+                Text(f"{r.get('calls', 0):,}", justify="right"),
+                Text(share, justify="right"),
+            ]
+            if self._wide:
+                cells.append(Text(fmt.tokens(int(r.get("input_tokens") or 0)), justify="right"))
+                cells.append(Text(fmt.tokens(int(r.get("output_tokens") or 0)), justify="right"))
+            out.append(cells)
+        self.add_rows(out)
+
+
+def alert_lines(alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) -> Text:
+    if not alerts:
+        return Text("No alerts sent.", style="dim")
+    text = Text()
+    for i, a in enumerate(alerts):
+        if i:
+            text.append("\n")
+        created = a.get("created")
+        stamp = ""
+        if isinstance(created, str):
+            try:
+                stamp = fmt.when(datetime.fromisoformat(created), now, tz)
+            except ValueError:
+                stamp = created[:16]
+        severity = str(a.get("severity", ""))
+        mark = SEVERITY_MARK.get(severity, "•")
+        title = str(a.get("title", a.get("kind", "alert"))).removeprefix("llm-monitor: ")
+        text.append(f"{stamp} ", style="dim")
+        text.append(f"{mark} ", style="bold")
+        text.append(title, style="bold" if mark == "✖" else "")
+    return text
+
+
+class AlertsPane(VerticalScroll):
+    """Every alert the daemon sent, newest first."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="alert-lines")
+
+    def show(self, alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) -> None:
+        self.query_one("#alert-lines", Static).update(alert_lines(alerts, now, tz))
