@@ -456,9 +456,7 @@ def _silent(
     else:
         silent = _duration_text(now - last)
         local = last.astimezone(tz)
-        title = (
-            f"{PREFIX} health source '{s.name}' silent for {silent} (expected every {expected})"
-        )
+        title = f"{PREFIX} health source '{s.name}' silent for {silent} (expected every {expected})"
         body = f"Source '{s.name}' last recorded a call at {local:%Y-%m-%d %H:%M %Z}."
     paths = ", ".join(s.paths)
     return Decision(

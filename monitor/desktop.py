@@ -55,15 +55,15 @@ def register() -> None:
     from apprise.decorators import notify
     from apprise.manager_plugins import NotificationManager
 
-    if SCHEMA not in NotificationManager():
-        notify(on=SCHEMA, name="Desktop (notify-send)")(send)
+    if SCHEMA not in NotificationManager():  # type: ignore[no-untyped-call]
+        notify(on=SCHEMA, name="Desktop (notify-send)")(send)  # type: ignore[no-untyped-call]
 
 
 def native_enabled(schema: str) -> bool:
     """Whether Apprise's own plugin for `schema` is usable here."""
     from apprise.manager_plugins import NotificationManager
 
-    manager = NotificationManager()
+    manager = NotificationManager()  # type: ignore[no-untyped-call]
     return schema in manager and bool(manager[schema].enabled)
 
 

@@ -222,8 +222,11 @@ class Notifier:
                 label = _unique(redact(url), taken)
                 taken.add(label)
                 problems.append(
-                    (label, "not a usable Apprise URL (unknown scheme, malformed, or its plugin "
-                     "is unavailable here)")
+                    (
+                        label,
+                        "not a usable Apprise URL (unknown scheme, malformed, or its plugin "
+                        "is unavailable here)",
+                    )
                 )
                 log.error("notification target %s: not a usable Apprise URL; skipped", label)
             else:
@@ -297,9 +300,7 @@ def _why(result: Any) -> str:
 # ---------------------------------------------------------------- notify-test
 
 
-async def send_test(
-    notifier: Notifier, now: datetime, tz: Any
-) -> list[tuple[str, bool, str]]:
+async def send_test(notifier: Notifier, now: datetime, tz: Any) -> list[tuple[str, bool, str]]:
     """A test message to every target: (redacted URL, ok, error) each, bad URLs included."""
     d = notify_test_decision(now, tz)
     results = await notifier.deliver(d.title, d.body, d.severity)

@@ -53,6 +53,7 @@ def _utc_now() -> datetime:
 class Dashboard(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "llm-monitor"
+    AUTO_FOCUS = "LiveTable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_pause", "Pause"),
@@ -103,7 +104,9 @@ class Dashboard(App[int]):
             yield Chart("Month", "/day", id="daily")
         with Vertical(id="live"):
             yield PanelTitle(id="live-title", classes="panel-title")
-            yield Input(placeholder="filter: source, model, operation, tag…", id="filter")
+            yield Input(
+                placeholder="filter: source, model, operation, tag…", id="filter", disabled=True
+            )
             yield LiveTable(id="live-table")
         with Horizontal(id="lower"):
             with Vertical(id="breakdown"):
@@ -233,6 +236,7 @@ class Dashboard(App[int]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        box.disabled = False
         box.add_class("-shown")
         box.focus()
 
@@ -252,7 +256,9 @@ class Dashboard(App[int]):
         self._render_live()
 
     def _close_filter(self) -> None:
-        self.query_one("#filter", Input).remove_class("-shown")
+        box = self.query_one("#filter", Input)
+        box.remove_class("-shown")
+        box.disabled = True
         self.query_one(LiveTable).focus()
 
     def action_cycle_breakdown(self) -> None:

@@ -133,7 +133,10 @@ def what(e: UsageEvent) -> str:
     """The live list's "operation or tags" cell."""
     if e.operation:
         return e.operation
-    return " ".join(f"{k}={v}" for k, v in sorted(e.tags.items()) if k not in ("session",))
+    # Tag values alone (a project path by its last part): the cell is narrow.
+    return " ".join(
+        v.rstrip("/\\").rsplit("/", 1)[-1] for k, v in sorted(e.tags.items()) if k != "session"
+    )
 
 
 class DashboardState:

@@ -28,6 +28,7 @@ from monitor.tui.state import budget_level, what
 
 _EIGHTHS: Final = " ▏▎▍▌▋▊▉"
 LEVEL_MARK: Final = {"ok": " ", "warn": "!", "over": "‼"}
+NAME_WIDTH: Final = 16
 SEVERITY_MARK: Final = {"failure": "✖", "error": "✖", "critical": "✖", "warning": "⚠"}
 
 
@@ -93,12 +94,15 @@ def spend_table(periods: Mapping[str, Mapping[str, Any]], burn: Mapping[str, Any
     return grid
 
 
-def gauge_line(budget: Mapping[str, Any], width: int, today: date | None = None) -> Text:
+def gauge_line(
+    budget: Mapping[str, Any], width: int, today: date | None = None, name_width: int = 0
+) -> Text:
     """One budget on one line: name, bar with the forecast marked, %, spent of limit, outlook."""
     level = budget_level(budget)
     fraction = budget.get("fraction")
     frac = float(fraction) if isinstance(fraction, int | float) else 0.0
-    left = f"{fmt.clip(str(budget.get('name', '')), 16)} {budget.get('period', '')} "
+    name = fmt.clip(str(budget.get("name", "")), NAME_WIDTH)
+    left = f"{name:<{name_width}} {budget.get('period', ''):<5} "
     right = (
         f" {fmt.percent(fraction if isinstance(fraction, int | float) else None):>6}"
         f"{LEVEL_MARK[level]} {fmt.money(budget.get('spent_usd'))}"
@@ -154,9 +158,10 @@ class BudgetGauge(Widget):
         super().__init__()
         self.budget: Mapping[str, Any] = budget
         self.today: date | None = None
+        self.name_width = 0
 
-    def show(self, budget: Mapping[str, Any], today: date | None) -> None:
-        self.budget, self.today = budget, today
+    def show(self, budget: Mapping[str, Any], today: date | None, name_width: int) -> None:
+        self.budget, self.today, self.name_width = budget, today, name_width
         level = budget_level(budget)
         for name in ("ok", "warn", "over"):
             self.set_class(name == level, f"-{name}")
@@ -167,7 +172,7 @@ class BudgetGauge(Widget):
         return budget_level(self.budget)
 
     def render(self) -> Text:
-        return gauge_line(self.budget, self.size.width, self.today)
+        return gauge_line(self.budget, self.size.width, self.today, self.name_width)
 
 
 class BudgetList(Vertical):
@@ -180,8 +185,14 @@ class BudgetList(Vertical):
                 g.remove()
             gauges = [BudgetGauge(b) for b in budgets]
             self.mount_all(gauges)
+        name_width = min(max((len(str(b.get("name", ""))) for b in budgets), default=0), NAME_WIDTH)
         for gauge, budget in zip(gauges, budgets, strict=True):
-            gauge.show(budget, today)
+            gauge.show(budget, today, name_width)
+
+
+def _calls(n: object) -> str:
+    count = n if isinstance(n, int) else 0
+    return f"{count:,} call" if count == 1 else f"{count:,} calls"
 
 
 class UnpricedNotice(Static):
@@ -192,7 +203,7 @@ class UnpricedNotice(Static):
         if not unpriced:
             return
         models = ", ".join(
-            f"{u.get('provider', '?')}/{u.get('model', '?')} ({u.get('calls', 0):,} calls)"
+            f"{u.get('provider', '?')}/{u.get('model', '?')} ({_calls(u.get('calls', 0))})"
             for u in unpriced
         )
         self.update(
@@ -316,7 +327,7 @@ class BreakdownTable(DataTable[Text]):
         self._wide: bool | None = None
 
     def on_resize(self) -> None:
-        wide = self.size.width >= 60
+        wide = self.size.width >= 56
         if wide != self._wide:
             self._wide = wide
             self.clear(columns=True)
@@ -339,7 +350,7 @@ class BreakdownTable(DataTable[Text]):
     def _fill(self) -> None:
         self.clear()
         rows, total = self._shown
-        key_width = max(self.size.width - (52 if self._wide else 30), 10)
+        key_width = max(self.size.width - (45 if self._wide else 29), 8)
         out = []
         for r in rows:
             cost = fmt.dec(r.get("cost_usd"))
