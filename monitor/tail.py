@@ -20,7 +20,6 @@ never counted under two keys.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import stat
@@ -52,7 +51,9 @@ class Cursor:
 
 
 def _hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    from hashlib import blake2b  # not at import: `report`/`status` never fingerprint
+
+    return blake2b(data, digest_size=8).hexdigest()
 
 
 def fingerprint(prefix: bytes) -> tuple[int, str]:
