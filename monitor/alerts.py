@@ -334,6 +334,10 @@ class AlertService:
 
     # ------------------------------------------------------------ delivering
 
+    def wake(self) -> None:
+        """Make the delivery loop look at the store now (after a reload, a clock jump)."""
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver due alerts until `stop` is set; retries with capped back-off."""
         while not stop.is_set():

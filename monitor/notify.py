@@ -21,7 +21,8 @@ import asyncio
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
@@ -199,10 +200,14 @@ class Notifier:
     @classmethod
     def from_config(cls, alerts: AlertsConfig) -> Notifier:
         """Load every URL and the config file; report the bad ones (redacted) and go on."""
+        if not alerts.urls and alerts.apprise_config is None:
+            return cls()  # nothing to load: do not pay for importing Apprise
         from monitor.desktop import rewrite_url
 
         for url in alerts.urls:
             _SECRETS.update(secrets_of(url))
+        if alerts.apprise_config is not None:
+            _SECRETS.update(_secrets_in_file(alerts.apprise_config))
         apprise = _apprise()
         asset = apprise.AppriseAsset(app_id=APP_ID, app_desc="LLM usage monitor")
         targets: list[Target] = []
@@ -274,6 +279,19 @@ class Notifier:
         return out
 
 
+def _secrets_in_file(path: Path) -> set[str]:
+    """Secrets of every URL-looking word of an Apprise config file (before Apprise logs them)."""
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return set()
+    found: set[str] = set()
+    for word in text.split():
+        if "://" in word:
+            found |= secrets_of(word.strip("\"',[]"))
+    return found
+
+
 async def _send(target: Target, title: str, body: str, notify_type: Any) -> Outcome:
     try:
         result = await target.apprise.async_notify(body=body, title=title, notify_type=notify_type)
@@ -300,7 +318,7 @@ def _why(result: Any) -> str:
 # ---------------------------------------------------------------- notify-test
 
 
-async def send_test(notifier: Notifier, now: datetime, tz: Any) -> list[tuple[str, bool, str]]:
+async def send_test(notifier: Notifier, now: datetime, tz: tzinfo) -> list[tuple[str, bool, str]]:
     """A test message to every target: (redacted URL, ok, error) each, bad URLs included."""
     d = notify_test_decision(now, tz)
     results = await notifier.deliver(d.title, d.body, d.severity)

@@ -358,6 +358,7 @@ class Watcher:
         self._streams: dict[_Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._polling: set[str] = set()
         self._lenient = False
+        self._dirty: set[str] = set()
         self._warned: set[str] = set()
         self._sigs: dict[str, Sig] = {}
         self._hot: set[str] = set()
@@ -439,7 +440,11 @@ class Watcher:
     async def _arm(self, *, initial: bool) -> None:
         globs_changed, self._globs_changed = self._globs_changed, False
         old_targets = self._plan.targets
+        dirty, self._dirty = self._dirty, set()
         if self._notify:
+            for g in [g for g, (task, _) in self._streams.items() if task.done()]:
+                await self._streams.pop(g)[0]  # failed and reported: start it afresh
+                dirty.update(g.paths)
             plan = _plan(self._scope)
             wanted = _groups(
                 plan, self._polling, self._lenient, self._step_ms, self._pending_step_ms
@@ -459,11 +464,17 @@ class Watcher:
             self._plan = plan
             self._armed_at = time.monotonic()
             await asyncio.gather(*(task for task, _ in retiring))
+            if _plan(self._scope) != plan:
+                # The tree changed while arming (a missing root made right after its
+                # ancestor's watch was planned): nothing would report it, so go again.
+                self._request_rearm()
         if initial or globs_changed:
             await self._walk_all(emit=not initial or self._yield_existing)
             return
-        for t in self._plan.targets - old_targets:
-            if not t.pending:
+        # Files under a target new to this plan, or whose notifier failed, may have
+        # changed while nothing watched them.
+        for t in sorted(self._plan.targets, key=lambda t: t.path):
+            if not t.pending and (t not in old_targets or t.path in dirty):
                 await self._walk_tree(t.path)
 
     def _request_rearm(self, *, error: bool = False) -> None:

@@ -23,11 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, Literal, NamedTuple, Self, TypeVar
 
 import tomli_w
 
@@ -54,7 +54,7 @@ _SCRUBBED_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LLM_MONITOR_
 # -- waiting -------------------------------------------------------------------------
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
+def wait_for(predicate: Callable[[], T | None | Literal[False]], timeout: float, what: str) -> T:
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -66,7 +66,7 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
         time.sleep(POLL)
 
 
-async def until(predicate: Callable[[], T], timeout: float, what: str) -> T:
+async def until(predicate: Callable[[], T | None | Literal[False]], timeout: float, what: str) -> T:
     """`wait_for` for async tests: the loop keeps running (subscribers keep reading)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -265,7 +265,9 @@ class Workspace:
         self.config_path.write_text(self.config_text(sources, padding=padding))
         return self.config_path
 
-    def daemon(self, config: Path | None = None, env: dict[str, str] | None = None) -> DaemonProcess:
+    def daemon(
+        self, config: Path | None = None, env: dict[str, str] | None = None
+    ) -> DaemonProcess:
         d = DaemonProcess(config or self.config_path, self.socket, self.base, env=env)
         self.daemons.append(d)
         return d
@@ -455,7 +457,9 @@ class Subscriber:
         except DaemonUnavailable as exc:
             self.error = exc
 
-    async def wait(self, predicate: Callable[[Subscriber], bool], timeout: float, what: str) -> None:
+    async def wait(
+        self, predicate: Callable[[Subscriber], bool], timeout: float, what: str
+    ) -> None:
         def check() -> bool:
             if self.error is not None:
                 raise AssertionError(f"the subscription ended: {self.error}")
@@ -467,6 +471,3 @@ class Subscriber:
 async def run_blocking(fn: Callable[[], T]) -> T:
     """Blocking harness calls (CLI, request_sync) from an async test, off the loop."""
     return await asyncio.to_thread(fn)
-
-
-Awaitable_ = Awaitable  # re-exported for annotations in tests

@@ -25,7 +25,7 @@ from textual.widgets._key_panel import KeyPanel
 from monitor.tui.feed import BATCH_INTERVAL, Connect, Link, LiveFeed
 from monitor.tui.fmt import dec
 from monitor.tui.messages import FeedUpdate, LinkChanged
-from monitor.tui.state import DIMENSIONS, PERIODS, Changes, DashboardState
+from monitor.tui.state import DIMENSIONS, PERIODS, Changes, DashboardState, FeedBatch
 from monitor.tui.widgets import (
     AlertsPane,
     BreakdownTable,
@@ -63,8 +63,8 @@ class Dashboard(App[int]):
         Binding("question_mark", "toggle_help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     def __init__(
         self,
@@ -124,14 +124,17 @@ class Dashboard(App[int]):
         self.set_interval(1.0, self._render_link)
         if self._connect is not None:
             feed = LiveFeed(
-                self._connect,
-                lambda batch: self.post_message(FeedUpdate(batch)),
-                lambda link: self.post_message(LinkChanged(link)),
-                interval=self._interval,
+                self._connect, self._post_batch, self._post_link, interval=self._interval
             )
             self.run_worker(feed.run(), name="feed", group="feed", exclusive=True)
 
     # -- what the feed posts -------------------------------------------------------------
+
+    def _post_batch(self, batch: FeedBatch) -> None:
+        self.post_message(FeedUpdate(batch))
+
+    def _post_link(self, link: Link) -> None:
+        self.post_message(LinkChanged(link))
 
     def on_feed_update(self, message: FeedUpdate) -> None:
         self.batches += 1

@@ -199,7 +199,7 @@ class DashboardState:
             self.tz = resolve_zone(name)
 
     def add_events(self, payloads: Iterable[Mapping[str, Any]]) -> set[str]:
-        """Merge calls into the live list; a call seen again (a streamed update) replaces its row."""
+        """Merge calls into the live list; a call seen again (streamed update) replaces its row."""
         incoming: dict[str, UsageEvent] = {}
         for p in payloads:
             e = parse_event(p)

@@ -1,0 +1,361 @@
+"""Alerts end to end: decisions stored in a real ledger file before a real Apprise
+delivery to a local HTTP receiver; restarts, a receiver that is down, quiet hours."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.alerts import NO_TARGETS, AlertService, AlertStore
+from monitor.budget_cmd import budget_set
+from monitor.budgets import Decision
+from monitor.config import Config, load_config
+from monitor.events import UsageEvent
+from monitor.ledger import Applied, Ledger
+from monitor.notify import Notifier
+from monitor.totals import Totals
+from tests.http_receiver import Receiver
+
+BERLIN = ZoneInfo("Europe/Berlin")
+_keys = itertools.count()
+
+
+def berlin(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BERLIN)
+
+
+def call(ts: datetime, cost: str, **fields: object) -> UsageEvent:
+    values: dict[str, object] = {
+        "key": f"call-{next(_keys)}",
+        "ts": ts,
+        "source": "studio",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "cost": Decimal(cost),
+        "cost_basis": "priced",
+    }
+    values.update(fields)
+    return UsageEvent(**values)  # type: ignore[arg-type]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def write_config(tmp_path: Path, urls: list[str], extra: str = "") -> Config:
+    quoted = ", ".join(f'"{u}"' for u in urls)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[monitor]
+timezone = "Europe/Berlin"
+state_dir = "state"
+
+[[budgets]]
+name = "monthly"
+period = "month"
+limit = 50.0
+forecast = false
+
+[alerts]
+urls = [{quoted}]
+retry_max_seconds = 0.05
+{extra}
+"""
+    )
+    return load_config(path, env={"HOME": str(tmp_path)})
+
+
+class Rig:
+    """A ledger file, running totals and an alert service over them."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        Ledger(config.ledger_path, config.tz, config.timezone_name).close()  # migrates
+        self.totals = Totals(config.tz)
+        self.store = AlertStore.open(config.ledger_path)
+        self.service = self._service(clock)
+
+    def _service(self, clock: Callable[[], datetime] | None) -> AlertService:
+        extra = {"clock": clock} if clock is not None else {}
+        return AlertService(
+            self.config,
+            self.store,
+            Notifier.from_config(self.config.alerts),
+            lambda: self.totals,
+            retry_base=0.01,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def restart(self, clock: Callable[[], datetime] | None = None) -> None:
+        """A new store and service over the same ledger file (the totals are rebuilt)."""
+        self.store.close()
+        self.store = AlertStore.open(self.config.ledger_path)
+        self.service = self._service(clock)
+
+    def spend(self, ts: datetime, cost: str, **fields: object) -> list[Applied]:
+        e = call(ts, cost, **fields)
+        self.totals.add(e)
+        return [Applied(e)]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[AlertService]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.service.run(stop))
+        try:
+            yield self.service
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+NOW = berlin("2026-11-20 12:00")
+AT = berlin("2026-11-20 11:00")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_crossing_50_80_100_sends_three_notifications_and_a_restart_sends_none_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(write_config(tmp_path, [receiver.url]))
+    async with rig.running() as service:
+        for n, cost in enumerate(("25", "15", "10"), start=1):
+            rows = service.evaluate(NOW, rig.spend(AT, cost))
+            assert len(rows) == 1 and rows[0].payload()["kind"] == "budget"
+            await receiver.arrived(n)
+            assert service.evaluate(NOW) == []
+    assert [(m["title"], m["type"]) for m in receiver.messages] == [
+        ("llm-monitor: budget 'monthly' at 50 % ($25.00 of $50.00)", "warning"),
+        ("llm-monitor: budget 'monthly' at 80 % ($40.00 of $50.00)", "warning"),
+        ("llm-monitor: budget 'monthly' at 100 % ($50.00 of $50.00)", "failure"),
+    ]
+    assert "Top models: claude-sonnet-4-5 $50.00" in receiver.messages[2]["message"]
+
+    rig.restart()
+    async with rig.running() as service:
+        assert service.evaluate(NOW) == []
+        # A spike decided after the restart proves the delivery loop ran its rounds.
+        rig.config = write_config(tmp_path, [receiver.url], "spike = { call_cost = 5.0 }")
+        service.reconfigure(rig.config)
+        assert len(service.evaluate(NOW, rig.spend(NOW - timedelta(minutes=1), "6"))) == 1
+        await receiver.arrived(4)
+    assert receiver.titles()[3] == (
+        "llm-monitor: spike $6.00 in one call to claude-sonnet-4-5 (over $5.00)"
+    )
+    assert len(receiver.messages) == 4
+    assert rig.store.for_budget("monthly", "2026-11") == [
+        {"threshold": 0.5, "delivered": True},
+        {"threshold": 0.8, "delivered": True},
+        {"threshold": 1.0, "delivered": True},
+    ]
+
+
+async def test_target_down_when_a_threshold_is_crossed_gets_it_once_when_back(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(write_config(tmp_path, [receiver.url]))
+    receiver.stop()
+    async with rig.running() as service:
+        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
+        await until(lambda: rig.store.pending()[0].attempts >= 3)
+        [pending] = rig.store.pending()
+        assert pending.last_error is not None and "127.0.0.1" in pending.last_error
+        receiver.start()
+        await receiver.arrived(1)
+        await until(lambda: rig.store.pending() == [])
+        service.evaluate(NOW, rig.spend(AT, "15"))
+        await receiver.arrived(2)
+    assert receiver.titles() == [
+        "llm-monitor: budget 'monthly' at 50 % ($30.00 of $50.00)",
+        "llm-monitor: budget 'monthly' at 80 % ($45.00 of $50.00)",
+    ]
+    [first] = [r for r in rig.store.recent() if r.id == row.id]
+    assert first.delivered is not None and first.attempts >= 4
+
+
+async def test_a_failing_target_is_retried_alone(tmp_path: Path, receiver: Receiver) -> None:
+    other = Receiver().start()
+    other.stop()
+    rig = Rig(write_config(tmp_path, [receiver.url, other.url]))
+    async with rig.running() as service:
+        service.evaluate(NOW, rig.spend(AT, "30"))
+        await receiver.arrived(1)
+        await until(lambda: rig.store.pending()[0].attempts >= 3)
+        other.start()
+        await other.arrived(1)
+        await until(lambda: rig.store.pending() == [])
+        service.evaluate(NOW, rig.spend(AT, "15"))
+        await other.arrived(2)
+        await receiver.arrived(2)
+    other.stop()
+    assert receiver.titles() == other.titles()
+    assert len(receiver.messages) == 2
+
+
+async def test_an_alert_decided_but_not_delivered_goes_out_after_a_restart(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(write_config(tmp_path, [receiver.url]))
+    [row] = rig.service.evaluate(NOW, rig.spend(AT, "26"))  # decided; the process dies here
+    rig.restart()
+    assert rig.service.evaluate(NOW) == []
+    async with rig.running() as service:
+        await receiver.arrived(1)
+        service.evaluate(NOW, rig.spend(AT, "20"))
+        await receiver.arrived(2)
+    assert receiver.titles() == [
+        row.title,
+        "llm-monitor: budget 'monthly' at 80 % ($46.00 of $50.00)",
+    ]
+
+
+async def test_quiet_hours_hold_a_warning_and_let_the_full_budget_alert_through(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    night = berlin("2026-11-20 23:30")
+    clock = Clock(night.astimezone(UTC))
+    config = write_config(tmp_path, [receiver.url], 'quiet_hours = "22:00-07:00"')
+    rig = Rig(config, clock)
+    async with rig.running() as service:
+        [warning] = service.evaluate(night, rig.spend(berlin("2026-11-20 23:00"), "40"))
+        assert warning.hold_until == berlin("2026-11-21 07:00")
+        [failure] = service.evaluate(night, rig.spend(berlin("2026-11-20 23:10"), "15"))
+        await receiver.arrived(1)
+        assert receiver.titles() == [failure.title]
+        clock.now = berlin("2026-11-21 07:00").astimezone(UTC)
+        service.wake()
+        await receiver.arrived(2)
+    assert receiver.titles() == [failure.title, warning.title]
+    assert warning.title == "llm-monitor: budget 'monthly' at 80 % ($40.00 of $50.00)"
+
+
+async def test_period_rollover_rearms_and_budget_set_takes_effect_live(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(write_config(tmp_path, [receiver.url]))
+    async with rig.running() as service:
+        service.evaluate(NOW, rig.spend(AT, "30"))
+        await receiver.arrived(1)
+        december = berlin("2026-12-01 10:00")
+        service.evaluate(december, rig.spend(berlin("2026-12-01 09:00"), "26"))
+        await receiver.arrived(2)
+        budget_set(rig.config, "monthly", limit="30")  # $26 of $30: 87 %
+        assert service.evaluate(december) == []
+        rig.config = load_config(tmp_path / "config.toml", env={"HOME": str(tmp_path)})
+        service.reconfigure(rig.config)
+        service.evaluate(december)
+        await receiver.arrived(3)
+    assert receiver.titles() == [
+        "llm-monitor: budget 'monthly' at 50 % ($30.00 of $50.00)",
+        "llm-monitor: budget 'monthly' at 50 % ($26.00 of $50.00)",
+        "llm-monitor: budget 'monthly' at 80 % ($26.00 of $30.00)",
+    ]
+
+
+async def test_a_source_gone_silent_alerts_once(tmp_path: Path, receiver: Receiver) -> None:
+    config = write_config(tmp_path, [receiver.url])
+    stats = {"spool": {"events": 3, "errors": 0, "last_event": berlin("2026-11-20 06:00")}}
+    rig = Rig(config)
+    rig.config = config = _with_expect_every(config, timedelta(hours=2))
+    rig.service = AlertService(
+        config,
+        rig.store,
+        Notifier.from_config(config.alerts),
+        lambda: rig.totals,
+        sources_provider=lambda: stats,
+    )
+    async with rig.running() as service:
+        [row] = service.evaluate(NOW)
+        assert row.title == "llm-monitor: health source 'spool' silent for 6h (expected every 2h)"
+        assert service.evaluate(NOW + timedelta(hours=1)) == []
+        await receiver.arrived(1)
+
+
+def _with_expect_every(config: Config, every: timedelta) -> Config:
+    from dataclasses import replace
+
+    return replace(config, sources=tuple(replace(s, expect_every=every) for s in config.sources))
+
+
+async def test_without_targets_alerts_are_recorded_and_marked_done(tmp_path: Path) -> None:
+    rig = Rig(write_config(tmp_path, []))
+    async with rig.running() as service:
+        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
+        await until(lambda: rig.store.pending() == [])
+    [done] = rig.store.recent()
+    assert done.id == row.id and done.last_error == NO_TARGETS
+
+
+def decision(period: str = "2026-11", threshold: str = "0.5") -> Decision:
+    return Decision("budget", "monthly", period, threshold, "warning", "t", "b")
+
+
+def test_store_keeps_one_row_per_budget_period_and_threshold(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as ledger:
+        store = AlertStore(ledger.db)
+        assert len(store.record([decision(), decision("2026-11", "0.8")], NOW)) == 2
+        assert store.record([decision()], NOW) == []
+        [december] = store.record([decision("2026-12"), decision()], NOW)
+        assert december.period == "2026-12"
+        store.mark_failed(december.id, "json://127.0.0.1:9/: down")
+        store.mark_delivered(december.id, NOW)
+        assert [r.period for r in store.pending()] == ["2026-11", "2026-11"]
+        assert store.keys() == {
+            ("budget", "monthly", p, t)
+            for p, t in (("2026-11", "0.5"), ("2026-11", "0.8"), ("2026-12", "0.5"))
+        }
+        row = store.recent(1)[0]
+        assert (row.attempts, row.delivered, row.last_error) == (2, NOW, None)
+
+
+def test_due_leaves_held_alerts_until_their_hold_ends(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as ledger:
+        store = AlertStore(ledger.db)
+        held = Decision("forecast", "monthly", "2026-11", "forecast", "warning", "t", "b",
+                        hold_until=berlin("2026-11-21 07:00"))  # fmt: skip
+        store.record([held, decision()], NOW)
+        assert [r.kind for r in store.due(NOW)] == ["budget"]
+        assert [r.kind for r in store.due(berlin("2026-11-21 07:00"))] == ["forecast", "budget"]
+
+
+def test_deciding_and_storing_alerts_never_imports_apprise() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, monitor.alerts, monitor.budgets, monitor.budget_cmd, monitor.notify\n"
+        "from monitor.config import AlertsConfig\n"
+        "monitor.notify.Notifier.from_config(AlertsConfig())\n"
+        "print('apprise' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
