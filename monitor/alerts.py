@@ -214,14 +214,9 @@ class AlertStore:
 
     def for_budget(self, name: str, period: str) -> list[dict[str, Any]]:
         """A budget's alerts in one period instance, shaped for `status` (DESIGN §10)."""
-        return [
-            {"threshold": float(t) if t != "forecast" else "forecast", "delivered": bool(d)}
-            for t, d in self.db.execute(
-                "SELECT threshold, delivered FROM alerts WHERE kind IN ('budget', 'forecast') "
-                "AND rule = ? AND period = ? ORDER BY id",
-                (name, period),
-            )
-        ]
+        from monitor.status import ledger_alerts
+
+        return ledger_alerts(self.db, name, period)
 
     def recent(self, limit: int = 20) -> list[AlertRow]:
         return [

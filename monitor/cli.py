@@ -296,12 +296,77 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_budget(args: argparse.Namespace) -> int:
+    import json
+
+    from monitor import budget_cmd
+
+    config = _config(args)
+    if args.action == "list":
+        entries: list[dict[str, Any]] | None = None
+        from monitor.api import ApiError, request_sync
+
+        try:
+            reply = request_sync(config.socket_path, {"type": "snapshot"}, timeout=2.0)
+            entries = list(reply.get("budgets", []))
+        except ApiError:
+            entries = None
+        if entries is None:
+            if config.ledger_path.exists():
+                with _ledger(config, readonly=True) as ledger:
+                    entries = budget_cmd.budget_entries(config, ledger)
+            else:
+                entries = []
+        if args.json:
+            print(json.dumps(entries, indent=2))
+        else:
+            print(budget_cmd.render_budgets(entries))
+        return EXIT_OK
+    if args.action == "set":
+        forecast = None if args.forecast is None else args.forecast
+        path = budget_cmd.budget_set(
+            config,
+            args.name,
+            limit=args.limit,
+            period=args.period,
+            warn_at=args.warn_at,
+            scope=args.scope,
+            forecast=forecast,
+        )
+        print(f"budget {args.name!r} saved to {path} (a running daemon picks it up)")
+        return EXIT_OK
+    path = budget_cmd.budget_rm(config, args.name)
+    print(f"budget {args.name!r} removed ({path})")
+    return EXIT_OK
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from monitor.notify import notify_test, render_test_results
+
+    config = _config(args)
+    rows = notify_test(config)
+    print(render_test_results(rows))
+    return EXIT_OK if rows and all(ok for _, ok, _ in rows) else EXIT_FAIL
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="PATH", help="config file (default: see README)")
-    p.add_argument("-v", "--verbose", action="store_true", help="more log output")
+def _add_common(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """--config and -v, accepted before or after the command.
+
+    On subcommands their default is SUPPRESS: argparse would otherwise let a
+    subcommand's default overwrite a value given before the command.
+    """
+    default: Any = argparse.SUPPRESS if sub else None
+    p.add_argument("--config", metavar="PATH", default=default, help="config file (see README)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if sub else False,
+        help="more log output",
+    )
 
 
 def build_parser(
@@ -316,7 +381,7 @@ def build_parser(
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> Any:
         p = sub.add_parser(name, help=help, description=help)
-        _add_common(p)
+        _add_common(p, sub=True)
         p.set_defaults(func=fn)
         return p
 
@@ -351,6 +416,25 @@ def build_parser(
     p.add_argument("--avg-output", type=int)
     p.add_argument("--like", metavar="SELECTION", help="average the past calls of a selection")
     p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = add("budget", cmd_budget, "list, set or remove budgets (written to budgets.toml)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("list", help="limits, spend, forecast, alerts sent")
+    _add_common(q, sub=True)
+    q.add_argument("--json", action="store_true")
+    q = actions.add_parser("set", help="add or change a budget")
+    _add_common(q, sub=True)
+    q.add_argument("name")
+    q.add_argument("--limit", help="USD")
+    q.add_argument("--period", choices=("day", "week", "month"))
+    q.add_argument("--warn-at", metavar="FRACTIONS", help="e.g. 0.5,0.8,1.0")
+    q.add_argument("--scope", action="append", metavar="KEY=VALUE", help="e.g. provider=openai")
+    q.add_argument("--forecast", action=argparse.BooleanOptionalAction, default=None)
+    q = actions.add_parser("rm", help="remove a budget")
+    _add_common(q, sub=True)
+    q.add_argument("name")
+
+    add("notify-test", cmd_notify_test, "send a test notification to every configured target")
 
     p = add("price", cmd_price, "show the prices that apply to a model")
     p.add_argument("model")

@@ -29,16 +29,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from monitor import sdnotify
+from monitor.alerts import AlertService, AlertStore
 from monitor.api import AlertMsg, ApiServer, EventMsg, TotalsMsg
 from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
+from monitor.notify import Notifier
 from monitor.pricing import Pricer
 from monitor.status import (
     budget_entry,
     build_status,
-    ledger_alerts,
     period_label,
     sources_entries,
 )
@@ -82,6 +83,8 @@ class Daemon:
         self.unpriced: dict[tuple[str, str], int] = {}
         self.source_stats: dict[str, dict[str, Any]] = {}
         self.server: ApiServer | None = None
+        self.alert_store: AlertStore | None = None
+        self.alerts: AlertService | None = None
         self.watcher: Watcher | None = None
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
@@ -107,6 +110,16 @@ class Daemon:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
+        # Its own connection: alert writes happen on the loop thread while an ingest
+        # transaction may be open in the worker thread (WAL lets both proceed).
+        self.alert_store = AlertStore.open(config.ledger_path)
+        self.alerts = AlertService(
+            config,
+            self.alert_store,
+            Notifier.from_config(config.alerts),
+            lambda: self.totals,
+            sources_provider=lambda: self.source_stats,
+        )
         self.server = ApiServer(config.socket_path, self.snapshot, self.hello_info)
         await self.server.start()
         self.state = "backfilling"
@@ -127,6 +140,8 @@ class Daemon:
                 tg.create_task(self._tick()),
                 tg.create_task(self._watch_config()),
             ]
+            if self.alerts is not None:
+                tasks.append(tg.create_task(self.alerts.run(self.should_exit)))
             interval = sdnotify.watchdog_interval()
             if interval:
                 tasks.append(tg.create_task(self._watchdog(interval)))
@@ -147,6 +162,9 @@ class Daemon:
                 await asyncio.shield(self._busy)
         if self.server is not None:
             await self.server.stop()
+        if self.alert_store is not None:
+            self.alert_store.close()
+            self.alert_store = None
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
@@ -231,6 +249,7 @@ class Daemon:
         sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
         log.info("backfill done: %d new events, %d bad records", report.events, report.errors)
         self._publish_totals()
+        self._evaluate_alerts()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -258,6 +277,8 @@ class Daemon:
             delay = min(TOTALS_EVERY, max(0.05, (midnight - now).total_seconds() + 0.05))
             await asyncio.sleep(delay)
             self._publish_totals()
+            if self.state == "ready":
+                self._evaluate_alerts()
 
     async def _watchdog(self, interval: float) -> None:
         while True:
@@ -301,6 +322,11 @@ class Daemon:
             self.totals = Totals(config.tz, tracked_tags=_tracked_tags(config))
             await self._in_worker(self._load_from_ledger)
         self.ingestor = self._make_ingestor()
+        if self.alerts is not None:
+            changed = config.alerts != old.alerts
+            self.alerts.reconfigure(
+                config, Notifier.from_config(config.alerts) if changed else None
+            )
         if self.watcher is not None:
             self.watcher.update([g for s in config.sources if s.enabled for g in s.globs()])
         log.info(
@@ -335,6 +361,19 @@ class Daemon:
                 self.server.publish(EventMsg(payload=event_payload(e)))
         if self.state == "ready":
             self._publish_totals()
+            self._evaluate_alerts(applied)
+
+    def _evaluate_alerts(self, applied: list[Applied] | tuple[()] = ()) -> None:
+        """Decide alerts (recorded before any delivery) and announce the new ones."""
+        if self.alerts is None:
+            return
+        try:
+            rows = self.alerts.evaluate(applied=applied)
+        except Exception:
+            log.exception("alert evaluation failed; ingestion goes on")
+            return
+        for row in rows:
+            self.publish_alert(row.payload())
 
     def _remember_recent(self, e: UsageEvent) -> None:
         for i, old in enumerate(self.recent):
@@ -394,7 +433,9 @@ class Daemon:
                 log.error("budget %s: %s", b.name, exc)
                 continue
             label = period_label(b.period, local_day(now, config.tz))
-            alerts = ledger_alerts(self.ledger, b.name, label) if self.ledger is not None else []
+            alerts = (
+                self.alert_store.for_budget(b.name, label) if self.alert_store is not None else []
+            )
             budgets.append(budget_entry(b, spent, fc, now, config.tz, alerts))
         unpriced = sorted(
             ((p, m, n) for (p, m), n in self.unpriced.items() if n > 0), key=lambda r: -r[2]
@@ -435,6 +476,7 @@ class Daemon:
             for label, kind in _PERIOD_LABELS
         }
         doc["recent"] = [event_payload(e) for e in self.recent]
+        doc["alerts"] = self.alerts.recent_payloads() if self.alerts is not None else []
         return doc
 
 

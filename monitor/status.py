@@ -182,15 +182,15 @@ def budgets_from_ledger(
             spent = totals.spent(b.period, now, scope or None)
             fc = totals.forecast(b.period, now, scope or None)
         label = period_label(b.period, local_day(now, ledger.tz))
-        alerts = ledger_alerts(ledger, b.name, label)
+        alerts = ledger_alerts(ledger.db, b.name, label)
         out.append(budget_entry(b, spent, fc, now, ledger.tz, alerts))
     return out
 
 
-def ledger_alerts(ledger: Ledger, budget: str, period: str) -> list[dict[str, Any]]:
-    """Alerts decided for a budget in one period instance (e.g. "2026-11")."""
+def ledger_alerts(db: sqlite3.Connection, budget: str, period: str) -> list[dict[str, Any]]:
+    """Alerts decided for a budget in one period instance (e.g. "2026-11"), for `status`."""
     try:
-        rows = ledger.db.execute(
+        rows = db.execute(
             "SELECT threshold, delivered FROM alerts WHERE kind IN ('budget', 'forecast') "
             "AND rule = ? AND period = ? ORDER BY id",
             (budget, period),
