@@ -24,7 +24,8 @@ import logging
 import os
 import signal
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -61,6 +62,14 @@ _PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
     ("week", "week"),
     ("month", "month"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _LedgerState:
+    totals: Totals
+    recent: list[UsageEvent]
+    unpriced: dict[tuple[str, str], int]
+    source_stats: dict[str, dict[str, Any]]
 
 
 def _tracked_tags(config: Config) -> list[str]:
@@ -125,7 +134,7 @@ class Daemon:
         self.state = "backfilling"
         sdnotify.notify("READY=1\nSTATUS=backfilling")
         log.info("listening on %s; ledger %s", config.socket_path, config.ledger_path)
-        await self._in_worker(self._load_from_ledger)
+        self._adopt_state(await self._in_worker(self._read_ledger_state, True))
 
     async def main_loop(self) -> None:
         config = self.config
@@ -203,32 +212,39 @@ class Daemon:
                 if self._busy.done():
                     self._busy = None
 
-    def _load_from_ledger(self) -> None:
-        """Rebuild in-memory state from the ledger (worker thread, before the loop uses it)."""
+    def _read_ledger_state(self, reprice: bool = False) -> _LedgerState:
+        """In-memory state rebuilt from the ledger (worker thread).
+
+        Built aside and swapped in by the loop thread (`_adopt_state`): a snapshot asked
+        for meanwhile sees the old state whole, never a half-built one.
+        """
         assert self.ledger is not None
+        if reprice:
+            from monitor.reprice import reprice_ledger
+
+            changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources)
+            if changed:
+                log.info("repriced %d stored events after a price change", changed)
         now = datetime.now(UTC)
-        self.totals.prune(now)
+        totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
+        totals.prune(now)
         for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
-            self.totals.add(e)
-        self.recent.extend(self.ledger.recent_events(RECENT))
-        self.unpriced = {(p, m): n for p, m, n in self.ledger.unpriced()}
-        self.source_stats = self.ledger.source_stats()
-        self._reprice_stored()
+            totals.add(e)
+        first = self.ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
+        if first and first[0]:
+            totals.seed_first_day(date.fromisoformat(first[0]))
+        return _LedgerState(
+            totals=totals,
+            recent=self.ledger.recent_events(RECENT),
+            unpriced={(p, m): n for p, m, n in self.ledger.unpriced()},
+            source_stats=self.ledger.source_stats(),
+        )
 
-    def _reprice_stored(self) -> None:
-        """Prices may have changed since the last run (package update, new override)."""
-        from monitor.reprice import reprice_ledger
-
-        assert self.ledger is not None
-        changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources)
-        if changed:
-            log.info("repriced %d stored events after a price change", changed)
-            now = datetime.now(UTC)
-            self.totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
-            self.totals.prune(now)
-            for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
-                self.totals.add(e)
-            self.unpriced = {(p, m): n for p, m, n in self.ledger.unpriced()}
+    def _adopt_state(self, state: _LedgerState) -> None:
+        self.totals = state.totals
+        self.recent = deque(state.recent, maxlen=RECENT)
+        self.unpriced = state.unpriced
+        self.source_stats = state.source_stats
 
     def _make_ingestor(self) -> Ingestor:
         assert self.ledger is not None
@@ -245,6 +261,9 @@ class Daemon:
         self.ingestor = self._make_ingestor()
         report: IngestReport = await self._in_worker(self.ingestor.scan)
         self._after_ingest(report)
+        assert self.ledger is not None
+        recent = await self._in_worker(self.ledger.recent_events, RECENT)
+        self.recent = deque(recent, maxlen=RECENT)
         self.state = "ready"
         sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
         log.info("backfill done: %d new events, %d bad records", report.events, report.errors)
@@ -319,8 +338,7 @@ class Daemon:
         self.config = config
         self.pricer = Pricer(config.prices)
         if _tracked_tags(config) != _tracked_tags(old) or config.tz != old.tz:
-            self.totals = Totals(config.tz, tracked_tags=_tracked_tags(config))
-            await self._in_worker(self._load_from_ledger)
+            self._adopt_state(await self._in_worker(self._read_ledger_state))
         self.ingestor = self._make_ingestor()
         if self.alerts is not None:
             changed = config.alerts != old.alerts
@@ -356,7 +374,8 @@ class Daemon:
                 st["events"] = st.get("events", 0) + 1
             if st.get("last_event") is None or e.ts > st["last_event"]:
                 st["last_event"] = e.ts
-            self._remember_recent(e)
+            if self.state == "ready":
+                self._remember_recent(e)
             if live and self.server is not None:
                 self.server.publish(EventMsg(payload=event_payload(e)))
         if self.state == "ready":
