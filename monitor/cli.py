@@ -349,6 +349,35 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     return EXIT_OK if rows and all(ok for _, ok, _ in rows) else EXIT_FAIL
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from monitor.init_cmd import InitError, found_sources, init
+
+    if args.print_default:
+        from monitor.config import default_config_text
+
+        sys.stdout.write(default_config_text())
+        return EXIT_OK
+    target = args.path or getattr(args, "config", None)
+    try:
+        path, text = init(Path(target) if target else None, args.force, Path.cwd(), os.environ)
+    except InitError as exc:
+        raise CommandError(str(exc)) from None
+    names = list(found_sources(text))
+    print(f"wrote {path}")
+    print("sources: " + (", ".join(names) if names else "none found (edit the file to add some)"))
+    return EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from monitor.completion import completion_script
+
+    sys.stdout.write(completion_script(args.shell))
+    return EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -435,6 +464,14 @@ def build_parser(
     q.add_argument("name")
 
     add("notify-test", cmd_notify_test, "send a test notification to every configured target")
+
+    p = add("init", cmd_init, "write a starter config listing the tools found here")
+    p.add_argument("path", nargs="?", help="where (default: ~/.config/llm-monitor/config.toml)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.add_argument("--print-default", action="store_true", help="print the embedded default")
+
+    p = add("completion", cmd_completion, "print a shell completion script")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
 
     p = add("price", cmd_price, "show the prices that apply to a model")
     p.add_argument("model")

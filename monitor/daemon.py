@@ -36,6 +36,7 @@ from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
+from monitor.metrics import Metrics, maybe_start
 from monitor.notify import Notifier
 from monitor.pricing import Pricer
 from monitor.status import (
@@ -101,6 +102,7 @@ class Daemon:
         self._lock = asyncio.Lock()
         self._config_stamp = self._stamp()
         self.pricer = Pricer(self.config.prices)
+        self.metrics: Metrics | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -135,6 +137,10 @@ class Daemon:
         sdnotify.notify("READY=1\nSTATUS=backfilling")
         log.info("listening on %s; ledger %s", config.socket_path, config.ledger_path)
         self._adopt_state(await self._in_worker(self._read_ledger_state, True))
+        # Seeded after the start-up reprice, so a price change moves the counters once.
+        self.metrics = await self._in_worker(
+            lambda: maybe_start(config, self.ledger, state=lambda: self.state)
+        )
 
     async def main_loop(self) -> None:
         config = self.config
@@ -171,6 +177,9 @@ class Daemon:
                 await asyncio.shield(self._busy)
         if self.server is not None:
             await self.server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
         if self.alert_store is not None:
             self.alert_store.close()
             self.alert_store = None
@@ -357,6 +366,8 @@ class Daemon:
     # -- results on the loop thread -----------------------------------------------
 
     def _apply(self, applied: list[Applied]) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(applied)
         live = self.state == "ready" and len(applied) <= LIVE_EVENTS_MAX
         for a in applied:
             e = a.event
@@ -406,6 +417,8 @@ class Daemon:
             self.recent = deque(items[:RECENT], maxlen=RECENT)
 
     def _after_ingest(self, report: IngestReport) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_report(report)
         for name, c in report.sources.items():
             st = self.source_stats.setdefault(name, {"events": 0, "errors": 0, "last_event": None})
             st["errors"] = st.get("errors", 0) + c.errors
@@ -419,8 +432,11 @@ class Daemon:
                 ] = n
 
     def _publish_totals(self) -> None:
+        doc = self.status_document()
+        if self.metrics is not None:
+            self.metrics.set_budgets(doc["budgets"])
         if self.server is not None:
-            self.server.publish(TotalsMsg(payload=self.status_document()))
+            self.server.publish(TotalsMsg(payload=doc))
 
     def publish_alert(self, payload: dict[str, Any]) -> None:
         if self.server is not None:

@@ -33,6 +33,7 @@ server's threads; one lock guards the sums.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 import threading
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.ingest import IngestReport
     from monitor.ledger import Applied, Ledger
+
+log = logging.getLogger("llm_monitor.metrics")
 
 MODEL_CAP: Final = 200
 """Distinct model label values kept before folding the rest into "other"."""
@@ -426,7 +429,9 @@ def maybe_start(
 ) -> Metrics | None:
     """The daemon's one call: None, and no port opened, unless `[metrics] listen` is set.
 
-    Otherwise a Metrics seeded from `ledger` (exposed only once seeded) and serving.
+    Otherwise a Metrics seeded from `ledger` (exposed only once seeded) and serving. A
+    port that cannot be bound is logged as an error and gives None: the daemon keeps
+    counting and alerting (and Prometheus reports the target down).
     """
     listen = config.metrics.listen
     if listen is None:
@@ -436,7 +441,12 @@ def maybe_start(
         metrics.seed_from_ledger(ledger)
     else:
         metrics.mark_seeded()
-    metrics.start(*listen)
+    try:
+        metrics.start(*listen)
+    except OSError as exc:
+        log.error("metrics: cannot listen on %s:%d: %s", *listen, exc.strerror or exc)
+        return None
+    log.info("metrics: serving http://%s:%d/metrics", *(metrics.address or listen))
     return metrics
 
 

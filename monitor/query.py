@@ -1,12 +1,15 @@
 """Read-only aggregates over the ledger: the numbers behind `report`, `compare`, `estimate`.
 
-Two tables answer the same question. The `daily` rollup (local day × source × provider
+Three tables answer the same question. The `daily` rollup (local day × source × provider
 × model × operation, kept by the ledger in the commit's transaction) holds a few
 thousand rows where `events` holds millions, so whatever it can answer it answers:
 groupings by day / week / month / provider / model / source / operation, filters on
-source / provider / model / operation, and whole-day ranges. A tag grouping or filter,
-or a range bounded by an instant, reads `events` (tags via `json_extract`). Both paths
-filter whole days on the same stored local `day`, so they give identical numbers.
+source / provider / model / operation, and whole-day ranges. The `daily_tags` rollup
+(the same per tag name and value) answers when the tag groupings and tag filters name
+one tag: events lacking that tag have no row there, so their `None` group is `daily`
+minus the tag's rows over the same other groupings. Two tag names, or a range bounded
+by an instant, read `events` (tags via `json_extract`). Every path filters whole days
+on the same stored local `day`, so they give identical numbers.
 
 Ranges: `since` is inclusive, `until` is inclusive when it is a date (`--since
 2026-11-01 --until 2026-11-30` is all of November) and exclusive when it is a datetime
@@ -29,12 +32,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from operator import add, sub
 from typing import Any, Final, Literal, NamedTuple
 
 from monitor.events import from_nano, ts_ms
 
 Bound = date | datetime | None
-Table = Literal["daily", "events"]
+Table = Literal["daily", "daily_tags", "events"]
 PathChoice = Literal["auto", "daily", "events"]
 
 TIME_GROUPS: Final = ("day", "week", "month")
@@ -48,7 +52,7 @@ _ROLLUP_SUMS: Final = (
 )
 _EVENT_SUMS: Final = (
     "COUNT(*), SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
-    "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nano), "
+    "SUM(cache_write_tokens), SUM(reasoning_tokens), COALESCE(SUM(cost_nano), 0), "
     "SUM(CASE WHEN cost_nano IS NULL THEN calls ELSE 0 END)"
 )
 
@@ -98,7 +102,7 @@ class QueryResult(NamedTuple):
     unpriced: tuple[UnpricedModel, ...]
     """Models with unpriced calls in the selection, most calls first."""
     table: Table
-    """Which table answered (the rollup or the events)."""
+    """Which table answered (a rollup or the events)."""
 
 
 class Selection(NamedTuple):
@@ -114,11 +118,12 @@ class Selection(NamedTuple):
 
     @property
     def needs_events(self) -> bool:
-        return (
-            isinstance(self.since, datetime)
-            or isinstance(self.until, datetime)
-            or any(f.startswith("tag.") for f, _ in self.where)
-        )
+        """No rollup can answer it, whatever the grouping: an instant, or two tag names."""
+        return self.has_instant or len(_tag_names((), self)) > 1
+
+    @property
+    def has_instant(self) -> bool:
+        return isinstance(self.since, datetime) or isinstance(self.until, datetime)
 
 
 def where_field(key: str) -> str:
@@ -230,15 +235,23 @@ def _plain(value: str) -> bool:
     return '"' not in value and "\\" not in value and all(c >= " " for c in value)
 
 
-def _filters(sel: Selection, tz: tzinfo) -> tuple[list[str], list[Any]]:
+def _filters(sel: Selection, tz: tzinfo, tag: str | None = None) -> tuple[list[str], list[Any]]:
+    """WHERE clauses for `events` or `daily`; with `tag`, for that tag's `daily_tags` rows."""
     clauses: list[str] = []
     args: list[Any] = []
+    if tag is not None:
+        clauses.append("tag = ?")
+        args.append(tag)
     if sel.sources:
         clauses.append(f"source IN ({','.join('?' * len(sel.sources))})")
         args.extend(sel.sources)
     for field, value in sel.where:
         if not field.startswith("tag."):
             clauses.append(f"{field} = ?")
+            args.append(value)
+            continue
+        if tag is not None:
+            clauses.append("value = ?")
             args.append(value)
             continue
         path = _tag_path(field[4:])
@@ -287,13 +300,30 @@ def _events_from(db: sqlite3.Connection, sel: Selection, tz: tzinfo) -> str:
     return "events" if (inside or 0) <= _NARROW * (everything or 0) else "events NOT INDEXED"
 
 
+def _tag_names(group_by: Sequence[str], sel: Selection) -> set[str]:
+    names = {g[4:] for g in group_by if g.startswith("tag:")}
+    names.update(f[4:] for f, _ in sel.where if f.startswith("tag."))
+    return names
+
+
 def choose_table(group_by: Sequence[str], sel: Selection, path: PathChoice = "auto") -> Table:
-    needs_events = sel.needs_events or any(g.startswith("tag:") for g in group_by)
-    if path == "daily" and needs_events:
-        raise ValueError("the daily rollup cannot answer tag groupings, tag filters or instants")
-    if path == "auto":
-        return "events" if needs_events else "daily"
-    return path
+    """`daily`, or `daily_tags` when one tag is involved, unless only `events` can answer."""
+    tags = _tag_names(group_by, sel)
+    if path == "events":
+        return "events"
+    if sel.has_instant or len(tags) > 1:
+        if path == "daily":
+            raise ValueError("the rollups cannot answer instants or two different tags")
+        return "events"
+    return "daily_tags" if tags else "daily"
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
+Key = tuple[str | None, ...]
 
 
 def query(
@@ -307,43 +337,100 @@ def query(
     """Totals per group (rows sorted by key: days ascending, numeric tags numerically)."""
     groups = tuple(check_group(g) for g in group_by)
     table = choose_table(groups, sel, path)
+    if table == "daily_tags" and not _has_table(db, "daily_tags"):
+        # A ledger from before the tag rollup, opened read-only: its daemon upgrades it.
+        if path == "daily":
+            raise ValueError("this ledger has no tag rollup yet")
+        table = "events"
+    tag = next(iter(_tag_names(groups, sel))) if table == "daily_tags" else None
+    clauses, args = _filters(sel, tz, tag)
+    source = _events_from(db, sel, tz) if table == "events" else table
+    found = _grouped(db, groups, table, source, clauses, args)
+    acc = _merged(found, {})
+    unpriced_from = source
+    if tag is not None and not any(f.startswith("tag.") for f, _ in sel.where):
+        # Events lacking the tag: all of `daily` minus the tag's rows, per other grouping.
+        clauses, args = _filters(sel, tz)
+        unpriced_from = "daily"
+        _merged(_grouped(db, groups, "daily", "daily", clauses, args), acc)
+        tagged = [i for i, g in enumerate(groups) if g.startswith("tag:")]
+        for key, values in found:
+            blank = _blank(key, tagged)
+            acc[blank] = list(map(sub, acc.get(blank, _ZEROS), values))
+        acc = {k: v for k, v in acc.items() if v[0]}
+    rows = tuple(Row(k, Totals(*acc[k])) for k in sorted(acc, key=_sort_key))
+    total = Totals(*map(sum, zip(*acc.values(), strict=True))) if acc else Totals()
+    unpriced = _unpriced(db, unpriced_from, clauses, args) if total.unpriced_calls else ()
+    return QueryResult(groups, sel.since, sel.until, rows, total, unpriced, table)
+
+
+_ZEROS: Final = [0] * len(Totals._fields)
+
+
+def _grouped(
+    db: sqlite3.Connection,
+    groups: tuple[str, ...],
+    table: Table,
+    source: str,
+    clauses: list[str],
+    where_args: list[Any],
+) -> list[tuple[Key, list[int]]]:
+    """(group key, sums) of one table's groups; `daily` reads tag groupings as None."""
     select: list[str] = []
     args: list[Any] = []
+    convert: list[tuple[int, Callable[[Any], str | None]]] = []
     for i, g in enumerate(groups):
         if g in ("day", "week"):  # weeks are folded from days below
             select.append(f"day AS g{i}")
         elif g == "month":
             select.append(f"substr(day, 1, 7) AS g{i}")
-        elif g.startswith("tag:"):
+        elif not g.startswith("tag:"):
+            select.append(f"{g} AS g{i}")
+        elif table == "daily_tags":
+            select.append(f"value AS g{i}")
+        elif table == "daily":
+            select.append(f"NULL AS g{i}")
+        else:
             select.append(f"json_extract(tags, ?) AS g{i}")
             args.append(_tag_path(g[4:]))
-        else:
-            select.append(f"{g} AS g{i}")
-    clauses, where_args = _filters(sel, tz)
-    if table == "daily":
-        source, sums = "daily", _ROLLUP_SUMS
-    else:
-        source, sums = _events_from(db, sel, tz), _EVENT_SUMS
+            convert.append((i, _as_text))
+        if g in _CONVERT:
+            convert.append((i, _CONVERT[g]))
+    sums = _EVENT_SUMS if table == "events" else _ROLLUP_SUMS
     sql = f"SELECT {', '.join([*select, sums])} FROM {source}{_where_sql(clauses)}"
-    if groups:
-        sql += " GROUP BY " + ", ".join(f"g{i}" for i in range(len(groups)))
     n = len(groups)
-    convert = [_CONVERT.get(g, _as_text) for g in groups]
-    acc: dict[tuple[str | None, ...], list[int]] = {}
-    for r in db.execute(sql, [*args, *where_args]):
-        if not r[n]:
-            continue  # an aggregate without GROUP BY answers one row even when nothing matched
-        key = tuple(f(v) for f, v in zip(convert, r[:n], strict=True))
-        sums_ = acc.get(key)
-        if sums_ is None:
-            acc[key] = [v or 0 for v in r[n:]]
-        else:
-            for j, v in enumerate(r[n:]):
-                sums_[j] += v or 0
-    rows = tuple(Row(k, Totals(*acc[k])) for k in sorted(acc, key=_sort_key))
-    total = Totals(*map(sum, zip(*acc.values(), strict=True))) if acc else Totals()
-    unpriced = _unpriced(db, source, clauses, where_args) if total.unpriced_calls else ()
-    return QueryResult(groups, sel.since, sel.until, rows, total, unpriced, table)
+    if n:
+        sql += " GROUP BY " + ", ".join(f"g{i}" for i in range(n))
+    # An aggregate without GROUP BY answers one row even when nothing matched: skip it.
+    rows = [r for r in db.execute(sql, [*args, *where_args]) if r[n]]
+    if not convert:
+        return [(r[:n], list(r[n:])) for r in rows]
+    found = []
+    for r in rows:
+        key = list(r[:n])
+        for i, f in convert:
+            key[i] = f(key[i])
+        found.append((tuple(key), list(r[n:])))
+    return found
+
+
+def _merged(
+    found: Iterable[tuple[Key, list[int]]], acc: dict[Key, list[int]]
+) -> dict[Key, list[int]]:
+    """`found` summed into `acc` (several days fold into one week)."""
+    for key, values in found:
+        have = acc.get(key)
+        acc[key] = values if have is None else list(map(add, have, values))
+    return acc
+
+
+def _blank(key: Key, positions: Sequence[int]) -> Key:
+    if len(positions) == len(key):
+        return (None,) * len(key)
+    out = list(key)
+    for i in positions:
+        out[i] = None
+    return tuple(out)
 
 
 def _as_text(value: Any) -> str | None:
@@ -366,8 +453,6 @@ def _week(day: str) -> str:
 
 
 _CONVERT: Final[dict[str, Callable[[Any], str | None]]] = {
-    "day": str,
-    "month": str,
     "week": _week,
     "operation": _operation,
 }
@@ -384,9 +469,9 @@ def _sort_key(key: tuple[str | None, ...]) -> tuple[tuple[int, int, str], ...]:
 def _unpriced(
     db: sqlite3.Connection, source: str, clauses: list[str], args: list[Any]
 ) -> tuple[UnpricedModel, ...]:
-    if source == "daily":
+    if source in ("daily", "daily_tags"):
         sql = (
-            f"SELECT provider, model, SUM(unpriced_calls) FROM daily{_where_sql(clauses)} "
+            f"SELECT provider, model, SUM(unpriced_calls) FROM {source}{_where_sql(clauses)} "
             "GROUP BY provider, model HAVING SUM(unpriced_calls) > 0"
         )
     else:

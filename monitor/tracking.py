@@ -39,10 +39,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
+from typing import Any, Final, Literal, TypeVar, cast
 
 from monitor.sources.common import infer_provider, normalize_provider
 
@@ -61,8 +61,8 @@ _ANTHROPIC_CACHE_KEYS: Final = (
     "cache_creation",
 )
 _MAX_DEPTH: Final = 12
-_P = ParamSpec("_P")
 _R = TypeVar("_R")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class TrackingError(ValueError):
@@ -363,34 +363,26 @@ class timed:
         tags = {**self._tags, "duration_ms": str(round(seconds * 1000))}
         track(response, tags=tags, **self._options)
 
-    @overload
-    def __call__(
-        self, fn: Callable[_P, Awaitable[_R]]
-    ) -> Callable[_P, Awaitable[_R]]: ...  # pragma: no cover
-
-    @overload
-    def __call__(self, fn: Callable[_P, _R]) -> Callable[_P, _R]: ...  # pragma: no cover
-
-    def __call__(self, fn: Callable[_P, Any]) -> Callable[_P, Any]:
+    def __call__(self, fn: _F) -> _F:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
-            async def run_async(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
                 started = time.perf_counter()
-                response = await cast(Callable[_P, Awaitable[Any]], fn)(*args, **kwargs)
+                response = await fn(*args, **kwargs)
                 self._record(response, time.perf_counter() - started)
                 return response
 
-            return run_async
+            return cast(_F, run_async)
 
         @functools.wraps(fn)
-        def run(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             response = fn(*args, **kwargs)
             self._record(response, time.perf_counter() - started)
             return response
 
-        return run
+        return cast(_F, run)
 
 
 __all__ = ["TrackingError", "as_plain", "spool_dir", "timed", "track", "usage_record"]

@@ -18,10 +18,14 @@ Costs, measured on this machine (2 cores; `bench/bench_watch.py`):
   step=25 gives ~35 ms median. Every notifier instance pays its own wakes, so all
   recursive roots share one instance, small non-recursive roots (the spool) join it,
   and only the ancestors of missing roots get a second, slower one (`pending_step_ms`).
-- The stat sweep is adaptive so that 22 k files stay cheap: files modified within
-  `hot_window` are stat'ed every `sweep_interval`, the others once per `cold_interval`
-  in round-robin slices (one slice per sweep, so there is no periodic spike), and the
-  globs are re-walked every `rewalk_interval` (new files normally arrive as events).
+- The stat sweep is a safety net, so it is budgeted: one `stat` costs ~5 µs here and
+  22 k of them every 5 s would be 0.5 % of a core alone. Every `sweep_interval` it
+  stats the `max_hot` most recently modified files changed within `hot_window` (the
+  ones being written) plus a slice of the others, so a full pass over the cold files
+  takes `cold_interval` or, for big sets, as long as `cold_per_sweep` per sweep needs
+  (22 k files: ~9 min). A re-walk of the globs (new files missed by notification) runs
+  every `rewalk_interval`, stretched so walking never takes more than 0.05 % of the time
+  (a 22 k-file walk costs ~0.25 s). With inotify healthy all of this finds nothing.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import os
 import stat
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final, NamedTuple
 
 from watchfiles import Change, awatch
@@ -306,7 +310,7 @@ class Watcher:
     first walk yields nothing unless `yield_existing` (the daemon backfills instead);
     files that appear later, including those newly covered by `update()`, are yielded.
 
-    `notify=False` leaves only the stat sweep (and a re-walk every `cold_interval`): for
+    `notify=False` leaves only the stat sweep and the re-walks (every 60 s by default): for
     file systems where notification never works. `force_polling=None` keeps watchfiles'
     own choice (polling on WSL or when WATCHFILES_FORCE_POLLING is set).
     """
@@ -319,6 +323,8 @@ class Watcher:
         sweep_interval: float = 5.0,
         cold_interval: float = 60.0,
         hot_window: float = 3600.0,
+        max_hot: int = 256,
+        cold_per_sweep: int = 200,
         rewalk_interval: float | None = None,
         debounce_ms: int = 50,
         step_ms: int = DEFAULT_STEP_MS,
@@ -330,10 +336,12 @@ class Watcher:
     ) -> None:
         self._scope = _Scope(globs, (_norm(x) for x in exclude))
         self._sweep_interval = sweep_interval
-        self._buckets = max(1, round(cold_interval / sweep_interval))
+        self._cold_interval = cold_interval
         self._hot_ns = int(hot_window * 1e9)
+        self._max_hot = max_hot
+        self._cold_per_sweep = cold_per_sweep
         if rewalk_interval is None:
-            rewalk_interval = 300.0 if notify else cold_interval
+            rewalk_interval = 600.0 if notify else 60.0
         self._rewalk_interval = rewalk_interval
         self._debounce_ms = debounce_ms
         self._step_ms = step_ms
@@ -358,11 +366,12 @@ class Watcher:
         self._streams: dict[_Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._polling: set[str] = set()
         self._lenient = False
-        self._dirty: set[str] = set()
         self._warned: set[str] = set()
         self._sigs: dict[str, Sig] = {}
         self._hot: set[str] = set()
-        self._cold: list[set[str]] = [set() for _ in range(self._buckets)]
+        self._cold: set[str] = set()
+        self._cold_pass: list[str] = []
+        self._cold_next = 0
 
     # -- public ------------------------------------------------------------------------
 
@@ -440,7 +449,7 @@ class Watcher:
     async def _arm(self, *, initial: bool) -> None:
         globs_changed, self._globs_changed = self._globs_changed, False
         old_targets = self._plan.targets
-        dirty, self._dirty = self._dirty, set()
+        dirty: set[str] = set()
         if self._notify:
             for g in [g for g, (task, _) in self._streams.items() if task.done()]:
                 await self._streams.pop(g)[0]  # failed and reported: start it afresh
@@ -584,22 +593,19 @@ class Watcher:
 
     # -- what is known -----------------------------------------------------------------
 
-    def _bucket(self, path: str) -> set[str]:
-        return self._cold[hash(path) % self._buckets]
-
     def _record(self, path: str, sig: Sig) -> None:
         self._sigs[path] = sig
         if time.time_ns() - sig.mtime_ns < self._hot_ns:
-            self._bucket(path).discard(path)
+            self._cold.discard(path)
             self._hot.add(path)
         else:
             self._hot.discard(path)
-            self._bucket(path).add(path)
+            self._cold.add(path)
 
     def _forget(self, path: str) -> None:
         if self._sigs.pop(path, None) is not None:
             self._hot.discard(path)
-            self._bucket(path).discard(path)
+            self._cold.discard(path)
 
     def _walk_subtree(self, top: str) -> Iterator[str]:
         """Matching files under `top`, pruned by the globs; symlink cycles entered once."""
@@ -676,27 +682,42 @@ class Watcher:
             pass
 
     async def _sweep_loop(self) -> None:
-        sweep = 0
-        last_walk = time.monotonic()
+        next_walk = time.monotonic() + self._rewalk_interval
         while True:
             await self._sleep(self._sweep_interval)
             if self._stopping.is_set():
                 return
             if not self.ready.is_set():
                 continue
-            sweep += 1
             self.stats.sweeps += 1
             if self._notify and _plan(self._scope) != self._plan:
                 self._request_rearm()  # e.g. a watched dir re-created, or a missing root made
-            if time.monotonic() - last_walk >= self._rewalk_interval:
-                last_walk = time.monotonic()
+            if time.monotonic() >= next_walk:
+                spent = time.process_time()
                 await self._walk_all(emit=True)
-            await self._stat_sweep(sweep)
+                spent = time.process_time() - spent
+                next_walk = time.monotonic() + max(self._rewalk_interval, 2000 * spent)
+            await self._stat_sweep()
 
-    async def _stat_sweep(self, sweep: int) -> None:
+    def _sweep_paths(self) -> list[str]:
+        """The hot files, then this sweep's slice of the current pass over the cold ones."""
+        if len(self._hot) > self._max_hot:
+            by_age = sorted(self._hot, key=lambda p: self._sigs[p].mtime_ns, reverse=True)
+            for p in by_age[self._max_hot :]:
+                self._hot.discard(p)
+                self._cold.add(p)
+        if self._cold_next >= len(self._cold_pass):
+            self._cold_pass = sorted(self._cold)
+            self._cold_next = 0
+        share = math.ceil(len(self._cold_pass) * self._sweep_interval / self._cold_interval)
+        start = self._cold_next
+        self._cold_next += max(1, min(self._cold_per_sweep, share))
+        cold = [p for p in self._cold_pass[start : self._cold_next] if p in self._cold]
+        return [*self._hot, *cold]
+
+    async def _stat_sweep(self) -> None:
         now_ns = time.time_ns()
-        paths = [*self._hot, *self._cold[sweep % self._buckets]]
-        for i, path in enumerate(paths):
+        for i, path in enumerate(self._sweep_paths()):
             if i % _YIELD_EVERY == _YIELD_EVERY - 1:
                 await asyncio.sleep(0)
                 if self._stopping.is_set():
@@ -714,9 +735,6 @@ class Watcher:
                 self._record(path, sig)
                 self._emit(path)
             elif path in self._hot and now_ns - sig.mtime_ns >= self._hot_ns:
-                self._record(path, sig)
+                self._hot.discard(path)
+                self._cold.add(path)
 
-
-def watch_paths(paths: Iterable[str | Path]) -> list[Glob]:
-    """Globs for plain paths or patterns: a convenience for callers and benchmarks."""
-    return [Glob(os.fspath(p)) for p in paths]

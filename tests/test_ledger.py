@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor import ledger as ledger_module
 from monitor.events import UsageEvent
 from monitor.ledger import SCHEMA_VERSION, BadRecord, Batch, Ledger, LedgerError
 from monitor.tail import Cursor
@@ -25,6 +26,7 @@ def ev(
     cost: str | None = "0.01",
     model: str = "gpt-4o",
     source: str = "s",
+    tags: dict[str, str] | None = None,
 ) -> UsageEvent:
     return UsageEvent(
         key=key,
@@ -37,7 +39,7 @@ def ev(
         cost=Decimal(cost) if cost is not None else None,
         cost_basis="priced" if cost is not None else "unpriced",
         priced_cost=Decimal(cost) if cost is not None else None,
-        tags={"run": "r1"},
+        tags={"run": "r1"} if tags is None else tags,
     )
 
 
@@ -49,6 +51,14 @@ def daily(ledger: Ledger) -> list[tuple[object, ...]]:
     return ledger.db.execute(
         "SELECT day, model, events, calls, output_tokens, cost_nano, unpriced_calls FROM daily "
         "ORDER BY day, model"
+    ).fetchall()
+
+
+def tag_rollup(ledger: Ledger) -> list[tuple[object, ...]]:
+    """Rows of `daily_tags` that hold events (a superseded copy may leave a zero row)."""
+    return ledger.db.execute(
+        "SELECT tag, value, day, model, events, calls, output_tokens, cost_nano, unpriced_calls "
+        "FROM daily_tags WHERE events != 0 ORDER BY tag, value, day, model"
     ).fetchall()
 
 
@@ -157,3 +167,89 @@ def test_rewrite_costs_keeps_rollup_in_step(tmp_path: Path) -> None:
         assert ledger.rewrite_costs([(old, new)]) == 1
         assert daily(ledger) == [("2026-11-20", "gpt-4o", 1, 1, 10, 250_000_000, 0)]
         assert next(ledger.iter_events()).cost == Decimal("0.25")
+
+
+def test_tag_rollup_sums_each_tag_value_per_day_and_model(tmp_path: Path) -> None:
+    late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # the 21st in Berlin
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(
+            Batch(
+                events=[
+                    ev("a", tags={"run": "r1", "step": "1"}),
+                    ev("b", out=20, cost=None, tags={"run": "r1", "step": "2"}),
+                    ev("c", ts=late, model="o3", tags={"run": "r1"}),
+                    ev("d", tags={}),
+                ]
+            )
+        )
+        assert tag_rollup(ledger) == [
+            ("run", "r1", "2026-11-20", "gpt-4o", 2, 2, 30, 10_000_000, 1),
+            ("run", "r1", "2026-11-21", "o3", 1, 1, 10, 10_000_000, 0),
+            ("step", "1", "2026-11-20", "gpt-4o", 1, 1, 10, 10_000_000, 0),
+            ("step", "2", "2026-11-20", "gpt-4o", 1, 1, 20, 0, 1),
+        ]
+
+
+def test_tag_values_needing_json_escapes_roll_up_as_written(tmp_path: Path) -> None:
+    odd = {"client": "café", "quote": 'a","b', "path": "C:\\runs", "sep": 'x":"y'}
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", tags=odd)]))
+        assert {(t, v) for t, v, *_ in tag_rollup(ledger)} == set(odd.items())
+
+
+def test_larger_copy_with_other_tags_moves_its_tag_rollup(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("m", out=5, cost="0.005", tags={"run": "r1"})]))
+        ledger.commit(Batch(events=[ev("m", out=50, cost="0.05", tags={"run": "r2", "x": "y"})]))
+        assert tag_rollup(ledger) == [
+            ("run", "r2", "2026-11-20", "gpt-4o", 1, 1, 50, 50_000_000, 0),
+            ("x", "y", "2026-11-20", "gpt-4o", 1, 1, 50, 50_000_000, 0),
+        ]
+
+
+def test_rewrite_costs_keeps_tag_rollup_in_step(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", cost=None)]))
+        old = next(ledger.iter_events())
+        new = old.replace(cost=Decimal("0.25"), cost_basis="priced", priced_cost=Decimal("0.25"))
+        ledger.rewrite_costs([(old, new)])
+        assert tag_rollup(ledger) == [
+            ("run", "r1", "2026-11-20", "gpt-4o", 1, 1, 10, 250_000_000, 0)
+        ]
+
+
+def test_time_zone_change_rebuilds_tag_rollup(tmp_path: Path) -> None:
+    late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("late", ts=late), ev("noon")]))
+        assert [r[2] for r in tag_rollup(ledger)] == ["2026-11-20", "2026-11-21"]
+    with open_ledger(tmp_path, "UTC") as ledger:
+        assert tag_rollup(ledger) == [
+            ("run", "r1", "2026-11-20", "gpt-4o", 2, 2, 20, 20_000_000, 0)
+        ]
+
+
+def test_v2_ledger_upgrade_fills_tag_rollup_from_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 2)
+    with open_ledger(tmp_path) as v2:  # schema 2, made by the migrations as that version did
+        assert v2.schema_version() == 2
+        v2.db.executemany(
+            "INSERT INTO events (key, ts, day, source, provider, model, output_tokens, "
+            "cost_nano, cost_basis, tags) VALUES (?, 0, ?, 's', 'openai', 'gpt-4o', ?, ?, ?, ?)",
+            [
+                ("a", "2026-11-20", 10, 1000, "priced", '{"run":"r1","step":"1"}'),
+                ("b", "2026-11-20", 20, None, "unpriced", '{"run":"r1"}'),
+                ("c", "2026-11-21", 30, 3000, "priced", '{"run":"r\\"2"}'),
+                ("d", "2026-11-21", 40, 4000, "priced", "{}"),
+            ],
+        )
+    monkeypatch.undo()
+    with open_ledger(tmp_path) as v3:
+        assert v3.schema_version() == SCHEMA_VERSION == 3
+        assert tag_rollup(v3) == [
+            ("run", 'r"2', "2026-11-21", "gpt-4o", 1, 1, 30, 3000, 0),
+            ("run", "r1", "2026-11-20", "gpt-4o", 2, 2, 30, 1000, 1),
+            ("step", "1", "2026-11-20", "gpt-4o", 1, 1, 10, 1000, 0),
+        ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -253,3 +256,100 @@ def test_maybe_start_serves_when_listen_is_set_and_stop_frees_the_port(
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
     metrics.stop()
+
+
+def test_a_taken_port_is_logged_and_the_daemon_goes_on(
+    tmp_path: Path, ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config_file = tmp_path / "config.toml"
+        config_file.write_text(f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        with caplog.at_level(logging.ERROR, logger="llm_monitor.metrics"):
+            assert maybe_start(load_config(config_file), ledger) is None
+    assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
+
+
+# -- the real daemon ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def listening_tcp_ports(pid: int) -> set[int]:
+    """TCP ports process `pid` listens on (Linux /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def scrape_url(url: str) -> Samples | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
+@pytest.mark.timeout(45)
+def test_daemon_opens_no_port_by_default(tmp_path: Path) -> None:
+    from tests.daemon_harness import Source, workspace
+
+    with workspace(tmp_path) as ws:
+        ws.write_config([Source("studio", "studio-tokens", (f"{ws.root}/**/tokens.jsonl",))])
+        daemon = ws.start()
+        assert listening_tcp_ports(daemon.pid) == set()
+
+
+@pytest.mark.timeout(45)
+def test_running_daemon_serves_counters_that_survive_a_restart(tmp_path: Path) -> None:
+    from tests.daemon_harness import Source, append, studio_line, wait_for, workspace
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    studio = labels(source="studio", provider="openai", model="gpt-4o")
+    with workspace(tmp_path) as ws:
+        source = Source("studio", "studio-tokens", (f"{ws.root}/**/run_*/tokens.jsonl",))
+        ws.config_path.write_text(
+            ws.config_text([source]) + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n'
+        )
+        first = ws.start()
+        run = ws.root / "output" / "tech" / "run_1" / "tokens.jsonl"
+        for i in range(5):
+            append(run, studio_line("advocate", 1000 + i, 100))
+
+        def five_calls() -> Samples | None:
+            s = scrape_url(url)
+            return s if s and s.get(("llm_calls_total", studio)) == 5 else None
+
+        live = wait_for(five_calls, 6, "5 calls on the metrics endpoint")
+        assert live[("llm_tokens_total", studio | {("kind", "input")})] == 5010
+        assert live[("llm_cost_usd_total", studio)] == pytest.approx(5 * 0.0125)
+        assert first.stop() == 0
+
+        ws.start()
+        after = wait_for(lambda: scrape_url(url), 10, "the metrics endpoint after a restart")
+        assert usage_only(after) == usage_only(live)

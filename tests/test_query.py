@@ -14,6 +14,7 @@ from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
 from monitor.query import (
     GROUPS,
+    QueryResult,
     Selection,
     Totals,
     UnpricedModel,
@@ -210,7 +211,7 @@ def test_source_and_where_filters_combine(ledger: Ledger) -> None:
     assert calls_by([], ledger, only_sonnet) == {(): 1}
 
 
-def test_tag_filter_reads_events(ledger: Ledger) -> None:
+def test_two_tag_names_read_events(ledger: Ledger) -> None:
     sel = selection(where={"tag.run": "run_a", "operation": "advocate"})
     result = query(ledger.db, ["tag:iteration"], sel, BERLIN)
     assert result.table == "events"
@@ -243,9 +244,30 @@ def test_tag_colon_and_dot_spellings_filter_alike(ledger: Ledger) -> None:
     assert dot.calls == 1
 
 
+def assert_paths_agree(led: Ledger, group_by: list[str], sel: Selection) -> QueryResult:
+    rollup = query(led.db, group_by, sel, BERLIN, path="daily")
+    events = query(led.db, group_by, sel, BERLIN, path="events")
+    assert events.table == "events"
+    assert rollup.rows == events.rows
+    assert rollup.total == events.total
+    assert rollup.unpriced == events.unpriced
+    return rollup
+
+
+# Tag groupings of one tag name: events lacking the tag form the None group.
+TAG_GROUPS = [
+    ["tag:run"],
+    ["tag:session"],
+    ["day", "tag:iteration"],
+    ["tag:project", "model"],
+    ["week", "tag:session", "operation"],
+    ["tag:iteration", "month", "tag:iteration"],
+]
+
+
 @pytest.mark.parametrize(
     "group_by",
-    [[g] for g in GROUPS] + [["day", "model"], ["week", "source", "operation"], []],
+    [[g] for g in GROUPS] + [["day", "model"], ["week", "source", "operation"], []] + TAG_GROUPS,
 )
 @pytest.mark.parametrize(
     "sel",
@@ -257,28 +279,78 @@ def test_tag_colon_and_dot_spellings_filter_alike(ledger: Ledger) -> None:
         selection(sources=["studio", "claude-code"], where={"operation": ""}),
     ],
 )
-def test_rollup_and_events_give_the_same_numbers(
+def test_rollups_and_events_give_the_same_numbers(
     ledger: Ledger, group_by: list[str], sel: Selection
 ) -> None:
-    rollup = query(ledger.db, group_by, sel, BERLIN, path="daily")
-    events = query(ledger.db, group_by, sel, BERLIN, path="events")
-    assert rollup.table == "daily" and events.table == "events"
-    assert rollup.rows == events.rows
-    assert rollup.total == events.total
-    assert rollup.unpriced == events.unpriced
+    tagged = any(g.startswith("tag:") for g in group_by)
+    assert assert_paths_agree(ledger, group_by, sel).table == ("daily_tags" if tagged else "daily")
 
 
-def test_rollup_stays_equal_after_a_larger_streamed_copy(ledger: Ledger) -> None:
-    ledger.commit(Batch(events=[EVENTS[3].replace(output_tokens=900, cost=Decimal("0.02"))]))
-    rollup = query(ledger.db, ["day", "model"], ALL, BERLIN, path="daily")
-    events = query(ledger.db, ["day", "model"], ALL, BERLIN, path="events")
-    assert rollup.rows == events.rows
+@pytest.mark.parametrize(
+    "group_by", [[], ["day"], ["week", "model"], ["operation", "source"], ["TAG"], ["month", "TAG"]]
+)
+@pytest.mark.parametrize(
+    ("tag", "value", "sel"),
+    [
+        ("run", "run_a", ALL),
+        ("session", "s1", selection(since=date(2026, 10, 25), sources=["claude-code"])),
+        ("iteration", "1", selection(until=date(2026, 10, 25), where={"operation": "advocate"})),
+        ("session", "generate_images_chapters_1", selection(where={"provider": "anthropic"})),
+        ("run", "no_such_run", ALL),
+    ],
+)
+def test_tag_filter_rollup_and_events_give_the_same_numbers(
+    ledger: Ledger, group_by: list[str], tag: str, value: str, sel: Selection
+) -> None:
+    filtered = sel._replace(where=(*sel.where, (f"tag.{tag}", value)))
+    group_by = [f"tag:{tag}" if g == "TAG" else g for g in group_by]
+    assert assert_paths_agree(ledger, group_by, filtered).table == "daily_tags"
+
+
+def test_tag_grouping_and_filter_read_the_tag_rollup(ledger: Ledger) -> None:
+    by_run = query(ledger.db, ["tag:run"], ALL, BERLIN)
+    assert by_run.table == "daily_tags"
+    assert {r.key[0]: r.totals.calls for r in by_run.rows} == {"run_a": 4, None: 27}
+    one_run = query(ledger.db, ["day"], selection(where={"tag.run": "run_a"}), BERLIN)
+    assert one_run.table == "daily_tags"
+    assert one_run.unpriced == (UnpricedModel("openai", "mystery", 1),)
+
+
+def test_rollups_stay_equal_after_a_larger_streamed_copy(ledger: Ledger) -> None:
+    larger = EVENTS[3].replace(output_tokens=900, cost=Decimal("0.02"), tags={"session": "s2"})
+    ledger.commit(Batch(events=[larger]))
+    rollup = assert_paths_agree(ledger, ["day", "model"], ALL)
     assert rollup.total.output_tokens == 6350 + 400
+    assert_paths_agree(ledger, ["day", "tag:session"], ALL)
+    assert_paths_agree(ledger, ["tag:project"], ALL)
+    assert calls_by(["tag:session"], ledger) == {"generate_images_chapters_1": 25, "s2": 1, None: 5}
 
 
-def test_rollup_refuses_what_only_events_know(ledger: Ledger) -> None:
+@pytest.mark.parametrize(
+    ("group_by", "sel"),
+    [
+        (["tag:run", "tag:iteration"], ALL),
+        (["tag:iteration"], selection(where={"tag.run": "run_a"})),
+        (["day"], selection(since=datetime(2026, 10, 25, 12))),
+    ],
+)
+def test_rollup_refuses_what_only_events_know(
+    ledger: Ledger, group_by: list[str], sel: Selection
+) -> None:
     with pytest.raises(ValueError, match="rollup"):
-        query(ledger.db, ["tag:run"], ALL, BERLIN, path="daily")
+        query(ledger.db, group_by, sel, BERLIN, path="daily")
+    assert query(ledger.db, group_by, sel, BERLIN).table == "events"
+
+
+def test_ledger_without_tag_rollup_answers_from_events(ledger: Ledger, tmp_path: Path) -> None:
+    expected = query(ledger.db, ["tag:run"], ALL, BERLIN)
+    ledger.db.execute("DROP TABLE daily_tags")  # as in a ledger from before the tag rollup
+    with Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin", readonly=True) as ro:
+        result = query(ro.db, ["tag:run"], ALL, BERLIN)
+        assert result.table == "events"
+        assert result.rows == expected.rows
+        with pytest.raises(ValueError, match="no tag rollup"):
+            query(ro.db, ["tag:run"], ALL, BERLIN, path="daily")
 
 
 @pytest.mark.parametrize("bad", ["hour", "tag:", "user"])

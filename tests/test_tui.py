@@ -242,6 +242,10 @@ async def until(predicate: Callable[[], T], timeout: float, what: str) -> T:
         await asyncio.sleep(0.02)
 
 
+def _both(text: str, *needles: str) -> str | None:
+    return text if all(n in text for n in needles) else None
+
+
 class ScriptedDaemon:
     """The far end of the socket, played by the test: it accepts connections while `up`,
     streams whatever the test sends, and can go away mid-stream."""
@@ -440,7 +444,7 @@ async def test_new_call_goes_on_top_highlighted_for_a_moment() -> None:
         await until(lambda: live_rows(app)[0][2].endswith("o3"), DEADLINE, "the new row")
         table = app.query_one(LiveTable)
         fresh = table.get_component_rich_style("live--fresh", partial=True)
-        assert fresh.bgcolor is not None
+        assert fresh.bold and fresh.color is not None
         assert table.get_row_at(0)[0].spans[0].style == fresh
         await pilot.pause(0.5)
         await until(lambda: not table.get_row_at(0)[0].spans, DEADLINE, "the highlight to end")
@@ -527,7 +531,7 @@ async def test_help_key_toggles_the_key_panel() -> None:
 async def test_alerts_arrive_newest_first() -> None:
     daemon = ScriptedDaemon()
     app = scripted_app(daemon)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40)):
         await until(lambda: daemon.connects, DEADLINE, "a connection")
         daemon.send(Snapshot(sample_snapshot(alerts=sample_snapshot()["alerts"][1:])))
         await until(lambda: "'monthly' at 50 %" in screen_text(app), DEADLINE, "the old alert")
@@ -566,7 +570,6 @@ async def test_says_when_the_daemon_is_gone_and_resyncs_when_it_is_back() -> Non
         await until(lambda: [e.key for e in app.state.live] == ["after"], DEADLINE, "a resync")
         await pilot.pause()
         assert "● live" in screen_text(app) and not app.screen.has_class("-stale")
-        assert daemon.connects >= 3
 
 
 async def test_burst_of_events_is_drawn_in_a_few_batches() -> None:
@@ -646,7 +649,7 @@ def live_app(ws: Workspace) -> Dashboard:
     return Dashboard(socket_connector(ws.socket), socket_label=str(ws.socket))
 
 
-async def test_appended_record_shows_within_a_second_and_the_gauge_changes_level(
+async def test_appended_record_shows_within_a_second_the_gauge_changes_level_and_keys_work(
     workspace: Workspace,
 ) -> None:
     workspace.start()
@@ -663,16 +666,6 @@ async def test_appended_record_shows_within_a_second_and_the_gauge_changes_level
             await until(lambda lv=level: gauges(app)["small"] == lv, DEADLINE, f"level {level}")
         await pilot.pause()
         assert "120 %‼" in screen_text(app)
-
-
-async def test_filter_and_breakdown_keys_work_on_live_data(workspace: Workspace) -> None:
-    workspace.start()
-    tokens = workspace.root / "run_2" / "tokens.jsonl"
-    append(tokens, studio_line("advocate", 1000, 500, model="gpt-4o"))
-    append(tokens, studio_line("judge", 1000, 500, model="gpt-4o-mini"))
-    app = live_app(workspace)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await until(lambda: len(live_rows(app)) == 2, DEADLINE, "both calls")
         await pilot.press("slash", *"judge", "enter")
         await until(lambda: len(live_rows(app)) == 1, DEADLINE, "the filter")
         assert live_rows(app)[0][3] == "judge"
@@ -687,7 +680,7 @@ async def test_survives_a_daemon_restart_and_shows_fresh_data(workspace: Workspa
     first = workspace.start()
     tokens = workspace.root / "run_3" / "tokens.jsonl"
     app = live_app(workspace)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.state.loaded, DEADLINE, "the first snapshot")
         first.kill()
         await until(lambda: app.link.state == "down", DEADLINE, "the link to drop")

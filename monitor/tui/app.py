@@ -13,12 +13,16 @@ the live list); the highlight of fresh rows expires on a timer, not on the clock
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar, Final
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.widgets._key_panel import KeyPanel
 
@@ -41,8 +45,6 @@ from monitor.tui.widgets import (
 
 FRESH_SECONDS: Final = 2.0
 """How long a newly arrived call stays highlighted."""
-LIVE_SHOWN: Final = 200
-"""Rows drawn in the live table (more are kept in memory for the filter)."""
 _PERIOD_TITLES: Final = {"today": "Today", "week": "This week", "month": "This month"}
 
 
@@ -51,7 +53,7 @@ def _utc_now() -> datetime:
 
 
 class Dashboard(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "llm-monitor"
     AUTO_FOCUS = "LiveTable"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -91,6 +93,7 @@ class Dashboard(App[int]):
         self._interval = interval
         self._fresh_seconds = fresh_seconds
         self._fresh: set[str] = set()
+        self._home: Screen[object]
 
     # -- layout ------------------------------------------------------------------------
 
@@ -105,7 +108,9 @@ class Dashboard(App[int]):
         with Vertical(id="live"):
             yield PanelTitle(id="live-title", classes="panel-title")
             yield Input(
-                placeholder="filter: source, model, operation, tag…", id="filter", disabled=True
+                placeholder="filter: source, model, operation, tag…",
+                id="filter",
+                disabled=True,
             )
             yield LiveTable(id="live-table")
         with Horizontal(id="lower"):
@@ -118,6 +123,11 @@ class Dashboard(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Widgets are looked up on this screen even while another (the command palette)
+        # is on top, so updates keep landing where they belong.
+        self._home = self.screen
+        # A steady cursor: a blinking one would make every screenshot differ.
+        self._home.query_one("#filter", Input).cursor_blink = False
         self._render_status()
         self._render_live()
         self._render_alerts()
@@ -153,7 +163,7 @@ class Dashboard(App[int]):
 
     def on_link_changed(self, message: LinkChanged) -> None:
         self.link = message.link
-        self.screen.set_class(self.link.state != "live", "-stale")
+        self._home.set_class(self.link.state != "live", "-stale")
         self._render_link()
 
     def _note_fresh(self, changes: Changes) -> None:
@@ -164,8 +174,9 @@ class Dashboard(App[int]):
 
         def expire() -> None:
             self._fresh -= keys
-            if not self.paused:
-                self._render_live()
+            with suppress(NoMatches):  # the app is closing
+                if not self.paused and self._home.query_one(LiveTable).shows_any(keys):
+                    self._render_live()
 
         self.set_timer(self._fresh_seconds, expire)
 
@@ -173,7 +184,7 @@ class Dashboard(App[int]):
 
     def _render_link(self) -> None:
         state = self.state.status.get("state")
-        self.query_one(LinkBar).update(
+        self._home.query_one(LinkBar).show(
             link_text(
                 self.link,
                 self._socket_label,
@@ -188,24 +199,23 @@ class Dashboard(App[int]):
         now = self._clock()
         today = now.astimezone(s.tz).date()
         self._render_link()
-        self.query_one(SpendHeader).show(
+        self._home.query_one(SpendHeader).show(
             {p: s.period(p) for p in PERIODS}, s.status.get("burn_rate") or {}, s.loaded
         )
-        self.query_one(BudgetList).show(s.budgets(), today)
-        self.query_one(UnpricedNotice).show(s.unpriced())
-        self.query_one("#hourly", Chart).show(s.series_values("hourly_usd"))
-        daily = self.query_one("#daily", Chart)
+        self._home.query_one(BudgetList).show(s.budgets(), today)
+        self._home.query_one(UnpricedNotice).show(s.unpriced())
+        self._home.query_one("#hourly", Chart).show(s.series_values("hourly_usd"))
+        daily = self._home.query_one("#daily", Chart)
         daily.title = today.strftime("%b")
         daily.show(s.series_values("daily_usd"))
         self._render_breakdown()
 
     def _render_breakdown(self) -> None:
-        nxt = DIMENSIONS[(DIMENSIONS.index(self.dimension) + 1) % len(DIMENSIONS)]
-        self.query_one("#breakdown-title", PanelTitle).update(
-            f"{_PERIOD_TITLES[self.period]} by {self.dimension}  (b: by {nxt}, t: period)"
+        self._home.query_one("#breakdown-title", PanelTitle).show(
+            f"{_PERIOD_TITLES[self.period]} by {self.dimension}  (b, t: switch)"
         )
         total = dec(self.state.period(self.period).get("cost_usd"))
-        self.query_one(BreakdownTable).show(
+        self._home.query_one(BreakdownTable).show(
             self.state.breakdown_rows(self.period, self.dimension), total
         )
 
@@ -214,31 +224,28 @@ class Dashboard(App[int]):
         if self.filter_text:
             parts.append(f"filter “{self.filter_text}” (esc clears)")
         if self.paused:
-            parts.append(f"PAUSED, {self.missed:,} new (p resumes)")
-        self.query_one("#live-title", PanelTitle).update(" · ".join(parts))
+            parts.append(f"PAUSED, {self.missed:,} new (scroll; p resumes)")
+        self._home.query_one("#live-title", PanelTitle).show(" · ".join(parts))
 
     def _render_live(self) -> None:
         self._render_live_title()
-        rows = self.state.visible(self.filter_text)[:LIVE_SHOWN]
-        self.query_one(LiveTable).show(
-            rows, frozenset(self._fresh), self._clock(), self.state.tz
-        )
+        rows = self.state.visible(self.filter_text)
+        table = self._home.query_one(LiveTable)
+        table.follow = not self.paused
+        table.show(rows, frozenset(self._fresh), self._clock(), self.state.tz)
 
     def _render_alerts(self) -> None:
-        self.query_one(AlertsPane).show(self.state.alerts, self._clock(), self.state.tz)
+        self._home.query_one(AlertsPane).show(self.state.alerts, self._clock(), self.state.tz)
 
     # -- keys ----------------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
-        if self.paused:
-            self.missed = 0
-            self._render_live_title()
-        else:
-            self._render_live()
+        self.missed = 0
+        self._render_live()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._home.query_one("#filter", Input)
         box.disabled = False
         box.add_class("-shown")
         box.focus()
@@ -251,7 +258,7 @@ class Dashboard(App[int]):
         self._close_filter()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._home.query_one("#filter", Input)
         if box.value:
             box.value = ""
         self.filter_text = ""
@@ -259,10 +266,10 @@ class Dashboard(App[int]):
         self._render_live()
 
     def _close_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._home.query_one("#filter", Input)
         box.remove_class("-shown")
         box.disabled = True
-        self.query_one(LiveTable).focus()
+        self._home.query_one(LiveTable).focus()
 
     def action_cycle_breakdown(self) -> None:
         self.dimension = DIMENSIONS[(DIMENSIONS.index(self.dimension) + 1) % len(DIMENSIONS)]

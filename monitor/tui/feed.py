@@ -9,6 +9,10 @@ never has to drop it for falling behind.
 
 When the daemon goes away it says so, waits (0.25 s doubling up to 5 s), reconnects, and
 the new subscription starts with a snapshot that replaces the dashboard's state.
+
+A daemon publishes no `event` messages while it backfills, so a dashboard that attached
+during a backfill resubscribes once the daemon reports "ready" (its first snapshot then
+lacks the backfilled calls; the new one has them).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
-from monitor.api import PROTOCOL_VERSION, ApiError, AsyncClient, Hello, Message, Snapshot
+from monitor.api import (
+    PROTOCOL_VERSION,
+    ApiError,
+    AsyncClient,
+    Hello,
+    Message,
+    Snapshot,
+    TotalsMsg,
+)
 from monitor.tui.state import FeedBatch
 
 BATCH_INTERVAL: Final = 0.15
@@ -109,23 +121,37 @@ class LiveFeed:
         self._pending = FeedBatch()
         self._last_flush = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
+        self._snapshot_state: object = None
+        self.resubscribes = 0
 
     async def run(self) -> None:
         """Until cancelled: stay subscribed, reconnecting whenever the daemon goes away."""
         failures = 0
         while True:
             self._on_link(Link("connecting"))
-            got_data = False
+            got_data = resubscribe = False
             try:
                 stream = await self._connect()
                 try:
                     hello = await stream.hello()
                     self._on_link(Link("live", daemon=hello.daemon))
-                    async for msg in stream.subscribe():
-                        got_data = True
-                        self._take(msg)
+                    messages = stream.subscribe()
+                    try:
+                        async for msg in messages:
+                            got_data = True
+                            self._take(msg)
+                            if self._backfill_ended(msg):
+                                resubscribe = True
+                                break
+                    finally:
+                        aclose = getattr(messages, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
                 finally:
                     await stream.close()
+                if resubscribe:
+                    self.resubscribes += 1
+                    continue
                 reason = "the daemon ended the stream"
             except (ApiError, OSError) as exc:
                 reason = str(exc) or type(exc).__name__
@@ -135,6 +161,16 @@ class LiveFeed:
             delay = self._backoff[min(failures, len(self._backoff) - 1)]
             self._on_link(Link("down", reason, retry_in=delay))
             await asyncio.sleep(delay)
+
+    def _backfill_ended(self, msg: Message) -> bool:
+        """Whether the daemon just finished the backfill the last snapshot was taken during."""
+        if isinstance(msg, Snapshot):
+            self._snapshot_state = msg.payload.get("state")
+        elif isinstance(msg, TotalsMsg) and msg.payload.get("state") == "ready":
+            if self._snapshot_state not in (None, "ready"):
+                self._snapshot_state = "ready"
+                return True
+        return False
 
     def _take(self, msg: Message) -> None:
         self._pending.add(msg)

@@ -8,7 +8,7 @@ reads the same under NO_COLOR.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, Final
@@ -53,11 +53,35 @@ def link_text(link: Link, socket: str, tz_name: str, now: datetime | None, state
     return text
 
 
-class LinkBar(Static):
+class Painted(Widget):
+    """A fixed-size widget that repaints only when what it shows changed.
+
+    `Static.update` re-lays out the whole screen; these lines never change size, so a
+    repaint is enough — it matters when a burst updates them several times a second.
+    """
+
+    def __init__(self, *, id: str, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._key: object = None
+        self._content: RenderableType = ""
+
+    def paint(self, key: object, build: Callable[[], RenderableType]) -> None:
+        if key != self._key:
+            self._key, self._content = key, build()
+            self.refresh()
+
+    def render(self) -> RenderableType:
+        return self._content
+
+
+class LinkBar(Painted):
     """Connection status, the daemon's pid and state, the zone and the time."""
 
+    def show(self, text: Text) -> None:
+        self.paint(text.plain, lambda: text)
 
-class SpendHeader(Static):
+
+class SpendHeader(Painted):
     """Today / week / month spend with forecasts, the burn rate, calls today."""
 
     def show(
@@ -66,7 +90,10 @@ class SpendHeader(Static):
         burn: Mapping[str, Any],
         loaded: bool,
     ) -> None:
-        self.update(spend_table(periods, burn) if loaded else Text("Waiting for the daemon…"))
+        self.paint(
+            repr((periods, burn, loaded)),
+            lambda: spend_table(periods, burn) if loaded else Text("Waiting for the daemon…"),
+        )
 
 
 def spend_table(periods: Mapping[str, Mapping[str, Any]], burn: Mapping[str, Any]) -> Table:
@@ -161,6 +188,8 @@ class BudgetGauge(Widget):
         self.name_width = 0
 
     def show(self, budget: Mapping[str, Any], today: date | None, name_width: int) -> None:
+        if (budget, today, name_width) == (self.budget, self.today, self.name_width):
+            return
         self.budget, self.today, self.name_width = budget, today, name_width
         level = budget_level(budget)
         for name in ("ok", "warn", "over"):
@@ -198,7 +227,12 @@ def _calls(n: object) -> str:
 class UnpricedNotice(Static):
     """Shown only while some calls have no known price."""
 
+    _shown: object = None
+
     def show(self, unpriced: Sequence[Mapping[str, Any]]) -> None:
+        if unpriced == self._shown:
+            return
+        self._shown = list(unpriced)
         self.set_class(bool(unpriced), "-shown")
         if not unpriced:
             return
@@ -217,12 +251,16 @@ class Chart(Horizontal):
     def __init__(self, title: str, unit: str, *, id: str) -> None:
         super().__init__(id=id)
         self.title, self.unit = title, unit
+        self._shown: tuple[str, Sequence[str]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self.title, classes="chart-label")
         yield Sparkline([], summary_function=max)
 
     def show(self, values: Sequence[str]) -> None:
+        if (self.title, values) == self._shown:
+            return
+        self._shown = (self.title, list(values))
         amounts = [d for d in (fmt.dec(v) for v in values) if d is not None]
         peak = max(amounts, default=Decimal(0))
         label = f"{self.title} peak {fmt.money(peak)}{self.unit}"
@@ -231,12 +269,23 @@ class Chart(Horizontal):
         self.query_one(Sparkline).data = [float(a) for a in amounts]
 
 
-class PanelTitle(Label):
+class PanelTitle(Painted):
     """A panel's one-line heading (borders would cost two lines at 80×24)."""
+
+    def __init__(self, text: str = "", *, id: str, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.show(text)
+
+    def show(self, text: str) -> None:
+        self.paint(text, lambda: Text(text))
 
 
 class LiveTable(DataTable[Text]):
-    """The most recent calls, newest first; fresh rows highlighted for a moment."""
+    """The most recent calls, newest first; fresh rows highlighted for a moment.
+
+    While it follows the stream only the rows that fit are drawn (a burst redraws a
+    screenful, not hundreds of rows); paused, it draws up to `browse_rows` to scroll through.
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"live--fresh", "live--unpriced"}
     FIXED: Final = (("Time", 8), ("In", 6), ("Out", 6), ("Cache", 6), ("Cost", 9))
@@ -248,11 +297,21 @@ class LiveTable(DataTable[Text]):
         self._fresh: frozenset[str] = frozenset()
         self._now: datetime | None = None
         self._tz: tzinfo | None = None
+        self._drawn: set[str] = set()
+        self._height = 0
+        self.follow = True
+        self.browse_rows = 200
 
     def on_resize(self) -> None:
-        self._relayout()
+        if not self._relayout() and self.size.height != self._height:
+            self._fill()
 
-    def _relayout(self) -> None:
+    def shows_any(self, keys: set[str]) -> bool:
+        """Whether one of these calls is among the drawn rows."""
+        return not self._drawn.isdisjoint(keys)
+
+    def _relayout(self) -> bool:
+        """Rebuild the columns for the current width (and redraw); False if they fit already."""
         width = self.size.width or 80
         fixed = sum(w for _, w in self.FIXED)
         flex = max(width - fixed - 8 * 2 * self.cell_padding - 1, 18)
@@ -260,7 +319,7 @@ class LiveTable(DataTable[Text]):
         model = max(flex * 45 // 100, 8)
         widths = (source, model, flex - source - model)
         if widths == self._widths:
-            return
+            return False
         self._widths = widths
         self.clear(columns=True)
         (_, tw), (_, iw), (_, ow), (_, cw), (_, kw) = self.FIXED
@@ -276,6 +335,7 @@ class LiveTable(DataTable[Text]):
         ):
             self.add_column(label, width=w, key=label.lower())
         self._fill()
+        return True
 
     def show(
         self, rows: Sequence[UsageEvent], fresh: frozenset[str], now: datetime, tz: tzinfo
@@ -288,13 +348,17 @@ class LiveTable(DataTable[Text]):
 
     def _fill(self) -> None:
         self.clear()
+        self._height = self.size.height
+        self._drawn = set()
         if self._now is None or self._tz is None or not self._widths:
             return
+        count = max(self._height - 1, 1) if self.follow else self.browse_rows
         fresh_style = self.get_component_rich_style("live--fresh", partial=True)
         unpriced_style = self.get_component_rich_style("live--unpriced", partial=True)
         _, model_w, what_w = self._widths
         rows = []
-        for e in self._calls:
+        for e in self._calls[:count]:
+            self._drawn.add(e.key)
             model = e.model if model_w < 24 else f"{e.provider}/{e.model}"
             cost = Text(fmt.cost_cell(e.cost, e.cost_basis), justify="right")
             if e.cost is None:
@@ -341,6 +405,8 @@ class BreakdownTable(DataTable[Text]):
             self._fill()
 
     def show(self, rows: Sequence[Mapping[str, Any]], total: Decimal | None) -> None:
+        if (rows, total) == self._shown and self._wide is not None:
+            return
         self._shown = (rows, total)
         if self._wide is None:
             self.on_resize()
@@ -397,8 +463,13 @@ def alert_lines(alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) 
 class AlertsPane(VerticalScroll):
     """Every alert the daemon sent, newest first."""
 
+    _shown: object = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="alert-lines")
 
     def show(self, alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) -> None:
-        self.query_one("#alert-lines", Static).update(alert_lines(alerts, now, tz))
+        key = (list(alerts), now.astimezone(tz).date())
+        if key != self._shown:
+            self._shown = key
+            self.query_one("#alert-lines", Static).update(alert_lines(alerts, now, tz))
