@@ -29,6 +29,11 @@ LOG_MAX_BYTES: Final = 5 * 1024 * 1024
 SYSTEMD_UNIT: Final = "llm-monitor.service"
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+"""Daemons started by `ensure_daemon`: they outlive this process on purpose, so they are
+never waited for; holding them here keeps Popen from warning that they still run."""
+
+
 class LaunchError(Exception):
     """The daemon could not be started or did not answer in time."""
 
@@ -111,6 +116,7 @@ def ensure_daemon(config_path: str | None, timeout: float = START_TIMEOUT) -> Pa
     if daemon_answers(config.socket_path):
         return config.socket_path
     proc = start_daemon(config_path, config.state_dir)
+    _STARTED.append(proc)
     try:
         wait_until_answering(config.socket_path, proc, timeout)
     except LaunchError as exc:

@@ -145,18 +145,28 @@ def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
 def _scoped_daily(
     db: sqlite3.Connection, scope: Mapping[str, str], first: date, end: date
 ) -> dict[date, int]:
-    """Daily spend within a budget scope: the rollup when it can, else the events."""
+    """Daily spend within a budget scope: a rollup when one can answer, else the events.
+
+    One tag in the scope reads the per-tag rollup (`daily_tags`); more than one needs
+    the events themselves.
+    """
     clauses = ["day >= ?", "day < ?"]
     args: list[Any] = [first.isoformat(), end.isoformat()]
+    tags = [(k[4:], v) for k, v in scope.items() if k.startswith("tag.")]
     table = "daily"
+    if len(tags) == 1:
+        table = "daily_tags"
+        clauses += ["tag = ?", "value = ?"]
+        args += list(tags[0])
+    elif tags:
+        table = "events"
+        for key, value in tags:
+            clauses.append("json_extract(tags, ?) = ?")
+            args.extend([f'$."{key}"', value])
     for key, value in scope.items():
         if key in _ROLLUP_SCOPES:
             clauses.append(f"{key} = ?")
             args.append(value)
-        elif key.startswith("tag."):
-            table = "events"
-            clauses.append("json_extract(tags, ?) = ?")
-            args.extend([f'$."{key[4:]}"', value])
     sql = (
         f"SELECT day, COALESCE(SUM(cost_nano), 0) FROM {table} WHERE "
         + " AND ".join(clauses)

@@ -12,12 +12,13 @@ writes would wake it forever). A glob root that lies strictly inside an excluded
 (the spool) is watched itself; files elsewhere in the excluded dir are ignored.
 
 Costs, measured on this machine (2 cores; `bench/bench_watch.py`):
-- watchfiles' Rust loop wakes every `step` ms while it waits, ~45 µs of CPU per wake:
-  step=10 idles at ~0.5 % of a core, step=25 at ~0.2 %. Append→yield latency is about
-  1.5 × step (a change is noticed at the next step and returned one quiet step later):
-  step=25 gives ~35 ms median. Every notifier instance pays its own wakes, so all
-  recursive roots share one instance, small non-recursive roots (the spool) join it,
-  and only the ancestors of missing roots get a second, slower one (`pending_step_ms`).
+- watchfiles' Rust loop wakes every `step` ms while it waits, 45–60 µs of CPU per wake
+  here (it takes the GIL to check the stop event). Append→yield latency is about
+  1.5 × step: a change is noticed at the next step and returned one quiet step later.
+  step=10: 16 ms median, 0.65 % of a core idle; step=25 (default): 39 ms median, p99
+  52 ms, 0.2–0.3 %; step=40: 52 ms, p99 83 ms, 0.17 %. Every notifier instance pays its
+  own wakes, so all recursive roots share one instance, small non-recursive roots (the
+  spool) join it, and only the ancestors of missing roots get a second, slower one.
 - The stat sweep is a safety net, so it is budgeted: one `stat` costs ~5 µs here and
   22 k of them every 5 s would be 0.5 % of a core alone. Every `sweep_interval` it
   stats the `max_hot` most recently modified files changed within `hot_window` (the
@@ -49,8 +50,7 @@ from monitor.globs import Glob, walk_all
 log = logging.getLogger(__name__)
 
 DEFAULT_STEP_MS: Final = 25
-"""~35 ms median append→yield, ~0.2 % of a core idle (step=10: ~16 ms, ~0.5 %)."""
-DEFAULT_PENDING_STEP_MS: Final = 100
+DEFAULT_PENDING_STEP_MS: Final = 80
 """Ancestors of missing roots only wait for a directory to appear; this also bounds stop()."""
 SMALL_TREE_DIRS: Final = 32
 """A non-recursive root with at most this many directories below it joins the recursive
@@ -499,7 +499,7 @@ class Watcher:
             stop_event=stop,
             recursive=group.recursive,
             force_polling=True if group.polling else self._force_polling,
-            poll_delay_ms=self._poll_delay_ms,
+            poll_delay_ms=self._poll_delay(group),
             # Lenient mode also swallows the watch-limit error (notify skips what it
             # cannot watch, silently), so it is only used once a directory proved unreadable.
             ignore_permission_denied=group.lenient,
@@ -526,6 +526,13 @@ class Watcher:
         finally:
             await changes.aclose()
 
+    def _poll_delay(self, group: _Group) -> int:
+        """Polling stats every file each round (~5 µs each): slow down for big trees so it
+        stays near 1 % of a core; the hot-file sweep still sees active files every few s."""
+        prefixes = tuple(t.rstrip("/") + "/" for t in group.paths)
+        files = sum(1 for p in self._sigs if p.startswith(prefixes))
+        return max(self._poll_delay_ms, files // 2)
+
     def _on_notify_error(self, group: _Group, exc: BaseException) -> None:
         paths = ", ".join(group.paths)
         if not group.polling and _is_limit_error(exc):
@@ -534,7 +541,7 @@ class Watcher:
             if paths not in self._warned:
                 self._warned.add(paths)
                 log.warning(
-                    "cannot watch %s with inotify (%s); polling it every %d ms instead. "
+                    "cannot watch %s with inotify (%s); polling it every %d ms or more instead. "
                     "Raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 "
                     "(fs.inotify.max_user_instances for 'too many open files'), and persist "
                     "it in /etc/sysctl.d/",
@@ -737,4 +744,3 @@ class Watcher:
             elif path in self._hot and now_ns - sig.mtime_ns >= self._hot_ns:
                 self._hot.discard(path)
                 self._cold.add(path)
-

@@ -92,7 +92,7 @@ class Written:
         self.output_tokens += 10 + n
         return studio_line(f"{tag}-{n}", 100 + n, 10 + n)
 
-    def lines_(self, count: int, tag: str = "op") -> bytes:
+    def batch(self, count: int, tag: str = "op") -> bytes:
         return b"".join(self.line(tag) for _ in range(count))
 
     @property
@@ -107,11 +107,15 @@ class Written:
 
 
 def wait_ledger_events(ws: Workspace, n: int, source: str | None = None) -> LedgerTotals:
-    return wait_for(
-        lambda: (t := ledger_totals(ws.ledger, source)).events >= n and t,
-        INGEST,
-        f"{n} events in the ledger (have {ledger_totals(ws.ledger, source).events})",
-    )
+    """Until the ledger holds at least `n` events (of `source`); their totals."""
+    try:
+        return wait_for(
+            lambda: (t := ledger_totals(ws.ledger, source)).events >= n and t,
+            INGEST,
+            f"{n} events in the ledger",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it holds {ledger_totals(ws.ledger, source)}") from None
 
 
 def snapshot_source_totals(snapshot: dict[str, Any], source: str) -> LedgerTotals:
@@ -160,7 +164,7 @@ async def test_appended_records_in_three_formats_each_reach_a_subscriber_once(
     haiku_file = ws.root / "novel" / ".costs" / "haiku_usage.json"
     append(studio_file, studio_line("backfilled", 1, 1))
     append(claude_file, claude_line("msg_backfilled", 1, 1))
-    sessions = [HaikuSession("backfilled", 1, 1, timestamp="2026-01-01T00:00:00")]
+    sessions = [HaikuSession("backfilled", 1, 1, timestamp="2020-01-01T00:00:00")]
     write_haiku(haiku_file, sessions)
     ws.write_config([studio(ws), claude(ws), haiku(ws)])
     daemon = ws.start()
@@ -207,7 +211,9 @@ async def test_appended_records_in_three_formats_each_reach_a_subscriber_once(
 
     ledger = ledger_totals(ws.ledger)
     assert ledger.events == 3 + len(expected | sentinels)
-    assert daemon.snapshot()["month"]["calls"] == ledger.calls - 1  # the Jan 1 haiku is older
+    assert (
+        daemon.snapshot()["month"]["calls"] == ledger.calls - 1
+    )  # the 2020 session is not this month
 
 
 async def test_two_subscribers_both_receive_every_event(ws: Workspace) -> None:
@@ -215,7 +221,7 @@ async def test_two_subscribers_both_receive_every_event(ws: Workspace) -> None:
     ws.start()
     written = Written()
     async with Subscriber(ws.socket) as a, Subscriber(ws.socket) as b:
-        append(run_file(ws), written.lines_(5))
+        append(run_file(ws), written.batch(5))
         for sub in (a, b):
             await sub.wait(lambda s: len(s.events) >= 5, INGEST, "5 events")
     want = [f"op-{i}" for i in range(5)]
@@ -235,7 +241,7 @@ async def test_a_subscriber_that_never_reads_does_not_hold_up_the_others(ws: Wor
     try:
         async with Subscriber(ws.socket) as reader:
             for _ in range(rounds):
-                append(run_file(ws), written.lines_(per_round))
+                append(run_file(ws), written.batch(per_round))
                 await reader.wait(
                     lambda s: len(s.events) >= written.lines, INGEST, f"{written.lines} events"
                 )
@@ -267,17 +273,17 @@ async def test_line_appended_right_after_ready_is_streamed(ws: Workspace) -> Non
 def test_rename_rotation_while_running_reads_the_old_file_to_its_end(ws: Workspace) -> None:
     path = run_file(ws)
     written = Written()
-    append(path, written.lines_(3))
+    append(path, written.batch(3))
     ws.write_config([studio(ws)])
     daemon = ws.start()
-    append(path, written.lines_(2))
+    append(path, written.batch(2))
     wait_ledger_events(ws, 5)
 
     # Lines land in the old file just before it is renamed away (to a name no glob
     # matches): the daemon must still read them, then the new file from its start.
-    append(path, written.lines_(2))
+    append(path, written.batch(2))
     path.rename(path.with_name("tokens.jsonl.1"))
-    append(path, written.lines_(3))
+    append(path, written.batch(3))
     wait_ledger_events(ws, 10)
     settle_with_sentinel(ws, path, written, 10)
 
@@ -294,13 +300,13 @@ def test_copy_truncate_while_running_reads_the_new_content_once(
     written = Written()
     ws.write_config([studio(ws)])
     daemon = ws.start()
-    append(path, written.lines_(4))
+    append(path, written.batch(4))
     wait_ledger_events(ws, 4)
 
     shutil.copyfile(path, path.with_name("tokens.jsonl.1"))
     with open(path, "r+b") as f:
         f.truncate(0)
-    append(path, written.lines_(2 if new_content == "shorter" else 8, tag="after"))
+    append(path, written.batch(2 if new_content == "shorter" else 8, tag="after"))
     expected = written.lines
     wait_ledger_events(ws, expected)
     settle_with_sentinel(ws, path, written, expected)
@@ -321,7 +327,7 @@ def test_kill_9_during_a_burst_then_restart_counts_every_line_once(ws: Workspace
 
     def burst() -> None:
         """A steady stream (~5 k lines/s) that goes on past both kills."""
-        handles = [open(f, "ab") for f in files]  # noqa: SIM115 - closed below
+        handles = [open(f, "ab") for f in files]  # closed in the finally below
         try:
             after_kill = 0
             while written.lines < 20_000 and after_kill < 1000:
@@ -362,7 +368,7 @@ def test_kill_9_during_a_burst_then_restart_counts_every_line_once(ws: Workspace
     assert third.stop() == 0
 
 
-def _answers(daemon: Any) -> bool:
+def _answers(daemon: DaemonProcess) -> bool:
     try:
         daemon.hello(timeout=0.5)
     except ApiError:
@@ -426,7 +432,7 @@ def test_invalid_config_on_reload_keeps_the_old_one_running(ws: Workspace) -> No
     assert "invalid TOML" in daemon.log()
 
     written = Written()
-    append(run_file(ws), written.lines_(3))
+    append(run_file(ws), written.batch(3))
     assert wait_ledger_events(ws, 3) == written.totals
     assert daemon.alive()
     assert daemon.hello()["state"] == "ready"
@@ -455,7 +461,7 @@ def test_status_answers_from_the_daemon_then_from_the_ledger_with_the_same_total
     ws.write_config([studio(ws)])
     daemon = ws.start()
     written = Written()
-    append(run_file(ws), written.lines_(7))
+    append(run_file(ws), written.batch(7))
     wait_ledger_events(ws, 7)
     wait_for(
         lambda: daemon.snapshot()["month"]["calls"] == 7, INGEST, "the daemon's totals to move"
@@ -497,7 +503,7 @@ def test_unreadable_file_is_skipped_and_the_others_followed(ws: Workspace) -> No
     written = Written()
     ws.write_config([studio(ws)])
     daemon = ws.start()
-    append(run_file(ws), written.lines_(3))
+    append(run_file(ws), written.batch(3))
     append(secret, studio_line("secret-2", 1, 1))
     assert wait_ledger_events(ws, 3) == written.totals
     settle_with_sentinel(ws, run_file(ws), written, 3)
@@ -512,8 +518,8 @@ def test_a_50_mb_line_is_skipped_and_the_lines_after_it_are_read(ws: Workspace) 
     daemon = ws.start()
     written = Written()
     huge = b'{"input_tokens": 1, "output_tokens": 2, "pad": "' + b"x" * (50 << 20) + b"\n"
-    append(path, huge + written.lines_(2))
-    append(other, written.lines_(2))
+    append(path, huge + written.batch(2))
+    append(other, written.batch(2))
     assert wait_ledger_events(ws, 4) == written.totals
     settle_with_sentinel(ws, path, written, 4)
     assert ledger_totals(ws.ledger) == written.totals
@@ -527,10 +533,10 @@ def test_binary_garbage_is_skipped_and_the_lines_after_it_are_read(ws: Workspace
     ws.write_config([studio(ws)])
     daemon = ws.start()
     written = Written()
-    append(path, written.lines_(2))
+    append(path, written.batch(2))
     wait_ledger_events(ws, 2)
     garbage = random.Random(7).randbytes(256 << 10)
-    append(path, garbage + b"\n" + written.lines_(3))
+    append(path, garbage + b"\n" + written.batch(3))
     assert wait_ledger_events(ws, 5) == written.totals
     settle_with_sentinel(ws, path, written, 5)
     assert ledger_totals(ws.ledger) == written.totals
@@ -542,12 +548,12 @@ def test_directories_created_after_start_are_followed(ws: Workspace) -> None:
     ws.write_config([studio(ws), claude(ws)])  # neither output/ nor claude/ exists yet
     daemon = ws.start()
     written = Written()
-    append(run_file(ws, "run_late"), written.lines_(3))
+    append(run_file(ws, "run_late"), written.batch(3))
     deep = ws.root / "claude" / "projects" / "-home-user-late" / "s.jsonl"
     append(deep, claude_line("msg_late", 5, 6))
     assert wait_ledger_events(ws, 3, "studio") == written.totals
     assert wait_ledger_events(ws, 1, "claude").output_tokens == 6
-    append(run_file(ws, "run_late"), written.lines_(1))  # and followed from then on
+    append(run_file(ws, "run_late"), written.batch(1))  # and followed from then on
     assert wait_ledger_events(ws, 4, "studio") == written.totals
     assert daemon.alive()
 
@@ -555,11 +561,11 @@ def test_directories_created_after_start_are_followed(ws: Workspace) -> None:
 def test_a_run_directory_deleted_and_recreated_is_followed_again(ws: Workspace) -> None:
     path = run_file(ws)
     written = Written()
-    append(path, written.lines_(2))
+    append(path, written.batch(2))
     ws.write_config([studio(ws)])
     daemon = ws.start()
     shutil.rmtree(path.parent.parent)  # output/tech/ with run_1/ in it
-    append(path, written.lines_(3))
+    append(path, written.batch(3))
     assert wait_ledger_events(ws, 5) == written.totals
     settle_with_sentinel(ws, path, written, 5)
     assert ledger_totals(ws.ledger) == written.totals

@@ -102,7 +102,7 @@ BREAKDOWN = {
 }
 
 
-def budget(name: str, period: str, limit: str, spent: str, fraction: float, **kw: Any) -> dict:
+def budget(name: str, period: str, limit: str, spent: str, fraction: float, **kw: Any) -> dict[str, Any]:
     b: dict[str, Any] = {
         "name": name,
         "period": period,
@@ -693,3 +693,52 @@ async def test_survives_a_daemon_restart_and_shows_fresh_data(workspace: Workspa
             lambda: [r[3] for r in live_rows(app)] == ["synthesizer"], DEADLINE, "fresh data"
         )
         assert (app.link.daemon or {}).get("pid") == second.pid
+
+
+# -- launching ---------------------------------------------------------------------------------
+
+
+def test_dash_without_a_daemon_says_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.launch import run_dash
+
+    assert run_dash(tmp_path / "nobody.sock") == 1
+    assert "llm-monitor run" in capsys.readouterr().err
+
+
+def test_nothing_to_watch_until_a_source_has_a_file(workspace: Workspace) -> None:
+    from monitor.config import load_config
+    from monitor.launch import nothing_to_watch
+
+    config = load_config(workspace.config_path)
+    assert nothing_to_watch(config)
+    append(workspace.root / "run_9" / "tokens.jsonl", studio_line("judge", 1, 1))
+    assert not nothing_to_watch(config)
+
+
+def test_ensure_daemon_starts_one_detached_once_and_it_outlives_the_call(
+    workspace: Workspace,
+) -> None:
+    import os
+    import signal
+
+    from monitor.api import daemon_answers
+    from monitor.launch import daemon_pid, ensure_daemon, stop_hint
+
+    socket = ensure_daemon(str(workspace.config_path))
+    pid = daemon_pid(socket)
+    try:
+        assert socket == workspace.socket and pid is not None
+        assert os.getsid(pid) == pid  # its own session: closing our terminal leaves it running
+        assert ensure_daemon(str(workspace.config_path)) == socket
+        assert daemon_pid(socket) == pid
+        assert f"kill {pid}" in stop_hint(pid)
+        assert (workspace.state_dir / "daemon.log").exists()
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + DEADLINE
+    while daemon_answers(socket) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not daemon_answers(socket)

@@ -391,7 +391,7 @@ class BreakdownTable(DataTable[Text]):
         self._wide: bool | None = None
 
     def on_resize(self) -> None:
-        wide = self.size.width >= 56
+        wide = self.size.width >= 70
         if wide != self._wide:
             self._wide = wide
             self.clear(columns=True)

@@ -1,0 +1,110 @@
+"""The status document from the ledger (no daemon): shape, budgets, scopes, text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from monitor.config import BudgetConfig, Config, load_config
+from monitor.events import UsageEvent
+from monitor.ledger import Batch, Ledger
+from monitor.status import period_label, render_status, status_from_ledger
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def ev(key: str, cost: str | None, *, day: int = 23, provider: str = "openai",
+       run: str | None = None) -> UsageEvent:  # fmt: skip
+    return UsageEvent(
+        key=key,
+        ts=datetime(2026, 11, day, 9, tzinfo=UTC),
+        source="studio",
+        provider=provider,
+        model="gpt-4o" if cost is not None else "mystery-1",
+        input_tokens=100,
+        output_tokens=10,
+        cost=Decimal(cost) if cost is not None else None,
+        cost_basis="priced" if cost is not None else "unpriced",
+        tags={"run": run} if run else {},
+    )
+
+
+def config(tmp_path: Path, budgets: tuple[BudgetConfig, ...]) -> Config:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[monitor]\ntimezone = "Europe/Berlin"\nstate_dir = "{tmp_path}"\n'
+        f'socket = "{tmp_path}/s.sock"\n'
+    )
+    return replace(load_config(cfg), budgets=budgets)
+
+
+def budget(name: str, limit: str, scope: dict[str, str] | None = None) -> BudgetConfig:
+    return BudgetConfig(
+        name=name,
+        period="month",
+        limit=Decimal(limit),
+        warn_at=(Decimal("0.5"), Decimal("0.8"), Decimal("1.0")),
+        forecast=True,
+        scope=scope or {},
+    )
+
+
+def test_status_document_has_the_documented_shape_and_exact_money(tmp_path: Path) -> None:
+    cfg = config(tmp_path, (budget("monthly", "10"),))
+    with Ledger(cfg.ledger_path, BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(Batch(events=[ev("a", "1.25"), ev("b", "0.75", day=20), ev("c", None)]))
+        doc = status_from_ledger(cfg, ledger, NOW)
+    assert doc["daemon"] is False and doc["timezone"] == "Europe/Berlin"
+    assert doc["today"]["cost_usd"] == "1.250000" and doc["today"]["calls"] == 2
+    assert doc["today"]["unpriced_calls"] == 1
+    assert doc["month"]["cost_usd"] == "2.000000"
+    assert {"forecast_low_usd", "forecast_high_usd"} <= set(doc["month"])
+    [b] = doc["budgets"]
+    assert b["spent_usd"] == "2.000000" and b["limit_usd"] == "10.000000"
+    assert b["fraction"] == 0.2
+    assert doc["unpriced"] == [{"provider": "openai", "model": "mystery-1", "calls": 1}]
+
+
+def test_budget_scopes_count_only_their_events_including_one_tag(tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path,
+        (
+            budget("anthropic", "10", {"provider": "anthropic"}),
+            budget("run-a", "10", {"tag.run": "a"}),
+            budget("run-a-openai", "10", {"tag.run": "a", "provider": "openai"}),
+        ),
+    )
+    with Ledger(cfg.ledger_path, BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(
+            Batch(
+                events=[
+                    ev("1", "1.00", run="a"),
+                    ev("2", "2.00", run="b"),
+                    ev("3", "4.00", provider="anthropic", run="a"),
+                ]
+            )
+        )
+        doc = status_from_ledger(cfg, ledger, NOW)
+    spent = {b["name"]: b["spent_usd"] for b in doc["budgets"]}
+    assert spent == {"anthropic": "4.000000", "run-a": "5.000000", "run-a-openai": "1.000000"}
+
+
+def test_text_status_names_budgets_unpriced_models_and_sources(tmp_path: Path) -> None:
+    cfg = config(tmp_path, (budget("monthly", "10"),))
+    with Ledger(cfg.ledger_path, BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(Batch(events=[ev("a", "1.25"), ev("c", None)]))
+        text = render_status(status_from_ledger(cfg, ledger, NOW))
+    assert "$1.25" in text and "monthly" in text
+    assert "openai/mystery-1: 1 calls" in text
+    assert "from ledger" in text
+
+
+def test_period_labels_name_the_period_instance() -> None:
+    day = datetime(2026, 11, 23).date()
+    assert period_label("day", day) == "2026-11-23"
+    assert period_label("week", day) == "2026-W48"
+    assert period_label("month", day) == "2026-11"
