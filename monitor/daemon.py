@@ -44,6 +44,7 @@ from monitor.status import (
     build_status,
     period_label,
     sources_entries,
+    totals_from_ledger,
 )
 from monitor.totals import Period, Totals, TotalsSummary, local_day, local_midnight
 from monitor.watch import Watcher
@@ -58,6 +59,7 @@ CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 REBUILD_DAYS: Final = 41
+WATCH_READY_TIMEOUT: Final = 10.0
 _PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
     ("today", "day"),
     ("week", "week"),
@@ -194,12 +196,17 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_exit_signal, sig)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
 
     def _restore_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+
+    def _on_reload_signal(self) -> None:
+        log.info("SIGHUP received: reloading the config")
+        self.reload_requested.set()
+        self._wake.set()
 
     def _on_exit_signal(self, sig: signal.Signals) -> None:
         if self.should_exit.is_set():
@@ -231,17 +238,22 @@ class Daemon:
         if reprice:
             from monitor.reprice import reprice_ledger
 
-            changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources)
+            changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources, force=False)
             if changed:
                 log.info("repriced %d stored events after a price change", changed)
         now = datetime.now(UTC)
-        totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
-        totals.prune(now)
-        for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
-            totals.add(e)
-        first = self.ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
-        if first and first[0]:
-            totals.seed_first_day(date.fromisoformat(first[0]))
+        tracked = _tracked_tags(self.config)
+        if tracked:
+            # Budgets scoped by tag need per-tag sums the day rollup does not split by.
+            totals = Totals(self.config.tz, tracked_tags=tracked)
+            totals.prune(now)
+            for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
+                totals.add(e)
+            first = self.ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
+            if first and first[0]:
+                totals.seed_first_day(date.fromisoformat(first[0]))
+        else:
+            totals = totals_from_ledger(self.ledger, now)
         return _LedgerState(
             totals=totals,
             recent=self.ledger.recent_events(RECENT),
@@ -268,11 +280,16 @@ class Daemon:
 
     async def _backfill_then_ingest(self) -> None:
         self.ingestor = self._make_ingestor()
+        if self.watcher is not None:
+            # Watches first, then the backfill: a line appended in between is seen by one.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
         report: IngestReport = await self._in_worker(self.ingestor.scan)
         self._after_ingest(report)
         assert self.ledger is not None
         recent = await self._in_worker(self.ledger.recent_events, RECENT)
         self.recent = deque(recent, maxlen=RECENT)
+        await self._in_worker(self.ledger.shrink_cache)
         self.state = "ready"
         sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
         log.info("backfill done: %d new events, %d bad records", report.events, report.errors)

@@ -740,6 +740,30 @@ class Ledger:
         for row in self.db.execute(sql, args):
             yield event_from_row(row)
 
+    def event_pages(self, page: int = 20_000) -> Iterator[list[UsageEvent]]:
+        """Every event, a page at a time (keyset on id): bounded memory for any ledger."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT id, {_EVENT_COLS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (last, page),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [event_from_row(r[1:]) for r in rows]
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def shrink_cache(self) -> None:
+        """After a backfill: a long-lived daemon needs no 64 MiB page cache."""
+        self.db.execute("PRAGMA cache_size = -4096")
+
     def recent_events(self, limit: int) -> list[UsageEvent]:
         rows = self.db.execute(
             f"SELECT {_EVENT_COLS} FROM events ORDER BY ts DESC, id DESC LIMIT ?", (limit,)

@@ -102,7 +102,9 @@ BREAKDOWN = {
 }
 
 
-def budget(name: str, period: str, limit: str, spent: str, fraction: float, **kw: Any) -> dict[str, Any]:
+def budget(
+    name: str, period: str, limit: str, spent: str, fraction: float, **kw: Any
+) -> dict[str, Any]:
     b: dict[str, Any] = {
         "name": name,
         "period": period,
@@ -545,10 +547,13 @@ async def test_alerts_arrive_newest_first() -> None:
                 }
             )
         )
-        await until(lambda: "budget 'ci' at 80 %" in screen_text(app), DEADLINE, "the alert")
-        text = screen_text(app)
+        # Both lines, not just the new one: the pane grows a line on the next layout.
+        text = await until(
+            lambda: _both(screen_text(app), "'ci' at 80 %", "'monthly' at 50 %"),
+            DEADLINE,
+            "both alerts",
+        )
         assert "15:30:00 ⚠ budget 'ci' at 80 %" in text
-        print(text)
         assert text.index("'ci' at 80 %") < text.index("'monthly' at 50 %")
 
 
