@@ -136,6 +136,8 @@ async def _idle(step_ms: int, seconds: float, tree: Path | None) -> dict[str, An
         "stop_ms": round(running.stop_ms, 1),
         "sweeps": watcher.stats.sweeps,
         "sweep_hits": watcher.stats.sweep_hits,
+        "raw_changes": watcher.stats.raw_changes,
+        "rearms": watcher.stats.rearms,
         "notifiers (paths, recursive, step_ms)": notifiers,
     }
 

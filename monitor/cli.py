@@ -151,11 +151,29 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from monitor.api import AlreadyRunning
     from monitor.daemon import run_daemon
 
-    _setup_logging(args.verbose)
+    _setup_logging(getattr(args, "verbose", False), log_file=args.log_file)
     try:
         return run_daemon(args.config)
     except AlreadyRunning as exc:
         raise CommandError(str(exc)) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.launch import run_all
+
+    return run_all(getattr(args, "config", None))
+
+
+def cmd_dash(args: argparse.Namespace) -> int:
+    from monitor.launch import run_dash
+
+    return run_dash(_config(args).socket_path, getattr(args, "config", None))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.launch import run_demo
+
+    return run_demo(args.rate)
 
 
 STATUS_EXTRAS = ("series", "breakdown", "recent", "type")
@@ -278,8 +296,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         else:
             if not args.model or args.avg_input is None or args.avg_output is None:
                 raise CommandError(
-                    "estimate needs --model with --avg-input and --avg-output, "
-                    "or --like SELECTION",
+                    "estimate needs --model with --avg-input and --avg-output, or --like SELECTION",
                     EXIT_USAGE,
                 )
             result = estimate(
@@ -415,7 +432,12 @@ def build_parser(
         return p
 
     add("scan", cmd_scan, "ingest all configured sources once, without a daemon")
-    add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
+    p = add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
+    p.add_argument("--log-file", metavar="PATH", help="log to a rotating file instead of stderr")
+    add("run", cmd_run, "start the daemon if none runs, then open the dashboard")
+    add("dash", cmd_dash, "attach the dashboard to the running daemon")
+    p = add("demo", cmd_demo, "a daemon on simulated tools' files, and the dashboard")
+    p.add_argument("--rate", type=float, help="simulated calls per second")
     p = add("status", cmd_status, "today / week / month spend, forecasts, budgets, sources")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -500,13 +522,21 @@ def build_parser(
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, log_file: str | None = None) -> None:
+    """Log to stderr, or to a size-capped rotating file (a detached daemon's log)."""
     import logging
 
+    handler: logging.Handler
+    if log_file:
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     # Apprise logs notification URLs (tokens included) at DEBUG.
     logging.getLogger("apprise").setLevel(logging.INFO)

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from monitor import sdnotify
 from monitor.alerts import AlertService, AlertStore
-from monitor.api import AlertMsg, ApiServer, EventMsg, TotalsMsg
+from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
 from monitor.config import Config, ConfigError, find_config, load_config
 from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
@@ -293,7 +293,7 @@ class Daemon:
         self.state = "ready"
         sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
         log.info("backfill done: %d new events, %d bad records", report.events, report.errors)
-        self._publish_totals()
+        self._publish_snapshot()
         self._evaluate_alerts()
         while True:
             await self._wake.wait()
@@ -407,7 +407,10 @@ class Daemon:
             if live and self.server is not None:
                 self.server.publish(EventMsg(payload=event_payload(e)))
         if self.state == "ready":
-            self._publish_totals()
+            if live:
+                self._publish_totals()
+            else:
+                self._publish_snapshot()
             self._evaluate_alerts(applied)
 
     def _evaluate_alerts(self, applied: list[Applied] | tuple[()] = ()) -> None:
@@ -449,11 +452,17 @@ class Daemon:
                 ] = n
 
     def _publish_totals(self) -> None:
-        doc = self.status_document()
+        """Totals for subscribers: the snapshot minus the recent events (series included)."""
+        doc = self.snapshot(recent=False)
         if self.metrics is not None:
             self.metrics.set_budgets(doc["budgets"])
         if self.server is not None:
             self.server.publish(TotalsMsg(payload=doc))
+
+    def _publish_snapshot(self) -> None:
+        """A whole new picture: after the backfill, or a round too big to stream event by event."""
+        if self.server is not None:
+            self.server.publish(Snapshot(payload=self.snapshot()))
 
     def publish_alert(self, payload: dict[str, Any]) -> None:
         if self.server is not None:
@@ -502,7 +511,7 @@ class Daemon:
             state=self.state,
         )
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, *, recent: bool = True) -> dict[str, Any]:
         now = datetime.now(UTC)
         summary = self.totals.summary(now, top=10)
         doc = self.status_document(now, summary)
@@ -527,7 +536,8 @@ class Daemon:
             }
             for label, kind in _PERIOD_LABELS
         }
-        doc["recent"] = [event_payload(e) for e in self.recent]
+        if recent:
+            doc["recent"] = [event_payload(e) for e in self.recent]
         doc["alerts"] = self.alerts.recent_payloads() if self.alerts is not None else []
         return doc
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final
 
 from monitor.api import ApiError, daemon_answers, request_sync
 
@@ -42,20 +42,10 @@ class LaunchError(Exception):
 
 
 def daemon_command(config_path: str | os.PathLike[str] | None, log_file: Path) -> list[str]:
-    argv = [sys.executable, "-m", "monitor.cli", "daemon"]
+    argv = [sys.executable, "-m", "monitor.cli", "daemon", "--log-file", str(log_file)]
     if config_path is not None:
         argv += ["--config", os.fspath(config_path)]
-    if _daemon_takes_log_file():
-        argv += ["--log-file", str(log_file)]
     return argv
-
-
-def _daemon_takes_log_file() -> bool:
-    """Whether this version's `daemon` command writes its own rotating log file."""
-    from monitor.cli import build_parser
-
-    _, unknown = build_parser().parse_known_args(["daemon", "--log-file", "x"])
-    return "--log-file" not in unknown
 
 
 def start_daemon(
@@ -68,14 +58,8 @@ def start_daemon(
     truncated at each start so it never grows.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    log_file = state_dir / LOG_FILE
-    argv = daemon_command(config_path, log_file)
-    if "--log-file" in argv:
-        err: IO[bytes] = (state_dir / STDERR_FILE).open("wb")
-    else:
-        _rotate(log_file)
-        err = log_file.open("ab")
-    with err:
+    argv = daemon_command(config_path, state_dir / LOG_FILE)
+    with (state_dir / STDERR_FILE).open("wb") as err:
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -84,14 +68,6 @@ def start_daemon(
             start_new_session=True,
             close_fds=True,
         )
-
-
-def _rotate(path: Path) -> None:
-    try:
-        if path.stat().st_size > LOG_MAX_BYTES:
-            os.replace(path, path.with_name(path.name + ".1"))
-    except FileNotFoundError:
-        pass
 
 
 def wait_until_answering(

@@ -90,9 +90,8 @@ def build_status(
             "unpriced_calls": p.usage.unpriced_calls,
             "forecast_usd": usd_json(p.forecast.expected),
         }
-        if kind == "month":
-            entry["forecast_low_usd"] = usd_json(p.forecast.low)
-            entry["forecast_high_usd"] = usd_json(p.forecast.high)
+        entry["forecast_low_usd"] = usd_json(p.forecast.low)
+        entry["forecast_high_usd"] = usd_json(p.forecast.high)
         doc[_LABEL[kind]] = entry
     doc["burn_rate"] = {
         "per_hour_usd": usd_json(summary.burn_per_hour),
