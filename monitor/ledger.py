@@ -443,6 +443,8 @@ class Ledger:
                 # Inserting keys in random order touches the whole unique index: give the
                 # page cache room (64 MiB) so a backfill does not thrash.
                 self.db.execute("PRAGMA cache_size = -65536")
+                # Checkpoint less often than every 4 MiB of WAL: a backfill writes hundreds.
+                self.db.execute("PRAGMA wal_autocheckpoint = 16384")
                 self._migrate()
                 self._ensure_timezone()
             except sqlite3.Error as exc:

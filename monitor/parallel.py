@@ -26,6 +26,7 @@ MIN_FILES: Final = 64
 """Fewer new files than this are parsed in-process: workers cost ~0.3 s to start."""
 MIN_BYTES: Final = 16 * 1024 * 1024
 JOB_BYTES: Final = 4 * 1024 * 1024
+IN_FLIGHT_PER_WORKER: Final = 12
 """Files are grouped into jobs of about this many bytes (balance vs. per-job overhead)."""
 
 
@@ -176,11 +177,16 @@ class Pool:
         self.workers = workers
 
     def run(self, spec: SourceSpec, jobs: Sequence[list[str]]) -> Iterator[list[FileResult]]:
-        """Results as jobs finish; at most 2 jobs per worker in flight (bounded memory)."""
+        """Results as jobs finish, with a bounded number of jobs in flight.
+
+        Enough in flight that workers keep parsing while the main process commits a
+        batch (~1 s for 50 k events), few enough that memory stays bounded (a job is a few
+        MiB of input and its rows).
+        """
         todo = list(jobs)
         running: set[Future[list[FileResult]]] = set()
         while todo or running:
-            while todo and len(running) < 2 * self.workers:
+            while todo and len(running) < IN_FLIGHT_PER_WORKER * self.workers:
                 running.add(self.executor.submit(parse_files, spec, todo.pop(0)))
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:

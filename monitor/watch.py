@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STEP_MS: Final = 25
 """~39 ms median append→yield for 0.2–0.3 % of a core idle (measurements above)."""
-DEFAULT_PENDING_STEP_MS: Final = 80
+DEFAULT_PENDING_STEP_MS: Final = 100
 """Ancestors of missing roots only wait for a directory to appear; this also bounds stop()."""
 SMALL_TREE_DIRS: Final = 32
 """A non-recursive root with at most this many directories below it joins the recursive
@@ -227,8 +227,9 @@ def plan_watches(
     - A recursive watch never contains an excluded dir: such a root is split into a flat
       watch of itself plus one watch per child that the globs can descend into (the
       excluded dir's own children only when they lead to an allowed root, e.g. spool).
-    - Watches covered by a recursive one are dropped; small flat roots become recursive
-      so they can share the recursive notifier.
+    - Watches covered by a recursive one are dropped; small flat ones (the spool, or
+      `~/.codex` while `sessions/` is missing) become recursive so they share the
+      recursive notifier instead of paying for their own.
     """
     return _plan(_Scope(globs, (_norm(x) for x in exclude)))
 
@@ -266,10 +267,10 @@ def _plan(scope: _Scope) -> WatchPlan:
             pending.add(existing)
         # A hidden ancestor (the state dir while spool/ is missing) is left to the sweep.
 
-    for f in list(flat):
-        if not scope.contains_excluded(f) and _small_tree(f):
-            flat.discard(f)
-            rec.add(f)
+    for small in [d for d in flat | pending if not scope.contains_excluded(d) and _small_tree(d)]:
+        flat.discard(small)
+        pending.discard(small)
+        rec.add(small)
     rec = {r for r in rec if not any(r != o and _inside(r, o) for o in rec)}
     flat = {f for f in flat if not any(_inside(f, r) for r in rec)}
     pending = {p for p in pending if p not in flat and not any(_inside(p, r) for r in rec)}

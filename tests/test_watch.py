@@ -140,22 +140,33 @@ async def test_new_subdirectory_with_files_in_watched_tree_is_yielded(
     )
 
 
+def crowd(directory: Path, crowded: bool) -> None:
+    """Make `directory` too big to watch recursively, so the slow flat notifier is used."""
+    for i in range(40 if crowded else 0):
+        (directory / "crowd" / str(i)).mkdir(parents=True)
+
+
+@pytest.mark.parametrize("crowded", [False, True], ids=["small-ancestor", "big-ancestor"])
 async def test_directory_created_later_two_levels_deep_is_picked_up(
-    tmp_path: Path, watching: Start
+    tmp_path: Path, watching: Start, crowded: bool
 ) -> None:
+    crowd(tmp_path, crowded)
     root = tmp_path / "a" / "b"
     seen = await watching([root / "**" / "*.jsonl"], sweep_interval=60)
+    assert any(t.pending for t in seen.watcher._plan.targets) is crowded
     first = root / "s" / "one.jsonl"
     append(first)
     await seen.until_yielded(first)
-    append(first)  # now armed on the new root itself: an append is an event again
-    seen.forget()
-    await seen.until_yielded(first)
+    second = root / "s" / "two.jsonl"
+    append(second)  # the sweep is 60 s away: only a live watch sees this
+    await seen.until_yielded(second)
 
 
+@pytest.mark.parametrize("crowded", [False, True], ids=["small-ancestor", "big-ancestor"])
 async def test_directory_moved_into_a_missing_root_yields_its_files(
-    tmp_path: Path, watching: Start
+    tmp_path: Path, watching: Start, crowded: bool
 ) -> None:
+    crowd(tmp_path, crowded)
     root = tmp_path / "sessions"
     seen = await watching([root / "**" / "rollout-*.jsonl"], sweep_interval=60)
     staged = tmp_path / "staging"
@@ -175,9 +186,9 @@ async def test_deleted_and_recreated_directory_is_rearmed(tmp_path: Path, watchi
     seen.forget()
     append(log)
     await seen.until_yielded(log)
-    seen.forget()
-    append(log)  # the sweep is 60 s away: only a live watch on the new inode sees this
-    await seen.until_yielded(log)
+    later = root / "later.jsonl"
+    append(later)  # the sweep is 60 s away: only a live watch on the new inode sees this
+    await seen.until_yielded(later)
 
 
 async def test_excluded_state_dir_never_wakes_the_watcher_but_its_spool_does(
@@ -218,10 +229,17 @@ def test_plan_splits_a_recursive_root_around_the_excluded_dir(tmp_path: Path) ->
 
 
 def test_plan_watches_a_missing_root_from_its_nearest_ancestor_flat(tmp_path: Path) -> None:
+    crowd(tmp_path, True)
     plan = plan_watches([Glob(f"{tmp_path}/a/b/**/*.jsonl")])
     assert [(t.path, t.recursive, t.pending) for t in plan.targets] == [
         (str(tmp_path), False, True)
     ]
+
+
+def test_plan_watches_a_small_ancestor_of_a_missing_root_recursively(tmp_path: Path) -> None:
+    (tmp_path / "codex" / "log").mkdir(parents=True)
+    plan = plan_watches([Glob(f"{tmp_path}/codex/sessions/**/*.jsonl")])
+    assert [(t.path, t.recursive) for t in plan.targets] == [(str(tmp_path / "codex"), True)]
 
 
 def test_plan_never_watches_the_state_dir_for_a_missing_spool(tmp_path: Path) -> None:
@@ -301,17 +319,17 @@ async def test_update_watches_new_globs_and_yields_what_they_cover(
 
 async def test_stop_ends_the_iteration_promptly(tmp_path: Path) -> None:
     watched, missing = tmp_path / "watched", tmp_path / "missing" / "x"
-    watched.mkdir()
+    crowd(watched, True)
     watcher = Watcher([Glob(f"{watched}/**/*.jsonl"), Glob(f"{missing}/*.jsonl")])
     task = asyncio.create_task(Seen(watcher).run())
     async with asyncio.timeout(WAIT):
         await watcher.ready.wait()
-    assert any(t.pending for t in watcher._plan.targets)  # the slow notifier runs too
+    assert any(t.pending for t in watcher._plan.targets)
     began = time.monotonic()
     watcher.stop()
     async with asyncio.timeout(1.0):
         await task
-    assert time.monotonic() - began < 0.5  # ~80 ms (the slow notifier's step) when idle
+    assert time.monotonic() - began < 0.5  # ~100 ms (the slow notifier's step) when idle
 
 
 _LIMITED = """
