@@ -159,6 +159,11 @@ class Ingestor:
                             name, path
                         ) is None:
                             fresh.append(path)
+                            if parallel and pool is None and len(fresh) == _parallel.MIN_FILES:
+                                # Likely a big backfill: workers start (and import what
+                                # they need) while this process walks on.
+                                pool = self._pool()
+                                pool.warm()
                             continue
                         self._collect(src, path, batch, report)
                         batch = self._maybe_commit(batch, report)
@@ -166,7 +171,7 @@ class Ingestor:
                             break
                 if parallel and not self.stop.is_set() and _parallel.worth_it(fresh):
                     if pool is None:
-                        pool = _parallel.Pool(self.pricer.overrides, self.ledger.tz)
+                        pool = self._pool()
                     fresh = self._collect_parallel(pool, src, fresh, batch, report)
                     batch = Batch()
                 for path in fresh:
@@ -184,6 +189,10 @@ class Ingestor:
                 pool.close()
         self._commit(batch, report)
         return report
+
+    def _pool(self) -> _parallel.Pool:
+        formats = sorted({s.config.format for s in self.sources.values()})
+        return _parallel.Pool(self.pricer.overrides, self.ledger.tz, formats)
 
     def _maybe_commit(self, batch: Batch, report: IngestReport) -> Batch:
         if len(batch.events) + len(batch.rows) >= BATCH_EVENTS:

@@ -55,11 +55,17 @@ class FileResult:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo) -> None:
+def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Sequence[str]) -> None:
     from monitor.pricing import Pricer
 
     _worker["pricer"] = Pricer(overrides)
     _worker["day_of"] = DayOf(ledger_tz)
+    for name in formats:
+        get_format(name)  # import the adapter (and msgspec) before the first job
+
+
+def _noop() -> None:
+    return None
 
 
 def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
@@ -166,15 +172,22 @@ def worth_it(paths: Sequence[str]) -> bool:
 class Pool:
     """A process pool for one backfill; `forkserver` so forking from a threaded daemon is safe."""
 
-    def __init__(self, overrides: Mapping[str, Any], ledger_tz: tzinfo) -> None:
+    def __init__(
+        self, overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Sequence[str] = ()
+    ) -> None:
         workers = max(1, min(os.cpu_count() or 1, 4))
         self.executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_init_worker,
-            initargs=(overrides, ledger_tz),
+            initargs=(overrides, ledger_tz, tuple(formats)),
         )
         self.workers = workers
+
+    def warm(self) -> None:
+        """Start the workers now (they import the adapters and price data meanwhile)."""
+        for _ in range(self.workers):
+            self.executor.submit(_noop)
 
     def run(self, spec: SourceSpec, jobs: Sequence[list[str]]) -> Iterator[list[FileResult]]:
         """Results as jobs finish, with a bounded number of jobs in flight.
