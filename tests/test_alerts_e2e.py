@@ -1,0 +1,65 @@
+"""Budget alerts through the real daemon to a real Apprise target (a local HTTP receiver).
+
+`budget set` from the CLI while the daemon runs, spend crossing 50 / 80 / 100 %, exactly
+three notifications with the documented titles, and none again after a restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomli_w
+
+from tests.daemon_harness import Source, append, studio_line, wait_for, workspace
+from tests.http_receiver import Receiver
+
+
+def test_budget_set_live_then_thresholds_notify_once_across_a_restart(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    try:
+        with workspace(tmp_path) as ws:
+            run = ws.root / "output" / "tech" / "run_1"
+            run.mkdir(parents=True)
+            tokens = run / "tokens.jsonl"
+            sources = [Source("studio", "studio-tokens", (f"{ws.root}/**/run_*/tokens.jsonl",))]
+            text = ws.config_text(sources) + tomli_w.dumps(
+                {"alerts": {"urls": [receiver.url], "retry_max_seconds": 0.2}}
+            )
+            ws.config_path.write_text(text)
+            daemon = ws.start()
+
+            result = ws.cli("budget", "set", "daily", "--limit", "1.00", "--period", "day",
+                            "--no-forecast")  # fmt: skip
+            assert result.returncode == 0, result.stderr
+
+            def budget_live() -> bool:
+                return any(b["name"] == "daily" for b in daemon.snapshot()["budgets"])
+
+            wait_for(budget_live, 10, "the daemon to pick up budgets.toml")
+
+            # Each record reports $0.0125 by default; cost_usd makes the steps exact.
+            append(tokens, studio_line("advocate", 100, 10, cost_usd=0.55))
+            receiver.wait_for(1, timeout=10)
+            append(tokens, studio_line("contrarian", 100, 10, cost_usd=0.30))
+            receiver.wait_for(2, timeout=10)
+            append(tokens, studio_line("integrator", 100, 10, cost_usd=0.20))
+            receiver.wait_for(3, timeout=10)
+            assert receiver.titles() == [
+                "llm-monitor: budget 'daily' at 50 % ($0.55 of $1.00)",
+                "llm-monitor: budget 'daily' at 80 % ($0.85 of $1.00)",
+                "llm-monitor: budget 'daily' at 100 % ($1.05 of $1.00)",
+            ]
+
+            def delivered() -> list[bool]:
+                [entry] = [b for b in daemon.snapshot()["budgets"] if b["name"] == "daily"]
+                return [a["delivered"] for a in entry["alerts"]]
+
+            wait_for(lambda: delivered() == [True, True, True], 10, "deliveries recorded")
+
+            assert daemon.stop() == 0
+            again = ws.start()
+            append(tokens, studio_line("advocate", 100, 10, cost_usd=0.01))
+            wait_for(lambda: again.snapshot()["today"]["calls"] == 4, 10, "the fourth call counted")
+            assert len(receiver.titles()) == 3  # nothing re-sent after the restart
+    finally:
+        receiver.stop()
