@@ -355,6 +355,9 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
            SELECT source, COUNT(*), 0, MAX(ts) FROM events GROUP BY source"""
     )
     db.execute("COMMIT")
+    from monitor.reprice import STAMP_KEY, prices_stamp
+
+    ledger.set_meta(STAMP_KEY, prices_stamp(pricer, ()))  # as ingestion leaves it
     ledger.close()
     return time.perf_counter() - start
 

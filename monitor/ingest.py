@@ -109,6 +109,11 @@ class Ingestor:
                 self.sources[sc.name] = _Source(
                     sc, get_format(sc.format), [Glob(p) for p in sc.paths]
                 )
+        if ledger.was_empty and not ledger.readonly:
+            # Everything this ledger will hold is priced now, at today's prices.
+            from monitor.reprice import STAMP_KEY, prices_stamp
+
+            ledger.set_meta(STAMP_KEY, prices_stamp(pricer, sources))
         self.cursors: dict[tuple[str, str], Cursor] = {}
         self.by_inode: dict[tuple[str, int, int], Cursor] = {}
         for c in ledger.cursors():

@@ -452,8 +452,10 @@ class Ledger:
         self.last_counts: dict[str, tuple[int, int]] = {}
         """(new, updated) events per source of the last commit."""
         self._session_keys: set[str] | None = None
+        self._cold = False
         if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             self._session_keys = set()
+            self._cold = True
         if readonly:
             version = self.schema_version()
             if version > SCHEMA_VERSION:
@@ -754,6 +756,11 @@ class Ledger:
                 return
             last = rows[-1][0]
             yield [event_from_row(r[1:]) for r in rows]
+
+    @property
+    def was_empty(self) -> bool:
+        """The ledger held no event when opened (a first backfill is under way)."""
+        return self._cold
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

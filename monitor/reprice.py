@@ -30,7 +30,8 @@ def prices_stamp(pricer: Pricer, sources: Sequence[SourceConfig]) -> str:
         {
             "genai-prices": version("genai-prices"),
             "overrides": {k: repr(v) for k, v in sorted(pricer.overrides.items())},
-            "policies": sorted((s.name, s.cost) for s in sources),
+            # "auto" is the default: a new source must not force a pass over every event.
+            "policies": sorted((s.name, s.cost) for s in sources if s.cost != "auto"),
         },
         sort_keys=True,
     )
