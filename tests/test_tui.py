@@ -737,3 +737,7 @@ def test_ensure_daemon_starts_one_detached_once_and_it_outlives_the_call(
     while daemon_answers(socket) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not daemon_answers(socket)
+    from monitor import launch
+
+    for proc in launch._STARTED:  # reap the detached daemon we started and stopped
+        proc.wait(timeout=DEADLINE)
