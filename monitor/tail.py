@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -140,18 +140,17 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def find_moved(cursor: Cursor, directory: str, exclude: Iterable[str] = ()) -> str | None:
-    """The path in `directory` that now holds the cursor's file (same dev, inode, prefix).
+def _regular_files(directory: str, exclude: Iterable[str]) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, stat) of each regular file in `directory` (links not followed), but `exclude`.
 
-    Used when the cursor's path holds another file: a rename rotation (`app.log` →
-    `app.log.1`) may have happened while we were not looking, even if the new name no
-    longer matches the source's glob.
+    An entry that vanishes or cannot be stat'ed mid-scan is passed over, and so is a
+    directory that cannot be listed: a rotation search finds nothing there, not an error.
     """
     skip = set(exclude)
     try:
         entries = list(os.scandir(directory))
     except OSError:
-        return None
+        return
     for entry in entries:
         if entry.path in skip:
             continue
@@ -159,8 +158,20 @@ def find_moved(cursor: Cursor, directory: str, exclude: Iterable[str] = ()) -> s
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if st.st_ino == cursor.inode and st.st_dev == cursor.dev and stat.S_ISREG(st.st_mode):
-            return entry.path
+        if stat.S_ISREG(st.st_mode):
+            yield entry.path, st
+
+
+def find_moved(cursor: Cursor, directory: str, exclude: Iterable[str] = ()) -> str | None:
+    """The path in `directory` that now holds the cursor's file (same dev, inode, prefix).
+
+    Used when the cursor's path holds another file: a rename rotation (`app.log` →
+    `app.log.1`) may have happened while we were not looking, even if the new name no
+    longer matches the source's glob.
+    """
+    for path, st in _regular_files(directory, exclude):
+        if st.st_ino == cursor.inode and st.st_dev == cursor.dev:
+            return path
     return None
 
 
@@ -172,29 +183,16 @@ def find_copy(cursor: Cursor, directory: str, exclude: Iterable[str] = ()) -> st
     """
     if cursor.fp_len == 0:
         return None
-    skip = set(exclude)
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return None
-    for entry in entries:
-        if entry.path in skip:
+    for path, st in _regular_files(directory, exclude):
+        if st.st_ino == cursor.inode or st.st_size < cursor.offset:
             continue
         try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat.S_ISREG(st.st_mode) or st.st_ino == cursor.inode:
-            continue
-        if st.st_size < cursor.offset:
-            continue
-        try:
-            with open(entry.path, "rb") as f:
+            with open(path, "rb") as f:
                 head = f.read(cursor.fp_len)
         except OSError:
             continue
         if len(head) == cursor.fp_len and _hash(head) == cursor.fp_hash:
-            return entry.path
+            return path
     return None
 
 
@@ -264,8 +262,17 @@ def _fresh(
     to nothing thus stops pointing at its old offset at once.
     """
     prefix = _read_prefix(fd, min(FINGERPRINT_BYTES, st.st_size))
-    fp_len, fp_hash = fingerprint(prefix)
-    cursor = Cursor(
+    data, skipped, new_off = _read_lines(fd, 0, st.st_size)
+    cursor = _first_cursor(source, path, st, prefix, new_off, {})
+    return [*before, Chunk(cursor, data, 0, change, previous, skipped)]
+
+
+def _first_cursor(
+    source: str, path: str, st: os.stat_result, head: bytes, offset: int, state: dict[str, Any]
+) -> Cursor:
+    """The cursor of content seen for the first time: fingerprint of `head`, a new file_id."""
+    fp_len, fp_hash = fingerprint(head)
+    return Cursor(
         source=source,
         path=path,
         dev=st.st_dev,
@@ -273,12 +280,11 @@ def _fresh(
         fp_len=fp_len,
         fp_hash=fp_hash,
         file_id=mint_file_id(st.st_dev, st.st_ino, fp_hash),
+        offset=offset,
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        state=state,
     )
-    data, skipped, new_off = _read_lines(fd, 0, st.st_size)
-    cursor.offset = new_off
-    cursor.size = st.st_size
-    cursor.mtime_ns = st.st_mtime_ns
-    return [*before, Chunk(cursor, data, 0, change, previous, skipped)]
 
 
 def read_moved(cursor: Cursor) -> list[Chunk]:
@@ -335,22 +341,8 @@ def read_document_file(source: str, path: str, cursor: Cursor | None) -> Chunk |
         ):
             return None
         data = _read_all(fd, st.st_size)
-        fp_len, fp_hash = fingerprint(data)
-        file_id = mint_file_id(st.st_dev, st.st_ino, fp_hash)
         state = cursor.state if cursor is not None else {}
-        nxt = Cursor(
-            source=source,
-            path=path,
-            dev=st.st_dev,
-            inode=st.st_ino,
-            fp_len=fp_len,
-            fp_hash=fp_hash,
-            file_id=file_id,
-            offset=len(data),
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-            state=state,
-        )
+        nxt = _first_cursor(source, path, st, data, len(data), state)
         return Chunk(nxt, data, 0, "new" if cursor is None else "replaced", cursor)
     finally:
         os.close(fd)

@@ -12,21 +12,27 @@ writes would wake it forever). A glob root that lies strictly inside an excluded
 (the spool) is watched itself; files elsewhere in the excluded dir are ignored.
 
 Costs, measured on this machine (2 cores; `bench/bench_watch.py`):
-- watchfiles' Rust loop wakes every `step` ms while it waits, 45–60 µs of CPU per wake
+- watchfiles' Rust loop wakes every `step` ms while it waits, 45–70 µs of CPU per wake
   here (it takes the GIL to check the stop event). Append→yield latency is about
   1.5 × step: a change is noticed at the next step and returned one quiet step later.
-  step=10: 16 ms median, 0.65 % of a core idle; step=25 (default): 39 ms median, p99
-  52 ms, 0.2–0.3 %; step=40: 52 ms, p99 83 ms, 0.17 %. Every notifier instance pays its
+  Idle CPU below includes the slow notifier of a missing root (10 wakes/s):
+  step=10: 16 ms median, p99 23 ms, 0.65 % of a core; step=25: 39 / 51 ms, 0.2–0.33 %;
+  step=40 (default): 53 / 81 ms, 0.17–0.25 %. 40 leaves room in the daemon's 0.5 %
+  budget and is still well inside §11's 100 ms median. Every notifier instance pays its
   own wakes, so all recursive roots share one instance, small non-recursive roots (the
-  spool) join it, and only the ancestors of missing roots get a second, slower one.
+  spool) join it, and only a big ancestor of a missing root gets a second, slower one.
 - The stat sweep is a safety net, so it is budgeted: one `stat` costs ~5 µs here and
   22 k of them every 5 s would be 0.5 % of a core alone. Every `sweep_interval` it
   stats the `max_hot` most recently modified files changed within `hot_window` (the
   ones being written) plus a slice of the others, so a full pass over the cold files
   takes `cold_interval` or, for big sets, as long as `cold_per_sweep` per sweep needs
-  (22 k files: ~9 min). A re-walk of the globs (new files missed by notification) runs
+  (22 k files: ~12 min). A re-walk of the globs (new files missed by notification) runs
   every `rewalk_interval`, stretched so walking never takes more than 0.05 % of the time
-  (a 22 k-file walk costs ~0.25 s). With inotify healthy all of this finds nothing.
+  (a 22 k-file walk costs 0.25–0.35 s). With inotify healthy all of this finds nothing;
+  on the 22 k-file tree it costs ~0.04 % of a core in steady state.
+- Known cost outside our control: notify's inotify mask includes opens and closes, so
+  another program reading many watched files (a backup, `ccusage`) costs the notifier
+  thread ~5 µs per file read, although nothing is reported.
 """
 
 from __future__ import annotations
@@ -49,8 +55,8 @@ from monitor.globs import Glob, walk_all
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STEP_MS: Final = 25
-"""~39 ms median append→yield for 0.2–0.3 % of a core idle (measurements above)."""
+DEFAULT_STEP_MS: Final = 40
+"""~53 ms median append→yield for ~0.2 % of a core idle (measurements above)."""
 DEFAULT_PENDING_STEP_MS: Final = 100
 """Ancestors of missing roots only wait for a directory to appear; this also bounds stop()."""
 SMALL_TREE_DIRS: Final = 32
@@ -222,8 +228,9 @@ def plan_watches(
     """Decide which existing directories to watch, and how, for these globs.
 
     - An existing root is watched with its glob's recursion; a missing root's nearest
-      existing ancestor is watched flat (`pending`): recursively, an ancestor like $HOME
-      would cost a watch per directory and wake on every write below it.
+      existing ancestor is watched flat (`pending`) until the root appears: recursively,
+      an ancestor like $HOME would cost a watch per directory and wake on every write
+      below it.
     - A recursive watch never contains an excluded dir: such a root is split into a flat
       watch of itself plus one watch per child that the globs can descend into (the
       excluded dir's own children only when they lead to an allowed root, e.g. spool).
@@ -330,8 +337,8 @@ class Watcher:
         sweep_interval: float = 5.0,
         cold_interval: float = 60.0,
         hot_window: float = 3600.0,
-        max_hot: int = 256,
-        cold_per_sweep: int = 200,
+        max_hot: int = 128,
+        cold_per_sweep: int = 150,
         rewalk_interval: float | None = None,
         debounce_ms: int = 50,
         step_ms: int = DEFAULT_STEP_MS,

@@ -194,3 +194,11 @@ def test_absurd_values_are_errors_not_crashes() -> None:
     result = parse(make_ctx(), {}, b"".join(lines))
     assert [e.input_tokens for e in result.events] == [3]
     assert [err.offset for err in result.errors] == [0, len(lines[0]), len(lines[0] + lines[1])]
+
+
+def test_a_line_that_is_not_utf8_is_an_error_not_a_crash() -> None:
+    bad = b'{"ts":"2026-11-20T10:00:00Z","model":"gpt-\xff"}\n'
+    result = parse(make_ctx(), {}, bad + rec(input_tokens=4))
+    assert [e.input_tokens for e in result.events] == [4]
+    ((offset, message),) = [(err.offset, err.message) for err in result.errors]
+    assert offset == 0 and message.startswith("invalid JSON: ")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.tail import Cursor, read_document_file, read_lines_file
+from monitor.tail import Cursor, find_copy, find_moved, read_document_file, read_lines_file
 
 
 def _read_all(path: Path, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None, list[str]]:
@@ -102,6 +102,26 @@ def test_copytruncate_rereads_new_content_only(tmp_path: Path) -> None:
     lines, _, changes = _read_all(f, cur)
     assert lines == [b"third", b"fourth"]
     assert changes == ["truncated", "truncated"]
+
+
+def test_rotation_search_passes_over_links_directories_and_excluded_paths(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(b"first line of the log\n")
+    (chunk,) = read_lines_file("s", str(f), None)
+    cur, here = chunk.cursor, str(tmp_path)
+    copy = tmp_path / "app.log.copy"
+    copy.write_bytes(b"first line of the log\nsecond\n")
+    (tmp_path / "link-to-copy").symlink_to(copy)
+    (tmp_path / "subdir").mkdir()
+    assert find_copy(cur, here, exclude=[str(f)]) == str(copy)
+    assert find_copy(cur, here, exclude=[str(f), str(copy)]) is None  # the link is no copy
+    moved = tmp_path / "app.log.1"
+    os.link(f, moved)
+    assert find_moved(cur, here, exclude=[str(f)]) == str(moved)
+    assert find_moved(cur, here, exclude=[str(f), str(moved)]) is None
+    assert find_moved(cur, str(tmp_path / "gone")) is None
 
 
 def test_truncated_in_place_restarts_at_zero_with_a_new_identity(tmp_path: Path) -> None:

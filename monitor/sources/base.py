@@ -65,6 +65,13 @@ class ParseResult:
     events: list[UsageEvent] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
 
+    def add(self, outcome: UsageEvent | ParseError | None) -> None:
+        """File what one record gave: its event, why it could not be read, or nothing."""
+        if isinstance(outcome, ParseError):
+            self.errors.append(outcome)
+        elif outcome is not None:
+            self.events.append(outcome)
+
 
 ParseFn = Callable[[ParseContext, State, bytes], ParseResult]
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
+from monitor.events import UsageEvent
 from monitor.sources.base import (
     Format,
     ParseContext,
@@ -41,7 +41,7 @@ from monitor.sources.base import (
     line_key,
     origin,
 )
-from monitor.sources.common import parse_ts, to_int
+from monitor.sources.common import json_lines, parse_ts, to_int, ts_or_mtime
 from monitor.sources.locations import codex_paths
 
 FALLBACK_MODEL = "gpt-5"
@@ -65,6 +65,14 @@ class _Entry(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_Entry)
+
+
+def _entry(line: bytes) -> _Entry | None:
+    """The rollout envelope; None for JSON of another shape (nothing we count)."""
+    try:
+        return _DECODER.decode(line)
+    except msgspec.ValidationError:
+        return None
 
 
 def _counters(usage: Any) -> list[int] | None:
@@ -104,26 +112,11 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     state = dict(state)
     events: list[UsageEvent] = []
     errors: list[ParseError] = []
-    pos = 0
-    size = len(data)
-    while pos < size:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = size
-        start, pos = pos, end + 1
-        line = data[start:end]
-        offset = ctx.base_offset + start
-        if not line.strip():
+    for offset, entry in json_lines(data, ctx.base_offset, _entry):
+        if isinstance(entry, ParseError):
+            errors.append(entry)
             continue
-        try:
-            entry = _DECODER.decode(line)
-        except msgspec.ValidationError:
-            continue  # not a rollout envelope with an object payload: nothing we count
-        except msgspec.DecodeError as exc:
-            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
-            continue
-        payload = entry.payload
-        if payload is None:
+        if entry is None or (payload := entry.payload) is None:
             continue
         kind = entry.type
         if kind == "session_meta":
@@ -152,13 +145,10 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if delta is None or not any(delta):
             continue
 
-        flags = 0
-        ts = _ts(entry.timestamp, ctx)
-        if ts is None:
-            if ctx.mtime is None:
-                errors.append(ParseError(offset, "token_count line without a readable timestamp"))
-                continue
-            ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+        when = ts_or_mtime(_ts(entry.timestamp, ctx), ctx)
+        if when is None:
+            errors.append(ParseError(offset, "token_count line without a readable timestamp"))
+            continue
         tags: dict[str, str] = {}
         if state.get("session"):
             tags["session"] = state["session"]
@@ -172,7 +162,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         events.append(
             UsageEvent(
                 key=line_key(ctx, offset),
-                ts=ts,
+                ts=when[0],
                 source=ctx.source,
                 provider="openai",
                 model=model,
@@ -182,7 +172,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
                 reasoning_tokens=reasoning,
                 tags=tags,
                 origin=origin(ctx, offset),
-                flags=flags,
+                flags=when[1],
             )
         )
     return ParseResult(state=state, events=events, errors=errors)

@@ -1,10 +1,29 @@
-"""Small parsing helpers the adapters share: timestamps, token counts, providers."""
+"""Small parsing helpers the adapters share: lines, timestamps, token counts, providers."""
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, Final, TypeVar
+
+from monitor.events import FLAG_TS_FROM_MTIME, utc
+from monitor.sources.base import ParseContext, ParseError
+
+T = TypeVar("T")
+
+TOKEN_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+"""UsageEvent's token counts, in its field order: the names records spell them by."""
+
+_BOM: Final = b"\xef\xbb\xbf"
 
 # Model-name prefixes → provider, for records that do not say who served the call.
 _PROVIDER_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -106,6 +125,19 @@ def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
         return None
 
 
+def ts_or_mtime(ts: datetime | None, ctx: ParseContext) -> tuple[datetime, int] | None:
+    """A record's time and flags: its own, else the file's mtime flagged FLAG_TS_FROM_MTIME.
+
+    None only when neither exists: the caller reports the record instead of inventing
+    a time.
+    """
+    if ts is not None:
+        return ts, 0
+    if ctx.mtime is not None:
+        return utc(ctx.mtime), FLAG_TS_FROM_MTIME
+    return None
+
+
 _THOUSANDS = re.compile(r"[,_\s]")
 
 
@@ -140,3 +172,59 @@ def _float_int(value: float) -> int:
         return int(value)
     except (ValueError, OverflowError) as exc:
         raise ValueError(f"not a token count: {value!r}") from exc
+
+
+def iter_lines(data: bytes, base_offset: int) -> Iterator[tuple[int, bytes]]:
+    """(absolute file offset, line without its `\\n` or `\\r\\n`) for each line of `data`."""
+    offset = base_offset
+    for line in io.BytesIO(data):  # splits at b"\n" only, in C, one line at a time
+        start, offset = offset, offset + len(line)
+        yield start, _without_terminator(line)
+
+
+def json_lines(
+    data: bytes, base_offset: int, decode: Callable[[bytes], T], *, bom: bool = False
+) -> Iterator[tuple[int, T | ParseError]]:
+    """(offset, `decode(line)`) for each non-blank line; a line it rejects is a ParseError.
+
+    `decode` raises ValueError (msgspec's DecodeError is one) for a line that is no JSON;
+    that line is reported and the next one read, so one bad record costs only itself.
+    With `bom`, a UTF-8 byte-order mark opening the file is dropped (Windows tools).
+
+    A line is decoded with its terminator, which JSON reads as white space: cutting it
+    off first would cost a copy of every line, a good part of this loop's time.
+    """
+    offset = base_offset
+    for line in io.BytesIO(data):
+        start, offset = offset, offset + len(line)
+        if bom and start == 0 and line.startswith(_BOM):
+            line = line[len(_BOM) :]
+        if not line or line.isspace():
+            continue
+        try:
+            value: T | ParseError = decode(line)
+        except ValueError as exc:
+            value = _rejected(start, line, decode, exc)
+        yield start, value
+
+
+def _without_terminator(line: bytes) -> bytes:
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _rejected(
+    offset: int, line: bytes, decode: Callable[[bytes], object], exc: ValueError
+) -> ParseError:
+    """The error of a line `decode` refused, worded for the line without its terminator.
+
+    Decoding the terminator too moves the positions a message names and turns e.g. a
+    string cut at the end of the line from "truncated" into "invalid character"; the
+    second decode (of bad lines only) keeps the message about the line as written.
+    """
+    try:
+        decode(_without_terminator(line))
+    except ValueError as again:
+        exc = again
+    return ParseError(offset, f"invalid JSON: {exc}")

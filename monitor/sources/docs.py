@@ -1,4 +1,4 @@
-"""Helpers the seed-tool adapters share: whole JSON documents, content keys, JSONL lines.
+"""Helpers the seed-tool adapters share: whole JSON documents, content keys, JSONL records.
 
 The seed tools (studio, haiku, openai-tracker, image-describer, qc) write small files in
 a handful of shapes; what they have in common lives here so each adapter reads as the
@@ -14,11 +14,8 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from monitor.events import FLAG_TS_FROM_MTIME, utc
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
-from monitor.sources.common import parse_ts, to_int
-
-_BOM = b"\xef\xbb\xbf"
+from monitor.sources.common import json_lines, parse_ts, to_int, ts_or_mtime
 
 
 def load_document(data: bytes) -> Any:
@@ -59,47 +56,29 @@ class ContentKeys:
         return f"{self._prefix}{digest}#{count}"
 
 
-def iter_lines(data: bytes, base_offset: int) -> Iterator[tuple[int, bytes]]:
-    """(absolute file offset, line without its `\\n` or `\\r\\n`) for each line of `data`."""
-    pos, size = 0, len(data)
-    while pos < size:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = size
-        line = data[pos:end]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        yield base_offset + pos, line
-        pos = end + 1
+def json_records(
+    data: bytes, base_offset: int
+) -> Iterator[tuple[int, dict[str, Any] | ParseError]]:
+    """The JSON object of each non-blank line, or a `ParseError` for a line that is none.
 
-
-def json_line(offset: int, line: bytes) -> dict[str, Any] | ParseError | None:
-    """One JSONL record: the object, a `ParseError` for a bad line, None for a blank one."""
-    if offset == 0 and line.startswith(_BOM):
-        line = line[len(_BOM) :]
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line)
-    except ValueError as exc:
-        return ParseError(offset, f"invalid JSON: {exc}")
-    if not isinstance(record, dict):
-        return ParseError(offset, f"expected a JSON object, got {type(record).__name__}")
-    return record
+    The seed tools write their logs with Python's `json`, so that is what reads them
+    back (it takes what they may write and msgspec refuses: NaN, a BOM on any line).
+    """
+    for offset, record in json_lines(data, base_offset, json.loads, bom=True):
+        if isinstance(record, dict | ParseError):
+            yield offset, record
+        else:
+            yield offset, ParseError(offset, f"expected a JSON object, got {type(record).__name__}")
 
 
 def record_time(value: Any, ctx: ParseContext) -> tuple[datetime, int] | None:
-    """A record's timestamp and flags; the file's mtime (flagged) when it has none.
+    """A record's timestamp and flags; the file's mtime (flagged) when it has none."""
+    return ts_or_mtime(parse_ts(value, ctx.tz), ctx)
 
-    None only when neither exists: the caller reports the record instead of inventing
-    a time.
-    """
-    ts = parse_ts(value, ctx.tz)
-    if ts is not None:
-        return ts, 0
-    if ctx.mtime is not None:
-        return utc(ctx.mtime), FLAG_TS_FROM_MTIME
-    return None
+
+def default_model(ctx: ParseContext, fallback: str = "unknown") -> str:
+    """The model of records that name none: the source's `default_model` option, else `fallback`."""
+    return text(ctx.options.get("default_model")) or fallback
 
 
 def first(mapping: Mapping[str, Any], *names: str) -> Any:

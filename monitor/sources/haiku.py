@@ -87,11 +87,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if not isinstance(session, dict):
             result.errors.append(ParseError(index, "session is not a JSON object"))
             continue
-        item = _event(ctx, index, session, project)
-        if isinstance(item, ParseError):
-            result.errors.append(item)
-        elif item is not None:
-            result.events.append(item)
+        result.add(_event(ctx, index, session, project))
     return result
 
 

@@ -61,11 +61,11 @@ from monitor.sources.base import (
     line_key,
     origin,
 )
-from monitor.sources.common import normalize_provider, parse_ts, to_int
+from monitor.sources.common import iter_lines, normalize_provider, parse_ts, to_int
 from monitor.sources.docs import (
     ancestor,
+    default_model,
     first,
-    iter_lines,
     load_document,
     record_time,
     split_tokens,
@@ -157,7 +157,7 @@ def _held_event(
 
 
 def _emit(ctx: ParseContext, held: dict[str, Any], cost: Decimal | None) -> UsageEvent:
-    model = held["model"] or text(ctx.options.get("default_model")) or "unknown"
+    model = held["model"] or default_model(ctx)
     tags = {"workflow": _workflow(ctx.path)}
     if held["image"]:
         tags["image"] = held["image"]
@@ -230,7 +230,7 @@ def _description_event(
     when = record_time(entry.get("created"), ctx)
     if when is None:
         return ParseError(index, "description without a readable 'created' time")
-    model = text(entry.get("model")) or text(ctx.options.get("default_model")) or "unknown"
+    model = text(entry.get("model")) or default_model(ctx)
     ident = text(entry.get("id"))
     key = f"idw:{ident}" if ident else f"idw:{image}:{created or ''}:{model}"
     tags = {"workspace": workspace, "image": image}
@@ -276,11 +276,7 @@ def parse_workspace(ctx: ParseContext, state: State, data: bytes) -> ParseResult
             if not isinstance(entry, dict):
                 result.errors.append(ParseError(index, f"description of {image} is not an object"))
             else:
-                item = _description_event(ctx, index, image, entry, workspace)
-                if isinstance(item, ParseError):
-                    result.errors.append(item)
-                elif item is not None:
-                    result.events.append(item)
+                result.add(_description_event(ctx, index, image, entry, workspace))
             index += 1
     return result
 

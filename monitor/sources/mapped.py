@@ -55,7 +55,7 @@ from typing import Any, Final
 
 import msgspec
 
-from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.events import UsageEvent, decimal_from_json
 from monitor.sources.base import (
     Format,
     ParseContext,
@@ -65,16 +65,16 @@ from monitor.sources.base import (
     line_key,
     origin,
 )
-from monitor.sources.common import normalize_provider, parse_ts, to_int
-
-TOKEN_FIELDS: Final = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
+from monitor.sources.common import (
+    TOKEN_FIELDS,
+    iter_lines,
+    json_lines,
+    normalize_provider,
+    parse_ts,
+    to_int,
+    ts_or_mtime,
 )
+
 FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
 """Event fields a mapping may name (besides `tags.NAME`)."""
 OPTIONS: Final = ("fields", "defaults", "input_includes_cache", "output_includes_reasoning")
@@ -203,15 +203,13 @@ def _event(
     if model is None:
         return "record without model (map fields.model or set defaults.model)"
 
-    flags = 0
     raw_ts = values.get("ts")
     ts = _ts(raw_ts, ctx.tz) if _present(raw_ts) else None
-    if ts is None:
-        if _present(raw_ts):
-            return f"unreadable ts: {raw_ts!r}"
-        if ctx.mtime is None:
-            return "record without ts"
-        ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+    if ts is None and _present(raw_ts):
+        return f"unreadable ts: {raw_ts!r}"
+    when = ts_or_mtime(ts, ctx)
+    if when is None:
+        return "record without ts"
 
     reported: Decimal | None = None
     if _present(values.get("cost")):
@@ -230,7 +228,7 @@ def _event(
     calls = values.get("calls")
     return UsageEvent(
         key=f"map:{ctx.source}:{record_id}" if record_id else line_key(ctx, offset),
-        ts=ts,
+        ts=when[0],
         source=ctx.source,
         provider=normalize_provider(_text(values.get("provider")), model),
         model=model,
@@ -245,7 +243,7 @@ def _event(
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=cache_write_1h,
         reasoning_tokens=reasoning,
-        flags=flags,
+        flags=when[1],
     )
 
 
@@ -269,33 +267,14 @@ def _record_event(
         return f"unreadable value: {exc}"
 
 
-def _lines(data: bytes, base: int) -> list[tuple[int, bytes]]:
-    """(absolute offset, line without its terminator) for each line of `data`."""
-    out: list[tuple[int, bytes]] = []
-    pos = 0
-    size = len(data)
-    while pos < size:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = size
-        line = data[pos:end]
-        out.append((base + pos, line[:-1] if line.endswith(b"\r") else line))
-        pos = end + 1
-    return out
-
-
 def parse_jsonl(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per JSON object line, mapped by `ctx.options`; stateless."""
     spec = _spec(ctx.options)
     events: list[UsageEvent] = []
     errors: list[ParseError] = []
-    for offset, line in _lines(data, ctx.base_offset):
-        if not line.strip():
-            continue
-        try:
-            obj = _DECODER.decode(line)
-        except msgspec.DecodeError as exc:
-            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+    for offset, obj in json_lines(data, ctx.base_offset, _DECODER.decode):
+        if isinstance(obj, ParseError):
+            errors.append(obj)
             continue
         if not isinstance(obj, dict):
             errors.append(ParseError(offset, "record is not a JSON object"))
@@ -321,7 +300,9 @@ def _records(
     errors: list[ParseError] = []
     open_lines: list[list[Any]] = list(pending or [])
     quotes = sum(text.count('"') for _, text in open_lines)
-    queue = deque((offset, line.decode("utf-8", "replace")) for offset, line in _lines(data, base))
+    queue = deque(
+        (offset, line.decode("utf-8", "replace")) for offset, line in iter_lines(data, base)
+    )
     while queue:
         offset, text = queue.popleft()
         if not open_lines and not text.strip():

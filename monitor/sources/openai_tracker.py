@@ -31,6 +31,7 @@ from monitor.sources.common import normalize_provider, to_int
 from monitor.sources.docs import (
     ContentKeys,
     ancestor,
+    default_model,
     first,
     load_document,
     record_time,
@@ -89,10 +90,7 @@ def _event(
     if when is None:
         return ParseError(index, "call record without a readable timestamp")
     model = (
-        text(record.get("model"))
-        or text(usage.get("model"))
-        or text(ctx.options.get("default_model"))
-        or DEFAULT_MODEL
+        text(record.get("model")) or text(usage.get("model")) or default_model(ctx, DEFAULT_MODEL)
     )
     provider = normalize_provider(text(record.get("provider")), model)
     return UsageEvent(
@@ -127,11 +125,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if not isinstance(record, dict):
             result.errors.append(ParseError(index, "call record is not a JSON object"))
             continue
-        item = _event(ctx, index, record, keys(record), project)
-        if isinstance(item, ParseError):
-            result.errors.append(item)
-        else:
-            result.events.append(item)
+        result.add(_event(ctx, index, record, keys(record), project))
     return result
 
 

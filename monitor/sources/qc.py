@@ -37,7 +37,7 @@ from monitor.sources.base import (
     origin,
 )
 from monitor.sources.common import normalize_provider, to_int
-from monitor.sources.docs import first, iter_lines, json_line, record_time, split_tokens, text
+from monitor.sources.docs import first, json_records, record_time, split_tokens, text
 
 OPERATION = "visual_qc"
 EVENT = "analysis_complete"
@@ -131,10 +131,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the `analysis_complete` lines in `data`; stateless."""
     events: list[UsageEvent] = []
     errors: list[ParseError] = []
-    for offset, line in iter_lines(data, ctx.base_offset):
-        record = json_line(offset, line)
-        if record is None:
-            continue
+    for offset, record in json_records(data, ctx.base_offset):
         if isinstance(record, ParseError):
             errors.append(record)
             continue

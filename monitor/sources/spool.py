@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import msgspec
 
-from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.events import UsageEvent, decimal_from_json
 from monitor.sources.base import (
     Format,
     ParseContext,
@@ -36,16 +36,15 @@ from monitor.sources.base import (
     line_key,
     origin,
 )
-from monitor.sources.common import normalize_provider, parse_ts, to_int
-
-TOKEN_FIELDS: Final = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
+from monitor.sources.common import (
+    TOKEN_FIELDS,
+    json_lines,
+    normalize_provider,
+    parse_ts,
+    to_int,
+    ts_or_mtime,
 )
+
 _TEXT_FIELDS: Final = ("id", "source", "provider", "model", "operation")
 FIELDS: Final = (
     "id",
@@ -128,15 +127,13 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
     if not isinstance(model, str) or not model.strip():
         return "spool record without model"
 
-    flags = 0
     raw_ts = obj.get("ts")
     ts = parse_ts(raw_ts, ctx.tz)
-    if ts is None:
-        if raw_ts is not None:
-            return f"unreadable ts: {raw_ts!r}"
-        if ctx.mtime is None:
-            return "spool record without ts"
-        ts, flags = ctx.mtime, FLAG_TS_FROM_MTIME
+    if ts is None and raw_ts is not None:
+        return f"unreadable ts: {raw_ts!r}"
+    when = ts_or_mtime(ts, ctx)
+    if when is None:
+        return "spool record without ts"
 
     reported = None
     if obj.get("cost") is not None:
@@ -160,7 +157,7 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
     calls = obj.get("calls")
     return UsageEvent(
         key=key,
-        ts=ts,
+        ts=when[0],
         source=source if isinstance(source, str) and source else ctx.source,
         provider=normalize_provider(provider if isinstance(provider, str) else None, model),
         model=model,
@@ -175,7 +172,7 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
         reported_cost=reported,
         tags=tags,
         origin=origin(ctx, offset),
-        flags=flags,
+        flags=when[1],
     )
 
 
@@ -183,21 +180,9 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per spool line; stateless."""
     events: list[UsageEvent] = []
     errors: list[ParseError] = []
-    pos = 0
-    size = len(data)
-    while pos < size:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = size
-        start, pos = pos, end + 1
-        line = data[start:end]
-        if not line.strip():
-            continue
-        offset = ctx.base_offset + start
-        try:
-            obj = _DECODER.decode(line)
-        except msgspec.DecodeError as exc:
-            errors.append(ParseError(offset, f"invalid JSON: {exc}"))
+    for offset, obj in json_lines(data, ctx.base_offset, _DECODER.decode):
+        if isinstance(obj, ParseError):
+            errors.append(obj)
             continue
         try:
             event = _event(ctx, obj, offset)

@@ -28,7 +28,14 @@ from monitor.sources.base import (
     origin,
 )
 from monitor.sources.common import normalize_provider
-from monitor.sources.docs import ancestor, iter_lines, json_line, record_time, split_tokens, text
+from monitor.sources.docs import (
+    ancestor,
+    default_model,
+    json_records,
+    record_time,
+    split_tokens,
+    text,
+)
 
 
 def _iteration(value: Any) -> str | None:
@@ -42,11 +49,8 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     events: list[UsageEvent] = []
     errors: list[ParseError] = []
     run, phase = ancestor(ctx.path, 1), ancestor(ctx.path, 2)
-    default_model = text(ctx.options.get("default_model")) or "unknown"
-    for offset, line in iter_lines(data, ctx.base_offset):
-        record = json_line(offset, line)
-        if record is None:
-            continue
+    fallback = default_model(ctx)
+    for offset, record in json_records(data, ctx.base_offset):
         if isinstance(record, ParseError):
             errors.append(record)
             continue
@@ -60,7 +64,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if when is None:
             errors.append(ParseError(offset, "record without a readable timestamp"))
             continue
-        model = text(record.get("model")) or default_model
+        model = text(record.get("model")) or fallback
         tags = {"run": run}
         if phase:
             tags["phase"] = phase
