@@ -361,3 +361,31 @@ def test_event_timestamps_are_utc(tmp_path: Path) -> None:
     (ts,) = world.ledger.db.execute("SELECT ts FROM events").fetchone()
     assert datetime.fromtimestamp(ts / 1000, UTC) == datetime(2026, 11, 20, 10, tzinfo=UTC)
     world.close()
+
+
+def test_absurd_count_costs_one_record_in_a_document(tmp_path: Path) -> None:
+    costs = tmp_path / "novel" / ".costs"
+    costs.mkdir(parents=True)
+    sessions = [
+        {"timestamp": "2026-11-20T10:00:00", "session_name": "ok", "input_tokens": 10,
+         "output_tokens": 1, "api_calls": 1},
+        {"timestamp": "2026-11-21T10:00:00", "session_name": "bad", "input_tokens": "1e400",
+         "output_tokens": 1, "api_calls": 1},
+    ]  # fmt: skip
+    (costs / "haiku_usage.json").write_text(json.dumps({"sessions": sessions}))
+    world = World(tmp_path, [source("novel", "haiku-costs", costs / "haiku_usage.json")])
+    report = world.ingestor.scan()
+    assert world.input_tokens() == [10]
+    assert report.counts("novel").errors == 1
+    world.close()
+
+
+def test_absurd_count_costs_one_line_in_an_append_only_log(tmp_path: Path) -> None:
+    world, f = studio_world(tmp_path)
+    bad = b'{"input_tokens": "1e400", "output_tokens": 1, "timestamp": "2026-11-20T10:00:00"}\n'
+    f.write_bytes(record(1) + bad + record(2))
+    report = world.ingestor.scan()
+    assert world.input_tokens() == [1, 2]
+    assert report.counts("studio").errors == 1
+    assert world.ledger.recent_errors(1)[0].offset == len(record(1))
+    world.close()

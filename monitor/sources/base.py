@@ -73,6 +73,17 @@ class ParseResult:
             self.events.append(outcome)
 
 
+def guarded(
+    offset: int, build: Callable[..., UsageEvent | ParseError | None], *args: Any
+) -> UsageEvent | ParseError | None:
+    """One record's outcome, with an unreadable value (a count of 1e400, NaN, a date out of
+    range) turned into that record's ParseError instead of failing the whole document."""
+    try:
+        return build(*args)
+    except (ValueError, ArithmeticError, OverflowError) as exc:
+        return ParseError(offset, f"unreadable value: {exc}")
+
+
 ParseFn = Callable[[ParseContext, State, bytes], ParseResult]
 
 

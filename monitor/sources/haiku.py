@@ -21,7 +21,15 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.events import UsageEvent, decimal_from_json
-from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, origin
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    guarded,
+    origin,
+)
 from monitor.sources.common import normalize_provider, parse_ts, to_int
 from monitor.sources.docs import ancestor, load_document, text
 
@@ -87,7 +95,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if not isinstance(session, dict):
             result.errors.append(ParseError(index, "session is not a JSON object"))
             continue
-        result.add(_event(ctx, index, session, project))
+        result.add(guarded(index, _event, ctx, index, session, project))
     return result
 
 

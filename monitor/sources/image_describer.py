@@ -58,6 +58,7 @@ from monitor.sources.base import (
     ParseError,
     ParseResult,
     State,
+    guarded,
     line_key,
     origin,
 )
@@ -276,7 +277,7 @@ def parse_workspace(ctx: ParseContext, state: State, data: bytes) -> ParseResult
             if not isinstance(entry, dict):
                 result.errors.append(ParseError(index, f"description of {image} is not an object"))
             else:
-                result.add(_description_event(ctx, index, image, entry, workspace))
+                result.add(guarded(index, _description_event, ctx, index, image, entry, workspace))
             index += 1
     return result
 

@@ -26,7 +26,15 @@ from decimal import Decimal
 from typing import Any
 
 from monitor.events import UsageEvent, decimal_from_json
-from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, origin
+from monitor.sources.base import (
+    Format,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    guarded,
+    origin,
+)
 from monitor.sources.common import normalize_provider, to_int
 from monitor.sources.docs import (
     ContentKeys,
@@ -125,7 +133,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if not isinstance(record, dict):
             result.errors.append(ParseError(index, "call record is not a JSON object"))
             continue
-        result.add(_event(ctx, index, record, keys(record), project))
+        result.add(guarded(index, _event, ctx, index, record, keys(record), project))
     return result
 
 
