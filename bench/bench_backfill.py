@@ -197,7 +197,12 @@ def write_config(state: Path, tree: Path) -> Path:
 
 
 def bench_monitor(
-    out: Path, tree: Path, truth: dict[str, Any], result: Result, answer_runs: int
+    out: Path,
+    tree: Path,
+    truth: dict[str, Any],
+    result: Result,
+    answer_runs: int,
+    scan_runs: int = 3,
 ) -> tuple[Measured | None, Measured | None, Measured | None]:
     cli = monitor_cli()
     if not cli.exists():
@@ -206,15 +211,28 @@ def bench_monitor(
         result.rows.append(Row("llm-monitor scan", note=f"FAILED: {msg}"))
         return None, None, None
     state = out / "monitor-state"
-    shutil.rmtree(state, ignore_errors=True)
-    config = write_config(state, tree)
-
-    scan = run_measured([str(cli), "scan", "--config", str(config)])
+    # Best of `scan_runs` cold scans (each into a new, empty ledger), as ccusage gets its
+    # best of 3: on a shared 2-core machine one run says little. CPU time is this
+    # process's only; the parsing workers' is not in it.
+    scans = []
+    for _ in range(scan_runs):
+        shutil.rmtree(state, ignore_errors=True)
+        config = write_config(state, tree)
+        scans.append(run_measured([str(cli), "scan", "--config", str(config)]))
+        if not scans[-1].ok:
+            break
+    scan = best_of(scans) if all(m.ok for m in scans) else scans[-1]
     if not scan.ok:
         result.failures.append(f"llm-monitor scan: {scan.describe_failure()}")
         result.rows.append(Row.of("llm-monitor scan (cold)", scan, note="FAILED"))
         return None, None, None
-    result.rows.append(Row.of("llm-monitor scan (cold)", scan))
+    result.rows.append(
+        Row.of(
+            f"llm-monitor scan (cold, best of {len(scans)})",
+            scan,
+            note="runs: " + ", ".join(f"{m.wall_s:.2f} s" for m in scans),
+        )
+    )
 
     report_argv = [str(cli), "report", "--by", "day", "--format", "json", "--config", str(config)]
     reports = [run_measured(report_argv) for _ in range(answer_runs)]
@@ -234,6 +252,7 @@ def bench_monitor(
         result.rows.append(Row.of(f"llm-monitor status --json (best of {answer_runs})", status))
     result.data["llm_monitor"] = {
         "scan_wall_s": round(scan.wall_s, 3),
+        "scan_runs_wall_s": [round(m.wall_s, 3) for m in scans],
         "scan_cpu_s": round(scan.cpu_s, 3),
         "scan_max_rss_mb": round(scan.max_rss_mb, 1),
         "scan_stderr_tail": scan.stderr.decode(errors="replace")[-2000:],
@@ -348,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ccusage-runs", type=int, default=3)
     parser.add_argument("--answer-runs", type=int, default=5)
+    parser.add_argument("--scan-runs", type=int, default=3, help="cold scans; the best counts")
     add_tree_args(parser)
     args = parser.parse_args(argv)
     params = resolve_end(params_from_args(args))
@@ -360,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     result.data["tree"] = truth["tree"]
     result.data["truth_total"] = truth["total"]
     cc = bench_ccusage(out, tree, truth, args.ccusage_runs, result)
-    scan, report, status = bench_monitor(out, tree, truth, result, args.answer_runs)
+    scan, report, status = bench_monitor(out, tree, truth, result, args.answer_runs, args.scan_runs)
     result.data["goals"] = goals(cc, scan, report, status)
     result.data["rows"] = [r.as_dict() for r in result.rows]
     result.data["failures"] = result.failures
