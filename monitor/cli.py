@@ -77,13 +77,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _refuse_if_daemon(config: Config) -> None:
+def _refuse_if_daemon(config: Config, command: str = "scan") -> None:
+    """Two writers would let the daemon's running totals drift from the ledger."""
     from monitor.api import daemon_answers
 
     if daemon_answers(config.socket_path):
         raise CommandError(
-            f"a daemon is running on {config.socket_path} and already ingests live; "
-            "`scan` would be a second writer. Use `llm-monitor status` or `report`."
+            f"a daemon is running on {config.socket_path} and owns the ledger; "
+            f"`{command}` would be a second writer (the daemon ingests live and reprices "
+            "itself when prices change). Use `llm-monitor status` or `report`."
         )
 
 
@@ -111,6 +113,7 @@ def cmd_reprice(args: argparse.Namespace) -> int:
     from monitor.reprice import reprice_ledger
 
     config = _config(args)
+    _refuse_if_daemon(config, "reprice")
     with _ledger(config, readonly=False) as ledger:
         changed, seen = reprice_ledger(ledger, Pricer(config.prices), config.sources)
     print(f"repriced {changed} of {seen} events")
@@ -176,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.rate)
 
 
-STATUS_EXTRAS = ("series", "breakdown", "recent", "type")
+STATUS_EXTRAS = ("series", "breakdown", "recent", "type", "alerts")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -563,8 +563,17 @@ def _alerts(ctx: _Ctx, raw: object) -> AlertsConfig:
     urls = table.get("urls", [])
     if isinstance(urls, str):
         urls = [urls] if urls else []
-    if not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
-        raise ctx.error("alerts.urls", f"expected a list of Apprise URLs, got {_show(urls)}")
+    if not isinstance(urls, list):
+        raise ctx.error(
+            "alerts.urls", f"expected a list of Apprise URLs, got a {type(urls).__name__}"
+        )
+    for i, u in enumerate(urls):
+        if not isinstance(u, str) or not u:
+            # Never echo the values: Apprise URLs carry tokens.
+            raise ctx.error(
+                f"alerts.urls[{i}]",
+                f"expected a non-empty string of Apprise URLs, got a {type(u).__name__}",
+            )
     raw_cfg = _str(ctx, "alerts.apprise_config", table.get("apprise_config", ""))
     quiet = _str(ctx, "alerts.quiet_hours", table.get("quiet_hours", ""))
     spike = _table(ctx, "alerts.spike", table.get("spike", {}))

@@ -32,7 +32,7 @@ from typing import Any, Final
 from monitor import sdnotify
 from monitor.alerts import AlertService, AlertStore
 from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
-from monitor.config import Config, ConfigError, find_config, load_config
+from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
 from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
@@ -60,6 +60,7 @@ LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 REBUILD_DAYS: Final = 41
 WATCH_READY_TIMEOUT: Final = 10.0
+RETRY_AFTER: Final = 1.0
 _PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
     ("today", "day"),
     ("week", "week"),
@@ -303,7 +304,17 @@ class Daemon:
                 continue
             paths, self._pending = self._pending, set()
             if paths:
-                report = await self._in_worker(self.ingestor.ingest_paths, sorted(paths))
+                try:
+                    report = await self._in_worker(self.ingestor.ingest_paths, sorted(paths))
+                except Exception:
+                    # A failed commit stored nothing; cursors are reloaded from the ledger
+                    # and the paths tried again. The daemon never exits because of input.
+                    log.exception("ingest round failed; retrying these files shortly")
+                    self._pending |= paths
+                    self.ingestor = self._make_ingestor()
+                    await asyncio.sleep(RETRY_AFTER)
+                    self._wake.set()
+                    continue
                 self._after_ingest(report)
 
     async def _watch(self) -> None:
@@ -342,10 +353,12 @@ class Daemon:
                 self._wake.set()
 
     def _stamp(self) -> tuple[Any, ...]:
-        path = find_config(self.config_path)
+        """What a reload watches: the config file (or where one would be created) and the
+        budgets.toml that `budget set/rm` write — also beside an embedded default."""
+        path = find_config(self.config_path) or user_config_path()
         stamps: list[Any] = []
         if path is not None:
-            for p in (path, path.parent / "budgets.toml"):
+            for p in (path, self.config.budgets_path or path.parent / "budgets.toml"):
                 try:
                     st = p.stat()
                     stamps.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
@@ -363,9 +376,21 @@ class Daemon:
         old = self.config
         self.config = config
         self.pricer = Pricer(config.prices)
-        if _tracked_tags(config) != _tracked_tags(old) or config.tz != old.tz:
-            self._adopt_state(await self._in_worker(self._read_ledger_state))
-        self.ingestor = self._make_ingestor()
+        if config.timezone_name != old.timezone_name:
+            # Local days are stored with each event: reopening re-derives them.
+            await self._in_worker(self._reopen_ledger)
+        prices_changed = config.prices != old.prices or {
+            s.name: s.cost for s in config.sources
+        } != {s.name: s.cost for s in old.sources}
+        if (
+            prices_changed
+            or _tracked_tags(config) != _tracked_tags(old)
+            or config.timezone_name != old.timezone_name
+        ):
+            self._adopt_state(await self._in_worker(self._read_ledger_state, prices_changed))
+        sources_changed = config.sources != old.sources
+        if sources_changed or prices_changed:
+            self.ingestor = self._make_ingestor()
         if self.alerts is not None:
             changed = config.alerts != old.alerts
             self.alerts.reconfigure(
@@ -376,9 +401,18 @@ class Daemon:
         log.info(
             "config reloaded: %d sources, %d budgets", len(config.sources), len(config.budgets)
         )
-        report = await self._in_worker(self.ingestor.scan)
-        self._after_ingest(report)
+        if sources_changed and self.ingestor is not None:
+            report = await self._in_worker(self.ingestor.scan)
+            self._after_ingest(report)
         self._publish_totals()
+        self._evaluate_alerts()
+
+    def _reopen_ledger(self) -> None:
+        """Worker thread: the ledger again, under the new time zone."""
+        if self.ledger is not None:
+            self.ledger.close()
+        config = self.config
+        self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
 
     # -- results on the loop thread -----------------------------------------------
 
@@ -453,6 +487,8 @@ class Daemon:
 
     def _publish_totals(self) -> None:
         """Totals for subscribers: the snapshot minus the recent events (series included)."""
+        if self.metrics is None and (self.server is None or not self.server.client_count):
+            return
         doc = self.snapshot(recent=False)
         if self.metrics is not None:
             self.metrics.set_budgets(doc["budgets"])

@@ -152,8 +152,10 @@ class Simulator:
         self.counts: dict[str, int] = {}
         started = _local(clock())
         stamp = started.strftime("%Y%m%d_%H%M%S")
-        self._claude_session = self.root / "claude/projects/-home-demo-webapp" / (
-            str(uuid.UUID(int=self.rng.getrandbits(128))) + ".jsonl"
+        self._claude_session = (
+            self.root
+            / "claude/projects/-home-demo-webapp"
+            / (str(uuid.UUID(int=self.rng.getrandbits(128))) + ".jsonl")
         )
         self._cwd = _PROJECTS[0]
         self._codex_session: _Codex | None = None

@@ -110,10 +110,11 @@ class Ingestor:
                     sc, get_format(sc.format), [Glob(p) for p in sc.paths]
                 )
         if ledger.was_empty and not ledger.readonly:
-            # Everything this ledger will hold is priced now, at today's prices.
+            # Everything this new ledger will hold is priced now, at today's prices.
             from monitor.reprice import STAMP_KEY, prices_stamp
 
-            ledger.set_meta(STAMP_KEY, prices_stamp(pricer, sources))
+            if ledger.meta(STAMP_KEY) is None:
+                ledger.set_meta(STAMP_KEY, prices_stamp(pricer, sources))
         self.cursors: dict[tuple[str, str], Cursor] = {}
         self.by_inode: dict[tuple[str, int, int], Cursor] = {}
         for c in ledger.cursors():
@@ -235,7 +236,7 @@ class Ingestor:
                 counts.files_read += 1
                 batch.rows.extend(res.rows)
                 for c in res.cursors:
-                    batch.cursors.append(c)
+                    batch.put_cursor(c)
                     self._remember(c)
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
@@ -317,7 +318,7 @@ class Ingestor:
         if cursor is None:
             known = self._moved_from(name, path)
             if known is not None:
-                batch.dropped_cursors.append((name, known.path))
+                batch.drop_cursor(name, known.path)
                 self._forget(name, known.path)
                 cursor = replace(known, path=path)
         read_any = False
@@ -330,7 +331,7 @@ class Ingestor:
                 chunks = read_moved(cursor)
                 if chunks:
                     # The content lives on under its new name; the old name is free.
-                    batch.dropped_cursors.append((name, path))
+                    batch.drop_cursor(name, path)
                     self._forget(name, path)
                     for chunk in chunks:
                         self._parse_chunk(src, chunk, batch, counts)
@@ -359,7 +360,7 @@ class Ingestor:
             batch.events.extend(result.events)
             for err in result.errors:
                 self._bad(name, cur.path, err.offset, err.message, batch, counts)
-        batch.cursors.append(cur)
+        batch.put_cursor(cur)
         self._remember(cur)
 
     def _parse_lines_safely(
@@ -414,7 +415,7 @@ class Ingestor:
         batch.events.extend(result.events)
         for err in result.errors:
             self._bad(name, path, err.offset, err.message, batch, counts)
-        batch.cursors.append(chunk.cursor)
+        batch.put_cursor(chunk.cursor)
         self._remember(chunk.cursor)
 
     def _context(self, src: _Source, cur: Cursor, base_offset: int) -> ParseContext:

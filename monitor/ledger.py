@@ -264,12 +264,23 @@ class Batch:
     """What one commit stores atomically."""
 
     events: list[UsageEvent] = field(default_factory=list)
-    cursors: list[Cursor] = field(default_factory=list)
+    cursors: dict[tuple[str, str], Cursor] = field(default_factory=dict)
+    """The latest cursor per (source, path); see `put_cursor` / `drop_cursor`."""
     errors: list[BadRecord] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
-    dropped_cursors: list[tuple[str, str]] = field(default_factory=list)
+    dropped_cursors: set[tuple[str, str]] = field(default_factory=set)
     """(source, path) of cursors whose file moved to a path that has its own cursor now."""
+
+    def put_cursor(self, cursor: Cursor) -> None:
+        key = (cursor.source, cursor.path)
+        self.cursors[key] = cursor
+        self.dropped_cursors.discard(key)
+
+    def drop_cursor(self, source: str, path: str) -> None:
+        """Forget a path's cursor, whatever this batch recorded for it before."""
+        self.cursors.pop((source, path), None)
+        self.dropped_cursors.add((source, path))
 
     def __bool__(self) -> bool:
         return bool(self.events or self.rows or self.cursors or self.errors or self.dropped_cursors)
@@ -570,6 +581,21 @@ class Ledger:
     # -- the exactly-once commit --------------------------------------------------
 
     def commit(self, batch: Batch, *, want_applied: bool = True) -> list[Applied]:
+        """Store events, cursors and bad-record reports in one transaction (`_commit`).
+
+        A ledger opened empty looks up only the keys this process inserted; should another
+        writer have slipped in, the unique key says so and the commit is redone looking up
+        every key.
+        """
+        try:
+            return self._commit(batch, want_applied)
+        except sqlite3.IntegrityError:
+            if self._session_keys is None:
+                raise
+            self._session_keys = None
+            return self._commit(batch, want_applied)
+
+    def _commit(self, batch: Batch, want_applied: bool) -> list[Applied]:
         """Store events, cursors and bad-record reports in one transaction.
 
         Returns what changed: new events, and stored events superseded by a larger copy
@@ -645,7 +671,8 @@ class Ledger:
                 )
             if batch.dropped_cursors:
                 db.executemany(
-                    "DELETE FROM cursors WHERE source = ? AND path = ?", batch.dropped_cursors
+                    "DELETE FROM cursors WHERE source = ? AND path = ?",
+                    sorted(batch.dropped_cursors),
                 )
             if batch.cursors:
                 db.executemany(
@@ -666,7 +693,7 @@ class Ledger:
                             c.mtime_ns,
                             json.dumps(c.state, separators=(",", ":")) if c.state else "{}",
                         )
-                        for c in batch.cursors
+                        for c in batch.cursors.values()
                     ],
                 )
             if batch.errors:

@@ -307,19 +307,26 @@ def _drain(path: str, cursor: Cursor, change: Change) -> list[Chunk]:
         return []
     try:
         st = os.fstat(fd)
-        if st.st_size <= cursor.offset:
-            return []
-        data, skipped, new_off = _read_lines(fd, cursor.offset, st.st_size)
-        nxt = replace(
-            cursor,
-            path=path,
-            dev=st.st_dev,
-            inode=st.st_ino,
-            offset=new_off,
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-        )
-        return [Chunk(nxt, data, cursor.offset, change, cursor, skipped)]
+        chunks: list[Chunk] = []
+        current = cursor
+        # To its end, in READ_LIMIT pieces: the old name may match no glob, so this is
+        # the only time its rest is read.
+        while st.st_size > current.offset:
+            data, skipped, new_off = _read_lines(fd, current.offset, st.st_size)
+            if new_off == current.offset and not skipped:
+                break  # only a partial last line is left: it can never be completed
+            nxt = replace(
+                current,
+                path=path,
+                dev=st.st_dev,
+                inode=st.st_ino,
+                offset=new_off,
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+            )
+            chunks.append(Chunk(nxt, data, current.offset, change, current, skipped))
+            current = nxt
+        return chunks
     finally:
         os.close(fd)
 

@@ -427,7 +427,7 @@ BUDGET = '[[budgets]]\nname = "m"\nperiod = "month"\nlimit = 5\n'
         (BUDGET + "limits = 1\n", 'budgets[0] ("m").limits', "unknown key"),
         (BUDGET + BUDGET, 'budgets[1] ("m").name', "duplicate budget name"),
         ("[alerts]\nurl = []\n", "alerts.url", "unknown key"),
-        ("[alerts]\nurls = [1]\n", "alerts.urls", "Apprise URLs"),
+        ("[alerts]\nurls = [1]\n", "alerts.urls[0]", "Apprise URLs"),
         ("[alerts]\nquiet_hours = '22-7'\n", "alerts.quiet_hours", "HH:MM-HH:MM"),
         ("[alerts]\nspike = { call = 1 }\n", "alerts.spike.call", "unknown key"),
         ("[alerts]\nspike = { hourly = -1 }\n", "alerts.spike.hourly", "number ≥ 0, got -1"),
@@ -627,3 +627,11 @@ def test_importing_config_pulls_in_no_heavy_or_adapter_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_bad_alert_url_list_never_echoes_the_urls(tmp_path: Path, env: dict[str, str]) -> None:
+    cfg = write(tmp_path / "bad.toml", '[alerts]\nurls = ["tgram://123:AAsecret/4567", ""]\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, env=env)
+    assert err.value.key == "alerts.urls[1]"
+    assert "AAsecret" not in str(err.value)

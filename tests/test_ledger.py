@@ -127,10 +127,10 @@ def test_events_and_cursor_commit_together_or_not_at_all(tmp_path: Path) -> None
         bad = ev("k")
         bad.tags = {"x": object()}  # type: ignore[dict-item]  # not JSON: the commit fails
         with pytest.raises(TypeError):
-            ledger.commit(Batch(events=[ev("ok"), bad], cursors=[cur]))
+            ledger.commit(Batch(events=[ev("ok"), bad], cursors={(cur.source, cur.path): cur}))
         assert ledger.db.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
         assert ledger.cursors() == []
-        ledger.commit(Batch(events=[ev("ok")], cursors=[cur]))
+        ledger.commit(Batch(events=[ev("ok")], cursors={(cur.source, cur.path): cur}))
         assert ledger.cursors() == [cur]
 
 

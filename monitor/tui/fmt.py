@@ -24,7 +24,7 @@ def dec(value: object) -> Decimal | None:
 
 
 def money(value: object, *, precise: bool = False) -> str:
-    """"$1,234.57"; "—" when unknown (the document had no number)."""
+    """ "$1,234.57"; "—" when unknown (the document had no number)."""
     amount = dec(value)
     return "—" if amount is None else usd_text(amount, precise=precise)
 

@@ -241,7 +241,7 @@ class UnpricedNotice(Static):
             for u in unpriced
         )
         self.update(
-            Text(f"⚠ unpriced: {models} — cost unknown; add [prices.\"MODEL\"] to the config")
+            Text(f'⚠ unpriced: {models} — cost unknown; add [prices."MODEL"] to the config')
         )
 
 
@@ -370,9 +370,7 @@ class LiveTable(DataTable[Text]):
                 Text(fmt.clip(what(e), what_w)),
                 Text(fmt.tokens(e.input_tokens), justify="right"),
                 Text(fmt.tokens(e.output_tokens), justify="right"),
-                Text(
-                    fmt.tokens(e.cache_read_tokens + e.cache_write_tokens), justify="right"
-                ),
+                Text(fmt.tokens(e.cache_read_tokens + e.cache_write_tokens), justify="right"),
                 cost,
             ]
             if e.key in self._fresh:
