@@ -63,3 +63,29 @@ def test_budget_set_live_then_thresholds_notify_once_across_a_restart(tmp_path: 
             assert len(receiver.titles()) == 3  # nothing re-sent after the restart
     finally:
         receiver.stop()
+
+
+def test_a_price_override_added_on_reload_prices_stored_unpriced_calls(tmp_path: Path) -> None:
+    import signal
+
+    with workspace(tmp_path) as ws:
+        run = ws.root / "output" / "tech" / "run_1"
+        run.mkdir(parents=True)
+        sources = [Source("studio", "studio-tokens", (f"{ws.root}/**/run_*/tokens.jsonl",))]
+        ws.config_path.write_text(ws.config_text(sources))
+        append(run / "tokens.jsonl", studio_line("x", 1_000_000, 0, model="acme-1", cost_usd=None))
+        daemon = ws.start()
+        assert daemon.snapshot()["unpriced"] == [
+            {"provider": "unknown", "model": "acme-1", "calls": 1}
+        ]
+        ws.config_path.write_text(
+            ws.config_text(sources) + tomli_w.dumps({"prices": {"acme-1": {"input_per_mtok": 2.5,
+                                                                           "output_per_mtok": 10}}})
+        )  # fmt: skip
+        daemon.send(signal.SIGHUP)
+        wait_for(
+            lambda: daemon.snapshot()["today"]["cost_usd"] == "2.500000",
+            10,
+            "the stored call priced at the new override",
+        )
+        assert daemon.snapshot()["unpriced"] == []

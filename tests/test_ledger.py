@@ -253,3 +253,15 @@ def test_v2_ledger_upgrade_fills_tag_rollup_from_events(
             ("run", "r1", "2026-11-20", "gpt-4o", 2, 2, 30, 1000, 1),
             ("step", "1", "2026-11-20", "gpt-4o", 1, 1, 10, 1000, 0),
         ]
+
+
+def test_a_cursor_dropped_after_it_was_recorded_is_not_written_back(tmp_path: Path) -> None:
+    cur = Cursor("s", "/app.log", 1, 2, 3, "abc", "1:2:abc:0", offset=42, size=42, mtime_ns=1)
+    moved = Cursor("s", "/app.log.1", 1, 2, 3, "abc", "1:2:abc:0", offset=50, size=50, mtime_ns=2)
+    with open_ledger(tmp_path) as ledger:
+        batch = Batch()
+        batch.put_cursor(cur)
+        batch.drop_cursor("s", "/app.log")
+        batch.put_cursor(moved)
+        ledger.commit(batch)
+        assert ledger.cursors() == [moved]

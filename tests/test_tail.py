@@ -182,3 +182,21 @@ def test_document_is_reread_only_when_it_changes(tmp_path: Path) -> None:
     os.replace(tmp, f)  # atomic rewrite: a new inode
     again = read_document_file("s", str(f), chunk.cursor)
     assert again is not None and again.data == b'{"a": 1, "b": 2}'
+
+
+def test_rotated_file_is_drained_to_its_end_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.tail as tail
+
+    monkeypatch.setattr(tail, "READ_LIMIT", 16)
+    monkeypatch.setattr(tail, "MAX_RECORD", 16)
+    f = tmp_path / "app.log"
+    f.write_bytes(b"first line\n")
+    _, cur, _ = _read_all(f, None)
+    with f.open("ab") as fh:
+        fh.write(b"".join(b"line %d\n" % i for i in range(10)))
+    os.rename(f, tmp_path / "app.log.0")  # a name no glob would match
+    f.write_bytes(b"new\n")
+    lines, _, _ = _read_all(f, cur)
+    assert lines == [b"line %d" % i for i in range(10)] + [b"new"]
