@@ -108,10 +108,11 @@ def budget_entries(
     config: Config, ledger: Ledger, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """`budget list --json` without a daemon: the `status --json` budget entries."""
-    from monitor.status import budgets_from_ledger, totals_from_ledger
+    from monitor.status import budget_entries, totals_from_ledger
 
     now = now or datetime.now(UTC)
-    return budgets_from_ledger(ledger, config.budgets, now, totals_from_ledger(ledger, now))
+    totals = totals_from_ledger(ledger, now)
+    return budget_entries(config.budgets, totals, now, ledger.tz, ledger.db)
 
 
 def _money(value: str | None) -> str:

@@ -40,9 +40,8 @@ from monitor.metrics import Metrics, maybe_start
 from monitor.notify import Notifier
 from monitor.pricing import Pricer
 from monitor.status import (
-    budget_entry,
+    budget_entries,
     build_status,
-    period_label,
     sources_entries,
     totals_from_ledger,
 )
@@ -520,20 +519,11 @@ class Daemon:
     ) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         config = self.config
-        budgets = []
-        for b in config.budgets:
-            scope = dict(b.scope) or None
-            try:
-                spent = self.totals.spent(b.period, now, scope)
-                fc = self.totals.forecast(b.period, now, scope)
-            except ValueError as exc:
-                log.error("budget %s: %s", b.name, exc)
-                continue
-            label = period_label(b.period, local_day(now, config.tz))
-            alerts = (
-                self.alert_store.for_budget(b.name, label) if self.alert_store is not None else []
-            )
-            budgets.append(budget_entry(b, spent, fc, now, config.tz, alerts))
+        budgets = (
+            budget_entries(config.budgets, self.totals, now, config.tz, self.alert_store.db)
+            if self.alert_store is not None
+            else []
+        )
         unpriced = sorted(
             ((p, m, n) for (p, m), n in self.unpriced.items() if n > 0), key=lambda r: -r[2]
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -174,25 +174,29 @@ def _scoped_daily(
     return {date.fromisoformat(d): int(c) for d, c in db.execute(sql, args)}
 
 
-def budgets_from_ledger(
-    ledger: Ledger, budgets: Sequence[BudgetConfig], now: datetime, totals: Totals
+def budget_entries(
+    budgets: Sequence[BudgetConfig],
+    totals: Totals,
+    now: datetime,
+    tz: tzinfo,
+    db: sqlite3.Connection,
 ) -> list[dict[str, Any]]:
-    """Budget entries; scopes the seeded totals cannot answer (tags) read the events."""
+    """Budget entries from totals (the daemon's, or seeded from the ledger); a scope the
+    totals cannot answer (a tag they do not track) is read from the per-tag rollup."""
     out = []
+    today = local_day(now, tz)
     for b in budgets:
-        scope = dict(b.scope)
-        if any(k.startswith("tag.") for k in scope):
-            today = local_day(now, ledger.tz)
+        scope = dict(b.scope) or None
+        try:
+            spent = totals.spent(b.period, now, scope)
+            fc = totals.forecast(b.period, now, scope)
+        except ValueError:
             first, end = period_days(b.period, today)
-            daily = _scoped_daily(ledger.db, scope, min(first, today - timedelta(days=7)), end)
+            daily = _scoped_daily(db, b.scope, min(first, today - timedelta(days=7)), end)
             spent = from_nano(sum(v for d, v in daily.items() if first <= d < end))
-            fc = forecast(b.period, now, ledger.tz, daily, first_day=totals.first_day)
-        else:
-            spent = totals.spent(b.period, now, scope or None)
-            fc = totals.forecast(b.period, now, scope or None)
-        label = period_label(b.period, local_day(now, ledger.tz))
-        alerts = ledger_alerts(ledger.db, b.name, label)
-        out.append(budget_entry(b, spent, fc, now, ledger.tz, alerts))
+            fc = forecast(b.period, now, tz, daily, first_day=totals.first_day)
+        alerts = ledger_alerts(db, b.name, period_label(b.period, today))
+        out.append(budget_entry(b, spent, fc, now, tz, alerts))
     return out
 
 
@@ -251,7 +255,7 @@ def status_from_ledger(
         summary=summary,
         timezone=config.timezone_name,
         daemon=False,
-        budgets=budgets_from_ledger(ledger, config.budgets, now, totals),
+        budgets=budget_entries(config.budgets, totals, now, ledger.tz, ledger.db),
         unpriced=ledger.unpriced(),
         sources=sources_entries(config, ledger.source_stats()),
     )
