@@ -136,11 +136,6 @@ class Ingestor:
     def sources_for(self, path: str) -> list[str]:
         return [name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)]
 
-    def watch_roots(self) -> dict[str, list[Glob]]:
-        return {name: s.globs for name, s in self.sources.items()}
-
-    # -- entry points -----------------------------------------------------------------
-
     def scan(self, *, parallel: bool = True) -> IngestReport:
         """Every file of every source, once: a backfill or a `scan` command.
 

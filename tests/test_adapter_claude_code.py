@@ -76,7 +76,6 @@ def totals(events: list[UsageEvent]) -> tuple[int, int, int, int, int]:
 def test_registry_names_this_format() -> None:
     assert get_format("claude-code") is FORMAT
     assert FORMAT.kind == "lines"
-    assert FORMAT.prefilter == b'"usage"'
 
 
 def test_example_tree_totals_match_hand_count() -> None:

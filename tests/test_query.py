@@ -69,25 +69,85 @@ def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime
 # Berlin left summer time on 2026-10-25 at 03:00 (01:00 UTC): UTC+2 before, UTC+1 after.
 EVENTS = [
     # 23:30 CEST on the 24th
-    ev("k1", utc(2026, 10, 24, 21, 30), operation="advocate", inp=2500, out=1200, cost="0.15",
-       run="run_a", iteration="1"),
+    ev(
+        "k1",
+        utc(2026, 10, 24, 21, 30),
+        operation="advocate",
+        inp=2500,
+        out=1200,
+        cost="0.15",
+        run="run_a",
+        iteration="1",
+    ),
     # 00:30 CEST on the 25th
-    ev("k2", utc(2026, 10, 24, 22, 30), operation="contrarian", inp=3000, out=800,
-       cost="0.138", run="run_a", iteration="1"),
+    ev(
+        "k2",
+        utc(2026, 10, 24, 22, 30),
+        operation="contrarian",
+        inp=3000,
+        out=800,
+        cost="0.138",
+        run="run_a",
+        iteration="1",
+    ),
     # 23:30 CET on the 25th
-    ev("k3", utc(2026, 10, 25, 22, 30), operation="advocate", inp=2000, out=1000, cost="0.12",
-       run="run_a", iteration="2"),
+    ev(
+        "k3",
+        utc(2026, 10, 25, 22, 30),
+        operation="advocate",
+        inp=2000,
+        out=1000,
+        cost="0.12",
+        run="run_a",
+        iteration="2",
+    ),
     # 00:30 CET on the 26th
-    ev("k4", utc(2026, 10, 25, 23, 30), source="claude-code", provider="anthropic",
-       model="claude-sonnet-4-5", inp=10000, out=500, cache_read=8000, cache_write=1000,
-       cost="0.0123", project="/p/x", session="s1"),
-    ev("k5", utc(2026, 10, 26, 9, 0), operation="advocate", model="mystery", inp=700, out=300,
-       run="run_a", iteration="10"),
-    ev("k6", utc(2026, 11, 2, 10, 0), source="claude-code", provider="anthropic",
-       model="my-finetune", inp=100, out=50, project="/p/y"),
-    ev("k7", utc(2026, 11, 2, 11, 0), source="haiku-costs", provider="anthropic",
-       model="claude-3-5-haiku", inp=13750, out=2500, calls=25, cost="0.021",
-       session="generate_images_chapters_1"),
+    ev(
+        "k4",
+        utc(2026, 10, 25, 23, 30),
+        source="claude-code",
+        provider="anthropic",
+        model="claude-sonnet-4-5",
+        inp=10000,
+        out=500,
+        cache_read=8000,
+        cache_write=1000,
+        cost="0.0123",
+        project="/p/x",
+        session="s1",
+    ),
+    ev(
+        "k5",
+        utc(2026, 10, 26, 9, 0),
+        operation="advocate",
+        model="mystery",
+        inp=700,
+        out=300,
+        run="run_a",
+        iteration="10",
+    ),
+    ev(
+        "k6",
+        utc(2026, 11, 2, 10, 0),
+        source="claude-code",
+        provider="anthropic",
+        model="my-finetune",
+        inp=100,
+        out=50,
+        project="/p/y",
+    ),
+    ev(
+        "k7",
+        utc(2026, 11, 2, 11, 0),
+        source="haiku-costs",
+        provider="anthropic",
+        model="claude-3-5-haiku",
+        inp=13750,
+        out=2500,
+        calls=25,
+        cost="0.021",
+        session="generate_images_chapters_1",
+    ),
 ]
 
 
@@ -226,10 +286,14 @@ def test_two_tag_names_read_events(ledger: Ledger) -> None:
 def test_tag_values_needing_json_escapes_filter_and_group(tmp_path: Path) -> None:
     odd = {"client": "café", "run": 'r"1', "path": "C:\\runs"}
     with Ledger(tmp_path / "odd.sqlite3", BERLIN, "Europe/Berlin") as led:
-        led.commit(Batch(events=[
-            ev("o1", utc(2026, 11, 1, 9)).replace(tags=odd),
-            ev("o2", utc(2026, 11, 1, 9), client="cafe", run="r1", path="runs"),
-        ]))
+        led.commit(
+            Batch(
+                events=[
+                    ev("o1", utc(2026, 11, 1, 9)).replace(tags=odd),
+                    ev("o2", utc(2026, 11, 1, 9), client="cafe", run="r1", path="runs"),
+                ]
+            )
+        )
         for key, value in odd.items():
             hits = query(led.db, [f"tag:{key}"], selection(where={f"tag.{key}": value}), BERLIN)
             assert [r.key for r in hits.rows] == [(value,)]
@@ -366,16 +430,20 @@ def test_unknown_where_key_is_a_clear_error() -> None:
 
 def test_readonly_connection_answers(ledger: Ledger, tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin", readonly=True) as ro:
-        assert query(ro.db, ["day"], ALL, BERLIN).total == query(
-            ledger.db, ["day"], ALL, BERLIN
-        ).total
+        assert (
+            query(ro.db, ["day"], ALL, BERLIN).total == query(ledger.db, ["day"], ALL, BERLIN).total
+        )
 
 
 def test_iterations_are_counted_per_run(ledger: Ledger) -> None:
-    ledger.commit(Batch(events=[
-        ev("b1", utc(2026, 11, 3, 9), run="run_b", iteration="1"),
-        ev("b2", utc(2026, 11, 3, 10), run="run_b", iteration="1"),
-    ]))
+    ledger.commit(
+        Batch(
+            events=[
+                ev("b1", utc(2026, 11, 3, 9), run="run_b", iteration="1"),
+                ev("b2", utc(2026, 11, 3, 10), run="run_b", iteration="1"),
+            ]
+        )
+    )
     assert count_tag_values(ledger.db, ALL, "iteration", BERLIN, per="run") == 3 + 1
     assert count_tag_values(ledger.db, ALL, "iteration", BERLIN) == 3
     no_tags = selection(sources=["haiku-costs"])

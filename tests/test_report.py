@@ -65,16 +65,36 @@ def open_ledger(tmp_path: Path, events: Sequence[UsageEvent]) -> Ledger:
 # (3 iterations, 18,500 tokens = 11,000 in + 7,500 out, $0.675; advocate 9,200 tokens
 # $0.336, contrarian 7,800 $0.285, integrator 1,500 $0.054).
 BASELINE = [
-    ev(f"base-{it}-{op}", utc(2026, 2, 27, 10, it * 10 + n), operation=op, model="gpt-4",
-       inp=inp, out=out, cost=cost, run="run_tech_baseline", phase="tech", iteration=str(it))
+    ev(
+        f"base-{it}-{op}",
+        utc(2026, 2, 27, 10, it * 10 + n),
+        operation=op,
+        model="gpt-4",
+        inp=inp,
+        out=out,
+        cost=cost,
+        run="run_tech_baseline",
+        phase="tech",
+        iteration=str(it),
+    )
     for it in range(1, 6)
     for n, (op, inp, out, cost) in enumerate(
         [("advocate", 3000, 1000, "0.10"), ("contrarian", 500, 500, "0.08")]
     )
 ]
 OPTIMIZED = [
-    ev(f"opt-{i}", utc(2026, 2, 28, 12, i), operation=op, model="gpt-4", inp=inp, out=out,
-       cost=cost, run="run_tech_with_scopes", phase="tech", iteration=str(it))
+    ev(
+        f"opt-{i}",
+        utc(2026, 2, 28, 12, i),
+        operation=op,
+        model="gpt-4",
+        inp=inp,
+        out=out,
+        cost=cost,
+        run="run_tech_with_scopes",
+        phase="tech",
+        iteration=str(it),
+    )
     for i, (op, it, inp, out, cost) in enumerate(
         [
             ("advocate", 1, 2500, 1200, "0.15"),
@@ -114,20 +134,30 @@ def test_json_report_has_the_documented_shape_key_for_key(tmp_path: Path) -> Non
 
 def test_json_report_gives_ranges_as_iso_and_missing_keys_as_null(studio: Ledger) -> None:
     sel = selection(since=date(2026, 2, 28), until=date(2026, 2, 28))
-    got = json.loads(render_report(query(studio.db, ["tag:run", "tag:client"], sel, BERLIN),
-                                   "json"))
+    got = json.loads(
+        render_report(query(studio.db, ["tag:run", "tag:client"], sel, BERLIN), "json")
+    )
     assert (got["since"], got["until"]) == ("2026-02-28", "2026-02-28")
     assert got["group_by"] == ["tag:run", "tag:client"]
-    assert [r["key"] for r in got["rows"]] == [{"tag:run": "run_tech_with_scopes",
-                                                "tag:client": None}]
+    assert [r["key"] for r in got["rows"]] == [
+        {"tag:run": "run_tech_with_scopes", "tag:client": None}
+    ]
 
 
 def test_csv_report_has_group_columns_then_the_fields(studio: Ledger) -> None:
     sel = selection(where={"tag.run": "run_tech_with_scopes"})
     text = render_report(query(studio.db, ["operation"], sel, BERLIN), "csv")
     assert list(csv.reader(io.StringIO(text))) == [
-        ["operation", "calls", "input_tokens", "output_tokens", "cache_read_tokens",
-         "cache_write_tokens", "cost_usd", "unpriced_calls"],
+        [
+            "operation",
+            "calls",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cost_usd",
+            "unpriced_calls",
+        ],
         ["advocate", "3", "5700", "3500", "0", "0", "0.336000", "0"],
         ["contrarian", "3", "5000", "2800", "0", "0", "0.285000", "0"],
         ["integrator", "1", "300", "1200", "0", "0", "0.054000", "0"],
@@ -139,7 +169,15 @@ def test_text_report_is_aligned_with_separators_and_a_total_row(studio: Ledger) 
     lines = text.splitlines()
     assert lines[0] == "Usage by tag:run, all time"
     assert lines[1].split() == [
-        "tag:run", "calls", "input", "output", "cache", "read", "cache", "write", "cost",
+        "tag:run",
+        "calls",
+        "input",
+        "output",
+        "cache",
+        "read",
+        "cache",
+        "write",
+        "cost",
     ]
     assert lines[3].split() == ["run_tech_baseline", "10", "17,500", "7,500", "0", "0", "$0.90"]
     assert lines[4].split() == ["run_tech_with_scopes", "7", "11,000", "7,500", "0", "0", "$0.68"]
@@ -190,16 +228,29 @@ def test_seed_003_summary_by_operation_and_iteration(studio: Ledger) -> None:
     assert (by_op.total.input_tokens, by_op.total.output_tokens) == (11000, 7500)
     by_iteration = query(studio.db, ["tag:iteration"], run, BERLIN)
     assert [r.totals.cost for r in by_iteration.rows] == [
-        Decimal("0.29"), Decimal("0.185"), Decimal("0.2"),
+        Decimal("0.29"),
+        Decimal("0.185"),
+        Decimal("0.2"),
     ]
 
 
 def test_seed_000_per_workflow_totals_as_csv(tmp_path: Path) -> None:
-    flows = {"wf_openai_gpt-4o_narrative_20251007": (315600, 70900, "1.5"),
-             "wf_claude_sonnet-45_narrative_20251007": (637600, 115600, "3.65")}
+    flows = {
+        "wf_openai_gpt-4o_narrative_20251007": (315600, 70900, "1.5"),
+        "wf_claude_sonnet-45_narrative_20251007": (637600, 115600, "3.65"),
+    }
     events = [
-        ev(f"{wf}-{i}", utc(2025, 10, 7, 12, i), source="image-describer", model="gpt-4o",
-           inp=inp // 4, out=out // 4, cost=str(Decimal(cost) / 4), workflow=wf, image=f"{i}.jpg")
+        ev(
+            f"{wf}-{i}",
+            utc(2025, 10, 7, 12, i),
+            source="image-describer",
+            model="gpt-4o",
+            inp=inp // 4,
+            out=out // 4,
+            cost=str(Decimal(cost) / 4),
+            workflow=wf,
+            image=f"{i}.jpg",
+        )
         for wf, (inp, out, cost) in flows.items()
         for i in range(4)
     ]
@@ -213,18 +264,36 @@ def test_seed_000_per_workflow_totals_as_csv(tmp_path: Path) -> None:
 
 def test_seed_001_sessions_keep_their_call_counts(tmp_path: Path) -> None:
     events = [
-        ev("s1", utc(2024, 12, 26, 14, 30), source="novel", provider="anthropic",
-           model="claude-3-5-haiku", inp=13750, out=2500, calls=25, cost="0.021",
-           session="generate_images_chapters_1"),
-        ev("s2", utc(2024, 12, 27, 9), source="novel", provider="anthropic",
-           model="claude-3-5-haiku", inp=36250, out=7500, calls=75, cost="0.059",
-           session="generate_images_chapters_2_4"),
+        ev(
+            "s1",
+            utc(2024, 12, 26, 14, 30),
+            source="novel",
+            provider="anthropic",
+            model="claude-3-5-haiku",
+            inp=13750,
+            out=2500,
+            calls=25,
+            cost="0.021",
+            session="generate_images_chapters_1",
+        ),
+        ev(
+            "s2",
+            utc(2024, 12, 27, 9),
+            source="novel",
+            provider="anthropic",
+            model="claude-3-5-haiku",
+            inp=36250,
+            out=7500,
+            calls=75,
+            cost="0.059",
+            session="generate_images_chapters_2_4",
+        ),
     ]
     with open_ledger(tmp_path, events) as led:
-        got = json.loads(render_report(query(led.db, ["tag:session"], Selection(), BERLIN),
-                                       "json"))
+        got = json.loads(render_report(query(led.db, ["tag:session"], Selection(), BERLIN), "json"))
     assert [(r["key"]["tag:session"], r["calls"]) for r in got["rows"]] == [
-        ("generate_images_chapters_1", 25), ("generate_images_chapters_2_4", 75),
+        ("generate_images_chapters_1", 25),
+        ("generate_images_chapters_2_4", 75),
     ]
     assert got["total"]["input_tokens"] == 50000
     assert got["total"]["cost_usd"] == "0.080000"
@@ -232,28 +301,48 @@ def test_seed_001_sessions_keep_their_call_counts(tmp_path: Path) -> None:
 
 def test_seed_002_daily_and_per_operation_totals(tmp_path: Path) -> None:
     events = [
-        ev(f"n{i}", utc(2026, 5, 1 + i % 2, 8, i), source="app", model="gpt-3.5-turbo",
-           operation="Notification Generation" if i % 3 else "Title Generation",
-           inp=45, out=23, cost="0.000114")
+        ev(
+            f"n{i}",
+            utc(2026, 5, 1 + i % 2, 8, i),
+            source="app",
+            model="gpt-3.5-turbo",
+            operation="Notification Generation" if i % 3 else "Title Generation",
+            inp=45,
+            out=23,
+            cost="0.000114",
+        )
         for i in range(6)
     ]
     with open_ledger(tmp_path, events) as led:
         days = query(led.db, ["day"], Selection(), BERLIN)
         ops = query(led.db, ["operation"], Selection(), BERLIN)
     assert [(r.key[0], r.totals.calls, r.totals.cost) for r in days.rows] == [
-        ("2026-05-01", 3, Decimal("0.000342")), ("2026-05-02", 3, Decimal("0.000342")),
+        ("2026-05-01", 3, Decimal("0.000342")),
+        ("2026-05-02", 3, Decimal("0.000342")),
     ]
     assert [(r.key[0], r.totals.calls) for r in ops.rows] == [
-        ("Notification Generation", 4), ("Title Generation", 2),
+        ("Notification Generation", 4),
+        ("Title Generation", 2),
     ]
 
 
 def test_seed_004_clients_and_providers_within_a_date_range(tmp_path: Path) -> None:
     def analysis(key: str, day: int, client: str, provider: str, inp: int, cost: str) -> UsageEvent:
         model = "gpt-4o" if provider == "openai" else "gemini-2.5-flash"
-        return ev(key, utc(2026, 2, day, 15), source="qc", provider=provider, model=model,
-                  inp=inp, out=inp // 6, cost=cost, client=client, user="user@company.com",
-                  profile=f"{client}_key_visual", session=f"202602{day:02d}_153000")
+        return ev(
+            key,
+            utc(2026, 2, day, 15),
+            source="qc",
+            provider=provider,
+            model=model,
+            inp=inp,
+            out=inp // 6,
+            cost=cost,
+            client=client,
+            user="user@company.com",
+            profile=f"{client}_key_visual",
+            session=f"202602{day:02d}_153000",
+        )
 
     events = [
         analysis("a1", 1, "diageo", "openai", 6123, "0.0128"),
@@ -276,8 +365,12 @@ def test_seed_004_clients_and_providers_within_a_date_range(tmp_path: Path) -> N
 
 
 def test_compare_shows_seed_003_savings(studio: Ledger) -> None:
-    c = compare(studio.db, parse_selection("run=run_tech_baseline"),
-                parse_selection("run=run_tech_with_scopes"), BERLIN)
+    c = compare(
+        studio.db,
+        parse_selection("run=run_tech_baseline"),
+        parse_selection("run=run_tech_with_scopes"),
+        BERLIN,
+    )
     assert (c.a.totals.total_tokens, c.b.totals.total_tokens) == (25000, 18500)
     assert (c.a.totals.cost, c.b.totals.cost) == (Decimal("0.9"), Decimal("0.675"))
     assert (c.a.iterations, c.b.iterations) == (5, 3)
@@ -293,30 +386,50 @@ def test_compare_shows_seed_003_savings(studio: Ledger) -> None:
 
 
 def test_compare_json_has_both_sides_and_savings(studio: Ledger) -> None:
-    c = compare(studio.db, parse_selection("source=studio,2026-02-27"),
-                parse_selection("tag.run=run_tech_with_scopes"), BERLIN)
+    c = compare(
+        studio.db,
+        parse_selection("source=studio,2026-02-27"),
+        parse_selection("tag.run=run_tech_with_scopes"),
+        BERLIN,
+    )
     got = json.loads(render_comparison(c, "json"))
     assert got["a"] == {
-        "selection": "source=studio,2026-02-27", "calls": 10, "input_tokens": 17500,
-        "output_tokens": 7500, "total_tokens": 25000, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "cost_usd": "0.900000", "unpriced_calls": 0, "iterations": 5,
+        "selection": "source=studio,2026-02-27",
+        "calls": 10,
+        "input_tokens": 17500,
+        "output_tokens": 7500,
+        "total_tokens": 25000,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": "0.900000",
+        "unpriced_calls": 0,
+        "iterations": 5,
     }
     assert got["b"]["iterations"] == 3
-    assert got["savings"] == {"tokens": 6500, "tokens_pct": 26.0, "cost_usd": "0.225000",
-                              "cost_pct": 25.0}
+    assert got["savings"] == {
+        "tokens": 6500,
+        "tokens_pct": 26.0,
+        "cost_usd": "0.225000",
+        "cost_pct": 25.0,
+    }
 
 
 def test_compare_says_when_b_spends_more(studio: Ledger) -> None:
-    c = compare(studio.db, parse_selection("run=run_tech_with_scopes"),
-                parse_selection("run=run_tech_baseline"), BERLIN)
+    c = compare(
+        studio.db,
+        parse_selection("run=run_tech_with_scopes"),
+        parse_selection("run=run_tech_baseline"),
+        BERLIN,
+    )
     assert "B spends more than A: tokens +6,500 (+35.1%), cost +$0.22 (+33.3%)" in (
         render_comparison(c, "text")
     )
 
 
 def test_compare_with_an_empty_baseline_has_no_percentage(studio: Ledger) -> None:
-    c = compare(studio.db, parse_selection("run=nope"), parse_selection("run=run_tech_baseline"),
-                BERLIN)
+    c = compare(
+        studio.db, parse_selection("run=nope"), parse_selection("run=run_tech_baseline"), BERLIN
+    )
     assert c.token_savings == -25000
     assert c.token_savings_pct is None
     assert c.a.iterations is None
@@ -362,7 +475,9 @@ def test_estimate_like_scales_past_averages(studio: Ledger) -> None:
     assert (e.low, e.high) == (Decimal("4.55"), Decimal("9.8"))
     got = json.loads(render_estimate(e, "json"))
     assert (got["cost_usd"], got["low_usd"], got["high_usd"]) == (
-        "6.750000", "4.550000", "9.800000",
+        "6.750000",
+        "4.550000",
+        "9.800000",
     )
     text = render_estimate(e, "text")
     assert "Like run=run_tech_with_scopes: 7 past calls" in text
@@ -398,8 +513,9 @@ def test_estimate_like_leaves_unpriced_calls_out_of_the_average(tmp_path: Path) 
     ]
     with open_ledger(tmp_path, events) as led:
         e = estimate_like(led.db, parse_selection("run=r"), BERLIN, calls=10)
-        unknown = estimate_like(led.db, parse_selection("run=r"), BERLIN, calls=10,
-                                model="mystery", price=GPT4)
+        unknown = estimate_like(
+            led.db, parse_selection("run=r"), BERLIN, calls=10, model="mystery", price=GPT4
+        )
     assert e.cost == Decimal("2")
     assert e.unpriced_sample_calls == 1
     assert "1 past call without a cost left out of the average" in render_estimate(e, "text")
@@ -420,6 +536,7 @@ def test_report_imports_no_heavy_dependency() -> None:
         "heavy = {'genai_prices', 'textual', 'apprise', 'msgspec', 'monitor.pricing'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
     assert out.stdout.strip() == "[]"

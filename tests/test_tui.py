@@ -148,12 +148,22 @@ def sample_snapshot(**changes: Any) -> dict[str, Any]:
         "burn_rate": {"per_hour_usd": "0.420000", "per_day_usd": "1.900000"},
         "budgets": [
             budget(
-                "monthly", "month", "50.000000", "30.120000", 0.6024,
-                forecast="55.000000", runs_out_on="2026-11-27",
+                "monthly",
+                "month",
+                "50.000000",
+                "30.120000",
+                0.6024,
+                forecast="55.000000",
+                runs_out_on="2026-11-27",
             ),
             budget(
-                "anthropic-daily", "day", "2.000000", "2.300000", 1.15,
-                forecast="3.100000", runs_out_on="2026-11-23",
+                "anthropic-daily",
+                "day",
+                "2.000000",
+                "2.300000",
+                1.15,
+                forecast="3.100000",
+                runs_out_on="2026-11-23",
             ),
             budget("ci", "week", "20.000000", "2.000000", 0.1, forecast="5.000000"),
         ],
@@ -167,21 +177,38 @@ def sample_snapshot(**changes: Any) -> dict[str, Any]:
         "recent": [
             event(0),
             event(
-                1, source="studio", provider="openai", model="gpt-4o", operation="advocate",
-                cost_usd="0.150000", cost_basis="reported",
+                1,
+                source="studio",
+                provider="openai",
+                model="gpt-4o",
+                operation="advocate",
+                cost_usd="0.150000",
+                cost_basis="reported",
             ),
             event(
-                2, source="qc", provider="google", model="gemini-2.5-flash",
+                2,
+                source="qc",
+                provider="google",
+                model="gemini-2.5-flash",
                 tags={"client": "diageo", "profile": "key_visual"},
             ),
             event(
-                3, source="nightly-eval", provider="acme", model="my-finetune-v2",
-                operation="classify", cost_usd=None, cost_basis="unpriced",
+                3,
+                source="nightly-eval",
+                provider="acme",
+                model="my-finetune-v2",
+                operation="classify",
+                cost_usd=None,
+                cost_basis="unpriced",
             ),
             event(4, source="codex", provider="openai", model="gpt-5-codex", cache_read_tokens=0),
             event(
-                40, source="novel", provider="anthropic", model="claude-3-5-haiku",
-                operation="generate_images_chapters_2", calls=25,
+                40,
+                source="novel",
+                provider="anthropic",
+                model="claude-3-5-haiku",
+                operation="generate_images_chapters_2",
+                calls=25,
                 ts=(NOW - timedelta(days=3)).isoformat(),
             ),
         ],
@@ -206,9 +233,7 @@ def sample_snapshot(**changes: Any) -> dict[str, Any]:
 
 def fixed_app(snapshot: dict[str, Any] | None = None) -> Dashboard:
     """The dashboard on a daemon that sends one snapshot, with the clock frozen at NOW."""
-    return Dashboard(
-        replay_connector([Snapshot(snapshot or sample_snapshot())]), clock=lambda: NOW
-    )
+    return Dashboard(replay_connector([Snapshot(snapshot or sample_snapshot())]), clock=lambda: NOW)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -334,8 +359,9 @@ def test_budget_level_follows_first_warning_and_full_limit() -> None:
 
 
 def test_gauge_marks_forecast_and_drops_outlook_when_narrow() -> None:
-    b = budget("m", "month", "10.000000", "2.000000", 0.2, forecast="6.000000",
-               runs_out_on="2026-11-27")
+    b = budget(
+        "m", "month", "10.000000", "2.000000", 0.2, forecast="6.000000", runs_out_on="2026-11-27"
+    )
     wide = gauge_line(b, 100).plain
     assert "│" in wide and "20 %" in wide and "runs out Nov 27" in wide
     narrow = gauge_line(b, 40).plain
@@ -410,7 +436,12 @@ async def test_snapshot_fills_every_pane() -> None:
         assert "runs out Nov 27" in text
         rows = live_rows(app)
         assert [r[0] for r in rows] == [
-            "15:30:00", "15:27:00", "15:24:00", "15:21:00", "15:18:00", "Nov 20",
+            "15:30:00",
+            "15:27:00",
+            "15:24:00",
+            "15:21:00",
+            "15:18:00",
+            "Nov 20",
         ]
         assert rows[3][-1] == "unpriced"
         assert "budget 'anthropic-daily' at 100 %" in text

@@ -95,8 +95,6 @@ class Format:
     description: str = ""
     default_paths: Callable[[], list[str]] | None = None
     """Globs used when a source of this format names no `paths` (e.g. honoring $CODEX_HOME)."""
-    prefilter: bytes | None = None
-    """For "lines" formats: a line lacking these bytes can carry no usage (a cheap skip)."""
 
 
 def line_key(ctx: ParseContext, offset: int) -> str:

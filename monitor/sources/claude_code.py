@@ -275,5 +275,4 @@ FORMAT = Format(
     parse=parse,
     description="Claude Code transcripts (~/.claude/projects/**/*.jsonl)",
     default_paths=default_paths,
-    prefilter=_NEEDLE,
 )

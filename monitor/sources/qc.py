@@ -177,5 +177,4 @@ FORMAT = Format(
     parse=parse,
     description="Visual-QC usage log: analysis_complete events, tokens by provider",
     default_paths=default_paths,
-    prefilter=EVENT.encode(),
 )

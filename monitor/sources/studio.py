@@ -100,5 +100,4 @@ FORMAT = Format(
     parse=parse,
     description="Studio runs: output/<phase>/run_*/tokens.jsonl, one record per operation",
     default_paths=default_paths,
-    prefilter=b"_tokens",
 )

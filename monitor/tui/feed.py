@@ -87,10 +87,6 @@ def replay_connector(messages: Sequence[Message], daemon: dict[str, Any] | None 
     return connect
 
 
-def snapshot_connector(snapshot: dict[str, Any]) -> Connect:
-    return replay_connector([Snapshot(snapshot)])
-
-
 @dataclass(frozen=True, slots=True)
 class Link:
     """The connection as the status bar tells it."""
