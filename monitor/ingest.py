@@ -144,12 +144,13 @@ class Ingestor:
         """
         report = IngestReport()
         batch = Batch()
-        pool = None
+        pool: _parallel.Pool | None = None
         try:
             for name, src in self.sources.items():
                 counts = report.counts(name)
                 seen: set[str] = set()
                 fresh: list[str] = []
+                stream: _parallel.JobStream | None = None
                 for glob in src.globs:
                     for path in glob.walk():
                         if path in seen:
@@ -159,21 +160,26 @@ class Ingestor:
                         if (name, path) not in self.cursors and self._moved_from(
                             name, path
                         ) is None:
+                            if stream is not None:
+                                stream.add(path)
+                                continue
                             fresh.append(path)
-                            if parallel and pool is None and len(fresh) == _parallel.MIN_FILES:
-                                # Likely a big backfill: workers start (and import what
-                                # they need) while this process walks on.
-                                pool = self._pool()
-                                pool.warm()
+                            if parallel and len(fresh) >= _parallel.MIN_FILES:
+                                # Many new files: a backfill. Workers parse them while
+                                # this process walks on.
+                                if pool is None:
+                                    pool = self._pool()
+                                stream = pool.stream(self._spec(src))
+                                for p in fresh:
+                                    stream.add(p)
+                                fresh = []
                             continue
                         self._collect(src, path, batch, report)
                         batch = self._maybe_commit(batch, report)
                         if self.stop.is_set():
                             break
-                if parallel and not self.stop.is_set() and _parallel.worth_it(fresh):
-                    if pool is None:
-                        pool = self._pool()
-                    fresh = self._collect_parallel(pool, src, fresh, batch, report)
+                if stream is not None:
+                    fresh = self._collect_parallel(stream, src, batch, report)
                     batch = Batch()
                 for path in fresh:
                     if self.stop.is_set():
@@ -191,6 +197,11 @@ class Ingestor:
         self._commit(batch, report)
         return report
 
+    @staticmethod
+    def _spec(src: _Source) -> _parallel.SourceSpec:
+        c = src.config
+        return _parallel.SourceSpec(c.name, c.format, c.timezone, c.cost, dict(c.options))
+
     def _pool(self) -> _parallel.Pool:
         formats = sorted({s.config.format for s in self.sources.values()})
         return _parallel.Pool(self.pricer.overrides, self.ledger.tz, formats)
@@ -203,20 +214,16 @@ class Ingestor:
 
     def _collect_parallel(
         self,
-        pool: _parallel.Pool,
+        stream: _parallel.JobStream,
         src: _Source,
-        paths: list[str],
         batch: Batch,
         report: IngestReport,
     ) -> list[str]:
-        """Parse new files in workers; returns the paths to redo in-process."""
+        """Take in what the workers parsed; returns the paths to redo in-process."""
         name = src.config.name
         counts = report.counts(name)
-        spec = _parallel.SourceSpec(
-            name, src.config.format, src.config.timezone, src.config.cost, dict(src.config.options)
-        )
         redo: list[str] = []
-        for results in pool.run(spec, _parallel.jobs_by_size(paths)):
+        for results in stream.results():
             for res in results:
                 if res.unreadable == "retry-in-process":
                     redo.append(res.path)
@@ -237,6 +244,7 @@ class Ingestor:
                     self._bad(name, path, offset, message, batch, counts)
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
+                stream.cancel()
                 break
         self._commit(batch, report)
         return redo

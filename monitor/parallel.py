@@ -24,9 +24,7 @@ from monitor.tail import Cursor, read_document_file, read_lines_file
 
 MIN_FILES: Final = 64
 """Fewer new files than this are parsed in-process: workers cost ~0.3 s to start."""
-MIN_BYTES: Final = 16 * 1024 * 1024
 JOB_BYTES: Final = 4 * 1024 * 1024
-IN_FLIGHT_PER_WORKER: Final = 12
 """Files are grouped into jobs of about this many bytes (balance vs. per-job overhead)."""
 
 
@@ -62,10 +60,6 @@ def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Seque
     _worker["day_of"] = DayOf(ledger_tz)
     for name in formats:
         get_format(name)  # import the adapter (and msgspec) before the first job
-
-
-def _noop() -> None:
-    return None
 
 
 def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
@@ -132,43 +126,6 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
     return out
 
 
-def jobs_by_size(paths: Sequence[str]) -> list[list[str]]:
-    """Group paths into jobs of about JOB_BYTES, biggest files first (better balance)."""
-    sized = []
-    for p in paths:
-        try:
-            sized.append((os.stat(p).st_size, p))
-        except OSError:
-            sized.append((0, p))
-    sized.sort(reverse=True)
-    jobs: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for n, p in sized:
-        current.append(p)
-        size += n
-        if size >= JOB_BYTES:
-            jobs.append(current)
-            current, size = [], 0
-    if current:
-        jobs.append(current)
-    return jobs
-
-
-def worth_it(paths: Sequence[str]) -> bool:
-    if len(paths) < MIN_FILES or (os.cpu_count() or 1) < 2:
-        return False
-    total = 0
-    for p in paths:
-        try:
-            total += os.stat(p).st_size
-        except OSError:
-            continue
-        if total >= MIN_BYTES:
-            return True
-    return False
-
-
 class Pool:
     """A process pool for one backfill; `forkserver` so forking from a threaded daemon is safe."""
 
@@ -184,26 +141,47 @@ class Pool:
         )
         self.workers = workers
 
-    def warm(self) -> None:
-        """Start the workers now (they import the adapters and price data meanwhile)."""
-        for _ in range(self.workers):
-            self.executor.submit(_noop)
-
-    def run(self, spec: SourceSpec, jobs: Sequence[list[str]]) -> Iterator[list[FileResult]]:
-        """Results as jobs finish, with a bounded number of jobs in flight.
-
-        Enough in flight that workers keep parsing while the main process commits a
-        batch (~1 s for 50 k events), few enough that memory stays bounded (a job is a few
-        MiB of input and its rows).
-        """
-        todo = list(jobs)
-        running: set[Future[list[FileResult]]] = set()
-        while todo or running:
-            while todo and len(running) < IN_FLIGHT_PER_WORKER * self.workers:
-                running.add(self.executor.submit(parse_files, spec, todo.pop(0)))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
+    def stream(self, spec: SourceSpec) -> JobStream:
+        return JobStream(self, spec)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class JobStream:
+    """New files of one source, sent to the workers in jobs of about JOB_BYTES as the walk
+    finds them: parsing starts while the rest of the tree is still being listed."""
+
+    def __init__(self, pool: Pool, spec: SourceSpec) -> None:
+        self.pool = pool
+        self.spec = spec
+        self._job: list[str] = []
+        self._bytes = 0
+        self._futures: list[Future[list[FileResult]]] = []
+
+    def add(self, path: str) -> None:
+        try:
+            self._bytes += os.stat(path).st_size
+        except OSError:
+            pass
+        self._job.append(path)
+        if self._bytes >= JOB_BYTES:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._job:
+            self._futures.append(self.pool.executor.submit(parse_files, self.spec, self._job))
+            self._job, self._bytes = [], 0
+
+    def results(self) -> Iterator[list[FileResult]]:
+        """Every job's results, as they finish."""
+        self._submit()
+        pending = set(self._futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+
+    def cancel(self) -> None:
+        for fut in self._futures:
+            fut.cancel()

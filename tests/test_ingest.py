@@ -389,3 +389,26 @@ def test_absurd_count_costs_one_line_in_an_append_only_log(tmp_path: Path) -> No
     assert report.counts("studio").errors == 1
     assert world.ledger.recent_errors(1)[0].offset == len(record(1))
     world.close()
+
+
+def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path) -> None:
+    from monitor import parallel
+
+    def make(root: Path) -> World:
+        for i in range(parallel.MIN_FILES + 16):
+            run = root / "output" / "tech" / f"run_{i}"
+            run.mkdir(parents=True)
+            (run / "tokens.jsonl").write_bytes(record(2 * i) + record(2 * i + 1) + b"{bad\n")
+        return World(root, [source("studio", "studio-tokens", root / "**/run_*/tokens.jsonl")])
+
+    workers = make(tmp_path / "a")
+    report = workers.ingestor.scan(parallel=True)
+    inline = make(tmp_path / "b")
+    inline.ingestor.scan(parallel=False)
+    expected = list(range(2 * (parallel.MIN_FILES + 16)))
+    assert workers.input_tokens() == inline.input_tokens() == expected
+    assert report.counts("studio").errors == parallel.MIN_FILES + 16
+    workers.ingestor.scan(parallel=True)  # cursors came back from the workers: nothing twice
+    assert workers.input_tokens() == expected
+    workers.close()
+    inline.close()
