@@ -60,6 +60,7 @@ LIVE_EVENTS_MAX: Final = 500
 REBUILD_DAYS: Final = 41
 WATCH_READY_TIMEOUT: Final = 10.0
 RETRY_AFTER: Final = 1.0
+BACKFILL_RETRY: Final = 10.0
 _PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
     ("today", "day"),
     ("week", "week"),
@@ -284,7 +285,16 @@ class Daemon:
             # Watches first, then the backfill: a line appended in between is seen by one.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
-        report: IngestReport = await self._in_worker(self.ingestor.scan)
+        while True:
+            try:
+                report: IngestReport = await self._in_worker(self.ingestor.scan)
+                break
+            except Exception:
+                # E.g. a full disk: what was committed stays, the rest is read again.
+                log.exception("backfill failed; retrying in %.0f s", BACKFILL_RETRY)
+                sdnotify.notify("STATUS=backfill failed; retrying")
+                await asyncio.sleep(BACKFILL_RETRY)
+                self.ingestor = self._make_ingestor()
         self._after_ingest(report)
         assert self.ledger is not None
         recent = await self._in_worker(self.ledger.recent_events, RECENT)
@@ -299,7 +309,10 @@ class Daemon:
             await self._wake.wait()
             self._wake.clear()
             if self.reload_requested.is_set():
-                await self._reload()
+                try:
+                    await self._reload()
+                except Exception:
+                    log.exception("config reload failed; the daemon goes on")
                 continue
             paths, self._pending = self._pending, set()
             if paths:
