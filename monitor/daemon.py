@@ -76,6 +76,19 @@ class _LedgerState:
     source_stats: dict[str, dict[str, Any]]
 
 
+def _release_memory() -> None:
+    """Give the heap a big backfill used back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
+
+
 def _tracked_tags(config: Config) -> list[str]:
     return sorted({k[4:] for b in config.budgets for k in b.scope if k.startswith("tag.")})
 
@@ -280,7 +293,10 @@ class Daemon:
     # -- tasks -------------------------------------------------------------------------------
 
     async def _backfill_then_ingest(self) -> None:
-        self.ingestor = self._make_ingestor()
+        assert self.ledger is not None
+        # The backfill commits in bulk without handing each event to this thread; the
+        # in-memory state is rebuilt from the ledger's rollups afterwards (fast at any size).
+        self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
         if self.watcher is not None:
             # Watches first, then the backfill: a line appended in between is seen by one.
             with contextlib.suppress(TimeoutError):
@@ -294,12 +310,15 @@ class Daemon:
                 log.exception("backfill failed; retrying in %.0f s", BACKFILL_RETRY)
                 sdnotify.notify("STATUS=backfill failed; retrying")
                 await asyncio.sleep(BACKFILL_RETRY)
-                self.ingestor = self._make_ingestor()
-        self._after_ingest(report)
-        assert self.ledger is not None
-        recent = await self._in_worker(self.ledger.recent_events, RECENT)
-        self.recent = deque(recent, maxlen=RECENT)
+                self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
+        if self.should_exit.is_set():
+            return
+        self.ingestor = self._make_ingestor()
+        self._adopt_state(await self._in_worker(self._read_ledger_state))
+        if self.metrics is not None:
+            await self._in_worker(self.metrics.seed_from_ledger, self.ledger)
         await self._in_worker(self.ledger.shrink_cache)
+        _release_memory()
         self.state = "ready"
         sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
         log.info("backfill done: %d new events, %d bad records", report.events, report.errors)

@@ -247,7 +247,7 @@ class Ingestor:
                 stream.cancel()
                 break
         self._commit(batch, report)
-        return redo
+        return redo + stream.leftover
 
     def ingest_paths(self, paths: Iterable[str]) -> IngestReport:
         """The given paths (reported changed by the watcher), for every source they match."""

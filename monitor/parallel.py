@@ -9,6 +9,7 @@ stays in the main process, so exactly-once does not depend on the workers.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +22,8 @@ from monitor.ledger import DayOf, event_row
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext
 from monitor.tail import Cursor, read_document_file, read_lines_file
+
+log = logging.getLogger("llm_monitor.ingest")
 
 MIN_FILES: Final = 64
 """Fewer new files than this are parsed in-process: workers cost ~0.3 s to start."""
@@ -150,14 +153,21 @@ class Pool:
 
 class JobStream:
     """New files of one source, sent to the workers in jobs of about JOB_BYTES as the walk
-    finds them: parsing starts while the rest of the tree is still being listed."""
+    finds them: parsing starts while the rest of the tree is still being listed.
+
+    If the pool breaks (a worker killed, a platform without forkserver), the paths it did
+    not finish are kept in `leftover` for the caller to parse in-process: the workers are
+    an optimisation, never a way to lose a file.
+    """
 
     def __init__(self, pool: Pool, spec: SourceSpec) -> None:
         self.pool = pool
         self.spec = spec
+        self.leftover: list[str] = []
         self._job: list[str] = []
         self._bytes = 0
-        self._futures: list[Future[list[FileResult]]] = []
+        self._futures: dict[Future[list[FileResult]], list[str]] = {}
+        self._broken = False
 
     def add(self, path: str) -> None:
         try:
@@ -169,18 +179,35 @@ class JobStream:
             self._submit()
 
     def _submit(self) -> None:
-        if self._job:
-            self._futures.append(self.pool.executor.submit(parse_files, self.spec, self._job))
-            self._job, self._bytes = [], 0
+        if not self._job:
+            return
+        job, self._job, self._bytes = self._job, [], 0
+        if self._broken:
+            self.leftover.extend(job)
+            return
+        try:
+            self._futures[self.pool.executor.submit(parse_files, self.spec, job)] = job
+        except Exception:
+            log.warning("parsing workers unavailable; parsing in-process instead", exc_info=True)
+            self._broken = True
+            self.leftover.extend(job)
 
     def results(self) -> Iterator[list[FileResult]]:
-        """Every job's results, as they finish."""
+        """Every job's results, as they finish (failed jobs' paths go to `leftover`)."""
         self._submit()
         pending = set(self._futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield fut.result()
+                try:
+                    results = fut.result()
+                except Exception:
+                    if not self._broken:
+                        log.warning("a parsing worker failed; parsing in-process", exc_info=True)
+                    self._broken = True
+                    self.leftover.extend(self._futures[fut])
+                    continue
+                yield results
 
     def cancel(self) -> None:
         for fut in self._futures:

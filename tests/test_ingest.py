@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -412,3 +413,30 @@ def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path
     assert workers.input_tokens() == expected
     workers.close()
     inline.close()
+
+
+def test_files_are_parsed_in_process_when_the_worker_pool_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import parallel
+
+    class BrokenExecutor:
+        def submit(self, *args: object) -> None:
+            raise RuntimeError("no process pool on this platform")
+
+        def shutdown(self, **kwargs: object) -> None:
+            pass
+
+    def broken_pool(self: parallel.Pool, *args: object) -> None:
+        self.executor = BrokenExecutor()  # type: ignore[assignment]
+        self.workers = 2
+
+    monkeypatch.setattr(parallel.Pool, "__init__", broken_pool)
+    for i in range(parallel.MIN_FILES + 4):
+        run = tmp_path / "output" / "tech" / f"run_{i}"
+        run.mkdir(parents=True)
+        (run / "tokens.jsonl").write_bytes(record(i))
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world.ingestor.scan(parallel=True)
+    assert world.input_tokens() == list(range(parallel.MIN_FILES + 4))
+    world.close()
