@@ -3,9 +3,12 @@
 `AlertStore` owns the ledger's `alerts` table. A decision is written there BEFORE any
 delivery is tried, with INSERT OR IGNORE on its key (kind, rule, period, threshold), so
 one budget threshold of one period instance exists once whatever happens: a re-run of
-the rules, a restart, a crash between the decision and the delivery. Delivery status
-(`delivered`, `attempts`, `last_error`) is written as it happens; a restart delivers
-what is still undelivered and never repeats what was.
+the rules, a restart, a crash between the decision and the delivery. Delivery status is
+written as it happens: `sent_to` lists the targets (by the redacted label `Notifier`
+gives them) that confirmed the alert, recorded right after each attempt; `delivered` is
+set once every configured target has; `attempts` and `last_error` tell how tries went. A
+restart delivers what is still undelivered, each alert only to the configured targets
+not in its `sent_to`, and never repeats what any target got.
 
 `AlertService` is what the daemon owns: `evaluate()` runs the rules of
 `monitor.budgets` against the live totals and records what is new (it touches SQLite
@@ -21,15 +24,18 @@ only from the event loop's thread. WAL lets it read while the ingest thread writ
 its few short writes wait for the ingest commit in flight (busy_timeout), never inside
 another thread's transaction, which sharing the ingest connection would risk.
 
-Which targets already got an alert is kept in memory while the daemon runs; after a
-restart an alert that reached some targets but not all is sent to all of them again
-(the table has one status per alert, not per target).
+The ledger is the only record of which targets still owe an alert, so a reload that
+replaces a target owes pending alerts to the new one only. One window is left: the
+notifier sends to all owed targets at once and answers when the last one has, so a
+crash after a target accepted the alert but before that answer was written repeats it
+to that target after the restart — a repeat is the price of never missing one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -63,7 +69,7 @@ NO_TARGETS: Final = "no notification targets configured"
 
 _COLS: Final = (
     "id, kind, rule, period, threshold, created, severity, title, body, hold_until, "
-    "delivered, attempts, last_error"
+    "delivered, attempts, last_error, sent_to"
 )
 
 
@@ -86,6 +92,8 @@ class AlertRow:
     delivered: datetime | None
     attempts: int
     last_error: str | None
+    sent_to: frozenset[str] = frozenset()
+    """Labels of the targets that confirmed this alert."""
 
     @property
     def key(self) -> AlertKey:
@@ -107,6 +115,7 @@ class AlertRow:
             delivered=from_ts_ms(r[10]) if r[10] else None,
             attempts=r[11],
             last_error=r[12],
+            sent_to=_labels(r[13]),
         )
 
     def payload(self) -> dict[str, Any]:
@@ -205,6 +214,24 @@ class AlertStore:
             (max(ts_ms(now), 1), note, alert_id),
         )
 
+    def mark_sent_to(self, alert_id: int, labels: Collection[str]) -> None:
+        """Record that the targets labelled `labels` confirmed the alert (kept sorted)."""
+        if not labels:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute("SELECT sent_to FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is not None:
+                merged = sorted(_labels(row[0]) | set(labels))
+                self.db.execute(
+                    "UPDATE alerts SET sent_to = ? WHERE id = ?",
+                    (json.dumps(merged, separators=(",", ":")), alert_id),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def mark_failed(self, alert_id: int, error: str) -> None:
         """Count a failed attempt; `error` must already be redacted."""
         self.db.execute(
@@ -272,8 +299,6 @@ class AlertService:
         self.health = HealthWatch()
         self._known: set[AlertKey] = store.keys()
         self._wake = asyncio.Event()
-        self._owed: dict[int, set[str]] = {}
-        """Per alert in delivery: the targets that have not confirmed it yet."""
         self._failures: dict[int, int] = {}
         self._next_try: dict[int, datetime] = {}
 
@@ -365,24 +390,25 @@ class AlertService:
         if not labels:
             self.store.mark_delivered(row.id, self.clock(), NO_TARGETS)
             return None
-        owed = self._owed.setdefault(row.id, set(labels))
-        owed &= set(labels)  # a target removed by a reload is no longer owed anything
-        if not owed:
-            owed.update(labels)
-        results = await self.notifier.deliver(row.title, row.body, _severity(row.severity), owed)
-        failed = {}
-        for label in list(owed):
-            outcome = results.get(label)
-            if outcome is not None and outcome.ok:
-                owed.discard(label)
-            else:
-                failed[label] = outcome.error if outcome is not None else "not attempted"
+        owed = set(labels) - row.sent_to
+        failed: dict[str, str] = {}
+        if owed:
+            results = await self.notifier.deliver(
+                row.title, row.body, _severity(row.severity), owed
+            )
+            sent: set[str] = set()
+            for label in owed:
+                outcome = results.get(label)
+                if outcome is not None and outcome.ok:
+                    sent.add(label)
+                else:
+                    failed[label] = outcome.error if outcome is not None else "not attempted"
+            self.store.mark_sent_to(row.id, sent)
         now = self.clock()
         if not failed:
             self.store.mark_delivered(row.id, now)
             if self._failures.pop(row.id, 0):
                 log.info("alert %d delivered after retrying: %s", row.id, row.title)
-            self._owed.pop(row.id, None)
             self._next_try.pop(row.id, None)
             return None
         error = "; ".join(f"{label}: {why}" for label, why in sorted(failed.items()))
@@ -415,6 +441,19 @@ class AlertService:
 
     def recent_payloads(self, limit: int = 20) -> list[dict[str, Any]]:
         return [r.payload() for r in self.store.recent(limit)]
+
+
+def _labels(text: str | None) -> frozenset[str]:
+    """The `sent_to` column: a JSON list of labels, '' (or a damaged value) for none."""
+    if not text:
+        return frozenset()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return frozenset()
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(v for v in value if isinstance(v, str))
 
 
 def _severity(text: str) -> Severity:

@@ -37,7 +37,7 @@ from monitor.events import (
 )
 from monitor.tail import Cursor
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 _SCHEMA_V1: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -180,7 +180,18 @@ CREATE TABLE daily_tags (
 {_FILL_DAILY_TAGS}
 """
 
-MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# Which targets confirmed an alert, so a restart owes it only to the others: a JSON list
+# of the redacted target labels `monitor.notify.Notifier` uses, '' for none yet.
+_SCHEMA_V4: Final = """
+ALTER TABLE alerts ADD COLUMN sent_to TEXT NOT NULL DEFAULT ''
+"""
+
+MIGRATIONS: Final[dict[int, str]] = {
+    1: _SCHEMA_V1,
+    2: _SCHEMA_V2,
+    3: _SCHEMA_V3,
+    4: _SCHEMA_V4,
+}
 """version → SQL that brings a ledger from version-1 to version."""
 
 _EVENT_COLS: Final = (
@@ -797,8 +808,13 @@ class Ledger:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def shrink_cache(self) -> None:
-        """After a backfill: a long-lived daemon needs no 64 MiB page cache."""
+        """After a backfill: a long-lived daemon needs neither a 64 MiB page cache nor the
+        backfill's key set and memos."""
         self.db.execute("PRAGMA cache_size = -4096")
+        self.db.execute("PRAGMA shrink_memory")
+        self._session_keys = None
+        _TAGS_MEMO.clear()
+        self.day_of = DayOf(self.tz)
 
     def recent_events(self, limit: int) -> list[UsageEvent]:
         rows = self.db.execute(

@@ -221,6 +221,31 @@ async def test_a_failing_target_is_retried_alone(tmp_path: Path, receiver: Recei
     assert len(receiver.messages) == 2
 
 
+async def test_after_a_restart_an_alert_goes_only_to_the_target_that_missed_it(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    other = Receiver().start()
+    other.stop()
+    rig = Rig(write_config(tmp_path, [receiver.url, other.url]))
+    async with rig.running() as service:
+        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
+        await receiver.arrived(1)
+        await until(lambda: rig.store.pending()[0].attempts >= 2)
+    [pending] = rig.store.pending()
+    assert pending.sent_to == {receiver.url}
+    other.start()
+    try:
+        rig.restart()
+        async with rig.running():
+            await other.arrived(1)
+            await until(lambda: rig.store.pending() == [])
+    finally:
+        other.stop()
+    assert receiver.titles() == other.titles() == [row.title]
+    [done] = rig.store.recent(1)
+    assert done.sent_to == {receiver.url, other.url} and done.delivered is not None
+
+
 async def test_an_alert_decided_but_not_delivered_goes_out_after_a_restart(
     tmp_path: Path, receiver: Receiver
 ) -> None:
@@ -335,6 +360,20 @@ def test_store_keeps_one_row_per_budget_period_and_threshold(tmp_path: Path) -> 
         }
         row = store.recent(1)[0]
         assert (row.attempts, row.delivered, row.last_error) == (2, NOW, None)
+
+
+def test_targets_that_confirmed_an_alert_are_stored_once_each(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as ledger:
+        store = AlertStore(ledger.db)
+        [row] = store.record([decision()], NOW)
+        assert row.sent_to == frozenset()
+        store.mark_sent_to(row.id, {"json://b/"})
+        store.mark_sent_to(row.id, {"json://a/", "json://b/"})
+        store.mark_sent_to(row.id, set())
+        [pending] = store.pending()
+        assert pending.sent_to == {"json://a/", "json://b/"}
+        stored = ledger.db.execute("SELECT sent_to FROM alerts").fetchone()
+        assert stored == ('["json://a/","json://b/"]',)
 
 
 def test_due_leaves_held_alerts_until_their_hold_ends(tmp_path: Path) -> None:

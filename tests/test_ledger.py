@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor import ledger as ledger_module
+from monitor.alerts import AlertStore
 from monitor.events import UsageEvent
 from monitor.ledger import SCHEMA_VERSION, BadRecord, Batch, Ledger, LedgerError
 from monitor.tail import Cursor
@@ -246,13 +247,34 @@ def test_v2_ledger_upgrade_fills_tag_rollup_from_events(
             ],
         )
     monkeypatch.undo()
-    with open_ledger(tmp_path) as v3:
-        assert v3.schema_version() == SCHEMA_VERSION == 3
-        assert tag_rollup(v3) == [
+    with open_ledger(tmp_path) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert tag_rollup(upgraded) == [
             ("run", 'r"2', "2026-11-21", "gpt-4o", 1, 1, 30, 3000, 0),
             ("run", "r1", "2026-11-20", "gpt-4o", 2, 2, 30, 1000, 1),
             ("step", "1", "2026-11-20", "gpt-4o", 1, 1, 10, 1000, 0),
         ]
+
+
+def test_v3_ledger_upgrade_keeps_pending_alerts_owed_to_every_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 3)
+    with open_ledger(tmp_path) as v3:
+        assert v3.schema_version() == 3
+        v3.db.executemany(
+            "INSERT INTO alerts (kind, rule, period, threshold, created, severity, title, body, "
+            "delivered, attempts) VALUES ('budget', 'monthly', '2026-11', ?, 0, 'warning', "
+            "'t', 'b', ?, ?)",
+            [("0.5", 1, 1), ("0.8", 0, 3)],
+        )
+    monkeypatch.undo()
+    with open_ledger(tmp_path) as v4:
+        assert v4.schema_version() == SCHEMA_VERSION == 4
+        store = AlertStore(v4.db)
+        [pending] = store.pending()
+        assert (pending.threshold, pending.attempts, pending.sent_to) == ("0.8", 3, frozenset())
+        assert v4.db.execute("SELECT sent_to FROM alerts").fetchall() == [("",), ("",)]
 
 
 def test_a_cursor_dropped_after_it_was_recorded_is_not_written_back(tmp_path: Path) -> None:
