@@ -60,7 +60,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from monitor.pricing import Pricer
 
     config = _config(args)
-    _refuse_if_daemon(config)
+    if not args.for_daemon:
+        _refuse_if_daemon(config)
     _setup_logging(args.verbose)
     with _ledger(config, readonly=False) as ledger:
         ingestor = Ingestor(config.sources, ledger, Pricer(config.prices))
@@ -434,7 +435,9 @@ def build_parser(
         p.set_defaults(func=fn)
         return p
 
-    add("scan", cmd_scan, "ingest all configured sources once, without a daemon")
+    p = add("scan", cmd_scan, "ingest all configured sources once, without a daemon")
+    # The daemon runs its first backfill as a child `scan` (its heap then goes away with it).
+    p.add_argument("--for-daemon", action="store_true", help=argparse.SUPPRESS)
     p = add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
     p.add_argument("--log-file", metavar="PATH", help="log to a rotating file instead of stderr")
     add("run", cmd_run, "start the daemon if none runs, then open the dashboard")

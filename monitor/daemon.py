@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -115,6 +116,7 @@ class Daemon:
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
+        self._child: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._config_stamp = self._stamp()
         self.pricer = Pricer(self.config.prices)
@@ -281,6 +283,29 @@ class Daemon:
         self.unpriced = state.unpriced
         self.source_stats = state.source_stats
 
+    async def _backfill_in_child(self) -> bool:
+        """`llm-monitor scan --for-daemon` with this daemon's config; True if it succeeded."""
+        argv = [sys.executable, "-m", "monitor.cli", "scan", "--for-daemon"]
+        if self.config_path is not None:
+            argv += ["--config", str(self.config_path)]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL
+            )
+        except OSError:
+            log.exception("cannot start the backfill process")
+            return False
+        self._child = proc
+        try:
+            code = await proc.wait()
+        finally:
+            if proc.returncode is None:  # the daemon is stopping: so does the backfill
+                proc.terminate()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(proc.wait())
+            self._child = None
+        return code == 0
+
     def _make_ingestor(self) -> Ingestor:
         assert self.ledger is not None
         loop = asyncio.get_running_loop()
@@ -294,23 +319,29 @@ class Daemon:
 
     async def _backfill_then_ingest(self) -> None:
         assert self.ledger is not None
-        # The backfill commits in bulk without handing each event to this thread; the
-        # in-memory state is rebuilt from the ledger's rollups afterwards (fast at any size).
-        self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
         if self.watcher is not None:
             # Watches first, then the backfill: a line appended in between is seen by one.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
-        while True:
-            try:
-                report: IngestReport = await self._in_worker(self.ingestor.scan)
-                break
-            except Exception:
-                # E.g. a full disk: what was committed stays, the rest is read again.
-                log.exception("backfill failed; retrying in %.0f s", BACKFILL_RETRY)
-                sdnotify.notify("STATUS=backfill failed; retrying")
-                await asyncio.sleep(BACKFILL_RETRY)
-                self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
+        # The backfill runs as a child `scan`: a cold backfill of a big tree needs a few
+        # hundred MB of heap that a long-lived process would keep. Its commits are the same
+        # exactly-once commits; the state here is rebuilt from the ledger's rollups after.
+        ok = await self._backfill_in_child()
+        events = "?"
+        if not ok and not self.should_exit.is_set():
+            log.warning("backfill in a child process failed; backfilling in-process")
+            self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
+            while True:
+                try:
+                    report: IngestReport = await self._in_worker(self.ingestor.scan)
+                    events = str(report.events)
+                    break
+                except Exception:
+                    # E.g. a full disk: what was committed stays, the rest is read again.
+                    log.exception("backfill failed; retrying in %.0f s", BACKFILL_RETRY)
+                    sdnotify.notify("STATUS=backfill failed; retrying")
+                    await asyncio.sleep(BACKFILL_RETRY)
+                    self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
         if self.should_exit.is_set():
             return
         self.ingestor = self._make_ingestor()
@@ -320,8 +351,8 @@ class Daemon:
         await self._in_worker(self.ledger.shrink_cache)
         _release_memory()
         self.state = "ready"
-        sdnotify.notify(f"STATUS=ready; backfilled {report.events} new events")
-        log.info("backfill done: %d new events, %d bad records", report.events, report.errors)
+        sdnotify.notify("STATUS=ready")
+        log.info("backfill done (%s new events); following live", events)
         self._publish_snapshot()
         self._evaluate_alerts()
         while True:
