@@ -17,7 +17,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from monitor import parallel as _parallel
@@ -422,16 +421,8 @@ class Ingestor:
         self._remember(chunk.cursor)
 
     def _context(self, src: _Source, cur: Cursor, base_offset: int) -> ParseContext:
-        mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
-        return ParseContext(
-            source=src.config.name,
-            path=cur.path,
-            file_id=cur.file_id,
-            tz=src.config.timezone,
-            base_offset=base_offset,
-            mtime=mtime,
-            options=src.config.options,
-        )
+        c = src.config
+        return _parallel.context_for(c.name, c.timezone, c.options, cur, base_offset)
 
     def _price(self, src: _Source, events: Iterable[UsageEvent]) -> None:
         policy = src.config.cost

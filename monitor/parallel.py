@@ -65,6 +65,22 @@ def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Seque
         get_format(name)  # import the adapter (and msgspec) before the first job
 
 
+def context_for(
+    source: str, tz: tzinfo, options: Mapping[str, Any], cur: Cursor, base_offset: int
+) -> ParseContext:
+    """What an adapter is told about the bytes it gets (shared with the in-process path)."""
+    mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
+    return ParseContext(
+        source=source,
+        path=cur.path,
+        file_id=cur.file_id,
+        tz=tz,
+        base_offset=base_offset,
+        mtime=mtime,
+        options=options,
+    )
+
+
 def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
     """Worker entry point: every path from offset 0 (no cursor yet)."""
     pricer = _worker["pricer"]
@@ -97,16 +113,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
             for offset, reason in chunk.skipped:
                 res.errors.append((cur.path, offset, reason))
             if chunk.data:
-                mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
-                ctx = ParseContext(
-                    source=spec.name,
-                    path=cur.path,
-                    file_id=cur.file_id,
-                    tz=spec.tz,
-                    base_offset=chunk.base_offset,
-                    mtime=mtime,
-                    options=spec.options,
-                )
+                ctx = context_for(spec.name, spec.tz, spec.options, cur, chunk.base_offset)
                 try:
                     result = fmt.parse(ctx, dict(cur.state), chunk.data)
                 except IncompleteDocument:
