@@ -13,6 +13,7 @@ import time
 BENCHES = (
     ("backfill: cold scan, report, status vs ccusage", "bench.bench_backfill", ["--keep"]),
     ("daemon: append→event latency, idle CPU, memory with 1 M events", "bench.bench_daemon", []),
+    ("daemon memory over a million live events", "bench.bench_memory", []),
     ("watcher alone: latency and idle CPU", "bench.bench_watch", []),
     ("dashboard: events/s absorbed, key latency during a burst", "bench.bench_tui", []),
 )

@@ -51,7 +51,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from monitor.events import usd_text, utc
+from monitor.events import usd_text, usd_true_text, utc
 from monitor.status import period_label
 from monitor.totals import Forecast, Period, TotalsSummary, local_day, runs_out_on
 
@@ -176,7 +176,7 @@ def budget_body(
     label = period_label(budget.period, local_day(now, tz))
     pct = f" ({percent_text(spent / budget.limit)} %)" if budget.limit > 0 else ""
     lines = [
-        f"Spent {usd_text(spent)} of {usd_text(budget.limit)}{pct} "
+        f"Spent {usd_true_text(spent)} of {usd_true_text(budget.limit)}{pct} "
         f"in {_period_name(budget.period, label)}.",
         f"Forecast for the {budget.period}: {usd_text(fc.expected)} "
         f"(range {usd_text(fc.low)}–{usd_text(fc.high)}).",
@@ -230,7 +230,7 @@ def budget_decisions(
                     severity="failure" if over else "warning",
                     title=(
                         f"{PREFIX} budget '{b.name}' at {percent_text(threshold)} % "
-                        f"({usd_text(spent)} of {usd_text(b.limit)})"
+                        f"({usd_true_text(spent)} of {usd_true_text(b.limit)})"
                     ),
                     body=budget_body(b, totals, now, tz, spent, fc),
                     quiet_exempt=over,
@@ -249,8 +249,9 @@ def budget_decisions(
                     threshold="forecast",
                     severity="warning",
                     title=(
-                        f"{PREFIX} budget '{b.name}' forecast {usd_text(fc.expected)} "
-                        f"of {usd_text(b.limit)}"
+                        f"{PREFIX} budget '{b.name}' forecast "
+                        f"{usd_true_text(fc.expected)} "
+                        f"of {usd_true_text(b.limit)}"
                     ),
                     body=budget_body(b, totals, now, tz, spent, fc),
                 )
@@ -306,13 +307,13 @@ def spike_decisions(
                     threshold="",
                     severity="warning",
                     title=(
-                        f"{PREFIX} spike {usd_text(e.cost, precise=True)} in one call to "
-                        f"{e.model} (over {usd_text(alerts.spike_call_cost, precise=True)})"
+                        f"{PREFIX} spike {usd_true_text(e.cost)} in one call to "
+                        f"{e.model} (over {usd_true_text(alerts.spike_call_cost)})"
                     ),
                     body="\n".join(
                         [
-                            f"One call cost {usd_text(e.cost, precise=True)}, over the "
-                            f"per-call limit of {usd_text(alerts.spike_call_cost, precise=True)}.",
+                            f"One call cost {usd_true_text(e.cost)}, over the "
+                            f"per-call limit of {usd_true_text(alerts.spike_call_cost)}.",
                             f"Model: {e.provider}/{e.model}{op}",
                             f"Source: {e.source}",
                             f"Tokens: {e.input_tokens:,} in, {e.output_tokens:,} out",
@@ -435,7 +436,10 @@ class HealthWatch:
         samples = self._samples.setdefault(name, deque())
         if samples and (events < samples[-1][1] or errors < samples[-1][2]):
             samples.clear()  # counters were reset (a reload rebuilt them)
-        samples.append((now, events, errors))
+        # One sample per 1/60 of the window: enough to find its start, and bounded
+        # however many rounds a busy source makes (one per round grew without end).
+        if not samples or now - samples[-1][0] >= self.window / 60:
+            samples.append((now, events, errors))
         while len(samples) > 1 and samples[1][0] <= now - self.window:
             samples.popleft()
         _, base_events, base_errors = samples[0]

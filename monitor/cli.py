@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -60,10 +61,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from monitor.pricing import Pricer
 
     config = _config(args)
-    if not args.for_daemon:
+    if args.for_daemon:
+        from monitor.writer_lock import die_with_parent
+
+        die_with_parent()
+    else:
         _refuse_if_daemon(config)
     _setup_logging(args.verbose)
-    with _ledger(config, readonly=False) as ledger:
+    with _writer(config, "scan", inherit=args.for_daemon), _ledger(
+        config, readonly=False
+    ) as ledger:
         ingestor = Ingestor(config.sources, ledger, Pricer(config.prices))
         report = ingestor.scan()
     for name, c in report.sources.items():
@@ -76,6 +83,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr if c.errors or c.unreadable else sys.stdout)
     logging.shutdown()
     return EXIT_OK
+
+
+@contextmanager
+def _writer(config: Config, role: str, *, inherit: bool = False) -> Iterator[None]:
+    """Hold the ledger's writer lock (see writer_lock.py); refuse when another holds it.
+
+    With `inherit` (the daemon's backfill child) the daemon's own lock is adopted.
+    """
+    from monitor.writer_lock import LedgerBusy, WriterLock
+
+    lock = WriterLock(config.ledger_path)
+    if not (inherit and lock.adopt_inherited()):
+        try:
+            lock.acquire(role)
+        except LedgerBusy as exc:
+            raise CommandError(str(exc)) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _refuse_if_daemon(config: Config, command: str = "scan") -> None:
@@ -115,7 +142,7 @@ def cmd_reprice(args: argparse.Namespace) -> int:
 
     config = _config(args)
     _refuse_if_daemon(config, "reprice")
-    with _ledger(config, readonly=False) as ledger:
+    with _writer(config, "reprice"), _ledger(config, readonly=False) as ledger:
         changed, seen = reprice_ledger(ledger, Pricer(config.prices), config.sources)
     print(f"repriced {changed} of {seen} events")
     return EXIT_OK
@@ -154,11 +181,12 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_daemon(args: argparse.Namespace) -> int:
     from monitor.api import AlreadyRunning
     from monitor.daemon import run_daemon
+    from monitor.writer_lock import LedgerBusy
 
     _setup_logging(getattr(args, "verbose", False), log_file=args.log_file)
     try:
         return run_daemon(args.config)
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, LedgerBusy) as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -198,8 +226,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if doc is None:
         from monitor.status import status_from_ledger
 
-        with _ledger(config, readonly=True) as ledger:
-            doc = status_from_ledger(config, ledger)
+        doc = _read_ledger(config, lambda ledger: status_from_ledger(config, ledger))
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -207,6 +234,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(render_status(doc))
     return EXIT_OK
+
+
+_T = TypeVar("_T")
+
+
+def _read_ledger(config: Config, read: Callable[[Any], _T]) -> _T:
+    """`read(ledger)` on the ledger opened read-only. A file SQLite cannot read (not a
+    database, or not llm-monitor's) is a failure naming the file, not a traceback."""
+    import sqlite3
+
+    try:
+        with _ledger(config, readonly=True) as ledger:
+            return read(ledger)
+    except sqlite3.DatabaseError as exc:
+        raise CommandError(f"{config.ledger_path}: cannot read the ledger: {exc}") from None
 
 
 def _selection_error(exc: ValueError) -> CommandError:
@@ -226,11 +268,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise CommandError(f"--where expects KEY=VALUE, got {item!r}", EXIT_USAGE)
         where[key] = value
     try:
+        # `selection` reads --since/--until with `parse_bound`, as selections do.
         sel = selection(
             since=args.since, until=args.until, sources=tuple(args.source or ()), where=where
         )
-        with _ledger(config, readonly=True) as ledger:
-            result = query(ledger.db, group_by, sel, config.tz)
+        result = _read_ledger(config, lambda ledger: query(ledger.db, group_by, sel, config.tz))
     except ValueError as exc:
         raise _selection_error(exc) from None
     sys.stdout.write(render_report(result, args.format))
@@ -244,8 +286,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         a, b = parse_selection(args.a), parse_selection(args.b)
-        with _ledger(config, readonly=True) as ledger:
-            result = compare(ledger.db, a, b, config.tz)
+        result = _read_ledger(config, lambda ledger: compare(ledger.db, a, b, config.tz))
     except ValueError as exc:
         raise _selection_error(exc) from None
     sys.stdout.write(render_comparison(result, args.format))
@@ -287,8 +328,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     try:
         if args.like:
             like = parse_selection(args.like)
-            with _ledger(config, readonly=True) as ledger:
-                result = estimate_like(
+            result = _read_ledger(
+                config,
+                lambda ledger: estimate_like(
                     ledger.db,
                     like,
                     config.tz,
@@ -296,7 +338,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                     model=args.model,
                     provider=args.provider,
                     price=price if args.model else None,
-                )
+                ),
+            )
         else:
             if not args.model or args.avg_input is None or args.avg_output is None:
                 raise CommandError(
@@ -374,7 +417,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from monitor.init_cmd import InitError, found_sources, init
+    from monitor.init_cmd import InitError, found_sources, init, own_root_around
 
     if args.print_default:
         from monitor.config import default_config_text
@@ -389,6 +432,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     names = list(found_sources(text))
     print(f"wrote {path}")
     print("sources: " + (", ".join(names) if names else "none found (edit the file to add some)"))
+    own = own_root_around(Path.cwd())
+    if own is not None:
+        print(
+            f"note: not searched below {own}, llm-monitor's own files (its examples/ are "
+            "sample data); run `llm-monitor init` where your tools write their files",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -454,8 +504,10 @@ def build_parser(
         metavar="GROUP",
         help="day|week|month|provider|model|source|operation|tag:KEY (repeatable)",
     )
-    p.add_argument("--since", help="first day (YYYY-MM-DD, inclusive) or instant (ISO)")
-    p.add_argument("--until", help="last day (YYYY-MM-DD, inclusive) or instant (exclusive)")
+    p.add_argument(
+        "--since", help="first day (YYYY-MM-DD, inclusive) or instant (2026-11-01T12:00[+01:00])"
+    )
+    p.add_argument("--until", help="last day (YYYY-MM-DD, inclusive) or instant (ISO, exclusive)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--where", action="append", metavar="KEY=VALUE", help="e.g. tag.run=X")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text")

@@ -46,7 +46,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -101,6 +101,16 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class CallTimes:
+    """The range a call's time must fall in, else its record is bad (a clock or a file
+    gone wrong: year 1970, year 9999)."""
+
+    since: datetime = datetime(2020, 1, 1, tzinfo=UTC)
+    future: timedelta = timedelta(days=1)
+    """How far past now a call may be dated (clock skew between machines)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
     name: str
     format: str
@@ -115,6 +125,8 @@ class SourceConfig:
     enabled: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
     """Every other key of the source's table: the adapter's options (`fields`, …)."""
+    call_times: CallTimes = field(default_factory=lambda: CallTimes())
+    """`[monitor] calls_since` / `future_tolerance`: a call dated outside is a bad record."""
 
     def globs(self) -> tuple[Glob, ...]:
         return tuple(Glob(p) for p in self.paths)
@@ -287,7 +299,9 @@ def _build(
     ctx = _Ctx(EMBEDDED if file is None else _show_path(file, env), base, env)
     _no_unknown(ctx, "", data, {"monitor", "sources", "budgets", "alerts", "prices", "metrics"})
     mon = _table(ctx, "monitor", data.get("monitor", {}))
-    _no_unknown(ctx, "monitor", mon, {"timezone", "state_dir", "socket"})
+    _no_unknown(
+        ctx, "monitor", mon, {"timezone", "state_dir", "socket", "calls_since", "future_tolerance"}
+    )
     tz_name, tz = _timezone(ctx, "monitor.timezone", mon.get("timezone", "local"))
     raw_state = _str(ctx, "monitor.state_dir", mon.get("state_dir", ""))
     state_dir = (
@@ -301,7 +315,17 @@ def _build(
     else:
         socket_path = state_dir / f"{APP}.sock"
 
-    sources = _sources(ctx, data.get("sources", []), tz_name, tz, state_dir)
+    since_text = _str(ctx, "monitor.calls_since", mon.get("calls_since", "2020-01-01"))
+    try:
+        calls_since = datetime.combine(date.fromisoformat(since_text), time(0), UTC)
+    except ValueError:
+        raise ctx.error(
+            "monitor.calls_since", f"expected a date YYYY-MM-DD, got {since_text!r}"
+        ) from None
+    future = _duration(ctx, "monitor.future_tolerance", mon.get("future_tolerance", "1d"))
+    sources = _sources(
+        ctx, data.get("sources", []), tz_name, tz, state_dir, CallTimes(calls_since, future)
+    )
     file_budgets = _budgets(ctx, data.get("budgets", []))
     budgets = _merge_budgets_file(file_budgets, budgets_path, env)
     return Config(
@@ -321,7 +345,7 @@ def _build(
 
 
 def _sources(
-    ctx: _Ctx, raw: object, tz_name: str, tz: tzinfo, state_dir: Path
+    ctx: _Ctx, raw: object, tz_name: str, tz: tzinfo, state_dir: Path, times: CallTimes
 ) -> tuple[SourceConfig, ...]:
     out: list[SourceConfig] = []
     seen: set[str] = set()
@@ -372,11 +396,12 @@ def _sources(
                 expect_every=expect_every,
                 enabled=enabled,
                 options=options,
+                call_times=times,
             )
         )
     spool_glob = str(state_dir / "spool" / "*.jsonl")
     if not any(s.name == "spool" or (s.format == "spool" and spool_glob in s.paths) for s in out):
-        out.append(SourceConfig("spool", "spool", (spool_glob,), tz, tz_name))
+        out.append(SourceConfig("spool", "spool", (spool_glob,), tz, tz_name, call_times=times))
     return tuple(out)
 
 

@@ -32,7 +32,15 @@ from typing import Any, Final
 
 from monitor import sdnotify
 from monitor.alerts import AlertService, AlertStore
-from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
+from monitor.api import (
+    AlertMsg,
+    AlreadyRunning,
+    ApiServer,
+    EventMsg,
+    Snapshot,
+    TotalsMsg,
+    daemon_answers,
+)
 from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
 from monitor.events import UsageEvent, event_payload
 from monitor.ingest import Ingestor, IngestReport
@@ -48,6 +56,7 @@ from monitor.status import (
 )
 from monitor.totals import Period, Totals, TotalsSummary, local_day, local_midnight
 from monitor.watch import Watcher
+from monitor.writer_lock import LedgerBusy, WriterLock
 
 log = logging.getLogger("llm_monitor.daemon")
 
@@ -62,6 +71,10 @@ REBUILD_DAYS: Final = 41
 WATCH_READY_TIMEOUT: Final = 10.0
 RETRY_AFTER: Final = 1.0
 BACKFILL_RETRY: Final = 10.0
+TRIM_AFTER_EVENTS: Final = 20_000
+"""Live events after which an idle moment returns the heap's unused memory to the system."""
+LOCK_WAIT: Final = 10.0
+"""Seconds a starting daemon waits for the ledger lock held by a process that is exiting."""
 _PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
     ("today", "day"),
     ("week", "week"),
@@ -121,6 +134,8 @@ class Daemon:
         self._config_stamp = self._stamp()
         self.pricer = Pricer(self.config.prices)
         self.metrics: Metrics | None = None
+        self.writer_lock: WriterLock | None = None
+        self._since_trim = 0
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -138,6 +153,7 @@ class Daemon:
         config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.writer_lock = await asyncio.to_thread(_take_writer_lock, config)
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
         # Its own connection: alert writes happen on the loop thread while an ingest
         # transaction may be open in the worker thread (WAL lets both proceed).
@@ -204,6 +220,9 @@ class Daemon:
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
+        if self.writer_lock is not None:
+            self.writer_lock.release()
+            self.writer_lock = None
         log.info("stopped")
 
     # -- signals ---------------------------------------------------------------------------
@@ -285,12 +304,19 @@ class Daemon:
 
     async def _backfill_in_child(self) -> bool:
         """`llm-monitor scan --for-daemon` with this daemon's config; True if it succeeded."""
+        assert self.writer_lock is not None and self.writer_lock.fd is not None
         argv = [sys.executable, "-m", "monitor.cli", "scan", "--for-daemon"]
         if self.config_path is not None:
             argv += ["--config", str(self.config_path)]
         try:
+            # The child holds this daemon's writer lock (the inherited descriptor) and
+            # dies with it: see writer_lock.py.
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                pass_fds=(self.writer_lock.fd,),
+                env={**os.environ, **self.writer_lock.child_env()},
             )
         except OSError:
             log.exception("cannot start the backfill process")
@@ -378,6 +404,12 @@ class Daemon:
                     self._wake.set()
                     continue
                 self._after_ingest(report)
+                self._since_trim += report.events
+                if not self._pending and self._since_trim >= TRIM_AFTER_EVENTS:
+                    # Big rounds leave the heap at their peak; give it back once the
+                    # burst is over, so memory stays flat under sustained load.
+                    self._since_trim = 0
+                    await asyncio.to_thread(_release_memory)
 
     async def _watch(self) -> None:
         assert self.watcher is not None
@@ -629,6 +661,27 @@ class Daemon:
             doc["recent"] = [event_payload(e) for e in self.recent]
         doc["alerts"] = self.alerts.recent_payloads() if self.alerts is not None else []
         return doc
+
+
+def _take_writer_lock(config: Config) -> WriterLock:
+    """The ledger's writer lock, or AlreadyRunning / LedgerBusy naming who holds it.
+
+    A daemon that answers on our socket is refused at once. Otherwise the holder may be
+    the backfill child of a daemon that was just killed, which the kernel is killing
+    too: wait a little for it instead of refusing a restart.
+    """
+    lock = WriterLock(config.ledger_path)
+    try:
+        lock.acquire("daemon")
+    except LedgerBusy as busy:
+        if daemon_answers(config.socket_path):
+            who = f" ({busy.holder})" if busy.holder else ""
+            raise AlreadyRunning(
+                f"another llm-monitor daemon is running on {config.socket_path}{who} "
+                f"and writes {config.ledger_path}"
+            ) from None
+        lock.acquire("daemon", wait=LOCK_WAIT)
+    return lock
 
 
 def run_daemon(config_path: str | Path | None = None) -> int:

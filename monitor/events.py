@@ -29,6 +29,12 @@ _ONE_NANO: Final = Decimal("1e-9")
 FLAG_TS_FROM_MTIME: Final = 1  # no timestamp in the record; the file's mtime stood in
 FLAG_ESTIMATED_TOKENS: Final = 2  # the tool wrote no token counts; a fallback estimate stood in
 
+MAX_TOKENS: Final = 10**15
+"""The most tokens one record may count. No call reads a quadrillion tokens; a larger value
+is garbage, and the bound keeps the sums of any ledger inside SQLite's 64-bit integers."""
+MAX_COST_USD: Final = Decimal(10**6)
+"""The most one record may cost, for the same reasons (as nano-dollars: 10**15)."""
+
 
 @dataclass(slots=True)
 class UsageEvent:
@@ -124,6 +130,15 @@ def usd_text(amount: Decimal | None, *, precise: bool = False) -> str:
         text = f"{amount.quantize(Decimal('0.000001'), rounding=ROUND_HALF_EVEN):f}"
         return f"{sign}${text.rstrip('0')}"
     return f"{sign}${amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+
+
+def usd_true_text(amount: Decimal | None) -> str:
+    """Money in sentences that compare amounts: cents, unless cents would round an amount
+    under a dollar into an untruth (`$0.005 of $0.01`, never `$0.01 of $0.01`)."""
+    if amount is not None and 0 < abs(amount) < 1 and amount != amount.quantize(Decimal("0.01")):
+        text = f"{abs(amount).quantize(Decimal('0.000001'), rounding=ROUND_HALF_EVEN):f}"
+        return f"{'-' if amount < 0 else ''}${text.rstrip('0')}"
+    return usd_text(amount)
 
 
 def utc(dt: datetime) -> datetime:

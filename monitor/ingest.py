@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from monitor import parallel as _parallel
 from monitor.events import UsageEvent
 from monitor.globs import Glob
-from monitor.ledger import Applied, BadRecord, Batch, Ledger
+from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
 from monitor.sources import get_format
 from monitor.sources.base import (
     Format,
@@ -43,6 +43,9 @@ log = logging.getLogger("llm_monitor.ingest")
 BATCH_EVENTS: Final = 50_000
 """Commit at least this often during a backfill: bounds memory and shows progress."""
 LOGGED_ERRORS_PER_FILE: Final = 5
+CONFLICT_RETRIES: Final = 3
+"""Re-reads of a batch whose cursors another writer moved, before giving up (the lock
+should make this never happen; see writer_lock.py)."""
 
 
 @dataclass(slots=True)
@@ -116,12 +119,17 @@ class Ingestor:
                 ledger.set_meta(STAMP_KEY, prices_stamp(pricer, sources))
         self.cursors: dict[tuple[str, str], Cursor] = {}
         self.by_inode: dict[tuple[str, int, int], Cursor] = {}
-        for c in ledger.cursors():
-            self._remember(c)
+        self._reload_cursors()
         self._errors_logged: dict[tuple[str, str], int] = {}
         self._unreadable_logged: set[str] = set()
 
     # -- bookkeeping ---------------------------------------------------------------
+
+    def _reload_cursors(self) -> None:
+        self.cursors.clear()
+        self.by_inode.clear()
+        for c in self.ledger.cursors():
+            self._remember(c)
 
     def _remember(self, c: Cursor) -> None:
         self.cursors[(c.source, c.path)] = c
@@ -144,6 +152,9 @@ class Ingestor:
         report = IngestReport()
         batch = Batch()
         pool: _parallel.Pool | None = None
+        # The ledger is the truth: a cursor another process committed since this one
+        # started (a rotation it followed, say) must be followed from here too.
+        self._reload_cursors()
         try:
             for name, src in self.sources.items():
                 counts = report.counts(name)
@@ -199,7 +210,9 @@ class Ingestor:
     @staticmethod
     def _spec(src: _Source) -> _parallel.SourceSpec:
         c = src.config
-        return _parallel.SourceSpec(c.name, c.format, c.timezone, c.cost, dict(c.options))
+        return _parallel.SourceSpec(
+            c.name, c.format, c.timezone, c.cost, dict(c.options), c.call_times
+        )
 
     def _pool(self) -> _parallel.Pool:
         formats = sorted({s.config.format for s in self.sources.values()})
@@ -237,6 +250,7 @@ class Ingestor:
                 counts.files_read += 1
                 batch.rows.extend(res.rows)
                 for c in res.cursors:
+                    batch.expect(name, c.path, None)
                     batch.put_cursor(c)
                     self._remember(c)
                 for path, offset, message in res.errors:
@@ -263,15 +277,39 @@ class Ingestor:
         if not batch:
             return
         want = self.keep_applied or self.on_commit is not None
-        applied = self.ledger.commit(batch, want_applied=want)
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                applied = self.ledger.commit(batch, want_applied=want)
+                break
+            except CursorConflict as exc:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                log.warning(
+                    "another writer moved %d cursors under this batch; re-reading them from "
+                    "the ledger's cursors",
+                    len(exc.paths),
+                )
+                batch = self._reread(batch, report)
         for source, (new, updated) in self.ledger.last_counts.items():
             counts = report.counts(source)
             counts.events += new
             counts.updated += updated
+        for bad in self.ledger.last_refused:
+            self._log_bad(bad.source, bad.path, bad.offset, bad.message, report.counts(bad.source))
         if self.keep_applied:
             report.applied.extend(applied)
         if self.on_commit is not None and applied:
             self.on_commit(applied)
+
+    def _reread(self, batch: Batch, report: IngestReport) -> Batch:
+        """The same files read again from the cursors the ledger holds now (batch dropped)."""
+        self._reload_cursors()
+        again = Batch()
+        for source, path in batch.expected:
+            src = self.sources.get(source)
+            if src is not None:
+                self._collect(src, path, again, report)
+        return again
 
     # -- one file -------------------------------------------------------------------------
 
@@ -317,9 +355,11 @@ class Ingestor:
     def _collect_lines(self, src: _Source, path: str, batch: Batch, counts: SourceCounts) -> None:
         name = src.config.name
         cursor = self.cursors.get((name, path))
+        batch.expect(name, path, cursor)
         if cursor is None:
             known = self._moved_from(name, path)
             if known is not None:
+                batch.expect(name, known.path, known)
                 batch.drop_cursor(name, known.path)
                 self._forget(name, known.path)
                 cursor = replace(known, path=path)
@@ -398,6 +438,7 @@ class Ingestor:
     ) -> None:
         name = src.config.name
         cursor = self.cursors.get((name, path))
+        batch.expect(name, path, cursor)
         chunk = read_document_file(name, path, cursor)
         if chunk is None:
             return
@@ -422,7 +463,9 @@ class Ingestor:
 
     def _context(self, src: _Source, cur: Cursor, base_offset: int) -> ParseContext:
         c = src.config
-        return _parallel.context_for(c.name, c.timezone, c.options, cur, base_offset)
+        return _parallel.context_for(
+            c.name, c.timezone, c.options, cur, base_offset, c.call_times
+        )
 
     def _price(self, src: _Source, events: Iterable[UsageEvent]) -> None:
         policy = src.config.cost
@@ -439,8 +482,14 @@ class Ingestor:
         batch: Batch,
         counts: SourceCounts,
     ) -> None:
-        counts.errors += 1
         batch.errors.append(BadRecord(source, path, offset, message))
+        self._log_bad(source, path, offset, message, counts)
+
+    def _log_bad(
+        self, source: str, path: str, offset: int, message: str, counts: SourceCounts
+    ) -> None:
+        """Count a bad record; log the first few of each file with file and offset."""
+        counts.errors += 1
         n = self._errors_logged.get((source, path), 0)
         if n < LOGGED_ERRORS_PER_FILE:
             log.warning("source %s: bad record at %s:%d skipped: %s", source, path, offset, message)

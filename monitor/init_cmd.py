@@ -16,6 +16,12 @@ directory its files hang from (the project dir holding `Descriptions/` or `.cost
 for Studio the dir above the phase dirs, `output/`, so new phases are covered), never
 the current directory as a whole.
 
+llm-monitor's own directories are never searched: the installed package, the checkout
+it runs from, and any llm-monitor checkout found around or below the current directory
+(a `pyproject.toml` naming the project). Their `examples/` hold every tool's sample
+files (issue 9: run in a fresh clone, `init` adopted them, and the daemon counted ~120
+sample calls in the newcomer's real ledger).
+
 The file is rendered as commented TOML (tomli-w renders each source table), validated
 with `load_config` before it replaces anything, and written atomically. Budgets,
 alerts and metrics are included commented out or off; the spool needs no entry.
@@ -24,6 +30,7 @@ alerts and metrics are included commented out or off; the spool needs no entry.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +45,8 @@ MAX_DIRS: Final = 5000
 MAX_PATHS: Final = 20
 SNIFF_BYTES: Final = 256 * 1024
 _SKIP_DIRS: Final = frozenset({"node_modules", "__pycache__", "site-packages"})
+PROJECT_NAME: Final = "llm-monitor"
+"""The distribution name in pyproject.toml that marks a checkout of llm-monitor itself."""
 
 
 class InitError(Exception):
@@ -93,6 +102,8 @@ class Discovery:
     found: list[Found]
     dirs_scanned: int
     truncated: bool
+    skipped: list[Path] = field(default_factory=list)
+    """llm-monitor's own directories the search met and left out."""
 
 
 # ---------------------------------------------------------------- discovery
@@ -111,7 +122,49 @@ def _shown(path: Path, env: Mapping[str, str]) -> str:
     return text
 
 
-def _agent_clis(env: Mapping[str, str]) -> list[Found]:
+def is_own_checkout(directory: Path) -> bool:
+    """Whether `directory` is a checkout (or unpacked sdist) of llm-monitor itself."""
+    import tomllib
+
+    try:
+        with open(directory / "pyproject.toml", "rb") as fh:
+            project = tomllib.load(fh).get("project")
+    except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        return False
+    name = project.get("name") if isinstance(project, dict) else None
+    # Compared as packaging normalizes names: "LLM_Monitor" is the same project.
+    return isinstance(name, str) and re.sub(r"[-_.]+", "-", name).lower() == PROJECT_NAME
+
+
+def own_roots(cwd: Path) -> list[Path]:
+    """llm-monitor's own directories (resolved): the package, the checkout holding it,
+    and every llm-monitor checkout that `cwd` lies in (an installed copy run from a clone)."""
+    import monitor
+
+    package = Path(monitor.__file__).resolve().parent
+    roots = [package]
+    if is_own_checkout(package.parent):
+        roots.append(package.parent)
+    here = cwd.resolve()
+    roots += [d for d in (here, *here.parents) if is_own_checkout(d)]
+    return _outermost(roots)
+
+
+def own_root_around(cwd: Path, roots: Sequence[Path] | None = None) -> Path | None:
+    """The llm-monitor directory `cwd` lies in, if any (then nothing below it is searched)."""
+    here = cwd.resolve()
+    for root in own_roots(cwd) if roots is None else roots:
+        if here == root or root in here.parents:
+            return root
+    return None
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    p = path.resolve()
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _agent_clis(env: Mapping[str, str], own: Sequence[Path] = ()) -> list[Found]:
     found: list[Found] = []
     home = _home(env)
     claude_dirs = [d.strip() for d in env.get("CLAUDE_CONFIG_DIR", "").split(",") if d.strip()]
@@ -120,7 +173,11 @@ def _agent_clis(env: Mapping[str, str]) -> list[Found]:
     else:
         xdg = env.get("XDG_CONFIG_HOME", "").strip()
         candidates = [home / ".claude", (Path(xdg) if xdg else home / ".config") / "claude"]
-    projects = [d / "projects" for d in candidates if (d / "projects").is_dir()]
+    projects = [
+        d / "projects"
+        for d in candidates
+        if (d / "projects").is_dir() and not _inside(d / "projects", own)
+    ]
     if projects:
         found.append(
             Found(
@@ -132,7 +189,7 @@ def _agent_clis(env: Mapping[str, str]) -> list[Found]:
         )
     codex_home = env.get("CODEX_HOME", "").strip()
     sessions = (Path(codex_home) if codex_home else home / ".codex") / "sessions"
-    if sessions.is_dir():
+    if sessions.is_dir() and not _inside(sessions, own):
         found.append(
             Found(
                 "codex",
@@ -144,21 +201,37 @@ def _agent_clis(env: Mapping[str, str]) -> list[Found]:
     return found
 
 
-def _walk(root: Path, allowed_dots: frozenset[str]) -> tuple[list[str], int, bool]:
-    """Files under `root`, breadth first, within MAX_DEPTH and MAX_DIRS."""
+def _walk(
+    root: Path, allowed_dots: frozenset[str], own: Sequence[Path] = ()
+) -> tuple[list[str], int, bool, list[Path]]:
+    """Files under `root`, breadth first, within MAX_DEPTH and MAX_DIRS, leaving out
+    llm-monitor's own directories (`own`, and any checkout met on the way): (files,
+    directories listed, truncated, own directories left out)."""
     files: list[str] = []
+    skipped: list[Path] = []
+    own_ids = set()
+    for r in own:
+        try:
+            st = os.stat(r)
+        except OSError:
+            continue
+        own_ids.add((st.st_dev, st.st_ino))
+    own_inodes = {ino for _, ino in own_ids}
     level = [str(root)]
     scanned = 0
     for depth in range(MAX_DEPTH + 1):
         nxt: list[str] = []
         for d in level:
             if scanned >= MAX_DIRS:
-                return files, scanned, True
+                return files, scanned, True, skipped
             scanned += 1
             try:
                 with os.scandir(d) as it:
                     entries = sorted(it, key=lambda e: e.name)
             except OSError:
+                continue
+            if any(e.name == "pyproject.toml" for e in entries) and is_own_checkout(Path(d)):
+                skipped.append(Path(d))
                 continue
             for e in entries:
                 try:
@@ -166,6 +239,13 @@ def _walk(root: Path, allowed_dots: frozenset[str]) -> tuple[list[str], int, boo
                         skip = e.name in _SKIP_DIRS or (
                             e.name.startswith(".") and e.name not in allowed_dots
                         )
+                        # The directory entry's inode costs no system call; stat only
+                        # on a match to compare the device too.
+                        if not skip and e.inode() in own_inodes:
+                            st = e.stat(follow_symlinks=False)
+                            if (st.st_dev, st.st_ino) in own_ids:
+                                skipped.append(Path(e.path))
+                                skip = True
                         if not skip and depth < MAX_DEPTH:
                             nxt.append(e.path)
                     elif e.is_file():
@@ -175,7 +255,7 @@ def _walk(root: Path, allowed_dots: frozenset[str]) -> tuple[list[str], int, boo
         level = nxt
         if not level:
             break
-    return files, scanned, False
+    return files, scanned, False, skipped
 
 
 def _pattern(fmt: str) -> str:
@@ -224,14 +304,19 @@ def _outermost(anchors: Sequence[Path]) -> list[Path]:
     return sorted(kept)
 
 
-def _seed_tools(cwd: Path, env: Mapping[str, str]) -> tuple[list[Found], int, bool]:
+def _seed_tools(
+    cwd: Path, env: Mapping[str, str], own: Sequence[Path] = ()
+) -> tuple[list[Found], int, bool, list[Path]]:
     from monitor.globs import Glob
 
+    around = own_root_around(cwd, own)
+    if around is not None:
+        return [], 0, False, [around]
     tools = [(t, _pattern(t.format)) for t in SEED_TOOLS]
     allowed_dots = frozenset(
         part for _, p in tools for part in p.split("/") if part.startswith(".") and "*" not in part
     )
-    files, scanned, truncated = _walk(cwd, allowed_dots)
+    files, scanned, truncated, skipped = _walk(cwd, allowed_dots, own)
     found: list[Found] = []
     for tool, pattern in tools:
         glob = Glob(pattern, base=cwd)
@@ -255,13 +340,15 @@ def _seed_tools(cwd: Path, env: Mapping[str, str]) -> tuple[list[Found], int, bo
             "Off: the workflow logs above already count descriptions made by the batch"
         )
         ws.comment.append("scripts; enable it for descriptions made in the GUI only.")
-    return found, scanned, truncated
+    return found, scanned, truncated, skipped
 
 
 def discover(cwd: Path, env: Mapping[str, str]) -> Discovery:
-    """Every known tool's usage files on this machine (agent CLIs) and under `cwd`."""
-    seeds, scanned, truncated = _seed_tools(cwd, env)
-    return Discovery(_agent_clis(env) + seeds, scanned, truncated)
+    """Every known tool's usage files on this machine (agent CLIs) and under `cwd`,
+    never llm-monitor's own sample files (`own_roots`)."""
+    own = own_roots(cwd)
+    seeds, scanned, truncated, skipped = _seed_tools(cwd, env, own)
+    return Discovery(_agent_clis(env, own) + seeds, scanned, truncated, skipped)
 
 
 # ---------------------------------------------------------------- rendering
@@ -320,6 +407,12 @@ def render(discovery: Discovery, now: datetime | None = None) -> str:
         parts.append(
             f"\n# The search below the current directory stopped after {discovery.dirs_scanned}"
             " directories:\n# run `llm-monitor init` in a project directory to look deeper.\n"
+        )
+    if discovery.skipped:
+        shown = ", ".join(str(p) for p in discovery.skipped)
+        parts.append(
+            f"\n# Not searched: llm-monitor's own files ({shown}); its examples/ are\n"
+            "# sample data, not your usage.\n"
         )
     parts.append(
         "\n# ------------------------------------------------------------------------ sources\n"
@@ -381,4 +474,15 @@ def found_sources(text: str) -> Iterator[str]:
             yield str(s["name"])
 
 
-__all__ = ["Discovery", "Found", "InitError", "discover", "found_sources", "init", "render"]
+__all__ = [
+    "Discovery",
+    "Found",
+    "InitError",
+    "discover",
+    "found_sources",
+    "init",
+    "is_own_checkout",
+    "own_root_around",
+    "own_roots",
+    "render",
+]

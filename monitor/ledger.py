@@ -20,6 +20,7 @@ them read a consistent snapshot while the daemon writes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +30,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from monitor.events import (
+    MAX_COST_USD,
+    MAX_TOKENS,
     UsageEvent,
     from_ts_ms,
     opt_from_nano,
     opt_to_nano,
+    to_nano,
     ts_ms,
 )
 from monitor.tail import Cursor
@@ -199,6 +203,7 @@ _EVENT_COLS: Final = (
     "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, calls, "
     "cost_nano, cost_basis, reported_nano, priced_nano, tags, origin, flags"
 )
+_COL_NAMES: Final = tuple(c.strip() for c in _EVENT_COLS.split(","))
 _INSERT_EVENT: Final = (
     f"INSERT INTO events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
@@ -254,6 +259,25 @@ class LedgerError(Exception):
     """The ledger cannot be opened or is from a newer version of llm-monitor."""
 
 
+class CursorConflict(Exception):
+    """A batch was read from cursors the ledger no longer holds: another writer moved them.
+
+    Nothing of the batch was stored; the caller re-reads `paths` from the stored cursors.
+    """
+
+    def __init__(self, paths: list[tuple[str, str]]) -> None:
+        super().__init__(f"cursors moved under this batch: {paths[:3]}")
+        self.paths = paths
+
+
+CursorMark = tuple[str, int] | None
+"""What a batch expects the ledger to hold for a file: (file_id, offset), or no cursor."""
+
+
+def cursor_mark(cursor: Cursor | None) -> CursorMark:
+    return None if cursor is None else (cursor.file_id, cursor.offset)
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     """An event the commit stored: new (`previous` None) or a larger copy of a stored one."""
@@ -282,6 +306,13 @@ class Batch:
     """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
     dropped_cursors: set[tuple[str, str]] = field(default_factory=set)
     """(source, path) of cursors whose file moved to a path that has its own cursor now."""
+    expected: dict[tuple[str, str], CursorMark] = field(default_factory=dict)
+    """Per file read for this batch, the cursor it was read from: the commit stores the
+    batch only if the ledger still holds exactly these (compare-and-swap)."""
+
+    def expect(self, source: str, path: str, stored: Cursor | None) -> None:
+        """Record the cursor a file's reading starts from (the first time only)."""
+        self.expected.setdefault((source, path), cursor_mark(stored))
 
     def put_cursor(self, cursor: Cursor) -> None:
         key = (cursor.source, cursor.path)
@@ -360,6 +391,33 @@ def event_row(e: UsageEvent, day_of: DayOf) -> tuple[Any, ...]:
     )
 
 
+_COUNT_COLS: Final = tuple(range(7, 14))
+_MONEY_COLS: Final = (14, 16, 17)
+_MAX_NANO: Final = to_nano(MAX_COST_USD)
+
+
+def unstorable(row: Sequence[Any]) -> str | None:
+    """Why an event row must not be stored (a count or an amount out of range), or None.
+
+    The adapters check values first; this is the ledger's own guard, so that no value
+    can ever fail a commit (SQLite refuses integers past 64 bits) and stop ingestion.
+    """
+    for i in _COUNT_COLS:
+        v = row[i]
+        if type(v) is not int or not 0 <= v <= MAX_TOKENS:
+            return f"{_COL_NAMES[i]} {v!r} is not a count (0 to {MAX_TOKENS})"
+    for i in _MONEY_COLS:
+        v = row[i]
+        if v is not None and not -_MAX_NANO <= v <= _MAX_NANO:
+            return f"{_COL_NAMES[i]} {v!r} nano-dollars is out of range"
+    return None
+
+
+def _bad_row(row: Sequence[Any], message: str) -> BadRecord:
+    path, _, offset = str(row[_COL_NAMES.index("origin")]).rpartition(":")
+    return BadRecord(row[3], path, int(offset) if offset.isdigit() else 0, message)
+
+
 def event_from_row(row: Sequence[Any]) -> UsageEvent:
     """A row selected with `_EVENT_COLS` (in that order) → UsageEvent."""
     tags = row[18]
@@ -426,6 +484,24 @@ def _rollup_rows(
     return [(*k, *v) for k, v in daily.items()], tagged
 
 
+def _check_writable(path: Path) -> None:
+    """LedgerError unless the ledger and its WAL files, where they exist, can be written.
+
+    SQLite maps the `-shm` file into memory: one it cannot write (made immutable, owned by
+    another user) fails deep inside SQLite, as a bus error in the worst case. Say so first.
+    """
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            fd = os.open(p, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise LedgerError(
+                f"{p}: cannot write it ({exc.strerror}); the ledger needs it writable"
+            ) from exc
+        os.close(fd)
+
+
 class Ledger:
     """One SQLite file. Open read-write for ingesting, read-only for reports."""
 
@@ -452,6 +528,7 @@ class Ledger:
                 )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                _check_writable(self.path)
                 self.db = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=not threaded
                 )
@@ -473,13 +550,19 @@ class Ledger:
                 raise LedgerError(f"{self.path}: cannot write the ledger: {exc}") from exc
         self.last_counts: dict[str, tuple[int, int]] = {}
         """(new, updated) events per source of the last commit."""
+        self.last_refused: list[BadRecord] = []
+        """Events the last commit stored as bad records instead (`unstorable`)."""
         self._session_keys: set[str] | None = None
         self._cold = False
         if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             self._session_keys = set()
             self._cold = True
         if readonly:
-            version = self.schema_version()
+            try:
+                version = self.schema_version()
+            except sqlite3.Error as exc:
+                self.db.close()
+                raise LedgerError(f"{self.path}: cannot read the ledger: {exc}") from exc
             if version > SCHEMA_VERSION:
                 raise LedgerError(
                     f"{self.path}: ledger schema {version} is newer than this llm-monitor "
@@ -615,24 +698,29 @@ class Ledger:
         `want_applied=False` and is spared building it.
         """
         self.last_counts = {}
+        self.last_refused = []
         if not batch:
             return []
         db = self.db
         day_of = self.day_of
         # Within the batch, the largest copy of each key wins (first among equals).
         chosen: dict[str, tuple[tuple[Any, ...], UsageEvent | None]] = {}
-        for e in batch.events:
-            row = event_row(e, day_of)
-            have = chosen.get(e.key)
-            if have is None or row[7] + row[8] > have[0][7] + have[0][8]:
-                chosen[e.key] = (row, e)
-        for row in batch.rows:
+        refused: list[BadRecord] = []
+        candidates: list[tuple[tuple[Any, ...], UsageEvent | None]]
+        candidates = [(event_row(e, day_of), e) for e in batch.events]
+        candidates += [(row, None) for row in batch.rows]
+        for row, ev in candidates:
+            why = unstorable(row)
+            if why is not None:
+                refused.append(_bad_row(row, why))
+                continue
             have = chosen.get(row[0])
             if have is None or row[7] + row[8] > have[0][7] + have[0][8]:
-                chosen[row[0]] = (row, None)
+                chosen[row[0]] = (row, ev)
         applied: list[Applied] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            self._check_cursors(batch.expected)
             existing = self._existing(list(chosen))
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
@@ -707,13 +795,31 @@ class Ledger:
                         for c in batch.cursors.values()
                     ],
                 )
-            if batch.errors:
-                self._record_errors(batch.errors)
+            if batch.errors or refused:
+                self._record_errors([*batch.errors, *refused])
             db.execute("COMMIT")
+            self.last_refused = refused
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return applied
+
+    def _check_cursors(self, expected: dict[tuple[str, str], CursorMark]) -> None:
+        """CursorConflict unless every file's stored cursor is the one its bytes were
+        read from. Inside the commit's write transaction, so nobody moves one meanwhile."""
+        moved = []
+        for (source, path), mark in expected.items():
+            row = self.db.execute(
+                "SELECT file_id, offset FROM cursors WHERE source = ? AND path = ?",
+                (source, path),
+            ).fetchone()
+            if (None if row is None else (row[0], row[1])) != mark:
+                moved.append((source, path))
+        if moved:
+            # Another writer exists (or existed): keys this process did not insert may
+            # be stored, so stop trusting the empty-ledger shortcut.
+            self._session_keys = None
+            raise CursorConflict(moved)
 
     def _apply_rollup(self, acc: dict[RollupKey, list[int]]) -> None:
         daily, tagged = _rollup_rows(acc)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
+from monitor.config import CallTimes
 from monitor.ledger import DayOf, event_row
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext
@@ -40,6 +41,7 @@ class SourceSpec:
     tz: tzinfo
     cost: str
     options: Mapping[str, Any]
+    times: CallTimes
 
 
 @dataclass(slots=True)
@@ -66,9 +68,17 @@ def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Seque
 
 
 def context_for(
-    source: str, tz: tzinfo, options: Mapping[str, Any], cur: Cursor, base_offset: int
+    source: str,
+    tz: tzinfo,
+    options: Mapping[str, Any],
+    cur: Cursor,
+    base_offset: int,
+    times: CallTimes,
 ) -> ParseContext:
-    """What an adapter is told about the bytes it gets (shared with the in-process path)."""
+    """What an adapter is told about the bytes it gets (shared with the in-process path).
+
+    The latest acceptable call time is now + the tolerance, taken here: adapters never
+    look at the clock."""
     mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
     return ParseContext(
         source=source,
@@ -78,6 +88,8 @@ def context_for(
         base_offset=base_offset,
         mtime=mtime,
         options=options,
+        earliest=times.since,
+        latest=datetime.now(UTC) + times.future,
     )
 
 
@@ -113,7 +125,9 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
             for offset, reason in chunk.skipped:
                 res.errors.append((cur.path, offset, reason))
             if chunk.data:
-                ctx = context_for(spec.name, spec.tz, spec.options, cur, chunk.base_offset)
+                ctx = context_for(
+                    spec.name, spec.tz, spec.options, cur, chunk.base_offset, spec.times
+                )
                 try:
                     result = fmt.parse(ctx, dict(cur.state), chunk.data)
                 except IncompleteDocument:

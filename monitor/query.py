@@ -158,16 +158,24 @@ def _tag_path(key: str) -> str:
 
 
 def parse_bound(text: str) -> date | datetime:
-    """`2026-11-01` → a whole day; `2026-11-01T12:00` (or with a space) → an instant."""
+    """The one reading of a range bound, for `--since`/`--until` and selections alike.
+
+    `2026-11-01` → a whole day; `2026-11-01T12:00` (or with a space, seconds, a
+    fraction, `Z` or an offset such as `+01:00`) → an instant.
+    """
     text = text.strip()
     try:
-        if "T" in text or " " in text:
+        if "T" in text or "t" in text or " " in text:
             return datetime.fromisoformat(text)
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(
             f"bad date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
         ) from None
+
+
+def _bound(value: str | Bound) -> Bound:
+    return parse_bound(value) if isinstance(value, str) else value
 
 
 def parse_selection(text: str) -> Selection:
@@ -215,15 +223,17 @@ def parse_selection(text: str) -> Selection:
 
 def selection(
     *,
-    since: Bound = None,
-    until: Bound = None,
+    since: str | Bound = None,
+    until: str | Bound = None,
     sources: Sequence[str] = (),
     where: Mapping[str, str] | None = None,
     label: str = "",
 ) -> Selection:
-    """A Selection from CLI-shaped options (`--where` keys are checked here)."""
+    """A Selection from CLI-shaped options: `--since`/`--until` as typed (text, read by
+    `parse_bound`) or already parsed, `--where` keys checked here. Text must not reach
+    the Selection: SQL would skip it as neither day nor instant, and output would crash."""
     items = tuple((where_field(k), v) for k, v in (where or {}).items())
-    return Selection(since, until, tuple(sources), items, label)
+    return Selection(_bound(since), _bound(until), tuple(sources), items, label)
 
 
 _NARROW: Final = 0.2

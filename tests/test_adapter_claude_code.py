@@ -15,6 +15,7 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult
 from monitor.sources.claude_code import FORMAT, default_paths, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "claude-code" / "projects"
 SESSION_A = "3f2a1c9e-5b7d-4e21-9a0c-1d2e3f4a5b6c"
@@ -31,6 +32,7 @@ def make_ctx(
         tz=BERLIN,
         base_offset=base_offset,
         mtime=mtime,
+        latest=LATEST,
     )
 
 
@@ -42,7 +44,7 @@ def line(
     *,
     msg_id: str | None = "msg_1",
     req_id: str | None = "req_1",
-    model: str = "claude-sonnet-4-5-20250929",
+    model: Any = "claude-sonnet-4-5-20250929",
     usage: dict[str, Any] | None = None,
     **extra: Any,
 ) -> bytes:
@@ -270,3 +272,91 @@ def test_absurd_values_are_errors_not_crashes() -> None:
     result = parse(make_ctx(), {}, absurd + far + line(msg_id="msg_3"))
     assert [e.key for e in result.events] == ["cc:msg_3:req_1"]
     assert [err.offset for err in result.errors] == [0, len(absurd)]
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+
+def around(bad: bytes, base: int = 100) -> tuple[ParseResult, int]:
+    """Parse a good line, `bad`, a good line; also return where `bad` starts."""
+    first = line(msg_id="msg_a", usage={"input_tokens": 10, "output_tokens": 20})
+    last = line(msg_id="msg_z", usage={"input_tokens": 30, "output_tokens": 40})
+    return parse(make_ctx(base_offset=base), {}, first + bad + last), base + len(first)
+
+
+def assert_only_neighbours_count(result: ParseResult) -> None:
+    assert [e.key for e in result.events] == ["cc:msg_a:req_1", "cc:msg_z:req_1"]
+    assert totals(result.events) == (40, 60, 0, 0, 0)
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize(
+    "field",
+    ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
+)
+def test_garbage_token_count_is_a_bad_record_and_neighbours_count(field: str, garbage: Any) -> None:
+    usage = {"input_tokens": 1, "output_tokens": 2, field: garbage}
+    result, offset = around(line(msg_id="msg_bad", usage=usage))
+    assert_only_neighbours_count(result)
+    ((error_offset, message),) = [(e.offset, e.message) for e in result.errors]
+    assert error_offset == offset
+    assert message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+def test_garbage_one_hour_cache_write_is_a_bad_record() -> None:
+    usage = {"input_tokens": 1, "cache_creation": {"ephemeral_1h_input_tokens": -5}}
+    result, offset = around(line(msg_id="msg_bad", usage=usage))
+    assert_only_neighbours_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (offset, "ephemeral_1h_input_tokens: -5 is not a token count (negative)")
+    ]
+
+
+def test_whole_float_and_numeric_string_counts_are_read() -> None:
+    usage = {"input_tokens": 3865.0, "output_tokens": "12", "cache_read_input_tokens": None}
+    (event,) = parse(make_ctx(), {}, line(usage=usage)).events
+    assert (event.input_tokens, event.output_tokens) == (3865, 12)
+
+
+def test_input_with_cache_over_the_count_bound_is_a_bad_record() -> None:
+    half = 6 * 10**14  # each fine, their sum over MAX_TOKENS
+    usage = {"input_tokens": half, "cache_read_input_tokens": half, "output_tokens": 1}
+    result, offset = around(line(msg_id="msg_bad", usage=usage))
+    assert_only_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert "input_tokens with cache reads and writes" in result.errors[0].message
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    mtime = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
+    first = line(msg_id="msg_a")
+    data = first + line(msg_id="msg_bad", timestamp=value) + line(msg_id="msg_z")
+    result = parse(make_ctx(mtime=mtime), {}, data)
+    assert [e.key for e in result.events] == ["cc:msg_a:req_1", "cc:msg_z:req_1"]
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == [len(first)]
+    assert result.errors[0].message.startswith(says)
+
+
+def test_epoch_number_timestamp_is_read_not_replaced_by_the_mtime() -> None:
+    mtime = datetime(2026, 11, 21, tzinfo=UTC)
+    (event,) = parse(make_ctx(mtime=mtime), {}, line(timestamp=1763640000)).events
+    assert (event.ts, event.flags) == (datetime(2025, 11, 20, 12, 0, tzinfo=UTC), 0)
+
+
+@pytest.mark.parametrize("model", [5, ["claude-sonnet-4-5"], {"id": "claude"}])
+def test_model_that_is_no_string_is_a_bad_record(model: Any) -> None:
+    result, offset = around(line(msg_id="msg_bad", model=model))
+    assert_only_neighbours_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (offset, f"message.model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize("cost", [-0.01, "abc", "Infinity", "NaN", 1e9, True])
+def test_garbage_cost_usd_is_a_bad_record(cost: Any) -> None:
+    result, offset = around(line(msg_id="msg_bad", costUSD=cost))
+    assert_only_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith("costUSD: ")

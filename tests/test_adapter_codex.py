@@ -14,6 +14,7 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult, State
 from monitor.sources.codex import FALLBACK_MODEL, FORMAT, default_paths, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 ROLLOUT = next(
     (Path(__file__).resolve().parent.parent / "examples" / "codex" / "sessions").rglob(
@@ -31,6 +32,7 @@ def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContex
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=mtime,
+        latest=LATEST,
     )
 
 
@@ -210,3 +212,75 @@ def test_absurd_values_are_errors_not_crashes() -> None:
     result = parse(make_ctx(), {}, data)
     assert usage(result.events) == [(4, 0, 1, 0)]
     assert [e.offset for e in result.errors] == [len(turn("gpt-5")), len(turn("gpt-5") + absurd)]
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+
+def running_total(**counts: Any) -> bytes:
+    info = {"total_token_usage": counts}
+    return jl("event_msg", {"type": "token_count", "info": info})
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["input_tokens", "cached_input_tokens", "output_tokens"])
+def test_garbage_running_total_is_a_bad_record_and_the_next_growth_counts(
+    field: str, garbage: Any
+) -> None:
+    head = turn("gpt-5") + token_count(100, 0, 10)
+    bad = running_total(**{"input_tokens": 150, "output_tokens": 15, field: garbage})
+    result = parse(make_ctx(base_offset=40), {}, head + bad + token_count(300, 0, 30))
+    # the bad line leaves the running total alone: the next line's growth covers its turn
+    assert usage(result.events) == [(100, 0, 10, 0), (200, 0, 20, 0)]
+    assert [e.offset for e in result.errors] == [40 + len(head)]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+    assert result.state["totals"] == [300, 0, 30, 0]
+
+
+def test_garbage_last_token_usage_is_a_bad_record() -> None:
+    info = {"last_token_usage": {"input_tokens": "40", "output_tokens": 6}}
+    bad = jl("event_msg", {"type": "token_count", "info": info})
+    head = turn("gpt-5") + token_count(100, 0, 10)
+    result = parse(make_ctx(), {}, head + bad + token_count(130, 0, 12))
+    assert usage(result.events) == [(100, 0, 10, 0), (30, 0, 2, 0)]
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (len(head), "input_tokens: '40' is not a token count")
+    ]
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    mtime = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    head = turn("gpt-5") + token_count(100, 0, 10)
+    bad = token_count(150, 0, 15, ts=value)
+    result = parse(make_ctx(mtime=mtime), {}, head + bad + token_count(300, 0, 30))
+    # the bad line's turn is lost, never counted twice: the running total moved past it
+    assert usage(result.events) == [(100, 0, 10, 0), (150, 0, 15, 0)]
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == [len(head)]
+    assert result.errors[0].message.startswith(says)
+
+
+def test_event_model_that_is_no_string_is_a_bad_record() -> None:
+    own = jl(
+        "event_msg",
+        {"type": "token_count", "model": 5, "info": {"total_token_usage": {"input_tokens": 150}}},
+    )
+    head = turn("gpt-5") + token_count(100, 0, 10)
+    result = parse(make_ctx(), {}, head + own + token_count(300, 0, 30))
+    assert [e.model for e in result.events] == ["gpt-5", "gpt-5"]
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (len(head), "payload.model: 5 is not a model name")
+    ]
+
+
+def test_turn_model_that_is_no_string_is_bad_and_later_turns_take_the_flagged_fallback() -> None:
+    head = turn("o4-mini") + token_count(100, 0, 10)
+    bad_turn = jl("turn_context", {"cwd": "/w/proj", "model": ["o3"]})
+    result = parse(make_ctx(), {}, head + bad_turn + token_count(300, 0, 30))
+    assert usage(result.events) == [(100, 0, 10, 0), (200, 0, 20, 0)]
+    assert [e.model for e in result.events] == ["o4-mini", FALLBACK_MODEL]
+    assert result.events[1].tags["model_fallback"] == "true"
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (len(head), "model: ['o3'] is not a model name")
+    ]

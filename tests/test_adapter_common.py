@@ -1,23 +1,60 @@
-"""The line and time helpers every JSON-lines adapter reads through."""
+"""The line, time and value helpers every adapter reads through."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 import msgspec
 import pytest
 
 from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
-from monitor.sources.base import ParseContext, ParseError
-from monitor.sources.common import TOKEN_FIELDS, iter_lines, json_lines, ts_or_mtime
+from monitor.sources.base import BadValue, ParseContext, ParseError, guarded
+from monitor.sources.common import (
+    TOKEN_FIELDS,
+    call_time,
+    cost,
+    count,
+    iter_lines,
+    json_lines,
+    model_name,
+)
 
 _DECODE = msgspec.json.Decoder().decode
 
+# Shared furniture of the adapter tests: the garbage issue 9 found stored as calls, and
+# the upper bound the pipeline would set (now + 1 day) pinned to a fixed date.
+LATEST = datetime(2026, 12, 1, tzinfo=UTC)
+GARBAGE_COUNTS: dict[str, Any] = {
+    "negative": -5,
+    "abc": "abc",
+    "true": True,
+    "fraction": 12.7,
+    "1e30": 1e30,
+    "2**64": 2**64,
+    "1e308": 1e308,
+}
+"""Token counts that make a record bad in every JSON format (`ids=list(GARBAGE_COUNTS)`)."""
+BAD_TIMES: dict[str, tuple[str, str]] = {
+    "year-9999": ("9999-06-01T00:00:00Z", "timestamp out of range"),
+    "year-1970": ("1970-01-01T00:00:00Z", "timestamp out of range"),
+    "unreadable": ("yesterday at noon", "unreadable timestamp"),
+}
+"""Times of a call that make a record bad: (value, what the error says)."""
 
-def make_ctx(mtime: datetime | None = None) -> ParseContext:
-    return ParseContext(source="s", path="/logs/a.jsonl", file_id="1:2:ab", tz=UTC, mtime=mtime)
+
+def make_ctx(mtime: datetime | None = None, latest: datetime | None = LATEST) -> ParseContext:
+    return ParseContext(
+        source="s",
+        path="/logs/a.jsonl",
+        file_id="1:2:ab",
+        tz=timezone(timedelta(hours=1)),
+        mtime=mtime,
+        latest=latest,
+    )
 
 
 def test_lines_carry_absolute_offsets_without_their_terminators() -> None:
@@ -63,9 +100,182 @@ def test_token_fields_are_usage_events_counts_in_field_order() -> None:
     assert tuple(names[first : first + len(TOKEN_FIELDS)]) == TOKEN_FIELDS
 
 
-def test_a_record_without_time_takes_the_mtime_flagged_or_nothing() -> None:
-    own = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    mtime = datetime(2026, 1, 1, tzinfo=UTC)
-    assert ts_or_mtime(own, make_ctx(mtime)) == (own, 0)
-    assert ts_or_mtime(None, make_ctx(mtime)) == (mtime, FLAG_TS_FROM_MTIME)
-    assert ts_or_mtime(None, make_ctx()) is None
+# -- counts ------------------------------------------------------------------------------
+
+GOOD_COUNTS: list[tuple[Any, int]] = [
+    (0, 0),
+    (3865, 3865),
+    (3865.0, 3865),  # a float without a fraction is a count
+    (None, 0),  # missing: 0
+    (10**15, 10**15),
+]
+BAD_COUNTS: list[tuple[Any, str]] = [
+    (-5, "-5 is not a token count (negative)"),
+    (-0.5, "not a whole number"),
+    (12.7, "12.7 is not a token count (not a whole number)"),
+    (1e30, "over 10**15"),
+    (10**15 + 1, "over 10**15"),
+    (2**63, "over 10**15"),
+    (2**64, "18446744073709551616 is not a token count (over 10**15)"),
+    (1e308, "over 10**15"),
+    (float("inf"), "not a whole number"),
+    (float("nan"), "not a whole number"),
+    (True, "True is not a token count (a boolean)"),
+    (False, "a boolean"),
+    ("abc", "'abc' is not a token count"),
+    ("12", "'12' is not a token count"),  # a string where the tool writes numbers
+    ([1], "[1] is not a token count"),
+    ({"n": 1}, "is not a token count"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), GOOD_COUNTS)
+def test_a_count_is_a_whole_number_from_zero_to_10_to_the_15(value: Any, expected: int) -> None:
+    assert count(value, "input_tokens") == expected
+    assert count(value, "input_tokens", strings=True) == expected
+
+
+@pytest.mark.parametrize(("value", "fragment"), BAD_COUNTS)
+def test_garbage_count_is_a_bad_value_naming_field_and_value(value: Any, fragment: str) -> None:
+    with pytest.raises(BadValue) as raised:
+        count(value, "input_tokens")
+    assert str(raised.value).startswith("input_tokens: ")
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("3,865", 3865), (" 12 ", 12), ("1_000", 1000), ("3865.0", 3865), ("", 0), ("  ", 0)],
+)
+def test_numeric_strings_are_counts_where_the_format_writes_text(text: str, expected: int) -> None:
+    assert count(text, "prompt_tokens", strings=True) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["abc", "-5", "12.7", "1e30", "1e400", "nan", "9223372036854775808"]
+)
+def test_non_count_strings_are_bad_even_where_the_format_writes_text(text: str) -> None:
+    with pytest.raises(BadValue, match=r"^prompt_tokens: .* is not a token count"):
+        count(text, "prompt_tokens", strings=True)
+
+
+# -- costs and models --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.0123, Decimal("0.0123")),
+        ("0.25", Decimal("0.25")),
+        ("$1,234.50", Decimal("1234.50")),
+        (0, Decimal(0)),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_a_reported_cost_is_a_finite_non_negative_amount(value: Any, expected: Any) -> None:
+    assert cost(value, "cost_usd") == expected
+
+
+@pytest.mark.parametrize(
+    "value", [-0.01, "-1", float("nan"), float("inf"), "Infinity", 1e9, 1e300, "cheap", True, [1]]
+)
+def test_garbage_cost_is_a_bad_value(value: Any) -> None:
+    with pytest.raises(BadValue, match=r"^cost_usd: .* is not a cost"):
+        cost(value, "cost_usd")
+
+
+def test_a_model_is_a_string_and_a_missing_one_is_none() -> None:
+    assert model_name(" gpt-4o ") == "gpt-4o"
+    assert model_name(None) is None and model_name("") is None and model_name("  ") is None
+    for wrong in (5, 4.0, ["gpt-4o"], {"name": "gpt-4o"}, True):
+        with pytest.raises(BadValue, match=r"^model: .* is not a model name$"):
+            model_name(wrong)
+
+
+# -- the time of a call ------------------------------------------------------------------
+
+MTIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-01-02T03:04:00Z", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
+        ("2026-01-02T03:04:00.500+02:00", datetime(2026, 1, 2, 1, 4, 0, 500000, tzinfo=UTC)),
+        ("2026-01-02T04:04:00", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),  # naive: ctx.tz
+        (" 2026-01-02T03:04:00Z ", datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),
+        (1767323040, datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),  # epoch seconds
+        (1767323040000, datetime(2026, 1, 2, 3, 4, tzinfo=UTC)),  # epoch milliseconds
+        ("2020-01-01T00:00:00Z", datetime(2020, 1, 1, tzinfo=UTC)),  # the bounds are in range
+        ("2026-12-01T00:00:00Z", LATEST),
+    ],
+)
+def test_a_readable_time_in_range_is_the_calls_own(value: Any, expected: datetime) -> None:
+    assert call_time(value, make_ctx(MTIME)) == (expected, 0)
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_a_missing_time_takes_the_mtime_flagged_or_is_bad_without_one(value: Any) -> None:
+    assert call_time(value, make_ctx(MTIME)) == (MTIME, FLAG_TS_FROM_MTIME)
+    with pytest.raises(BadValue, match="no timestamp and no file mtime"):
+        call_time(value, make_ctx())
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yesterday", "2026-13-45T10:00:00", "2026-02-30", True, [2026], {"t": 1}, 1e20, 10**400,
+     "9999-12-31T23:59:59-23:00", float("nan")],
+)  # fmt: skip
+def test_an_unreadable_time_is_bad_not_the_mtime(value: Any) -> None:
+    with pytest.raises(BadValue, match=r"^unreadable timestamp: created = "):
+        call_time(value, make_ctx(MTIME), "created")
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"),
+    [
+        ("9999-01-01T00:00:00Z", "after 2026-12-01"),
+        ("2026-12-01T00:00:01Z", "after 2026-12-01"),
+        ("1970-01-01T00:00:00Z", "before 2020-01-01"),
+        (0, "before 2020-01-01"),  # epoch 0
+        ("2019-12-31T23:59:59Z", "before 2020-01-01"),
+    ],
+)
+def test_a_time_out_of_range_is_bad(value: Any, bound: str) -> None:
+    with pytest.raises(BadValue, match=rf"^timestamp out of range: timestamp = .* is {bound}"):
+        call_time(value, make_ctx(MTIME))
+
+
+def test_without_latest_there_is_no_upper_bound_and_earliest_is_configurable() -> None:
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    assert call_time("9999-01-01T00:00:00Z", make_ctx(latest=None)) == (far, 0)
+    old = dataclasses.replace(make_ctx(), earliest=datetime(1999, 1, 1, tzinfo=UTC))
+    assert call_time("2001-09-09T01:46:40Z", old)[0] == datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)
+
+
+def test_an_mtime_standing_in_must_be_in_range_too() -> None:
+    with pytest.raises(BadValue, match="timestamp out of range: file mtime = 1970-01-01"):
+        call_time(None, make_ctx(datetime(1970, 1, 1, tzinfo=UTC)))
+
+
+def test_a_time_the_adapter_derived_is_only_range_checked() -> None:
+    noon = datetime(2025, 10, 7, 12, tzinfo=timezone(timedelta(hours=2)))
+    assert call_time(noon, make_ctx(MTIME), "workflow stamp") == (noon, 0)
+    with pytest.raises(BadValue, match="workflow stamp = 1999-10-07T12:00:00"):
+        call_time(noon.replace(year=1999), make_ctx(MTIME), "workflow stamp")
+
+
+def test_a_bad_value_becomes_its_records_error_with_the_message_as_is() -> None:
+    def build(value: Any) -> UsageEvent:
+        count(value, "output_tokens")
+        raise AssertionError("unreachable")
+
+    assert guarded(7, build, -5) == ParseError(
+        7, "output_tokens: -5 is not a token count (negative)"
+    )
+
+    def overflow() -> UsageEvent:
+        raise OverflowError("too big")
+
+    assert guarded(8, overflow) == ParseError(8, "unreadable value: too big")

@@ -14,6 +14,7 @@ import pytest
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
 from monitor.sources.haiku import FORMAT, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 NOVEL = Path(__file__).resolve().parent.parent / "examples" / "novel"
 EXAMPLE = NOVEL / ".costs" / "haiku_usage.json"
@@ -36,6 +37,7 @@ def ctx(path: Path | str = EXAMPLE, **options: Any) -> ParseContext:
         tz=ZoneInfo("Europe/Berlin"),
         mtime=datetime(2025, 1, 2, tzinfo=UTC),
         options=options,
+        latest=LATEST,
     )
 
 
@@ -174,3 +176,69 @@ def test_project_tag_is_the_directory_holding_costs() -> None:
     events = parse(ctx(path), {}, EXAMPLE.read_bytes()).events
 
     assert {e.tags["project"] for e in events} == {"my-novel"}
+
+
+# -- bad values (issue 9): the session is bad, the others still count ----------------------
+
+
+def with_bad_session(**changes: Any) -> Any:
+    """The example document with NEW_SESSION, changed, inserted as session 1."""
+    doc = document()
+    session = {k: v for k, v in dict(NEW_SESSION, **changes).items() if v is not None}
+    doc["sessions"].insert(1, session)
+    return parse(ctx(), {}, json.dumps(doc).encode())
+
+
+def assert_example_sessions_count(result: Any) -> None:
+    assert len(result.events) == 3
+    assert sum(e.input_tokens for e in result.events) == 50_000
+    assert sum(e.output_tokens for e in result.events) == 10_000
+    assert sum(e.calls for e in result.events) == 80
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["input_tokens", "output_tokens", "api_calls"])
+def test_garbage_count_is_a_bad_session_and_the_others_count(field: str, garbage: Any) -> None:
+    result = with_bad_session(**{field: garbage})
+
+    assert_example_sessions_count(result)
+    assert [e.offset for e in result.errors] == [1]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_session(value: str, says: str) -> None:
+    result = with_bad_session(timestamp=value)
+
+    assert_example_sessions_count(result)
+    assert [e.offset for e in result.errors] == [1]
+    assert result.errors[0].message.startswith(says)
+
+
+def test_missing_timestamp_is_a_bad_session_because_the_key_is_built_from_it() -> None:
+    for missing in (None, "", "  "):
+        result = with_bad_session(timestamp=missing)
+
+        assert_example_sessions_count(result)
+        assert [(e.offset, e.message) for e in result.errors] == [
+            (1, "session without a timestamp (its key is built from it)")
+        ]
+
+
+@pytest.mark.parametrize("model", [35, ["claude-3-5-haiku"], {"id": "x"}])
+def test_model_that_is_no_string_is_a_bad_session_not_the_default(model: Any) -> None:
+    result = with_bad_session(model=model)
+
+    assert_example_sessions_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (1, f"model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize("cost", [-0.0168, "lots", "NaN", 5e9])
+def test_garbage_cost_is_a_bad_session(cost: Any) -> None:
+    result = with_bad_session(cost_usd=cost)
+
+    assert_example_sessions_count(result)
+    assert [e.offset for e in result.errors] == [1]
+    assert result.errors[0].message.startswith("cost_usd: ")

@@ -20,6 +20,7 @@ from monitor.sources.image_describer import (
     parse_log,
     parse_workspace,
 )
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DESCRIPTIONS = EXAMPLES / "image-describer" / "Descriptions"
@@ -48,6 +49,7 @@ def ctx(path: Path | str = LOG, base_offset: int = 0, **options: Any) -> ParseCo
         base_offset=base_offset,
         mtime=MTIME,
         options=options,
+        latest=LATEST,
     )
 
 
@@ -380,3 +382,154 @@ def test_workspace_without_descriptions_has_no_events() -> None:
     result = parse_workspace(ctx(WORKSPACE), {}, b'{"image_files": [], "current_index": 0}')
 
     assert (result.events, result.errors) == ([], [])
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+
+def seed_with(bad: bytes, path: Path | str = LOG) -> tuple[Any, int]:
+    """The two seed images with `bad` lines for a third between them; `bad`'s offset."""
+    cut = SEED_LINES.index(b"Processing: IMG_1235.jpg")
+    data = SEED_LINES[:cut] + bad + SEED_LINES[cut:]
+    return parse_log(ctx(path), {}, data), cut
+
+
+def assert_seed_images_count(result: Any) -> None:
+    assert [e.tags["image"] for e in result.events] == ["IMG_1234.jpg", "IMG_1235.jpg"]
+    assert sum(e.input_tokens for e in result.events) == 3_156 + 6_376
+    assert sum(e.output_tokens for e in result.events) == 709 + 1_156
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        "18,446,744,073,709,551,616 total (18,446,744,073,709,551,615 prompt + 1 completion)",
+        "100 total (9,223,372,036,854,775,808 prompt + 1 completion)",
+        "100 total (-5 prompt + 105 completion)",
+        "100 total (abc prompt + 100 completion)",
+        "100 total (12.7 prompt + 87 completion)",
+        "100 total (1e30 prompt + 87 completion)",
+    ],
+    ids=["2**64", "2**63", "negative", "abc", "fraction", "1e30"],
+)
+def test_garbage_token_line_is_a_bad_record_and_neighbours_count(counts: str) -> None:
+    result, offset = seed_with(b"Processing: X.jpg\nToken usage: " + counts.encode() + b"\n")
+
+    assert_seed_images_count(result)
+    assert [e.offset for e in result.errors] == [offset + len(b"Processing: X.jpg\n")]
+
+
+def test_absurd_estimated_cost_makes_its_token_line_bad() -> None:
+    bad = b"Token usage: 100 total (80 prompt + 20 completion)\nEstimated cost: $2,000,000,000\n"
+
+    result, offset = seed_with(bad)
+
+    assert_seed_images_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (offset, "Estimated cost: '2,000,000,000' is not a cost (over $1,000,000)")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "says"),
+    [
+        (b"9999-06-01 10:00:00,000", "timestamp out of range"),
+        (b"1970-01-01 00:00:00,000", "timestamp out of range"),
+        (b"2025-13-45 10:00:00,000", "unreadable timestamp"),
+    ],
+    ids=["year-9999", "year-1970", "unreadable"],
+)
+def test_bad_log_stamp_is_a_bad_record_not_the_workflow_time(stamp: bytes, says: str) -> None:
+    bad = stamp + b" - INFO - Token usage: 100 total (80 prompt + 20 completion)\n"
+
+    result, offset = seed_with(bad)
+
+    assert_seed_images_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{says}: log stamp = ")
+
+
+def test_workflow_stamp_out_of_range_is_a_bad_record() -> None:
+    path = f"/x/Descriptions/wf_photos_19991231/logs/{LOG.name}"
+
+    result = parse_log(ctx(path), {}, SEED_LINES)
+
+    assert result.events == []
+    assert len(result.errors) == 2
+    assert result.errors[0].message.startswith("timestamp out of range: workflow stamp = 1999")
+
+
+def test_a_bad_token_line_drops_its_description_not_the_next_ones() -> None:
+    bad = (
+        b"Generated description for X.jpg (Provider: Claude, Model: claude-3-opus)\n"
+        b"[1970-01-01 00:00:00] INFO: Token usage: 10 total (8 prompt + 2 completion)\n"
+        b"Token usage: 100 total (80 prompt + 20 completion)\nnext\n"
+    )
+
+    events = parse_log(ctx(), {}, bad).events
+
+    assert [(e.input_tokens, e.model) for e in events] == [(80, "claude-3-opus")]
+    assert "image" not in events[0].tags  # not X.jpg: that description was the bad line's
+
+
+def workspace_with(**changes: Any) -> tuple[Any, int]:
+    """The example workspace with one more description, changed, listed first; its index."""
+    doc = json.loads(WORKSPACE.read_bytes())
+    entry = {
+        "id": "1728450000000",
+        "model": "gpt-4o",
+        "provider": "openai",
+        "created": "2025-10-09T07:00:00",
+        "total_tokens": 1000,
+        "prompt_tokens": 900,
+        "completion_tokens": 100,
+    }
+    entry.update(changes)
+    doc["image_descriptions"] = {"NEW.jpg": [entry], **doc["image_descriptions"]}
+    return parse_workspace(ctx(WORKSPACE), {}, json.dumps(doc).encode()), 0
+
+
+def assert_workspace_descriptions_count(result: Any) -> None:
+    assert len(result.events) == 3
+    assert sum(e.input_tokens for e in result.events) == 8_267
+    assert sum(e.output_tokens for e in result.events) == 1_496
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["prompt_tokens", "completion_tokens", "total_tokens"])
+def test_garbage_workspace_count_is_a_bad_record_and_neighbours_count(
+    field: str, garbage: Any
+) -> None:
+    result, index = workspace_with(**{field: garbage})
+
+    assert_workspace_descriptions_count(result)
+    assert [e.offset for e in result.errors] == [index]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_created_time_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    result, index = workspace_with(created=value)
+
+    assert_workspace_descriptions_count(result)
+    assert [e.offset for e in result.errors] == [index]
+    assert result.errors[0].message.startswith(f"{says}: created = ")
+
+
+@pytest.mark.parametrize("model", [4, ["gpt-4o"], {"name": "gpt-4o"}])
+def test_workspace_model_that_is_no_string_is_a_bad_record(model: Any) -> None:
+    result, index = workspace_with(model=model)
+
+    assert_workspace_descriptions_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (index, f"model: {model!r} is not a model name")
+    ]
+
+
+def test_workspace_garbage_cost_is_a_bad_record() -> None:
+    result, index = workspace_with(estimated_cost=-0.01)
+
+    assert_workspace_descriptions_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (index, "estimated_cost: -0.01 is not a cost (negative)")
+    ]

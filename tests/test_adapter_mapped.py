@@ -17,6 +17,7 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult, State
 from monitor.sources.mapped import CSV_FORMAT, JSONL_FORMAT, option_errors, parse_csv, parse_jsonl
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mapped"
 SOURCES = {s["name"]: s for s in tomllib.loads((EXAMPLES / "config.toml").read_text())["sources"]}
@@ -33,6 +34,7 @@ def make_ctx(
         base_offset=base_offset,
         mtime=mtime,
         options=options,
+        latest=LATEST,
     )
 
 
@@ -228,6 +230,7 @@ def test_csv_mapping_to_a_missing_column_is_reported_once() -> None:
         ({"fields": {"model": ""}}, "fields.model"),
         ({"fields": {"model": "m"}, "input_includes_cache": "no"}, "input_includes_cache"),
         ({"fields": "model"}, "fields must be a table"),
+        ({"fields": {"input_tokens": "in"}, "defaults": {"model": 4}}, "defaults.model"),
     ],
 )
 def test_option_errors_explain_what_is_wrong(options: dict[str, Any], fragment: str) -> None:
@@ -270,3 +273,146 @@ def test_csv_stray_quote_costs_one_record_not_the_rest_of_the_log() -> None:
     assert [err.offset for err in second.errors] == [len(header)]
     assert [e.input_tokens for e in second.events] == list(range(1, 71))
     assert second.events[-1].origin == f"/logs/app.log:{len(head + rest) - len(good[-1])}"
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+FULL = {
+    "fields": {
+        "ts": "t",
+        "model": "m",
+        "input_tokens": "in",
+        "output_tokens": "out",
+        "cache_read_tokens": "cr",
+        "reasoning_tokens": "r",
+        "calls": "n",
+        "cost": "usd",
+    }
+}
+GOOD = {"t": "2026-11-20T10:00:00Z", "m": "gpt-5", "in": 100, "out": 10}
+
+
+def around_jsonl(bad: dict[str, Any], base: int = 9) -> tuple[ParseResult, int]:
+    good = jsonl(GOOD)
+    result = parse_jsonl(make_ctx(FULL, base_offset=base), {}, good + jsonl(bad) + good)
+    return result, base + len(good)
+
+
+def assert_neighbours_count(result: ParseResult) -> None:
+    assert tokens(result.events) == [(100, 10, 0), (100, 10, 0)]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize(
+    ("column", "field"),
+    [("in", "input_tokens"), ("out", "output_tokens"), ("cr", "cache_read_tokens"), ("n", "calls")],
+)
+def test_garbage_jsonl_count_is_a_bad_record_and_neighbours_count(
+    column: str, field: str, garbage: Any
+) -> None:
+    result, offset = around_jsonl(dict(GOOD, **{column: garbage}))
+
+    assert_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+def test_numeric_strings_are_counts_in_jsonl_as_documented() -> None:
+    record = dict(GOOD, **{"in": "3,865", "out": "12.0", "n": "2"})
+
+    (event,) = parse_jsonl(make_ctx(FULL), {}, jsonl(record)).events
+
+    assert (event.input_tokens, event.output_tokens, event.calls) == (3865, 12, 2)
+
+
+CSV_OPTIONS = {"fields": {"ts": "ts", "model": "model", "input_tokens": "in", "cost": "usd"}}
+CSV_HEADER = b"ts,model,in,usd\n"
+CSV_GOOD = b'2026-11-20T10:00:00Z,gpt-5,"3,865",0.01\n'
+
+
+def around_csv(bad: bytes) -> tuple[ParseResult, int]:
+    data = CSV_HEADER + CSV_GOOD + bad + CSV_GOOD
+    return parse_csv(make_ctx(CSV_OPTIONS), {}, data), len(CSV_HEADER + CSV_GOOD)
+
+
+@pytest.mark.parametrize(
+    "cell", ["-5", "abc", "true", "12.7", "1e30", "18446744073709551616", "1e308", "NaN"]
+)
+def test_garbage_csv_cell_is_a_bad_record_and_neighbours_count(cell: str) -> None:
+    result, offset = around_csv(b"2026-11-20T10:00:00Z,gpt-5," + cell.encode() + b",0.01\n")
+
+    assert [e.input_tokens for e in result.events] == [3865, 3865]
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"input_tokens: {cell!r} is not a token count")
+
+
+@pytest.mark.parametrize("cell", ["-0.01", "lots", "NaN", "1000000000"])
+def test_garbage_csv_cost_is_a_bad_record(cell: str) -> None:
+    result, offset = around_csv(b"2026-11-20T10:00:00Z,gpt-5,5," + cell.encode() + b"\n")
+
+    assert [e.input_tokens for e in result.events] == [3865, 3865]
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"cost: {cell!r} is not a cost")
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_ts_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    mtime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    good = jsonl(GOOD)
+    data = good + jsonl(dict(GOOD, t=value)) + good
+
+    result = parse_jsonl(make_ctx(FULL, mtime=mtime), {}, data)
+
+    assert_neighbours_count(result)
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == [len(good)]
+    assert result.errors[0].message.startswith(f"{says}: ts = ")
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [("9999-06-01 10:00:00", "out of range"), ("0", "out of range"), ("noon", "unreadable")],
+)
+def test_bad_csv_time_is_a_bad_record(cell: str, says: str) -> None:
+    result, offset = around_csv(cell.encode() + b",gpt-5,5,0.01\n")
+
+    assert [e.input_tokens for e in result.events] == [3865, 3865]
+    assert [e.offset for e in result.errors] == [offset]
+    assert says in result.errors[0].message
+
+
+def test_empty_csv_time_falls_back_to_mtime_flagged() -> None:
+    mtime = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    data = CSV_HEADER + b",gpt-5,5,\n"
+
+    (event,) = parse_csv(make_ctx(CSV_OPTIONS, mtime=mtime), {}, data).events
+
+    assert (event.ts, event.flags, event.reported_cost) == (mtime, FLAG_TS_FROM_MTIME, None)
+
+
+@pytest.mark.parametrize("model", [5, ["gpt-5"], {"id": "gpt-5"}])
+def test_jsonl_model_that_is_no_string_is_a_bad_record_not_the_default(model: Any) -> None:
+    options = dict(FULL, defaults={"model": "gpt-4o"})
+    good = jsonl(GOOD)
+
+    result = parse_jsonl(make_ctx(options), {}, good + jsonl(dict(GOOD, m=model)) + good)
+
+    assert_neighbours_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (len(good), f"model: {model!r} is not a model name")
+    ]
+
+
+def test_input_plus_cache_over_the_count_bound_is_a_bad_record() -> None:
+    options = {
+        "fields": dict(FULL["fields"], cache_write_tokens="cw"),
+        "input_includes_cache": False,
+    }
+    good = jsonl(GOOD)
+    bad = jsonl(dict(GOOD, **{"in": 6 * 10**14, "cr": 6 * 10**14}))
+
+    result = parse_jsonl(make_ctx(options), {}, good + bad + good)
+
+    assert_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [len(good)]
+    assert result.errors[0].message.startswith("input_tokens with cache: ")

@@ -15,6 +15,7 @@ from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext
 from monitor.sources.openai_tracker import FORMAT, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "openai-app" / "token_usage.json"
 MTIME = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
@@ -37,6 +38,7 @@ def ctx(**options: Any) -> ParseContext:
         tz=ZoneInfo("Europe/Berlin"),
         mtime=MTIME,
         options=options,
+        latest=LATEST,
     )
 
 
@@ -226,3 +228,100 @@ def test_half_written_document_is_incomplete() -> None:
     for cut in (0, 10, len(data) // 2, len(data) - 1):
         with pytest.raises(IncompleteDocument):
             parse(ctx(), {}, data[:cut])
+
+
+# -- bad values (issue 9): the call record is bad, the others still count ------------------
+
+
+def forty_calls_and(*bad: dict[str, Any]) -> tuple[Any, list[int]]:
+    """40 good calls (45 + 23 tokens each) with `bad` records spread among them."""
+    calls: list[Any] = [
+        dict(CALL, timestamp=f"2025-03-14T09:{minute:02d}:00.000001") for minute in range(40)
+    ]
+    where = [5 + 10 * i for i in range(len(bad))]
+    for index, record in zip(where, bad, strict=True):
+        calls.insert(index, record)
+    return run({"calls": calls}), where
+
+
+def assert_forty_calls(result: Any) -> None:
+    assert len(result.events) == 40
+    assert sum(e.input_tokens for e in result.events) == 40 * 45
+    assert sum(e.output_tokens for e in result.events) == 40 * 23
+
+
+def test_abc_and_negative_prompt_tokens_are_bad_records_not_extra_calls() -> None:
+    # The issue: 42 events for 40 calls, two of them calls of 0 or -5 tokens.
+    result, where = forty_calls_and(dict(CALL, prompt_tokens="abc"), dict(CALL, prompt_tokens=-5))
+
+    assert_forty_calls(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (where[0], "prompt_tokens: 'abc' is not a token count"),
+        (where[1], "prompt_tokens: -5 is not a token count (negative)"),
+    ]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["prompt_tokens", "completion_tokens", "total_tokens"])
+def test_garbage_token_count_is_a_bad_record_and_neighbours_count(field: str, garbage: Any) -> None:
+    result, where = forty_calls_and(dict(CALL, **{field: garbage}))
+
+    assert_forty_calls(result)
+    assert [e.offset for e in result.errors] == where
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+def test_garbage_nested_usage_count_is_a_bad_record(garbage: Any) -> None:
+    details = {"cached_tokens": garbage}
+    usage = {"prompt_tokens": 45, "completion_tokens": 23, "prompt_tokens_details": details}
+    nested = {"timestamp": "2025-03-14T10:00:00", "usage": usage}
+
+    result, where = forty_calls_and(nested)
+
+    assert_forty_calls(result)
+    assert [e.offset for e in result.errors] == where
+    assert result.errors[0].message.startswith("prompt_tokens_details.cached_tokens: ")
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    result, where = forty_calls_and(dict(CALL, timestamp=value))
+
+    assert_forty_calls(result)
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == where
+    assert result.errors[0].message.startswith(says)
+
+
+def test_epoch_zero_under_another_time_field_is_out_of_range() -> None:
+    untimed = {k: v for k, v in CALL.items() if k != "timestamp"}
+
+    result, where = forty_calls_and(dict(untimed, created=0))
+
+    assert_forty_calls(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (where[0], "timestamp out of range: created = 0 is before 2020-01-01T00:00:00+00:00")
+    ]
+
+
+@pytest.mark.parametrize("model", [35, ["gpt-4o"], {"id": "gpt-4o"}])
+def test_model_that_is_no_string_is_a_bad_record_not_the_default(model: Any) -> None:
+    result, where = forty_calls_and(dict(CALL, model=model))
+
+    assert_forty_calls(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (where[0], f"model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [{"call_cost": -0.001}, {"cost": "abc"}, {"total_cost": "NaN"}, {"input_cost": 2e9}],
+)
+def test_garbage_cost_is_a_bad_record(costs: dict[str, Any]) -> None:
+    result, where = forty_calls_and(dict(CALL, **costs))
+
+    assert_forty_calls(result)
+    assert [e.offset for e in result.errors] == where
+    assert result.errors[0].message.startswith(f"{next(iter(costs))}: ")

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from monitor.events import FLAG_ESTIMATED_TOKENS, FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseError
 from monitor.sources.qc import FORMAT, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "qc" / "logs" / "usage.jsonl"
 MTIME = datetime(2026, 2, 4, tzinfo=UTC)
@@ -58,6 +61,7 @@ def ctx(base_offset: int = 0, **options: Any) -> ParseContext:
         base_offset=base_offset,
         mtime=MTIME,
         options=options,
+        latest=LATEST,
     )
 
 
@@ -203,3 +207,97 @@ def test_crlf_line_without_timestamp_takes_mtime_and_a_line_key() -> None:
     assert events[0].ts == MTIME
     assert events[0].flags & FLAG_TS_FROM_MTIME
     assert events[0].key == "1:2:abc@0:openai"
+
+
+# -- bad values (issue 9): the line is bad, its neighbours still count ---------------------
+
+
+def changed(**changes: Any) -> dict[str, Any]:
+    """SEED with `changes`: `OpenAI.x` sets a field of the OpenAI entry."""
+    record: dict[str, Any] = json.loads(json.dumps(SEED))
+    for name, value in changes.items():
+        if name.startswith("OpenAI."):
+            record["token_usage"]["by_provider"]["OpenAI"][name[7:]] = value
+        else:
+            record[name] = value
+    return record
+
+
+def between_seeds(bad: dict[str, Any], base: int = 7) -> tuple[Any, int]:
+    good = lines(SEED)
+    return parse(ctx(base_offset=base), {}, good + lines(bad) + good), base + len(good)
+
+
+def assert_seeds_count(result: Any) -> None:
+    assert len(result.events) == 4
+    assert sum(e.input_tokens for e in result.events) == 2 * (6_123 + 7_122)
+    assert sum(e.output_tokens for e in result.events) == 2 * (1_111 + 1_322)
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["prompt_tokens", "completion_tokens", "total_tokens", "calls"])
+def test_garbage_provider_count_makes_the_whole_line_bad_and_neighbours_count(
+    field: str, garbage: Any
+) -> None:
+    result, offset = between_seeds(changed(**{f"OpenAI.{field}": garbage}))
+
+    assert_seeds_count(result)  # neither provider of the bad analysis is counted
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"OpenAI.{field}: {garbage!r} is not a token count")
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+def test_garbage_checks_completed_of_an_old_line_is_a_bad_record(garbage: Any) -> None:
+    old = without(SEED, "token_usage")
+
+    result, offset = between_seeds(dict(old, checks_completed=garbage))
+
+    assert_seeds_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"checks_completed: {garbage!r}")
+
+
+def test_estimate_over_the_count_bound_is_a_bad_record() -> None:
+    old = without(SEED, "token_usage")
+
+    result, offset = between_seeds(dict(old, checks_completed=10**13))
+
+    assert_seeds_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert "estimated input tokens" in result.errors[0].message
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    result, offset = between_seeds(changed(timestamp=value))
+
+    assert_seeds_count(result)
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(says)
+
+
+@pytest.mark.parametrize("model", [4, ["gpt-4o"], {"name": "gpt-4o"}])
+def test_model_that_is_no_string_is_a_bad_record_not_the_default(model: Any) -> None:
+    result, offset = between_seeds(changed(**{"OpenAI.model": model}))
+
+    assert_seeds_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (offset, f"OpenAI.model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [({"OpenAI.cost": -0.0128}, "OpenAI.cost"), ({"total_cost_usd": "lots"}, "total_cost_usd")],
+)
+def test_garbage_cost_is_a_bad_record(bad: dict[str, Any], field: str) -> None:
+    record = changed(**bad)
+    if field == "total_cost_usd":
+        del record["token_usage"]  # the total is reported on lines without a breakdown
+
+    result, offset = between_seeds(record)
+
+    assert_seeds_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{field}: ")

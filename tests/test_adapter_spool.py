@@ -15,6 +15,7 @@ from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext
 from monitor.sources.spool import FORMAT, encode_record, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "spool" / "track-20261120.jsonl"
 
@@ -27,6 +28,7 @@ def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContex
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=mtime,
+        latest=LATEST,
     )
 
 
@@ -130,6 +132,11 @@ def test_encode_leaves_out_none_and_accepts_iso_text() -> None:
         {"ts": "2026-11-20T10:00:00Z", "model": "m", "cost": "cheap"},
         {"ts": "2026-11-20T10:00:00Z", "model": "m", "tags": ["a"]},
         {"ts": 12, "model": "m"},
+        {"ts": "2026-11-20T10:00:00Z", "model": "m", "input_tokens": -5},
+        {"ts": "2026-11-20T10:00:00Z", "model": "m", "reasoning_tokens": 2**63},
+        {"ts": "2026-11-20T10:00:00Z", "model": "m", "calls": -1},
+        {"ts": "2026-11-20T10:00:00Z", "model": "m", "cost": Decimal("-0.01")},
+        {"ts": "2026-11-20T10:00:00Z", "model": "m", "cost": 1e9},
     ],
 )
 def test_encode_refuses_what_the_reader_could_not_use(fields: dict[str, Any]) -> None:
@@ -202,3 +209,61 @@ def test_a_line_that_is_not_utf8_is_an_error_not_a_crash() -> None:
     assert [e.input_tokens for e in result.events] == [4]
     ((offset, message),) = [(err.offset, err.message) for err in result.errors]
     assert offset == 0 and message.startswith("invalid JSON: ")
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+
+def around(bad: bytes, base: int = 64) -> tuple[Any, int]:
+    good = rec(input_tokens=100, output_tokens=10)
+    return parse(make_ctx(base_offset=base), {}, good + bad + good), base + len(good)
+
+
+def assert_neighbours_count(result: Any) -> None:
+    assert [(e.input_tokens, e.output_tokens) for e in result.events] == [(100, 10)] * 2
+
+
+@pytest.mark.parametrize("garbage", [*GARBAGE_COUNTS.values(), "12"], ids=[*GARBAGE_COUNTS, "str"])
+@pytest.mark.parametrize(
+    "field", ["input_tokens", "output_tokens", "cache_write_1h_tokens", "reasoning_tokens", "calls"]
+)
+def test_garbage_count_is_a_bad_record_and_neighbours_count(field: str, garbage: Any) -> None:
+    result, offset = around(rec(**{field: garbage}))
+
+    assert_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+def test_whole_float_counts_are_read() -> None:
+    (event,) = parse(make_ctx(), {}, rec(input_tokens=3865.0, calls=2.0)).events
+
+    assert (event.input_tokens, event.calls) == (3865, 2)
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_ts_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    result, offset = around(rec(ts=value))
+
+    assert_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{says}: ts = ")
+
+
+@pytest.mark.parametrize("model", [5, ["gpt-5"], {"id": "gpt-5"}])
+def test_model_that_is_no_string_is_a_bad_record(model: Any) -> None:
+    result, offset = around(rec(model=model))
+
+    assert_neighbours_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (offset, f"model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize("cost", ["-0.01", "Infinity", "1000000000", -1])
+def test_garbage_cost_is_a_bad_record(cost: Any) -> None:
+    result, offset = around(rec(cost=cost))
+
+    assert_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"cost: {cost!r} is not a cost")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseError
 from monitor.sources.studio import FORMAT, parse
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
 
 TECH = Path(__file__).resolve().parent.parent / "examples" / "studio" / "output" / "tech"
 RUN = TECH / "run_tech_20260228_123456" / "tokens.jsonl"
@@ -35,6 +39,7 @@ def ctx(path: Path | str = RUN, base_offset: int = 0, **options: Any) -> ParseCo
         base_offset=base_offset,
         mtime=MTIME,
         options=options,
+        latest=LATEST,
     )
 
 
@@ -183,3 +188,85 @@ def test_malformed_lines_are_errors_at_their_offset_and_the_rest_parses() -> Non
     assert "invalid JSON" in result.errors[0].message
     assert len(result.events) == 2
     assert result.events[1].key == f"1:2:abc@{base + len(data) - len(RECORD) - 1}"
+
+
+# -- bad values (issue 9): the record is bad, its neighbours still count -------------------
+
+
+def record(**changes: Any) -> bytes:
+    fields: dict[str, Any] = json.loads(RECORD)
+    fields.update(changes)
+    return json.dumps(fields).encode() + b"\n"
+
+
+def between_good_records(bad: bytes, base: int = 300) -> tuple[Any, int]:
+    good = RECORD + b"\n"
+    return parse(ctx(base_offset=base), {}, good + bad + good), base + len(good)
+
+
+def assert_only_neighbours_count(result: Any) -> None:
+    assert [(e.input_tokens, e.output_tokens) for e in result.events] == [(2500, 1200)] * 2
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_COUNTS.values(), ids=list(GARBAGE_COUNTS))
+@pytest.mark.parametrize("field", ["input_tokens", "output_tokens", "total_tokens"])
+def test_garbage_token_count_is_a_bad_record_and_neighbours_count(field: str, garbage: Any) -> None:
+    result, offset = between_good_records(record(**{field: garbage}))
+
+    assert_only_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
+
+
+def test_a_negative_day_is_no_longer_possible() -> None:
+    # The issue's studio day summed to -224,000 input tokens: one record said so.
+    result, offset = between_good_records(record(input_tokens=-224_000, total_tokens=None))
+
+    assert sum(e.input_tokens for e in result.events) == 5000
+    assert result.errors == [
+        ParseError(offset, "input_tokens: -224000 is not a token count (negative)")
+    ]
+
+
+def test_whole_float_counts_are_read() -> None:
+    (event,) = parse(ctx(), {}, record(input_tokens=3865.0, output_tokens=10.0)).events
+
+    assert (event.input_tokens, event.output_tokens) == (3865, 10)
+
+
+@pytest.mark.parametrize(("value", "says"), BAD_TIMES.values(), ids=list(BAD_TIMES))
+def test_bad_timestamp_is_a_bad_record_not_the_mtime(value: str, says: str) -> None:
+    result, offset = between_good_records(record(timestamp=value))
+
+    assert_only_neighbours_count(result)
+    assert not any(e.flags & FLAG_TS_FROM_MTIME for e in result.events)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith(says)
+
+
+def test_null_or_empty_timestamp_falls_back_to_mtime_flagged() -> None:
+    events = parse(ctx(), {}, record(timestamp=None) + record(timestamp="")).events
+
+    assert [(e.ts, e.flags) for e in events] == [(MTIME, FLAG_TS_FROM_MTIME)] * 2
+
+
+@pytest.mark.parametrize("model", [4, ["gpt-4"], {"name": "gpt-4"}, True])
+def test_model_that_is_no_string_is_a_bad_record_not_the_default(model: Any) -> None:
+    good = RECORD + b"\n"
+    data = good + record(model=model) + good
+
+    result = parse(ctx(default_model="gpt-4"), {}, data)
+
+    assert_only_neighbours_count(result)
+    assert [(e.offset, e.message) for e in result.errors] == [
+        (len(good), f"model: {model!r} is not a model name")
+    ]
+
+
+@pytest.mark.parametrize("cost", [-0.15, "abc", "NaN", 1e12])
+def test_garbage_cost_usd_is_a_bad_record(cost: Any) -> None:
+    result, offset = between_good_records(record(cost_usd=cost))
+
+    assert_only_neighbours_count(result)
+    assert [e.offset for e in result.errors] == [offset]
+    assert result.errors[0].message.startswith("cost_usd: ")

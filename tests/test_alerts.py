@@ -386,6 +386,7 @@ def test_due_leaves_held_alerts_until_their_hold_ends(tmp_path: Path) -> None:
         assert [r.kind for r in store.due(berlin("2026-11-21 07:00"))] == ["forecast", "budget"]
 
 
+@pytest.mark.e2e
 def test_deciding_and_storing_alerts_never_imports_apprise() -> None:
     import subprocess
     import sys

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import tomli_w
 
 from tests.daemon_harness import Source, append, studio_line, wait_for, workspace
 from tests.http_receiver import Receiver
 
 
+@pytest.mark.e2e
 def test_budget_set_live_then_thresholds_notify_once_across_a_restart(tmp_path: Path) -> None:
     receiver = Receiver().start()
     try:
@@ -65,6 +67,7 @@ def test_budget_set_live_then_thresholds_notify_once_across_a_restart(tmp_path: 
         receiver.stop()
 
 
+@pytest.mark.e2e
 def test_a_price_override_added_on_reload_prices_stored_unpriced_calls(tmp_path: Path) -> None:
     import signal
 

@@ -540,6 +540,7 @@ def test_default_socket_path_prefers_the_runtime_dir(
     assert default_socket_path(state) == state / "llm-monitor.sock"
 
 
+@pytest.mark.e2e
 def test_importing_the_api_does_not_load_asyncio() -> None:
     code = "import sys, monitor.api; sys.exit('asyncio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0

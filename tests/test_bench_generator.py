@@ -185,6 +185,7 @@ def test_lines_are_compact_json_with_ms_utc_timestamps_inside_the_window(
                 assert end - timedelta(days=PARAMS.days) <= when < end
 
 
+@pytest.mark.e2e
 def test_same_params_give_the_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
     params = TreeParams(messages=120, files=12, days=5, end="2026-11-01", seed=3, costs=False)
 

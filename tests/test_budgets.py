@@ -94,6 +94,13 @@ def test_threshold_title_matches_design_exactly() -> None:
     assert d.severity == "warning" and not d.quiet_exempt
 
 
+def test_a_sub_cent_spend_is_titled_with_the_digits_that_make_it_true() -> None:
+    totals = totals_with(call(berlin("2026-11-05 10:00"), "0.005"))
+    [d] = decide(budget("0.01"), totals, NOW)
+    assert d.title == "llm-monitor: budget 'monthly' at 50 % ($0.005 of $0.01)"
+    assert d.body.startswith("Spent $0.005 of $0.01 (50 %)")
+
+
 def test_each_threshold_crossed_in_turn_is_decided_once() -> None:
     b, totals, known = budget(), totals_with(), set[AlertKey]()
     titles = []

@@ -58,6 +58,7 @@ limit = 50
     return cfg
 
 
+@pytest.mark.e2e
 def test_scan_then_report_json_has_the_documented_shape(world: Path) -> None:
     scan = run("scan", config=world)
     assert scan.returncode == 0, scan.stderr
@@ -75,6 +76,7 @@ def test_scan_then_report_json_has_the_documented_shape(world: Path) -> None:
     assert sum(r["calls"] for r in doc["rows"]) == doc["total"]["calls"]
 
 
+@pytest.mark.e2e
 def test_rescan_counts_nothing_twice(world: Path) -> None:
     run("scan", config=world)
     first = json.loads(run("report", "--format", "json", config=world).stdout)["total"]
@@ -83,6 +85,7 @@ def test_rescan_counts_nothing_twice(world: Path) -> None:
     assert json.loads(run("report", "--format", "json", config=world).stdout)["total"] == first
 
 
+@pytest.mark.e2e
 def test_scan_with_bad_records_exits_zero_and_reports_counts_on_stderr(world: Path) -> None:
     bad = world.parent / "studio" / "output" / "tech" / "run_bad" / "tokens.jsonl"
     bad.parent.mkdir(parents=True)
@@ -93,6 +96,7 @@ def test_scan_with_bad_records_exits_zero_and_reports_counts_on_stderr(world: Pa
     assert f"{bad}:0" in result.stderr
 
 
+@pytest.mark.e2e
 def test_config_error_names_file_and_key_and_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[[budgets]]\nname = "m"\nperiod = "month"\nlimit = -5\n')
@@ -101,10 +105,12 @@ def test_config_error_names_file_and_key_and_exits_2(tmp_path: Path) -> None:
     assert str(cfg) in result.stderr and "limit" in result.stderr
 
 
+@pytest.mark.e2e
 def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run("frobnicate").returncode == 2
 
 
+@pytest.mark.e2e
 def test_status_without_daemon_reads_the_ledger(world: Path) -> None:
     run("scan", config=world)
     result = run("status", "--json", config=world)
@@ -118,6 +124,7 @@ def test_status_without_daemon_reads_the_ledger(world: Path) -> None:
     assert "Budgets" in text.stdout and "monthly" in text.stdout
 
 
+@pytest.mark.e2e
 def test_log_appends_to_the_spool_and_scan_ingests_it(world: Path) -> None:
     result = run(
         "log", "--model", "gpt-4o", "--input", "1200", "--output", "300",
@@ -137,12 +144,14 @@ def test_log_appends_to_the_spool_and_scan_ingests_it(world: Path) -> None:
     assert doc["total"]["input_tokens"] == 1200 and doc["total"]["unpriced_calls"] == 0
 
 
+@pytest.mark.e2e
 def test_report_on_missing_ledger_says_what_to_do(world: Path) -> None:
     result = run("report", config=world)
     assert result.returncode == 1
     assert "llm-monitor scan" in result.stderr
 
 
+@pytest.mark.e2e
 def test_compare_shows_seed_003_savings(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES / "studio", tmp_path / "studio")
     cfg = tmp_path / "config.toml"
@@ -169,6 +178,7 @@ paths = ["{tmp_path}/studio/**/run_*/tokens.jsonl"]
     assert "26.0" in text  # 25,000 → 18,500 tokens
 
 
+@pytest.mark.e2e
 def test_status_and_report_do_not_import_heavy_modules(world: Path) -> None:
     run("scan", config=world)
     probe = (

@@ -41,25 +41,30 @@ def bash_script() -> str:
     return completion_script("bash")
 
 
+@pytest.mark.e2e
 def test_bash_script_is_valid_bash(bash_script: str, tmp_path: Path) -> None:
     (tmp_path / "c.bash").write_text(bash_script)
     subprocess.run(["bash", "-n", str(tmp_path / "c.bash")], check=True, timeout=10)
 
 
+@pytest.mark.e2e
 def test_bash_completes_a_subcommand_prefix(bash_script: str, tmp_path: Path) -> None:
     assert complete_bash(bash_script, "llm-monitor", "re", cwd=tmp_path) == ["report", "reprice"]
 
 
+@pytest.mark.e2e
 def test_bash_completes_options_of_the_command_typed(bash_script: str, tmp_path: Path) -> None:
     assert complete_bash(bash_script, "llm-monitor", "status", "--j", cwd=tmp_path) == ["--json"]
     assert "--json" not in complete_bash(bash_script, "llm-monitor", "scan", "--", cwd=tmp_path)
 
 
+@pytest.mark.e2e
 def test_bash_completes_option_choices(bash_script: str, tmp_path: Path) -> None:
     offered = complete_bash(bash_script, "llm-monitor", "report", "--format", "", cwd=tmp_path)
     assert offered == ["text", "json", "csv"]
 
 
+@pytest.mark.e2e
 def test_bash_completes_files_after_a_path_option(bash_script: str, tmp_path: Path) -> None:
     (tmp_path / "status.toml").write_text("")
     offered = complete_bash(bash_script, "llm-monitor", "--config", "st", cwd=tmp_path)
@@ -69,12 +74,14 @@ def test_bash_completes_files_after_a_path_option(bash_script: str, tmp_path: Pa
     assert offered == ["status"]
 
 
+@pytest.mark.e2e
 def test_bash_follows_nested_subcommands(bash_script: str, tmp_path: Path) -> None:
     assert complete_bash(bash_script, "llm-monitor", "budget", "s", cwd=tmp_path) == ["set"]
     offered = complete_bash(bash_script, "llm-monitor", "budget", "set", "--p", cwd=tmp_path)
     assert offered == ["--period"]
 
 
+@pytest.mark.e2e
 def test_positional_choices_complete(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="llm-monitor")
     sub = parser.add_subparsers(dest="command")

@@ -330,6 +330,18 @@ def test_iana_timezone_resolves_and_an_unknown_one_is_a_config_error(
         load_config(cfg, env=env)
 
 
+def test_the_range_of_call_times_is_configured_and_checked(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    text = '[monitor]\ncalls_since = "2024-06-01"\nfuture_tolerance = "6h"\n'
+    [spool] = load_config(write(tmp_path / "c.toml", text), env=env).sources
+    assert spool.call_times.since.isoformat() == "2024-06-01T00:00:00+00:00"
+    assert spool.call_times.future.total_seconds() == 6 * 3600
+    bad = write(tmp_path / "b.toml", '[monitor]\ncalls_since = "last year"\n')
+    with pytest.raises(ConfigError, match=r"monitor\.calls_since: expected a date YYYY-MM-DD"):
+        load_config(bad, env=env)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -614,6 +626,7 @@ def test_make_budget_reports_bad_values_by_key() -> None:
 # ---------------------------------------------------------------- import cost
 
 
+@pytest.mark.e2e
 def test_importing_config_pulls_in_no_heavy_or_adapter_module() -> None:
     code = (
         "import sys, monitor.config\n"

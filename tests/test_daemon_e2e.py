@@ -156,6 +156,7 @@ def _label(event: dict[str, Any]) -> str:
     return str(event["key"])
 
 
+@pytest.mark.e2e
 async def test_appended_records_in_three_formats_each_reach_a_subscriber_once(
     ws: Workspace,
 ) -> None:
@@ -216,6 +217,7 @@ async def test_appended_records_in_three_formats_each_reach_a_subscriber_once(
     )  # the 2020 session is not this month
 
 
+@pytest.mark.e2e
 async def test_two_subscribers_both_receive_every_event(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     ws.start()
@@ -229,6 +231,7 @@ async def test_two_subscribers_both_receive_every_event(ws: Workspace) -> None:
     assert sorted(b.operations()) == want
 
 
+@pytest.mark.e2e
 async def test_a_subscriber_that_never_reads_does_not_hold_up_the_others(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     daemon = ws.start()
@@ -253,6 +256,7 @@ async def test_a_subscriber_that_never_reads_does_not_hold_up_the_others(ws: Wor
     assert daemon.hello()["state"] == "ready"
 
 
+@pytest.mark.e2e
 async def test_line_appended_right_after_ready_is_streamed(ws: Workspace) -> None:
     """Nothing written after the daemon says "ready" may fall between backfill and watching."""
     path = run_file(ws)
@@ -270,6 +274,7 @@ async def test_line_appended_right_after_ready_is_streamed(ws: Workspace) -> Non
 # -- rotation, truncation, crashes ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_rename_rotation_while_running_reads_the_old_file_to_its_end(ws: Workspace) -> None:
     path = run_file(ws)
     written = Written()
@@ -291,6 +296,7 @@ def test_rename_rotation_while_running_reads_the_old_file_to_its_end(ws: Workspa
     wait_snapshot(daemon, written)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("new_content", ["shorter", "longer"])
 def test_copy_truncate_while_running_reads_the_new_content_once(
     ws: Workspace, new_content: str
@@ -315,6 +321,7 @@ def test_copy_truncate_while_running_reads_the_new_content_once(
     wait_snapshot(daemon, written)
 
 
+@pytest.mark.e2e
 def test_kill_9_during_a_burst_then_restart_counts_every_line_once(ws: Workspace) -> None:
     files = [run_file(ws, "run_1"), run_file(ws, "run_2")]
     for f in files:
@@ -379,6 +386,7 @@ def _answers(daemon: DaemonProcess) -> bool:
 # -- life cycle --------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_sigterm_exits_0_and_removes_the_socket(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     daemon = ws.start()
@@ -388,6 +396,7 @@ def test_sigterm_exits_0_and_removes_the_socket(ws: Workspace) -> None:
     assert "stopped" in daemon.log()
 
 
+@pytest.mark.e2e
 def test_sighup_after_adding_a_source_ingests_its_files_without_a_restart(
     ws: Workspace,
 ) -> None:
@@ -413,6 +422,7 @@ def test_sighup_after_adding_a_source_ingests_its_files_without_a_restart(
     assert "config reloaded: 3 sources" in daemon.log()  # studio, haiku and the spool
 
 
+@pytest.mark.e2e
 def test_config_file_change_alone_reloads(ws: Workspace) -> None:
     haiku_file = ws.root / "novel" / ".costs" / "haiku_usage.json"
     write_haiku(haiku_file, [HaikuSession("h1", 10, 5)])
@@ -423,6 +433,7 @@ def test_config_file_change_alone_reloads(ws: Workspace) -> None:
     assert "config file changed" in daemon.log()
 
 
+@pytest.mark.e2e
 def test_invalid_config_on_reload_keeps_the_old_one_running(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     daemon = ws.start()
@@ -438,6 +449,7 @@ def test_invalid_config_on_reload_keeps_the_old_one_running(ws: Workspace) -> No
     assert daemon.hello()["state"] == "ready"
 
 
+@pytest.mark.e2e
 def test_second_daemon_on_the_same_socket_refuses_to_start(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     first = ws.start()
@@ -453,6 +465,7 @@ def test_second_daemon_on_the_same_socket_refuses_to_start(ws: Workspace) -> Non
 # -- the CLI beside the daemon -------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_status_answers_from_the_daemon_then_from_the_ledger_with_the_same_totals(
     ws: Workspace,
 ) -> None:
@@ -482,6 +495,7 @@ def test_status_answers_from_the_daemon_then_from_the_ledger_with_the_same_total
         assert from_daemon[period]["cost_usd"] == from_ledger[period]["cost_usd"] == "0.087500"
 
 
+@pytest.mark.e2e
 def test_scan_refuses_while_the_daemon_runs(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     ws.start()
@@ -511,6 +525,7 @@ def test_unreadable_file_is_skipped_and_the_others_followed(ws: Workspace) -> No
     assert daemon.alive()
 
 
+@pytest.mark.e2e
 def test_a_50_mb_line_is_skipped_and_the_lines_after_it_are_read(ws: Workspace) -> None:
     path = run_file(ws)
     other = run_file(ws, "run_2")
@@ -528,6 +543,7 @@ def test_a_50_mb_line_is_skipped_and_the_lines_after_it_are_read(ws: Workspace) 
     assert daemon.alive()
 
 
+@pytest.mark.e2e
 def test_binary_garbage_is_skipped_and_the_lines_after_it_are_read(ws: Workspace) -> None:
     path = run_file(ws)
     ws.write_config([studio(ws)])
@@ -544,6 +560,7 @@ def test_binary_garbage_is_skipped_and_the_lines_after_it_are_read(ws: Workspace
     assert daemon.hello()["state"] == "ready"
 
 
+@pytest.mark.e2e
 def test_directories_created_after_start_are_followed(ws: Workspace) -> None:
     ws.write_config([studio(ws), claude(ws)])  # neither output/ nor claude/ exists yet
     daemon = ws.start()
@@ -558,6 +575,7 @@ def test_directories_created_after_start_are_followed(ws: Workspace) -> None:
     assert daemon.alive()
 
 
+@pytest.mark.e2e
 def test_a_run_directory_deleted_and_recreated_is_followed_again(ws: Workspace) -> None:
     path = run_file(ws)
     written = Written()
@@ -573,6 +591,7 @@ def test_a_run_directory_deleted_and_recreated_is_followed_again(ws: Workspace) 
     assert daemon.alive()
 
 
+@pytest.mark.e2e
 async def test_an_event_without_a_reported_cost_is_streamed_priced(ws: Workspace) -> None:
     ws.write_config([studio(ws)])
     ws.start()

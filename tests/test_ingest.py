@@ -280,7 +280,18 @@ def test_claude_streamed_copies_in_two_files_count_once_largest(tmp_path: Path) 
 
 OPS = st.lists(
     st.sampled_from(
-        ["write", "write", "write", "partial", "rotate", "copytruncate", "scan", "restart"]
+        [
+            "write",
+            "write",
+            "write",
+            "partial",
+            "rotate",
+            "copytruncate",
+            "scan",
+            "restart",
+            "second",
+            "oversized",
+        ]
     ),
     min_size=1,
     max_size=40,
@@ -288,7 +299,9 @@ OPS = st.lists(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("MODEL_EXAMPLES", "60")),  # more: MODEL_EXAMPLES=500
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(program=OPS)
 def test_ledger_equals_records_written_exactly_once(tmp_path_factory, program: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -301,6 +314,9 @@ def test_ledger_equals_records_written_exactly_once(tmp_path_factory, program: l
     # A file rotated away before it was ever seen cannot be found again (no cursor names
     # it); the live daemon sees every file within milliseconds of its creation.
     seen = False
+    # "second": a second writer on the same ledger file, opened once and kept, so its
+    # cursors go stale as the first one commits (and the first one's as it does).
+    second: tuple[Ledger, Ingestor] | None = None
 
     def append(data: bytes) -> None:
         with f.open("ab") as fh:
@@ -346,12 +362,55 @@ def test_ledger_equals_records_written_exactly_once(tmp_path_factory, program: l
         elif op == "scan":
             world.scan()
             seen = f.exists()
+        elif op == "second":
+            if second is None:
+                other = Ledger(root / "ledger.sqlite3", UTC_ZONE, "UTC")
+                second = (other, Ingestor(world.sources, other, PRICER))
+            second[1].scan()
+            seen = f.exists()
+        elif op == "oversized":
+            finish_partial()
+            append(record(n + 1).replace(b'"input_tokens": ', b'"input_tokens": 1' + b"0" * 19))
         else:
             world.restart()
     finish_partial()
     world.scan()
+    if second is not None:
+        second[1].scan()
+        second[0].close()
     world.scan()
     assert world.input_tokens() == sorted(written)
+    world.close()
+
+
+def test_a_second_writer_with_stale_cursors_rereads_instead_of_counting_twice(
+    tmp_path: Path,
+) -> None:
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1) + record(2))
+    late = Ledger(tmp_path / "ledger.sqlite3", UTC_ZONE, "UTC")
+    stale = Ingestor(world.sources, late, PRICER)  # knows no cursor yet
+    world.scan()
+    with f.open("ab") as fh:
+        fh.write(record(3))
+    stale.scan()  # read from offset 0: the commit sees the moved cursor, re-reads from it
+    world.scan()  # its own cursor is stale now too
+    assert world.input_tokens() == [1, 2, 3]
+    late.close()
+    world.close()
+
+
+@pytest.mark.parametrize("count", ["1e30", str(2**64), "1e308", str(2**63)])
+def test_an_oversized_count_is_a_bad_record_and_the_records_after_it_count(
+    tmp_path: Path, count: str
+) -> None:
+    world, f = studio_world(tmp_path)
+    bad = record(7).replace(b'"input_tokens": 7', b'"input_tokens": ' + count.encode())
+    f.write_bytes(record(1) + bad + b"".join(record(n) for n in range(2, 42)))
+    world.scan()
+    assert world.input_tokens() == list(range(1, 42))
+    errors = world.ledger.db.execute("SELECT path, offset FROM parse_errors").fetchall()
+    assert errors == [(str(f), len(record(1)))]
     world.close()
 
 
@@ -392,6 +451,7 @@ def test_absurd_count_costs_one_line_in_an_append_only_log(tmp_path: Path) -> No
     world.close()
 
 
+@pytest.mark.e2e
 def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path) -> None:
     from monitor import parallel
 
@@ -439,4 +499,48 @@ def test_files_are_parsed_in_process_when_the_worker_pool_is_unavailable(
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(parallel.MIN_FILES + 4))
+    world.close()
+
+
+def test_a_call_dated_outside_the_configured_range_is_a_bad_record(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from monitor.config import CallTimes
+
+    run = tmp_path / "output" / "tech" / "run_1"
+    run.mkdir(parents=True)
+    f = run / "tokens.jsonl"
+    now = datetime.now(UTC)
+
+    def dated(n: int, when: datetime) -> bytes:
+        return record(n).replace(
+            b"2026-11-20T10:00:00", when.strftime("%Y-%m-%dT%H:%M:%S").encode()
+        )
+
+    f.write_bytes(
+        dated(1, now - timedelta(hours=1))
+        + dated(2, now + timedelta(hours=2))  # clock skew: fine
+        + dated(3, now + timedelta(days=2))  # beyond the default day of tolerance
+        + dated(4, datetime(1970, 1, 1, tzinfo=UTC))
+        + dated(5, datetime(9999, 12, 31, tzinfo=UTC))
+    )
+    glob = tmp_path / "**/run_*/tokens.jsonl"
+    world = World(tmp_path, [source("studio", "studio-tokens", glob)])
+    world.scan()
+    assert world.input_tokens() == [1, 2]
+    assert world.ledger.db.execute("SELECT COUNT(*) FROM parse_errors").fetchone() == (3,)
+    world.close()
+
+    lenient = SourceConfig(
+        "studio",
+        "studio-tokens",
+        (str(glob),),
+        UTC_ZONE,
+        "UTC",
+        call_times=CallTimes(datetime(1960, 1, 1, tzinfo=UTC), timedelta(days=3)),
+    )
+    (tmp_path / "ledger.sqlite3").unlink()
+    world = World(tmp_path, [lenient])
+    world.scan()
+    assert world.input_tokens() == [1, 2, 3, 4]
     world.close()

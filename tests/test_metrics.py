@@ -313,6 +313,7 @@ def scrape_url(url: str) -> Samples | None:
     }
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
 @pytest.mark.timeout(45)
 def test_daemon_opens_no_port_by_default(tmp_path: Path) -> None:
@@ -324,6 +325,7 @@ def test_daemon_opens_no_port_by_default(tmp_path: Path) -> None:
         assert listening_tcp_ports(daemon.pid) == set()
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(45)
 def test_running_daemon_serves_counters_that_survive_a_restart(tmp_path: Path) -> None:
     from tests.daemon_harness import Source, append, studio_line, wait_for, workspace

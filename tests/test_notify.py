@@ -127,6 +127,7 @@ def fake_notify_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return record
 
 
+@pytest.mark.e2e
 async def test_desktop_target_runs_notify_send_with_title_body_and_urgency(
     fake_notify_send: Path,
 ) -> None:
@@ -157,6 +158,7 @@ def test_native_desktop_urls_become_desktop_only_when_their_plugin_is_disabled()
     assert rewrite_url("json://localhost/", lambda schema: False) == "json://localhost/"
 
 
+@pytest.mark.e2e
 async def test_dbus_url_falls_back_to_notify_send_without_dbus_python(
     fake_notify_send: Path,
 ) -> None:

@@ -396,6 +396,7 @@ def test_price_info_lists_price_changes_and_derived_one_hour_rate() -> None:
     assert vertex.cache_write_1h_per_mtok == Decimal(6)
 
 
+@pytest.mark.e2e
 def test_importing_pricing_pulls_in_no_ui_or_delivery_module() -> None:
     code = (
         "import sys, monitor.pricing; "

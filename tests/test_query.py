@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from monitor.query import (
     Totals,
     UnpricedModel,
     count_tag_values,
+    parse_bound,
     parse_selection,
     query,
     selection,
@@ -491,3 +492,54 @@ def test_selection_repeated_source_means_any_of_them() -> None:
 def test_selection_errors_are_clear(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_selection(text)
+
+
+# -- range bounds: one reading for --since/--until and selections -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [
+        ("2026-11-01", date(2026, 11, 1)),
+        (" 2026-11-30 ", date(2026, 11, 30)),
+        ("2026-11-01T12:00", datetime(2026, 11, 1, 12)),
+        ("2026-11-01 12:00", datetime(2026, 11, 1, 12)),
+        ("2026-11-01T12:00:30.5", datetime(2026, 11, 1, 12, 0, 30, 500_000)),
+        ("2026-11-01T12:00Z", datetime(2026, 11, 1, 12, tzinfo=UTC)),
+        (
+            "2026-11-01T12:00+01:00",
+            datetime(2026, 11, 1, 12, tzinfo=timezone(timedelta(hours=1))),
+        ),
+        (
+            "2026-11-01T12:00:00-05:00",
+            datetime(2026, 11, 1, 12, tzinfo=timezone(timedelta(hours=-5))),
+        ),
+    ],
+)
+def test_bounds_read_days_and_instants_with_or_without_offset(
+    text: str, bound: date | datetime
+) -> None:
+    got = parse_bound(text)
+    assert got == bound and type(got) is type(bound)
+    if isinstance(got, datetime) and isinstance(bound, datetime):
+        assert got.utcoffset() == bound.utcoffset()
+
+
+@pytest.mark.parametrize("text", ["2026-11-31", "yesterday", "2026-11-01T25:00", "11/01/2026"])
+def test_bad_bounds_are_a_clear_error(text: str) -> None:
+    with pytest.raises(ValueError, match="bad date .*use YYYY-MM-DD"):
+        parse_bound(text)
+
+
+def test_cli_shaped_selection_reads_since_and_until_as_typed(ledger: Ledger) -> None:
+    # Issue 9: the text of --since/--until reached the Selection unparsed; SQL ignored
+    # it as neither day nor instant and the output crashed on `str.isoformat`.
+    sel = selection(since="2026-10-25", until="2026-10-26T00:00+01:00")
+    assert sel.since == date(2026, 10, 25)
+    assert sel.until == datetime(2026, 10, 26, tzinfo=timezone(timedelta(hours=1)))
+    assert sel.has_instant
+    parsed = selection(since=date(2026, 10, 25), until=sel.until)
+    assert query(ledger.db, ["day"], sel, BERLIN) == query(ledger.db, ["day"], parsed, BERLIN)
+    assert selection(since=None, until="2026-10-25") == Selection(until=date(2026, 10, 25))
+    with pytest.raises(ValueError, match="bad date '2026-13-01'"):
+        selection(until="2026-13-01")

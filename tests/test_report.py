@@ -527,9 +527,117 @@ def test_estimate_like_without_matching_calls_is_an_error(studio: Ledger) -> Non
         estimate_like(studio.db, parse_selection("run=nope"), BERLIN, calls=5)
 
 
+# -- the command line: --since/--until as the README and docs/ write them -----------------
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`llm-monitor ARGV` in this process: (exit code, stdout, stderr)."""
+    from monitor.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def studio_config(tmp_path: Path) -> Path:
+    """A config whose ledger holds the seed-003 runs (Berlin time)."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[monitor]\ntimezone = "Europe/Berlin"\nstate_dir = "{tmp_path}"\n'
+        f'socket = "{tmp_path}/none.sock"\n'
+    )
+    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as led:
+        led.commit(Batch(events=[*BASELINE, *OPTIMIZED]))
+    return cfg
+
+
+# BASELINE: 10 calls on 2026-02-27 10:10-10:51 UTC; OPTIMIZED: 7 calls on 2026-02-28
+# 12:00-12:06 UTC (13:00-13:06 in Berlin, UTC+1 in February).
+@pytest.mark.parametrize(
+    ("bounds", "calls", "since", "until"),
+    [
+        (["--since", "2026-02-01", "--until", "2026-02-28"], 17, "2026-02-01", "2026-02-28"),
+        (["--since", "2026-02-28"], 7, "2026-02-28", None),
+        (["--until", "2026-02-27"], 10, None, "2026-02-27"),
+        (["--since", "2026-02-28T13:03"], 4, "2026-02-28T13:03:00", None),
+        (["--since", "2026-02-28 13:03"], 4, "2026-02-28T13:03:00", None),
+        (["--since", "2026-02-28T12:03Z"], 4, "2026-02-28T12:03:00+00:00", None),
+        (["--until", "2026-02-28T13:03+01:00"], 13, None, "2026-02-28T13:03:00+01:00"),
+        (
+            ["--since", "2026-02-27T05:00-05:00", "--until", "2026-02-28T12:00:00+00:00"],
+            10,
+            "2026-02-27T05:00:00-05:00",
+            "2026-02-28T12:00:00+00:00",
+        ),
+    ],
+)
+def test_report_takes_every_documented_since_until_form(
+    capsys: pytest.CaptureFixture[str],
+    studio_config: Path,
+    bounds: list[str],
+    calls: int,
+    since: str | None,
+    until: str | None,
+) -> None:
+    base = ["--config", str(studio_config), "report", "--by", "model", *bounds]
+    code, out, err = cli(capsys, *base, "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["since"], doc["until"]) == (since, until)
+    assert doc["total"]["calls"] == calls
+    code, out, err = cli(capsys, *base)
+    assert (code, err) == (0, "")
+    assert re.search(rf"^TOTAL\s+{calls}\s", out, re.M), out
+    code, out, err = cli(capsys, *base, "--format", "csv")
+    assert (code, err) == (0, "") and out.startswith("model,calls")
+
+
+def test_readme_november_report_runs_in_text_and_json(
+    capsys: pytest.CaptureFixture[str], studio_config: Path
+) -> None:
+    base = ["--config", str(studio_config), "report", "--by", "model"]
+    november = ["--since", "2026-11-01", "--until", "2026-11-30"]
+    code, out, err = cli(capsys, *base, *november)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage by model, from 2026-11-01 through 2026-11-30\n")
+    code, out, _ = cli(capsys, *base, *november, "--format", "json")
+    assert code == 0 and json.loads(out)["total"]["calls"] == 0
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "last week", "2026-02-28T13:00+25:00"])
+def test_report_with_a_bad_bound_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], studio_config: Path, bad: str
+) -> None:
+    code, out, err = cli(capsys, "--config", str(studio_config), "report", "--since", bad)
+    assert code == 2 and out == ""
+    assert f"bad date {bad!r}" in err and "Traceback" not in err
+
+
+def test_compare_and_estimate_take_instants_in_their_selections(
+    capsys: pytest.CaptureFixture[str], studio_config: Path
+) -> None:
+    cfg = ["--config", str(studio_config)]
+    code, out, err = cli(
+        capsys, *cfg, "compare", "2026-02-27", "2026-02-28T13:03+01:00..", "--format", "json"
+    )
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["a"]["calls"], doc["b"]["calls"]) == (10, 4)
+    like = ["estimate", "--like", "2026-02-28T12:00Z..", "--calls", "7", "--format", "json"]
+    code, out, err = cli(capsys, *cfg, *like)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["sample_calls"] == 7
+    assert json.loads(out)["cost_usd"] == "0.675000"
+
+
 # -- import hygiene ----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_report_imports_no_heavy_dependency() -> None:
     code = (
         "import sys, monitor.report; "

@@ -97,6 +97,7 @@ def _receive_until(sock: socket.socket, wanted: str, timeout: float) -> list[str
             return got
 
 
+@pytest.mark.e2e
 def test_daemon_speaks_ready_status_watchdog_and_stopping(
     tmp_path: Path, listener: tuple[socket.socket, str]
 ) -> None:
@@ -120,6 +121,7 @@ def test_daemon_speaks_ready_status_watchdog_and_stopping(
         assert daemon.wait_exit() == 0
 
 
+@pytest.mark.e2e
 def test_daemon_without_a_watchdog_period_sends_no_pings(
     tmp_path: Path, listener: tuple[socket.socket, str]
 ) -> None:

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from monitor.config import BudgetConfig, Config, load_config
 from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
@@ -108,3 +110,45 @@ def test_period_labels_name_the_period_instance() -> None:
     assert period_label("day", day) == "2026-11-23"
     assert period_label("week", day) == "2026-W48"
     assert period_label("month", day) == "2026-11"
+
+
+# -- a ledger file that is not one ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a database\n" * 100, "file is not a database"),
+        (b"", "no such table"),  # SQLite reads an empty file as an empty database
+    ],
+    ids=["garbage", "empty"],
+)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["report", "--by", "day"],
+        ["report", "--since", "2026-11-01", "--format", "json"],
+        ["compare", "source=a", "source=b"],
+        ["estimate", "--like", "source=a", "--calls", "5"],
+    ],
+    ids=" ".join,
+)
+def test_a_ledger_that_is_no_database_is_a_clear_error_naming_the_file(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    content: bytes,
+    reason: str,
+) -> None:
+    from monitor.cli import main
+
+    cfg = config(tmp_path, ())
+    cfg.ledger_path.write_bytes(content)
+    code = main(["--config", str(tmp_path / "config.toml"), *argv])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.startswith(f"llm-monitor: {cfg.ledger_path}: cannot read the ledger: ")
+    assert reason in err and "Traceback" not in err
+    assert cfg.ledger_path.read_bytes() == content  # read-only: nothing was written

@@ -399,6 +399,7 @@ def test_many_threads_tracking_at_once_write_exactly_n_intact_lines(config_file:
     assert len(ingest(config_file)) == threads * per_thread
 
 
+@pytest.mark.e2e
 def test_several_processes_tracking_at_once_lose_nothing(config_file: Path) -> None:
     script = (
         "import sys, monitor\n"
@@ -427,11 +428,13 @@ def run_python(code: str) -> str:
 HEAVY = ("monitor.tracking", "genai_prices", "msgspec", "apprise", "textual")
 
 
+@pytest.mark.e2e
 def test_import_monitor_stays_cheap() -> None:
     out = run_python(f"import sys, monitor; print([m for m in {HEAVY!r} if m in sys.modules])")
     assert out.strip() == "[]"
 
 
+@pytest.mark.e2e
 def test_track_imports_no_pricing_nor_ui(config_file: Path) -> None:
     code = (
         "import sys, monitor\n"

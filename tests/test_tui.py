@@ -636,6 +636,7 @@ async def test_no_color_draws_in_greys_only(monkeypatch: pytest.MonkeyPatch) -> 
 # -- import hygiene --------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_core_modules_do_not_import_textual() -> None:
     code = (
         "import sys, monitor.daemon, monitor.ledger, monitor.report, monitor.launch, "
@@ -675,6 +676,7 @@ def live_app(ws: Workspace) -> Dashboard:
     return Dashboard(socket_connector(ws.socket), socket_label=str(ws.socket))
 
 
+@pytest.mark.e2e
 async def test_appended_record_shows_within_a_second_the_gauge_changes_level_and_keys_work(
     workspace: Workspace,
 ) -> None:
@@ -702,6 +704,7 @@ async def test_appended_record_shows_within_a_second_the_gauge_changes_level_and
         assert "This month by source" in text and "studio" in text
 
 
+@pytest.mark.e2e
 async def test_survives_a_daemon_restart_and_shows_fresh_data(workspace: Workspace) -> None:
     first = workspace.start()
     tokens = workspace.root / "run_3" / "tokens.jsonl"
@@ -743,6 +746,7 @@ def test_nothing_to_watch_until_a_source_has_a_file(workspace: Workspace) -> Non
     assert not nothing_to_watch(config)
 
 
+@pytest.mark.e2e
 def test_ensure_daemon_starts_one_detached_once_and_it_outlives_the_call(
     workspace: Workspace,
 ) -> None:

@@ -375,6 +375,7 @@ def _can_limit_inotify() -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not _can_limit_inotify(), reason="needs a user namespace to lower the limit")
 def test_watch_limit_falls_back_to_polling_with_one_warning(tmp_path: Path) -> None:
     (tmp_path / "a" / "b" / "c").mkdir(parents=True)

@@ -15,14 +15,21 @@ Two kinds of format:
   keys come from the records' content, so re-parsing the same document is idempotent.
   A document that is not valid (yet) raises `IncompleteDocument`: it is retried on the
   next change, nothing is counted as an error.
+
+Values are checked before they leave an adapter (issue 9): a count that is no count
+(negative, fractional, a bool, over 10**15), a cost that is no cost, a model that is no
+string, a time that does not parse or falls outside [`earliest`, `latest`] makes its
+RECORD bad — a `ParseError` at its offset — never a call of 0 tokens or a truncated one.
+The helpers in `common.py` raise `BadValue` for such a value; `guarded` (or `rejected`,
+in an adapter's own loop) turns it into that record's error, so it costs only itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
-from typing import Any, Literal
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final, Literal
 
 from monitor.events import UsageEvent
 
@@ -30,8 +37,17 @@ State = dict[str, Any]
 """Adapter state: JSON-serializable (it is stored in the ledger with the cursor)."""
 
 
+EARLIEST: Final = datetime(2020, 1, 1, tzinfo=UTC)
+"""Default lower bound of a call's time: before it, a time is a bug (epoch 0, a zeroed clock)."""
+
+
 class IncompleteDocument(Exception):
     """A whole-file document caught half-written: retry on its next change."""
+
+
+class BadValue(ValueError):
+    """A value that makes its record bad; the message names the field and the value
+    (`input_tokens: -5 is not a token count`) and becomes the record's ParseError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,11 @@ class ParseContext:
     """The file's modification time (UTC), the timestamp of last resort (flagged)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """The source's options from the config (e.g. `fields` for the mapped formats)."""
+    earliest: datetime = EARLIEST
+    """A call dated before this (aware) is a bad record: no LLM usage log predates it."""
+    latest: datetime | None = None
+    """A call dated after this (aware) is a bad record; None: no upper bound. The ingestion
+    pipeline sets it (now + a day) — an adapter never looks at the clock itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +94,27 @@ class ParseResult:
             self.events.append(outcome)
 
 
+RECORD_ERRORS: Final = (ValueError, ArithmeticError)
+"""What reading one record's values may raise (`BadValue` is a ValueError; OverflowError an
+ArithmeticError): caught per record, so one bad record never fails those beside it."""
+
+
+def rejected(offset: int, exc: Exception) -> ParseError:
+    """The ParseError of a record whose value raised `exc` (one of `RECORD_ERRORS`)."""
+    if isinstance(exc, BadValue):
+        return ParseError(offset, str(exc))
+    return ParseError(offset, f"unreadable value: {exc}")
+
+
 def guarded(
     offset: int, build: Callable[..., UsageEvent | ParseError | None], *args: Any
 ) -> UsageEvent | ParseError | None:
-    """One record's outcome, with an unreadable value (a count of 1e400, NaN, a date out of
+    """One record's outcome, with a bad value (a negative count, 1e400, NaN, a time out of
     range) turned into that record's ParseError instead of failing the whole document."""
     try:
         return build(*args)
-    except (ValueError, ArithmeticError, OverflowError) as exc:
-        return ParseError(offset, f"unreadable value: {exc}")
+    except RECORD_ERRORS as exc:
+        return rejected(offset, exc)
 
 
 ParseFn = Callable[[ParseContext, State, bytes], ParseResult]

@@ -17,6 +17,11 @@ Rules (ccusage's data loader is the reference reader):
 - Anthropic reports cache reads and writes apart from `input_tokens`; our
   `input_tokens` includes them (DESIGN §2);
 - old versions wrote their own `costUSD` on the line: kept as `reported_cost`.
+- bad values make the line a bad record (issue 9), never a call of 0 tokens: a count
+  that is negative, fractional, a bool, over 10**15 or a non-numeric string (a
+  numeric string such as "12" is read: the lenient path always took it), a `costUSD`
+  that is no cost, a `message.model` that is no string, a `timestamp` present but
+  unreadable (no longer dated by the file's mtime) or out of range.
 
 Speed matters (a backfill reads hundreds of MB): lines without `"usage"` are skipped by
 a byte search before any decoding, and msgspec decodes only the fields declared below.
@@ -25,13 +30,13 @@ a byte search before any decoding, and msgspec decodes only the fields declared 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, tzinfo
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json
+from monitor.events import UsageEvent
 from monitor.sources.base import (
+    RECORD_ERRORS,
     Format,
     ParseContext,
     ParseError,
@@ -39,29 +44,36 @@ from monitor.sources.base import (
     State,
     line_key,
     origin,
+    rejected,
 )
-from monitor.sources.common import parse_ts, to_int
+from monitor.sources.common import MAX_COUNT, call_time, cost, count, model_name
 from monitor.sources.locations import claude_code_paths
 
 _NEEDLE = b'"usage"'
 _SYNTHETIC = "<synthetic>"
 
 
+# A count the fast path takes as is; any other value (a float, a string, a negative or
+# huge number) fails the strict decode and is judged by `count` on the lenient path.
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+
+
 class _CacheCreation(msgspec.Struct):
-    ephemeral_1h_input_tokens: int = 0
+    ephemeral_1h_input_tokens: _Count = 0
 
 
 class _Usage(msgspec.Struct):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
+    input_tokens: _Count = 0
+    output_tokens: _Count = 0
+    cache_creation_input_tokens: _Count = 0
+    cache_read_input_tokens: _Count = 0
     cache_creation: _CacheCreation | None = None
 
 
 class _Message(msgspec.Struct):
     id: str | None = None
-    model: str | None = None
+    model: Any = None
+    """Any: a model that is no string is a bad record, judged by `model_name`."""
     usage: _Usage | None = None
 
 
@@ -74,12 +86,13 @@ class _Line(msgspec.Struct):
 
     message: _Message | None = None
     requestId: str | None = None
-    timestamp: str | None = None
+    timestamp: Any = None
+    """Any: `call_time` judges it (a number or garbage must not pass for a missing time)."""
     sessionId: str | None = None
     cwd: str | None = None
     isSidechain: bool | None = None
     agentId: str | None = None
-    costUSD: float | str | None = None
+    costUSD: Any = None
 
 
 _DECODER = msgspec.json.Decoder(_Line)
@@ -126,40 +139,33 @@ def _loose_line(raw: memoryview) -> _Line | None:
     if not isinstance(usage, dict):
         return None
     creation = usage.get("cache_creation")
-    cost = obj.get("costUSD")
-    model = message.get("model")
     return _Line(
         message=_Message(
             id=_str(message.get("id")),
-            model=model if isinstance(model, str) else None,
+            model=message.get("model"),
             usage=_Usage(
-                input_tokens=to_int(usage.get("input_tokens")),
-                output_tokens=to_int(usage.get("output_tokens")),
-                cache_creation_input_tokens=to_int(usage.get("cache_creation_input_tokens")),
-                cache_read_input_tokens=to_int(usage.get("cache_read_input_tokens")),
-                cache_creation=_CacheCreation(to_int(creation.get("ephemeral_1h_input_tokens")))
+                input_tokens=_count(usage, "input_tokens"),
+                output_tokens=_count(usage, "output_tokens"),
+                cache_creation_input_tokens=_count(usage, "cache_creation_input_tokens"),
+                cache_read_input_tokens=_count(usage, "cache_read_input_tokens"),
+                cache_creation=_CacheCreation(_count(creation, "ephemeral_1h_input_tokens"))
                 if isinstance(creation, dict)
                 else None,
             ),
         ),
         requestId=_str(obj.get("requestId")),
-        timestamp=_str(obj.get("timestamp")),
+        timestamp=obj.get("timestamp"),
         sessionId=_str(obj.get("sessionId")),
         cwd=_str(obj.get("cwd")),
         isSidechain=obj.get("isSidechain") is True,
         agentId=_str(obj.get("agentId")),
-        costUSD=cost if isinstance(cost, float | int | str) else None,
+        costUSD=obj.get("costUSD"),
     )
 
 
-def _utc(text: str | None, tz: tzinfo) -> datetime | None:
-    """Claude Code's `…Z` timestamps parse straight to UTC; anything else via `parse_ts`."""
-    try:
-        if text is not None and text.endswith("Z"):
-            return datetime.fromisoformat(text)
-        return parse_ts(text, tz)
-    except (ValueError, OverflowError):
-        return None
+def _count(usage: dict[str, Any], name: str) -> int:
+    """A count on the lenient path: null is 0, "12" is 12, garbage raises BadValue."""
+    return count(usage.get(name), name, strings=True)
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
@@ -168,7 +174,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     errors: list[ParseError] = []
     index_of: dict[str, int] = {}
     path_agent = _agent_from_path(ctx.path)
-    source, tz, mtime, base = ctx.source, ctx.tz, ctx.mtime, ctx.base_offset
+    source, base = ctx.source, ctx.base_offset
     view = memoryview(data)
     find, rfind = data.find, data.rfind
     pos = 0
@@ -191,24 +197,30 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         except msgspec.DecodeError as exc:
             errors.append(ParseError(offset, f"invalid JSON: {exc}"))
             continue
-        except (ArithmeticError, ValueError) as exc:  # e.g. a count of 1e400
-            errors.append(ParseError(offset, f"unreadable value: {exc}"))
+        except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400
+            errors.append(rejected(offset, exc))
             continue
         if rec is None or (message := rec.message) is None or (usage := message.usage) is None:
             continue
         model = message.model
         if model == _SYNTHETIC:
             continue
-        if not model:
-            errors.append(ParseError(offset, "usage line without message.model"))
+        cache_write = usage.cache_creation_input_tokens
+        cache_read = usage.cache_read_input_tokens
+        input_tokens = usage.input_tokens + cache_write + cache_read
+        try:
+            if type(model) is not str or not model:
+                model = model_name(model, "message.model")
+                if model is None:
+                    errors.append(ParseError(offset, "usage line without message.model"))
+                    continue
+            ts, flags = call_time(rec.timestamp, ctx)
+            reported = None if rec.costUSD is None else cost(rec.costUSD, "costUSD")
+            if input_tokens > MAX_COUNT:
+                count(input_tokens, "input_tokens with cache reads and writes")
+        except RECORD_ERRORS as exc:
+            errors.append(rejected(offset, exc))
             continue
-        flags = 0
-        ts = _utc(rec.timestamp, tz)
-        if ts is None:
-            if mtime is None:
-                errors.append(ParseError(offset, "usage line without a readable timestamp"))
-                continue
-            ts, flags = mtime, FLAG_TS_FROM_MTIME
 
         msg_id, req_id = message.id, rec.requestId
         if not msg_id:
@@ -229,10 +241,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if agent:
             tags["agent"] = agent
 
-        cache_write = usage.cache_creation_input_tokens
-        cache_read = usage.cache_read_input_tokens
         creation = usage.cache_creation
-        cost = rec.costUSD
         event = UsageEvent(
             key,
             ts,
@@ -240,7 +249,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             "anthropic",
             model,
             None,
-            usage.input_tokens + cache_write + cache_read,
+            input_tokens,
             usage.output_tokens,
             cache_read,
             cache_write,
@@ -249,7 +258,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             1,
             None,
             "unpriced",
-            None if cost is None else decimal_from_json(cost),
+            reported,
             None,
             tags,
             origin(ctx, offset),

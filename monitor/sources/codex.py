@@ -22,17 +22,26 @@ ran without writing it down (as ccusage assumes) — with the tag `model_fallbac
 
 State (JSON, saved with the cursor so a restart resumes exactly): `model`, `totals`
 (the last running total as [input, cached, output, reasoning]), `session`, `cwd`.
+
+Bad values (issue 9) make their line a bad record. Codex writes counts as JSON numbers:
+one that is a string, bool, negative, fractional or over 10**15 leaves the running
+total where it was (the next good line's growth covers the turn). A model that is no
+string is bad too — on a turn_context line it also forgets the model, so the turns
+after it take the fallback, flagged. A token_count line whose time (unreadable, out of
+range) or own model is bad still moves the running total: its turn is lost, never
+counted twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from monitor.events import UsageEvent
 from monitor.sources.base import (
+    RECORD_ERRORS,
+    BadValue,
     Format,
     ParseContext,
     ParseError,
@@ -40,8 +49,9 @@ from monitor.sources.base import (
     State,
     line_key,
     origin,
+    rejected,
 )
-from monitor.sources.common import json_lines, parse_ts, to_int, ts_or_mtime
+from monitor.sources.common import call_time, count, json_lines, model_name
 from monitor.sources.locations import codex_paths
 
 FALLBACK_MODEL = "gpt-5"
@@ -78,18 +88,11 @@ def _entry(line: bytes) -> _Entry | None:
 def _counters(usage: Any) -> list[int] | None:
     if not isinstance(usage, dict):
         return None
-    return [to_int(usage.get(name)) for name in _COUNTERS]
+    return [count(usage.get(name), name) for name in _COUNTERS]
 
 
 def _text(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _ts(value: Any, ctx: ParseContext) -> datetime | None:
-    try:
-        return parse_ts(value, ctx.tz)
-    except (ArithmeticError, ValueError, OSError):  # an epoch number out of range
-        return None
 
 
 def _usage_delta(state: State, info: dict[str, Any]) -> list[int] | None:
@@ -126,11 +129,11 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             if session:
                 state["session"] = session
             state["cwd"] = _text(payload.cwd) or state.get("cwd")
-            state["model"] = _text(payload.model) or state.get("model")
+            _set_model(state, payload.model, offset, errors)
             continue
         if kind == "turn_context":
             state["cwd"] = _text(payload.cwd) or state.get("cwd")
-            state["model"] = _text(payload.model) or state.get("model")
+            _set_model(state, payload.model, offset, errors)
             continue
         if kind != "event_msg" or payload.type != "token_count":
             continue
@@ -138,23 +141,23 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         if not isinstance(info, dict):
             continue  # `info: null`: no answer yet in this session
         try:
-            delta = _usage_delta(state, info)
-        except (ArithmeticError, ValueError) as exc:  # e.g. a count of 1e400
-            errors.append(ParseError(offset, f"unreadable token counts: {exc}"))
-            continue
-        if delta is None or not any(delta):
-            continue
-
-        when = ts_or_mtime(_ts(entry.timestamp, ctx), ctx)
-        if when is None:
-            errors.append(ParseError(offset, "token_count line without a readable timestamp"))
+            delta = _usage_delta(state, info)  # a bad count raises before the state moves
+            if delta is None or not any(delta):
+                continue
+            when = call_time(entry.timestamp, ctx)
+            model = (
+                model_name(info.get("model"), "info.model")
+                or model_name(payload.model, "payload.model")
+                or state.get("model")
+            )
+        except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400, a time in 1970
+            errors.append(rejected(offset, exc))
             continue
         tags: dict[str, str] = {}
         if state.get("session"):
             tags["session"] = state["session"]
         if state.get("cwd"):
             tags["project"] = state["cwd"]
-        model = _text(info.get("model")) or _text(payload.model) or state.get("model")
         if not model:
             model = FALLBACK_MODEL
             tags["model_fallback"] = "true"
@@ -176,6 +179,18 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             )
         )
     return ParseResult(state=state, events=events, errors=errors)
+
+
+def _set_model(state: State, value: Any, offset: int, errors: list[ParseError]) -> None:
+    """Take the model a session_meta/turn_context line names; a bad one is that line's error
+    and leaves the turns after it to the fallback model (flagged), not to a stale one."""
+    try:
+        model = model_name(value)
+    except BadValue as exc:
+        errors.append(rejected(offset, exc))
+        state.pop("model", None)
+        return
+    state["model"] = model or state.get("model")
 
 
 def default_paths() -> list[str]:

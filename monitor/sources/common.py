@@ -1,15 +1,28 @@
-"""Small parsing helpers the adapters share: lines, timestamps, token counts, providers."""
+"""Small parsing helpers the adapters share: lines, timestamps, token counts, providers.
+
+`count`, `cost`, `model_name` and `call_time` are the one definition of what a record's
+values may be (issue 9): each raises `BadValue` naming the field and the value, which
+the adapter turns into that record's ParseError.
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from monitor.events import FLAG_TS_FROM_MTIME, utc
-from monitor.sources.base import ParseContext, ParseError
+from monitor.events import (
+    FLAG_TS_FROM_MTIME,
+    MAX_COST_USD,
+    MAX_TOKENS,
+    decimal_from_json,
+    utc,
+)
+from monitor.sources.base import BadValue, ParseContext, ParseError
 
 T = TypeVar("T")
 
@@ -125,53 +138,148 @@ def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
         return None
 
 
-def ts_or_mtime(ts: datetime | None, ctx: ParseContext) -> tuple[datetime, int] | None:
-    """A record's time and flags: its own, else the file's mtime flagged FLAG_TS_FROM_MTIME.
+def call_time(
+    value: Any,
+    ctx: ParseContext,
+    name: str = "timestamp",
+    read: Callable[[Any, tzinfo], datetime | None] = parse_ts,
+) -> tuple[datetime, int]:
+    """The time of a call and its flags, from the record's `value` (read by `read`).
 
-    None only when neither exists: the caller reports the record instead of inventing
-    a time.
+    - missing (absent, null, blank): the file's mtime, flagged FLAG_TS_FROM_MTIME;
+    - present but unreadable: BadValue ("unreadable timestamp …"), never the mtime: a
+      time the record states wrongly is not a missing one;
+    - outside [ctx.earliest, ctx.latest]: BadValue ("timestamp … out of range"): epoch 0,
+      a year-9999 placeholder or a skewed clock would land in a period it never cost.
+
+    A datetime `value` is a time the adapter derived itself (e.g. from a directory name):
+    only its range is checked. Raises BadValue without a time and without an mtime.
+    Only the time of the call goes through here, not other times a record carries.
     """
-    if ts is not None:
-        return ts, 0
-    if ctx.mtime is not None:
-        return utc(ctx.mtime), FLAG_TS_FROM_MTIME
-    return None
+    ts: datetime | None = None
+    if type(value) is str and value.endswith("Z") and read is parse_ts:
+        # The common case (Claude Code, Codex, the spool), kept fast: a backfill reads
+        # millions of "…Z" stamps, which parse straight to UTC.
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            ts = None
+    if ts is None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if ctx.mtime is None:
+                raise BadValue(f"no {name} and no file mtime to stand in for it")
+            mtime = utc(ctx.mtime)
+            _check_range(mtime, ctx, "file mtime", mtime)
+            return mtime, FLAG_TS_FROM_MTIME
+        if isinstance(value, datetime):
+            ts = utc(value)
+        else:
+            try:
+                ts = read(value, ctx.tz)
+            except (ValueError, ArithmeticError, OSError):  # e.g. an epoch of 1e300
+                ts = None
+            if ts is None:
+                raise BadValue(f"unreadable timestamp: {name} = {shown(value)}")
+    if ts < ctx.earliest or (ctx.latest is not None and ts > ctx.latest):
+        _check_range(ts, ctx, name, value)
+    return ts, 0
 
+
+def _check_range(ts: datetime, ctx: ParseContext, name: str, value: Any) -> None:
+    """Raise BadValue when `ts` lies outside [ctx.earliest, ctx.latest]."""
+    if ts < ctx.earliest:
+        bound = f"before {ctx.earliest.isoformat()}"
+    elif ctx.latest is not None and ts > ctx.latest:
+        bound = f"after {ctx.latest.isoformat()}"
+    else:
+        return
+    raise BadValue(f"timestamp out of range: {name} = {shown(value)} is {bound}")
+
+
+MAX_COUNT: Final = MAX_TOKENS
+"""The most one record may count (events.MAX_TOKENS: 10**15, so sums stay int64 too)."""
+MAX_COST: Final = MAX_COST_USD
+"""The most one record may cost (events.MAX_COST_USD: a million dollars)."""
 
 _THOUSANDS = re.compile(r"[,_\s]")
 
 
-def to_int(value: Any) -> int:
-    """A token count as tools write it (int, float, "3,865", None) → int; 0 when absent.
+def count(value: Any, name: str, *, strings: bool = False) -> int:
+    """A token (or call) count → int; 0 when missing (None).
 
-    Raises ValueError for a number that is no count (NaN, infinite, "1e400")."""
-    if value is None or isinstance(value, bool):
+    A count is a non-negative whole number up to MAX_COUNT: an int, or a float without a
+    fractional part (3865.0). With `strings` (formats whose tool writes counts as text:
+    CSV cells, log lines), a numeric string is one too ("3,865"; blank: missing).
+    Anything else (negative, fractional, over MAX_COUNT, NaN, a bool, a non-numeric
+    string, a string where the tool writes numbers) raises BadValue: the record is
+    bad, not a call of 0 tokens or of a truncated count.
+    """
+    if value is None:
         return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return _float_int(value)
-    if isinstance(value, str):
+    number: int | float
+    if isinstance(value, bool):
+        raise BadValue(f"{name}: {value!r} is not a token count (a boolean)")
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str) and strings:
         text = _THOUSANDS.sub("", value)
         if not text:
             return 0
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             try:
                 number = float(text)
             except ValueError:
-                return 0
-            return _float_int(number)
-    return 0
+                raise BadValue(f"{name}: {shown(value)} is not a token count") from None
+    else:
+        raise BadValue(f"{name}: {shown(value)} is not a token count")
+    if isinstance(number, float) and not (math.isfinite(number) and number.is_integer()):
+        raise BadValue(f"{name}: {shown(value)} is not a token count (not a whole number)")
+    if number < 0:
+        raise BadValue(f"{name}: {shown(value)} is not a token count (negative)")
+    if number > MAX_COUNT:
+        raise BadValue(f"{name}: {shown(value)} is not a token count (over 10**15)")
+    return int(number)
 
 
-def _float_int(value: float) -> int:
-    """NaN and infinities are no count: a ValueError the adapter reports as a bad record."""
-    try:
-        return int(value)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"not a token count: {value!r}") from exc
+def cost(value: Any, name: str) -> Decimal | None:
+    """A cost the record reports in USD (a number or a decimal string, "$0.01" too).
+
+    None when missing (null, blank). Raises BadValue for one that is unreadable,
+    negative, NaN, infinite or absurd (over MAX_COST for one record).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    amount = decimal_from_json(value)
+    if amount is None:
+        raise BadValue(f"{name}: {shown(value)} is not a cost")
+    if not amount.is_finite():
+        raise BadValue(f"{name}: {shown(value)} is not a cost (not finite)")
+    if amount < 0:
+        raise BadValue(f"{name}: {shown(value)} is not a cost (negative)")
+    if amount > MAX_COST:
+        raise BadValue(f"{name}: {shown(value)} is not a cost (over $1,000,000)")
+    return amount
+
+
+def model_name(value: Any, name: str = "model") -> str | None:
+    """A model as the record names it; None when missing (absent, null, blank).
+
+    A model that is no string (5, a list, an object) raises BadValue: unlike a missing
+    one, it is no place for a format's fallback model.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    raise BadValue(f"{name}: {shown(value)} is not a model name")
+
+
+def shown(value: Any) -> str:
+    """A value in a message: as the record wrote it, cut to a readable length."""
+    text = value.isoformat() if isinstance(value, datetime) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def iter_lines(data: bytes, base_offset: int) -> Iterator[tuple[int, bytes]]:

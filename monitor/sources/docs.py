@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
-from monitor.sources.common import json_lines, parse_ts, to_int, ts_or_mtime
+from monitor.sources.common import count, json_lines
 
 
 def load_document(data: bytes) -> Any:
@@ -71,11 +70,6 @@ def json_records(
             yield offset, ParseError(offset, f"expected a JSON object, got {type(record).__name__}")
 
 
-def record_time(value: Any, ctx: ParseContext) -> tuple[datetime, int] | None:
-    """A record's timestamp and flags; the file's mtime (flagged) when it has none."""
-    return ts_or_mtime(parse_ts(value, ctx.tz), ctx)
-
-
 def default_model(ctx: ParseContext, fallback: str = "unknown") -> str:
     """The model of records that name none: the source's `default_model` option, else `fallback`."""
     return text(ctx.options.get("default_model")) or fallback
@@ -83,11 +77,18 @@ def default_model(ctx: ParseContext, fallback: str = "unknown") -> str:
 
 def first(mapping: Mapping[str, Any], *names: str) -> Any:
     """The value of the first of `names` that is present and not null."""
+    return first_item(mapping, *names)[1]
+
+
+def first_item(mapping: Mapping[str, Any], *names: str) -> tuple[str, Any]:
+    """(name, value) of the first of `names` present and not null; (names[0], None) if none.
+
+    The name goes into the message when the value is bad."""
     for name in names:
         value = mapping.get(name)
         if value is not None:
-            return value
-    return None
+            return name, value
+    return names[0], None
 
 
 def text(value: Any) -> str | None:
@@ -101,24 +102,37 @@ def text(value: Any) -> str | None:
     return None
 
 
-def split_tokens(prompt: Any, completion: Any, total: Any) -> tuple[int, int] | None:
-    """(input, output) from whichever of the three counts a record has; None if none.
+def split_tokens(
+    record: Mapping[str, Any],
+    prompt: tuple[str, ...],
+    completion: tuple[str, ...],
+    total: tuple[str, ...] = ("total_tokens",),
+    *,
+    where: str = "",
+) -> tuple[int, int] | None:
+    """(input, output) from whichever of the three counts `record` has; None if none.
 
-    A record with only a total cannot be split: it is counted as input, so the tokens
-    are not lost (the price of such a call is a guess either way).
+    Each count is read from the first of its names present (e.g. `prompt_tokens`, else
+    `input_tokens`) and must be one (`count`, numbers only: the seed tools write JSON
+    numbers); a bad one raises BadValue, its name prefixed by `where` ("OpenAI."). A
+    record with only a total cannot be split: it is counted as input, so the tokens are
+    not lost (the price of such a call is a guess either way).
     """
-    if prompt is None and completion is None:
-        if total is None:
-            return None
-        return to_int(total), 0
-    whole = to_int(total) if total is not None else None
-    tokens_in = to_int(prompt) if prompt is not None else None
-    tokens_out = to_int(completion) if completion is not None else None
+    tokens_in, tokens_out, whole = (
+        _count_of(record, names, where) for names in (prompt, completion, total)
+    )
+    if tokens_in is None and tokens_out is None:
+        return None if whole is None else (whole, 0)
     if tokens_in is None:
         tokens_in = max(0, whole - (tokens_out or 0)) if whole is not None else 0
     if tokens_out is None:
         tokens_out = max(0, whole - tokens_in) if whole is not None else 0
     return tokens_in, tokens_out
+
+
+def _count_of(record: Mapping[str, Any], names: tuple[str, ...], where: str) -> int | None:
+    name, value = first_item(record, *names)
+    return None if value is None else count(value, where + name)
 
 
 def ancestor(path: str, level: int) -> str:

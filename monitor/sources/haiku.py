@@ -14,13 +14,17 @@ and are never counted.
 - model: the session's own `model` if a newer tracker writes one, else the source's
   `model` option, else the Haiku 3.5 snapshot the seed describes.
 - a session with no calls and no tokens carries no usage: skipped.
+- a session without a timestamp is a bad record, not one dated by the file's mtime: the
+  timestamp is part of its key. Counts (`input_tokens`, `output_tokens`, `api_calls`)
+  are JSON numbers; a string, bool, negative, fractional or huge one makes the session
+  bad, as do a bad `cost_usd`, a model that is no string, or a time out of range.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from monitor.events import UsageEvent, decimal_from_json
+from monitor.events import UsageEvent
 from monitor.sources.base import (
     Format,
     ParseContext,
@@ -30,7 +34,7 @@ from monitor.sources.base import (
     guarded,
     origin,
 )
-from monitor.sources.common import normalize_provider, parse_ts, to_int
+from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
 from monitor.sources.docs import ancestor, load_document, text
 
 DEFAULT_MODEL = "claude-3-5-haiku-20241022"
@@ -46,18 +50,19 @@ def _project(path: str) -> str:
 def _event(
     ctx: ParseContext, index: int, session: dict[str, Any], project: str
 ) -> UsageEvent | ParseError | None:
-    stamp = text(session.get("timestamp"))
-    ts = parse_ts(stamp, ctx.tz)
-    if stamp is None or ts is None:
-        return ParseError(index, "session without a readable timestamp")
+    raw = session.get("timestamp")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return ParseError(index, "session without a timestamp (its key is built from it)")
+    ts, _ = call_time(raw, ctx)
+    stamp = text(raw)
     name = text(session.get("session_name")) or "session"
-    tokens_in = to_int(session.get("input_tokens"))
-    tokens_out = to_int(session.get("output_tokens"))
-    calls = to_int(session.get("api_calls")) if "api_calls" in session else 1
-    reported = decimal_from_json(session.get("cost_usd"))
+    tokens_in = count(session.get("input_tokens"), "input_tokens")
+    tokens_out = count(session.get("output_tokens"), "output_tokens")
+    calls = count(session.get("api_calls"), "api_calls") if "api_calls" in session else 1
+    reported = cost(session.get("cost_usd"), "cost_usd")
     if calls == 0 and tokens_in == 0 and tokens_out == 0 and not reported:
         return None
-    model = text(session.get("model")) or text(ctx.options.get("model")) or DEFAULT_MODEL
+    model = model_name(session.get("model")) or text(ctx.options.get("model")) or DEFAULT_MODEL
     tags = {"session": name}
     if project:
         tags["project"] = project

@@ -28,7 +28,9 @@ line boundary yields exactly the events of one uninterrupted pass.
 Timestamp of an event: the "Token usage" line's own logging stamp; else the workflow
 directory's stamp (`wf_…_20251007` → noon local time that day, `wf_…_20251007_142000`
 → that minute): it survives copying the folder, which the file's mtime does not; else
-the mtime, flagged `FLAG_TS_FROM_MTIME`.
+the mtime, flagged `FLAG_TS_FROM_MTIME`. A logging stamp that is no date (month 13) or
+a time out of range makes the line a bad record; so do counts of over 10**15 and an
+absurd cost (the pattern admits digits and commas only, so nothing else can be wrong).
 
 Provider as written, normalized ("OpenAI" → openai, "Claude" → anthropic); model as
 written. Without a "Generated description" line the event takes the image from the
@@ -42,6 +44,9 @@ last "Processing" line and provider/model from the last seen description line or
 "prompt_style", "created", "total_tokens", "prompt_tokens", "completion_tokens"}]}}`:
 one event per description with token fields (descriptions from before token tracking
 have none: skipped, not errors). Key `idw:<id>`, else `idw:<image>:<created>:<model>`.
+The GUI writes counts as JSON numbers: a string, bool, negative, fractional or huge one
+makes the description a bad record, as do a bad cost, a model that is no string, and a
+`created` time that is unreadable or out of range.
 """
 
 from __future__ import annotations
@@ -51,8 +56,9 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent, decimal_from_json, utc
+from monitor.events import UsageEvent, utc
 from monitor.sources.base import (
+    BadValue,
     Format,
     ParseContext,
     ParseError,
@@ -62,13 +68,19 @@ from monitor.sources.base import (
     line_key,
     origin,
 )
-from monitor.sources.common import iter_lines, normalize_provider, parse_ts, to_int
+from monitor.sources.common import (
+    call_time,
+    cost,
+    count,
+    iter_lines,
+    model_name,
+    normalize_provider,
+)
 from monitor.sources.docs import (
     ancestor,
     default_model,
-    first,
+    first_item,
     load_document,
-    record_time,
     split_tokens,
     text,
 )
@@ -136,15 +148,17 @@ def _held_event(
     ctx: ParseContext, state: State, offset: int, stamp: str | None, m: re.Match[str]
 ) -> dict[str, Any] | ParseError:
     """The JSON-able event of a "Token usage" line, joined with the pending description."""
-    ts = parse_ts(stamp, ctx.tz)
-    flags = 0
-    if ts is None:
-        ts = _workflow_time(_workflow(ctx.path), ctx)
-    if ts is None:
-        if ctx.mtime is None:
-            return ParseError(offset, "Token usage line without a timestamp")
-        ts, flags = utc(ctx.mtime), FLAG_TS_FROM_MTIME
-    pending = state.pop("pending", None) or {}
+    pending = state.pop("pending", None) or {}  # the description is this line's, bad or not
+    try:
+        if stamp is not None:
+            ts, flags = call_time(stamp, ctx, "log stamp")
+        else:
+            wf_time = _workflow_time(_workflow(ctx.path), ctx)
+            ts, flags = call_time(wf_time, ctx, "workflow stamp" if wf_time else "timestamp")
+        tokens_in = count(m["prompt"], "prompt tokens", strings=True)
+        tokens_out = count(m["completion"], "completion tokens", strings=True)
+    except BadValue as exc:
+        return ParseError(offset, str(exc))
     return {
         "offset": offset,
         "ts": ts.isoformat(),
@@ -152,8 +166,8 @@ def _held_event(
         "image": pending.get("image") or state.get("image"),
         "provider": pending.get("provider") or state.get("provider"),
         "model": pending.get("model") or state.get("model"),
-        "input": to_int(m["prompt"]),
-        "output": to_int(m["completion"]),
+        "input": tokens_in,
+        "output": tokens_out,
     }
 
 
@@ -195,9 +209,14 @@ def parse_log(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             if not message.strip():
                 continue
             state.pop("held")
-            cost = _COST.match(message)
-            events.append(_emit(ctx, held, decimal_from_json(cost["cost"]) if cost else None))
-            if cost:
+            cost_line = _COST.match(message)
+            try:
+                amount = cost(cost_line["cost"], "Estimated cost") if cost_line else None
+            except BadValue as exc:
+                errors.append(ParseError(held["offset"], str(exc)))
+            else:
+                events.append(_emit(ctx, held, amount))
+            if cost_line:
                 continue
         if m := _TOKENS.search(message):
             item = _held_event(ctx, state, offset, stamp, m)
@@ -222,16 +241,13 @@ def parse_log(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
 def _description_event(
     ctx: ParseContext, index: int, image: str, entry: dict[str, Any], workspace: str
 ) -> UsageEvent | ParseError | None:
-    tokens = split_tokens(
-        entry.get("prompt_tokens"), entry.get("completion_tokens"), entry.get("total_tokens")
-    )
+    tokens = split_tokens(entry, ("prompt_tokens",), ("completion_tokens",))
     if tokens is None:
         return None
     created = text(entry.get("created"))
-    when = record_time(entry.get("created"), ctx)
-    if when is None:
-        return ParseError(index, "description without a readable 'created' time")
-    model = text(entry.get("model")) or default_model(ctx)
+    ts, flags = call_time(entry.get("created"), ctx, "created")
+    model = model_name(entry.get("model")) or default_model(ctx)
+    cost_name, cost_value = first_item(entry, "cost", "estimated_cost", "cost_usd")
     ident = text(entry.get("id"))
     key = f"idw:{ident}" if ident else f"idw:{image}:{created or ''}:{model}"
     tags = {"workspace": workspace, "image": image}
@@ -240,17 +256,17 @@ def _description_event(
         tags["prompt_style"] = style
     return UsageEvent(
         key=key,
-        ts=when[0],
+        ts=ts,
         source=ctx.source,
         provider=normalize_provider(text(entry.get("provider")), model),
         model=model,
         operation=OPERATION,
         input_tokens=tokens[0],
         output_tokens=tokens[1],
-        reported_cost=decimal_from_json(first(entry, "cost", "estimated_cost", "cost_usd")),
+        reported_cost=cost(cost_value, cost_name),
         tags=tags,
         origin=origin(ctx, index),
-        flags=when[1],
+        flags=flags,
     )
 
 

@@ -37,6 +37,11 @@ Options (the source's table in config.toml):
 - `key`: the record's own id; the event key becomes `map:<source>:<id>`, so a record
   written twice counts once; without it the line's position is the key.
 - A record without a model (no mapping value and no default) is a ParseError.
+- Bad values make their record a ParseError, never a call of 0 tokens (issue 9): a count
+  that is negative, fractional ("12.7"), a bool, not a number ("abc") or over 10**15;
+  a cost that is unreadable, negative, infinite or over $1,000,000; a model that is no
+  string (jsonl); a `ts` that is present but unreadable, or outside the accepted range.
+  Counts as strings are legitimate in both formats (every CSV cell is text).
 
 `option_errors(options)` lists what is wrong with a source's options (for config
 validation); `parse` ignores unknown fields rather than failing.
@@ -55,8 +60,9 @@ from typing import Any, Final
 
 import msgspec
 
-from monitor.events import UsageEvent, decimal_from_json
+from monitor.events import UsageEvent
 from monitor.sources.base import (
+    RECORD_ERRORS,
     Format,
     ParseContext,
     ParseError,
@@ -64,15 +70,18 @@ from monitor.sources.base import (
     State,
     line_key,
     origin,
+    rejected,
 )
 from monitor.sources.common import (
     TOKEN_FIELDS,
+    call_time,
+    cost,
+    count,
     iter_lines,
     json_lines,
+    model_name,
     normalize_provider,
     parse_ts,
-    to_int,
-    ts_or_mtime,
 )
 
 FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
@@ -151,6 +160,8 @@ def option_errors(options: Mapping[str, Any]) -> list[str]:
                     continue
             if table == "fields" and not (isinstance(target, str) and target):
                 problems.append(f"fields.{name} must be a non-empty path or column name")
+            if table == "defaults" and name == "model" and not isinstance(target, str):
+                problems.append("defaults.model must be a string")
     fields = options.get("fields")
     defaults = options.get("defaults")
     has_model = (isinstance(fields, Mapping) and "model" in fields) or not fields
@@ -180,6 +191,7 @@ def _present(value: Any) -> bool:
 
 
 def _ts(value: Any, tz: tzinfo) -> datetime | None:
+    """ISO 8601 or epoch seconds/ms, the epoch also as text (a CSV cell is always text)."""
     ts = parse_ts(value, tz)
     if ts is None and isinstance(value, str):
         try:
@@ -198,42 +210,32 @@ def _text(value: Any) -> str | None:
 def _event(
     ctx: ParseContext, spec: _Spec, values: dict[str, Any], tags: dict[str, str], offset: int
 ) -> UsageEvent | str:
-    """The event of one record's mapped values (defaults already merged), or why not."""
-    model = _text(values.get("model"))
+    """The event of one record's mapped values (defaults already merged), or why not.
+
+    Raises BadValue for a value that makes the record bad."""
+    model = model_name(values.get("model"))
     if model is None:
         return "record without model (map fields.model or set defaults.model)"
-
-    raw_ts = values.get("ts")
-    ts = _ts(raw_ts, ctx.tz) if _present(raw_ts) else None
-    if ts is None and _present(raw_ts):
-        return f"unreadable ts: {raw_ts!r}"
-    when = ts_or_mtime(ts, ctx)
-    if when is None:
-        return "record without ts"
-
-    reported: Decimal | None = None
-    if _present(values.get("cost")):
-        reported = decimal_from_json(values["cost"])
-        if reported is None or not reported.is_finite():
-            return f"unreadable cost: {values['cost']!r}"
+    ts, flags = call_time(values.get("ts"), ctx, "ts", _ts)
+    reported: Decimal | None = cost(values.get("cost"), "cost")
 
     input_tokens, output_tokens, cache_read, cache_write, cache_write_1h, reasoning = (
-        to_int(values.get(name)) for name in TOKEN_FIELDS
+        count(values.get(name), name, strings=True) for name in TOKEN_FIELDS
     )
     if not spec.input_includes_cache:
-        input_tokens += cache_read + cache_write
+        input_tokens = count(input_tokens + cache_read + cache_write, "input_tokens with cache")
     if not spec.output_includes_reasoning:
-        output_tokens += reasoning
+        output_tokens = count(output_tokens + reasoning, "output_tokens with reasoning")
     record_id = _text(values.get("key"))
     calls = values.get("calls")
     return UsageEvent(
         key=f"map:{ctx.source}:{record_id}" if record_id else line_key(ctx, offset),
-        ts=when[0],
+        ts=ts,
         source=ctx.source,
         provider=normalize_provider(_text(values.get("provider")), model),
         model=model,
         operation=_text(values.get("operation")),
-        calls=to_int(calls) if _present(calls) else 1,
+        calls=count(calls, "calls", strings=True) if _present(calls) else 1,
         reported_cost=reported,
         tags=tags,
         origin=origin(ctx, offset),
@@ -243,7 +245,7 @@ def _event(
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=cache_write_1h,
         reasoning_tokens=reasoning,
-        flags=when[1],
+        flags=flags,
     )
 
 
@@ -263,8 +265,8 @@ def _record_event(
             tags[name] = text
     try:
         return _event(ctx, spec, values, tags, offset)
-    except (ArithmeticError, ValueError, OSError) as exc:  # e.g. a count of 1e400
-        return f"unreadable value: {exc}"
+    except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400
+        return rejected(offset, exc).message
 
 
 def parse_jsonl(ctx: ParseContext, state: State, data: bytes) -> ParseResult:

@@ -12,6 +12,11 @@ nested `usage` object (with OpenAI's `prompt_tokens_details.cached_tokens` and
 `total_cost`, `cost_usd` or `input_cost` + `output_cost` (the tracker's own prices:
 `reported_cost`). The totals are never counted.
 
+The tracker dumps its counts as JSON numbers: a count that is a string ("abc"), a bool,
+negative, fractional or over 10**15 makes the call record bad (issue 9: records with
+"prompt_tokens": "abc" were counted as calls of 0 tokens), as do a bad cost, a model
+that is no string, or a time that is unreadable or out of range.
+
 Records have no ids, and such a tracker may cap its history (drop the oldest), so a
 record's index is no identity: the key is a hash of its content plus its occurrence
 among identical records (`oat:<hash>#<n>`). Limit: if the tracker drops the older of
@@ -25,7 +30,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from monitor.events import UsageEvent, decimal_from_json
+from monitor.events import UsageEvent
 from monitor.sources.base import (
     Format,
     ParseContext,
@@ -35,14 +40,13 @@ from monitor.sources.base import (
     guarded,
     origin,
 )
-from monitor.sources.common import normalize_provider, to_int
+from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
 from monitor.sources.docs import (
     ContentKeys,
     ancestor,
     default_model,
-    first,
+    first_item,
     load_document,
-    record_time,
     split_tokens,
     text,
 )
@@ -68,10 +72,11 @@ def call_records(doc: Any) -> list[Any] | None:
 
 
 def _reported_cost(record: dict[str, Any]) -> Decimal | None:
-    whole = decimal_from_json(first(record, "call_cost", "cost", "total_cost", "cost_usd"))
+    name, value = first_item(record, "call_cost", "cost", "total_cost", "cost_usd")
+    whole = cost(value, name)
     if whole is not None:
         return whole
-    parts = [decimal_from_json(record.get(name)) for name in ("input_cost", "output_cost")]
+    parts = [cost(record.get(name), name) for name in ("input_cost", "output_cost")]
     if all(part is None for part in parts):
         return None
     return sum((part for part in parts if part is not None), Decimal(0))
@@ -79,7 +84,7 @@ def _reported_cost(record: dict[str, Any]) -> Decimal | None:
 
 def _detail(usage: dict[str, Any], name: str, field: str) -> int:
     details = usage.get(name)
-    return to_int(details.get(field)) if isinstance(details, dict) else 0
+    return count(details.get(field), f"{name}.{field}") if isinstance(details, dict) else 0
 
 
 def _event(
@@ -88,22 +93,21 @@ def _event(
     nested = record.get("usage")
     usage = nested if isinstance(nested, dict) else record
     tokens = split_tokens(
-        first(usage, "prompt_tokens", "input_tokens"),
-        first(usage, "completion_tokens", "output_tokens"),
-        usage.get("total_tokens"),
+        usage, ("prompt_tokens", "input_tokens"), ("completion_tokens", "output_tokens")
     )
     if tokens is None:
         return ParseError(index, "call record without token counts")
-    when = record_time(first(record, "timestamp", "time", "created_at", "created"), ctx)
-    if when is None:
-        return ParseError(index, "call record without a readable timestamp")
+    name, stamp = first_item(record, "timestamp", "time", "created_at", "created")
+    ts, flags = call_time(stamp, ctx, name)
     model = (
-        text(record.get("model")) or text(usage.get("model")) or default_model(ctx, DEFAULT_MODEL)
+        model_name(record.get("model"))
+        or model_name(usage.get("model"), "usage.model")
+        or default_model(ctx, DEFAULT_MODEL)
     )
     provider = normalize_provider(text(record.get("provider")), model)
     return UsageEvent(
         key=key,
-        ts=when[0],
+        ts=ts,
         source=ctx.source,
         provider="openai" if provider == "unknown" else provider,
         model=model,
@@ -115,7 +119,7 @@ def _event(
         reported_cost=_reported_cost(record),
         tags={"project": project} if project else {},
         origin=origin(ctx, index),
-        flags=when[1],
+        flags=flags,
     )
 
 

@@ -19,15 +19,22 @@ breakdown is one event with those (actual) totals.
 
 Key `qc:<session_id>:<timestamp>:<provider>`; without a session id or timestamp, the
 line's key plus the provider. Tags: client, profile, user (user_email), session (session_id).
+
+The back-end writes counts as JSON numbers: a count (tokens, calls, checks) that is a
+string, bool, negative, fractional or over 10**15 makes the whole line bad — all its
+providers, since they share one analysis — as do a bad cost, a model that is no
+string, and a timestamp that is unreadable or out of range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, NamedTuple
 
-from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent, decimal_from_json
+from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent
 from monitor.sources.base import (
+    RECORD_ERRORS,
     Format,
     ParseContext,
     ParseError,
@@ -35,9 +42,10 @@ from monitor.sources.base import (
     State,
     line_key,
     origin,
+    rejected,
 )
-from monitor.sources.common import normalize_provider, to_int
-from monitor.sources.docs import first, json_records, record_time, split_tokens, text
+from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
+from monitor.sources.docs import first_item, json_records, split_tokens, text
 
 OPERATION = "visual_qc"
 EVENT = "analysis_complete"
@@ -46,10 +54,9 @@ ESTIMATED_INPUT_PER_CHECK = 1000
 ESTIMATED_OUTPUT_PER_CHECK = 200
 
 
-def _model(ctx: ParseContext, written: str, provider: str, own: Any) -> str:
-    model = text(own)
-    if model:
-        return model
+def _model(ctx: ParseContext, written: str, provider: str, own: str | None) -> str:
+    if own:
+        return own
     configured = ctx.options.get("models")
     if isinstance(configured, Mapping):
         for name in (written, provider):
@@ -79,10 +86,10 @@ class _Part(NamedTuple):
     written: str
     """The provider as the log spells it ("OpenAI"), for the `models` option."""
     provider: str
-    model: Any
+    model: str | None
     tokens: tuple[int, int]
     calls: int
-    cost: Any
+    cost: Decimal | None
     flags: int
 
 
@@ -95,35 +102,39 @@ def _parts(ctx: ParseContext, record: dict[str, Any]) -> list[_Part]:
         for written, entry in by_provider.items():
             entry = entry if isinstance(entry, dict) else {}
             tokens = split_tokens(
-                first(entry, "prompt_tokens", "input_tokens"),
-                first(entry, "completion_tokens", "output_tokens"),
-                entry.get("total_tokens"),
+                entry,
+                ("prompt_tokens", "input_tokens"),
+                ("completion_tokens", "output_tokens"),
+                where=f"{written}.",
             )
-            calls = to_int(first(entry, "calls", "api_calls", "call_count")) or 1
+            name, calls_value = first_item(entry, "calls", "api_calls", "call_count")
+            calls = count(calls_value, f"{written}.{name}") or 1
             parts.append(
                 _Part(
                     written,
                     normalize_provider(written),
-                    entry.get("model"),
+                    model_name(entry.get("model"), f"{written}.model"),
                     tokens or (0, 0),
                     calls,
-                    entry.get("cost"),
+                    cost(entry.get("cost"), f"{written}.cost"),
                     0,
                 )
             )
         return parts
     written = text(record.get("provider")) or text(ctx.options.get("default_provider")) or "openai"
     provider = normalize_provider(written)
-    model, reported = record.get("model"), record.get("total_cost_usd")
+    model = model_name(record.get("model"))
+    reported = cost(record.get("total_cost_usd"), "total_cost_usd")
     totals = split_tokens(
-        usage.get("total_prompt_tokens"),
-        usage.get("total_completion_tokens"),
-        usage.get("total_tokens"),
+        usage, ("total_prompt_tokens",), ("total_completion_tokens",), ("total_tokens",)
     )
     if totals is not None:
         return [_Part(written, provider, model, totals, 1, reported, 0)]
-    checks = max(1, to_int(record.get("checks_completed")))
-    estimate = (ESTIMATED_INPUT_PER_CHECK * checks, ESTIMATED_OUTPUT_PER_CHECK * checks)
+    checks = max(1, count(record.get("checks_completed"), "checks_completed"))
+    estimate = (
+        count(ESTIMATED_INPUT_PER_CHECK * checks, "estimated input tokens"),
+        count(ESTIMATED_OUTPUT_PER_CHECK * checks, "estimated output tokens"),
+    )
     return [_Part(written, provider, model, estimate, checks, reported, FLAG_ESTIMATED_TOKENS)]
 
 
@@ -137,34 +148,39 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             continue
         if record.get("event") != EVENT:
             continue
-        stamp = text(record.get("timestamp"))
-        when = record_time(record.get("timestamp"), ctx)
-        if when is None:
-            errors.append(ParseError(offset, "analysis_complete without a readable timestamp"))
-            continue
-        session = text(record.get("session_id"))
-        base = f"qc:{session}:{stamp}" if session and stamp else line_key(ctx, offset)
-        tags = _tags(record)
-        for part in _parts(ctx, record):
-            events.append(
-                UsageEvent(
-                    key=f"{base}:{part.provider}",
-                    ts=when[0],
-                    source=ctx.source,
-                    provider=part.provider,
-                    model=_model(ctx, part.written, part.provider, part.model),
-                    operation=OPERATION,
-                    input_tokens=part.tokens[0],
-                    output_tokens=part.tokens[1],
-                    calls=part.calls,
-                    cost_basis="estimated" if part.flags else "unpriced",
-                    reported_cost=decimal_from_json(part.cost),
-                    tags=dict(tags),
-                    origin=origin(ctx, offset),
-                    flags=when[1] | part.flags,
-                )
-            )
+        try:
+            events.extend(_events(ctx, offset, record))
+        except RECORD_ERRORS as exc:  # all or nothing: the providers share one analysis
+            errors.append(rejected(offset, exc))
     return ParseResult(state=state, events=events, errors=errors)
+
+
+def _events(ctx: ParseContext, offset: int, record: dict[str, Any]) -> list[UsageEvent]:
+    """The events of one `analysis_complete` line, one per provider; BadValue if any is bad."""
+    stamp = text(record.get("timestamp"))
+    when = call_time(record.get("timestamp"), ctx)
+    session = text(record.get("session_id"))
+    base = f"qc:{session}:{stamp}" if session and stamp else line_key(ctx, offset)
+    tags = _tags(record)
+    return [
+        UsageEvent(
+            key=f"{base}:{part.provider}",
+            ts=when[0],
+            source=ctx.source,
+            provider=part.provider,
+            model=_model(ctx, part.written, part.provider, part.model),
+            operation=OPERATION,
+            input_tokens=part.tokens[0],
+            output_tokens=part.tokens[1],
+            calls=part.calls,
+            cost_basis="estimated" if part.flags else "unpriced",
+            reported_cost=part.cost,
+            tags=dict(tags),
+            origin=origin(ctx, offset),
+            flags=when[1] | part.flags,
+        )
+        for part in _parts(ctx, record)
+    ]
 
 
 def default_paths() -> list[str]:

@@ -15,6 +15,10 @@ One JSON object per line, with UsageEvent's own field names (DESIGN §2):
   it the line's position is the key.
 
 `encode_record` is the writer's half, so reader and writer share one definition.
+The reader holds every line to what the writer writes (issue 9): a count that is no
+JSON integer from 0 to 10**15 (a float without a fraction passes), a cost that is no
+finite decimal in [0, 1e9) USD, a model that is no string, or a `ts` that is
+unreadable or out of range makes that line a bad record, never a call of 0 tokens.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import msgspec
 
 from monitor.events import UsageEvent, decimal_from_json
 from monitor.sources.base import (
+    RECORD_ERRORS,
     Format,
     ParseContext,
     ParseError,
@@ -35,14 +40,16 @@ from monitor.sources.base import (
     State,
     line_key,
     origin,
+    rejected,
 )
 from monitor.sources.common import (
     TOKEN_FIELDS,
+    call_time,
+    cost,
+    count,
     json_lines,
+    model_name,
     normalize_provider,
-    parse_ts,
-    to_int,
-    ts_or_mtime,
 )
 
 _TEXT_FIELDS: Final = ("id", "source", "provider", "model", "operation")
@@ -70,6 +77,7 @@ def _cost_text(value: Any) -> str:
     amount = value if isinstance(value, Decimal) else decimal_from_json(value)
     if amount is None or not amount.is_finite():
         raise ValueError(f"cost is not a finite decimal: {value!r}")
+    cost(amount, "cost")  # the reader's bounds: negative or over $1,000,000 are refused
     return f"{amount:f}"
 
 
@@ -86,7 +94,8 @@ def encode_record(event_fields: Mapping[str, Any]) -> bytes:
     """One spool line (ending in b"\\n") from event field values; None values are left out.
 
     Raises ValueError for an unknown field name, a missing `ts` or `model`, or a value of
-    the wrong type: the writer learns at once, not the daemon later.
+    the wrong type or out of the reader's bounds: the writer learns at once, not the
+    daemon later.
     """
     unknown = set(event_fields) - set(FIELDS)
     if unknown:
@@ -111,7 +120,7 @@ def encode_record(event_fields: Mapping[str, Any]) -> bytes:
         else:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer: {value!r}")
-            record[name] = value
+            record[name] = count(value, name)  # the reader's bounds: 0 <= count <= 10**15
     if "ts" not in record:
         raise ValueError("a spool record needs ts")
     if not record.get("model"):
@@ -123,23 +132,11 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
     """The event one spool record stands for, or why it cannot be read."""
     if not isinstance(obj, dict):
         return "spool record is not a JSON object"
-    model = obj.get("model")
-    if not isinstance(model, str) or not model.strip():
+    model = model_name(obj.get("model"))
+    if model is None:
         return "spool record without model"
-
-    raw_ts = obj.get("ts")
-    ts = parse_ts(raw_ts, ctx.tz)
-    if ts is None and raw_ts is not None:
-        return f"unreadable ts: {raw_ts!r}"
-    when = ts_or_mtime(ts, ctx)
-    if when is None:
-        return "spool record without ts"
-
-    reported = None
-    if obj.get("cost") is not None:
-        reported = decimal_from_json(obj["cost"])
-        if reported is None or not reported.is_finite():
-            return f"unreadable cost: {obj['cost']!r}"
+    ts, flags = call_time(obj.get("ts"), ctx, "ts")
+    reported = cost(obj.get("cost"), "cost")
 
     raw_tags = obj.get("tags")
     if raw_tags is not None and not isinstance(raw_tags, dict):
@@ -157,22 +154,22 @@ def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
     calls = obj.get("calls")
     return UsageEvent(
         key=key,
-        ts=when[0],
+        ts=ts,
         source=source if isinstance(source, str) and source else ctx.source,
         provider=normalize_provider(provider if isinstance(provider, str) else None, model),
         model=model,
         operation=operation if isinstance(operation, str) and operation else None,
-        input_tokens=to_int(obj.get("input_tokens")),
-        output_tokens=to_int(obj.get("output_tokens")),
-        cache_read_tokens=to_int(obj.get("cache_read_tokens")),
-        cache_write_tokens=to_int(obj.get("cache_write_tokens")),
-        cache_write_1h_tokens=to_int(obj.get("cache_write_1h_tokens")),
-        reasoning_tokens=to_int(obj.get("reasoning_tokens")),
-        calls=1 if calls is None else to_int(calls),
+        input_tokens=count(obj.get("input_tokens"), "input_tokens"),
+        output_tokens=count(obj.get("output_tokens"), "output_tokens"),
+        cache_read_tokens=count(obj.get("cache_read_tokens"), "cache_read_tokens"),
+        cache_write_tokens=count(obj.get("cache_write_tokens"), "cache_write_tokens"),
+        cache_write_1h_tokens=count(obj.get("cache_write_1h_tokens"), "cache_write_1h_tokens"),
+        reasoning_tokens=count(obj.get("reasoning_tokens"), "reasoning_tokens"),
+        calls=1 if calls is None else count(calls, "calls"),
         reported_cost=reported,
         tags=tags,
         origin=origin(ctx, offset),
-        flags=when[1],
+        flags=flags,
     )
 
 
@@ -186,8 +183,8 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             continue
         try:
             event = _event(ctx, obj, offset)
-        except (ArithmeticError, ValueError, OSError) as exc:  # e.g. a count of 1e400
-            event = f"unreadable value: {exc}"
+        except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400
+            event = rejected(offset, exc).message
         if isinstance(event, str):
             errors.append(ParseError(offset, event))
         else:

@@ -10,32 +10,29 @@ as totals and are never read.
 - `cost_usd`, when not null, is the actual cost the user logged: `reported_cost`.
 - no model: the source's `default_model` option, else "unknown" (unpriced unless the
   record reports its cost) — the tool itself prices such records as GPT-4, but that
-  is its guess, not a fact of the record.
+  is its guess, not a fact of the record. A model that is no string is a bad record.
+- `TokenTracker` writes counts as JSON numbers: a count that is a string, a bool,
+  negative, fractional or over 10**15 makes the record bad (issue 9: a day once
+  summed to −224,000 input tokens); so does a time that is unreadable or out of range.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from monitor.events import UsageEvent, decimal_from_json
+from monitor.events import UsageEvent
 from monitor.sources.base import (
     Format,
     ParseContext,
     ParseError,
     ParseResult,
     State,
+    guarded,
     line_key,
     origin,
 )
-from monitor.sources.common import normalize_provider
-from monitor.sources.docs import (
-    ancestor,
-    default_model,
-    json_records,
-    record_time,
-    split_tokens,
-    text,
-)
+from monitor.sources.common import call_time, cost, model_name, normalize_provider
+from monitor.sources.docs import ancestor, default_model, json_records, split_tokens, text
 
 
 def _iteration(value: Any) -> str | None:
@@ -44,50 +41,47 @@ def _iteration(value: Any) -> str | None:
     return text(value)
 
 
+def _event(
+    ctx: ParseContext, offset: int, record: dict[str, Any], fallback: str
+) -> UsageEvent | ParseError:
+    tokens = split_tokens(record, ("input_tokens",), ("output_tokens",))
+    if tokens is None:
+        return ParseError(offset, "record without token counts")
+    ts, flags = call_time(record.get("timestamp"), ctx)
+    model = model_name(record.get("model")) or fallback
+    run, phase = ancestor(ctx.path, 1), ancestor(ctx.path, 2)
+    tags = {"run": run}
+    if phase:
+        tags["phase"] = phase
+    iteration = _iteration(record.get("iteration"))
+    if iteration is not None:
+        tags["iteration"] = iteration
+    return UsageEvent(
+        key=line_key(ctx, offset),
+        ts=ts,
+        source=ctx.source,
+        provider=normalize_provider(text(record.get("provider")), model),
+        model=model,
+        operation=text(record.get("operation")),
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        reported_cost=cost(record.get("cost_usd"), "cost_usd"),
+        tags=tags,
+        origin=origin(ctx, offset),
+        flags=flags,
+    )
+
+
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per record; stateless (each line stands alone)."""
-    events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    run, phase = ancestor(ctx.path, 1), ancestor(ctx.path, 2)
+    result = ParseResult(state=state)
     fallback = default_model(ctx)
     for offset, record in json_records(data, ctx.base_offset):
         if isinstance(record, ParseError):
-            errors.append(record)
-            continue
-        tokens = split_tokens(
-            record.get("input_tokens"), record.get("output_tokens"), record.get("total_tokens")
-        )
-        if tokens is None:
-            errors.append(ParseError(offset, "record without token counts"))
-            continue
-        when = record_time(record.get("timestamp"), ctx)
-        if when is None:
-            errors.append(ParseError(offset, "record without a readable timestamp"))
-            continue
-        model = text(record.get("model")) or fallback
-        tags = {"run": run}
-        if phase:
-            tags["phase"] = phase
-        iteration = _iteration(record.get("iteration"))
-        if iteration is not None:
-            tags["iteration"] = iteration
-        events.append(
-            UsageEvent(
-                key=line_key(ctx, offset),
-                ts=when[0],
-                source=ctx.source,
-                provider=normalize_provider(text(record.get("provider")), model),
-                model=model,
-                operation=text(record.get("operation")),
-                input_tokens=tokens[0],
-                output_tokens=tokens[1],
-                reported_cost=decimal_from_json(record.get("cost_usd")),
-                tags=tags,
-                origin=origin(ctx, offset),
-                flags=when[1],
-            )
-        )
-    return ParseResult(state=state, events=events, errors=errors)
+            result.errors.append(record)
+        else:
+            result.add(guarded(offset, _event, ctx, offset, record, fallback))
+    return result
 
 
 def default_paths() -> list[str]:

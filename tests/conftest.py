@@ -1,0 +1,48 @@
+"""Shared test furniture: the `e2e` marker and its guard.
+
+A test that starts a process (the daemon, the CLI as a subprocess, a pool of parsing
+workers) is marked `e2e`; `make test-fast` runs the rest. The guard below makes the
+marker honest: an unmarked test that starts a process fails and names the marker.
+"""
+
+from __future__ import annotations
+
+import _posixsubprocess
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# subprocess keeps its own reference to fork_exec; multiprocessing uses the module's.
+_PATCHES: list[tuple[Any, str]] = [
+    (_posixsubprocess, "fork_exec"),
+    (subprocess, "_fork_exec"),
+    (os, "posix_spawn"),
+    (os, "fork"),
+]
+_REAL = {(id(mod), name): getattr(mod, name, None) for mod, name in _PATCHES}
+
+
+def _refuse(*_args: Any, **_kwargs: Any) -> Any:
+    raise AssertionError(
+        "this test starts a process: mark it @pytest.mark.e2e (make test-fast skips those)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _processes_only_in_e2e(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("e2e") is not None:
+        yield
+        return
+    for mod, name in _PATCHES:
+        if _REAL[(id(mod), name)] is not None:
+            setattr(mod, name, _refuse)
+    try:
+        yield
+    finally:
+        for mod, name in _PATCHES:
+            real = _REAL[(id(mod), name)]
+            if real is not None:
+                setattr(mod, name, real)
