@@ -8,20 +8,24 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/llm-monitor run
 
+# Byte-code caching on for the tests even where the environment turns it off: compiling
+# (and assertion-rewriting) every module again on each run costs seconds.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -p no:cacheprovider
+
 test: $(STAMP)
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -1,6 +1,6 @@
 """Backfill benchmark: llm-monitor against ccusage on one generated Claude Code tree.
 
-Steps (DESIGN §11): generate the tree (or reuse `bench/out/tree` when its params match);
+Steps: generate the tree (or reuse `bench/out/tree` when its params match);
 time `ccusage claude daily --json --offline` (best of N); time our cold
 `llm-monitor scan` into an empty ledger; time `llm-monitor report --by day --format
 json` and `llm-monitor status --json` (best of 5 each); check every total against the
@@ -269,7 +269,7 @@ def compare_report(report: Measured, runs: int, truth: dict[str, Any], result: R
         rows = {row["key"]["day"]: row for row in payload["rows"]}
         total_row = payload["total"]
     except (ValueError, KeyError, TypeError) as exc:
-        msg = f"llm-monitor report JSON not as DESIGN §10 says: {exc!r}"
+        msg = f"llm-monitor report JSON not in its documented shape: {exc!r}"
         result.failures.append(msg)
         result.rows.append(Row.of("llm-monitor report --by day", report, False, msg))
         return

@@ -1,7 +1,7 @@
 """Daemon benchmark: append → socket latency, idle CPU, and memory on a 1 M-event ledger.
 
 Three measurements of the real daemon (`python -m monitor.cli daemon`) as a subprocess
-(DESIGN §11 goals in brackets):
+(goals in brackets):
 
 1. **Latency** [median ≤ 100 ms, p99 ≤ 300 ms]: appends to a watched studio-tokens file,
    spaced 50–100 ms apart, each timed from just before its `write()` to the arrival of
@@ -303,9 +303,10 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     from decimal import Decimal
     from zoneinfo import ZoneInfo
 
-    from monitor import ledger as ledger_module
     from monitor.events import UsageEvent
     from monitor.ledger import Ledger, event_row
+    from monitor.ledger.rollups import rebuild
+    from monitor.ledger.rows import INSERT_EVENT, SOURCE
     from monitor.pricing import Pricer
 
     start = time.perf_counter()
@@ -337,19 +338,19 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     # Rows in time order, as a daemon that ran for `days` days wrote them: recent events
     # sit together at the end of the table, which is what start-up reads.
     stamps = sorted(now_ms - rng.randrange(span_ms) for _ in range(events))
-    insert = ledger_module._INSERT_EVENT
+    insert = INSERT_EVENT
     db = ledger.db
     db.execute("BEGIN")
     chunk: list[tuple[Any, ...]] = []
     for i, ms in enumerate(stamps):
         t = templates[i % len(templates)]
-        chunk.append((f"bench:{i}", ms, ledger.day_of(ms), *t[3:]))
+        chunk.append((f"bench:{i}", ms, ledger.day_of(ms), *t[SOURCE:]))
         if len(chunk) == 50_000:
             db.executemany(insert, chunk)
             chunk.clear()
     if chunk:
         db.executemany(insert, chunk)
-    ledger._rebuild_daily()
+    rebuild(db)
     db.execute(
         """INSERT OR REPLACE INTO source_stats (source, events, errors, last_event)
            SELECT source, COUNT(*), 0, MAX(ts) FROM events GROUP BY source"""

@@ -1,4 +1,4 @@
-"""The watcher alone: append→yield latency and idle CPU (DESIGN §11).
+"""The watcher alone: append→yield latency and idle CPU.
 
     .venv/bin/python -m bench.bench_watch                  # step 25 ms, 100 appends, 60 s idle
     .venv/bin/python -m bench.bench_watch --steps 10,25,50 --idle 30

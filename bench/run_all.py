@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in turn, each in its own process, numbers printed.
 
-Benchmarks are never unit tests (DESIGN §11): they take minutes, need the whole machine,
+Benchmarks are never unit tests: they take minutes, need the whole machine,
 and print what they measure. Run one alone with `python -m bench.<name> --help`.
 """
 

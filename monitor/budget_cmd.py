@@ -4,29 +4,29 @@
 `remove_budget`: tomli-w, atomic replace); the user's commented config.toml is never
 rewritten, and a running daemon picks the change up when it sees the file change.
 `list` shows the same budget entries as `status` (limit, spend, forecast, when it runs
-out, alerts sent), from the daemon's snapshot or from the ledger. No apprise here.
+out, alerts sent) for the budgets the files define now: the daemon's snapshot when it
+already describes exactly those, else the ledger read-only. No apprise here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import (
-    BUDGETS_FILE,
     ConfigError,
+    budgets_file_of,
     make_budget,
     remove_budget,
     set_budget,
-    user_config_path,
 )
 from monitor.events import usd_text
 
 if TYPE_CHECKING:
-    from monitor.config import Config
+    from monitor.config import BudgetConfig, Config
     from monitor.ledger import Ledger
 
 
@@ -98,9 +98,8 @@ def budget_rm(config: Config, name: str) -> Path:
         return remove_budget(config, name)
     except KeyError:
         names = ", ".join(b.name for b in config.budgets) or "none"
-        path = config.budgets_path or user_config_path().parent / BUDGETS_FILE
         raise ConfigError(
-            str(path), "budgets", f'no budget named "{name}" (budgets: {names})'
+            str(budgets_file_of(config)), "budgets", f'no budget named "{name}" (budgets: {names})'
         ) from None
 
 
@@ -113,6 +112,51 @@ def budget_entries(
     now = now or datetime.now(UTC)
     totals = totals_from_ledger(ledger, now)
     return budget_entries(config.budgets, totals, now, ledger.tz, ledger.db)
+
+
+def list_entries(
+    config: Config,
+    daemon_entries: Sequence[Mapping[str, Any]] | None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """`budget list`: the effective budgets as the files define them now, with their numbers.
+
+    `config` was just loaded, so its budgets include what `budget set/rm` wrote a moment
+    ago. A running daemon only learns of that when it reloads (it polls the files every
+    few seconds, and not at all during its first backfill), so its entries are used only
+    when they describe exactly these budgets; otherwise the numbers come from the ledger
+    (read-only, as `status` reads it without a daemon), or are zero before there is one.
+    Taking the daemon's list as it was made `budget list` say "No budgets" right after
+    the first `budget set`.
+    """
+    now = now or datetime.now(UTC)
+    if daemon_entries is not None and [_definition(e) for e in daemon_entries] == [
+        _definition(_unspent_entry(b, now, config.tz)) for b in config.budgets
+    ]:
+        return [dict(e) for e in daemon_entries]
+    if not config.budgets:
+        return []
+    if not config.ledger_path.exists():
+        return [_unspent_entry(b, now, config.tz) for b in config.budgets]
+    from monitor.ledger import Ledger
+
+    with Ledger(config.ledger_path, config.tz, config.timezone_name, readonly=True) as ledger:
+        return budget_entries(config, ledger, now)
+
+
+def _definition(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a budget entry says about the budget itself, as opposed to its spend."""
+    return tuple(entry.get(k) for k in ("name", "period", "limit_usd", "scope", "warn_at"))
+
+
+def _unspent_entry(budget: BudgetConfig, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    """The entry of a budget nothing has been spent against (no ledger yet)."""
+    from monitor.forecast import forecast
+    from monitor.status import budget_entry
+
+    return budget_entry(
+        budget, Decimal(0), forecast(budget.period, now, tz, {}, first_day=None), now, tz
+    )
 
 
 def _money(value: str | None) -> str:
@@ -172,6 +216,7 @@ __all__ = [
     "budget_rm",
     "budget_rows",
     "budget_set",
+    "list_entries",
     "parse_scope",
     "parse_warn_at",
     "render_budgets",

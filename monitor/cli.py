@@ -1,7 +1,7 @@
 """`llm-monitor …`: the command line.
 
 argparse, not click: `report` and `status` must answer in a few tens of milliseconds
-including interpreter start-up, and every import counts (DESIGN §11). Each command
+including interpreter start-up, and every import counts (docs/architecture.md). Each command
 imports what it needs inside its function; `report`/`status` never import
 genai-prices, textual or apprise.
 
@@ -16,40 +16,23 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from monitor.cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    config_of,
+    open_ledger,
+)
+from monitor.cli_reports import cmd_compare, cmd_estimate, cmd_report, cmd_status
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.wire import BudgetEntry
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-
-
-class CommandError(Exception):
-    """A failure to report on stderr with an exit code; no traceback."""
-
-    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _config(args: argparse.Namespace) -> Config:
-    from monitor.config import load_config
-
-    return load_config(args.config)
-
-
-def _ledger(config: Config, *, readonly: bool) -> Any:
-    from monitor.ledger import Ledger
-
-    path = config.ledger_path
-    if readonly and not path.exists():
-        raise CommandError(
-            f"no ledger yet at {path}: run `llm-monitor scan` (or start the daemon) first"
-        )
-    return Ledger(path, config.tz, config.timezone_name, readonly=readonly)
-
+__all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CommandError", "build_parser", "main"]
 
 # -- commands ----------------------------------------------------------------------------
 
@@ -60,7 +43,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from monitor.ingest import Ingestor
     from monitor.pricing import Pricer
 
-    config = _config(args)
+    config = config_of(args)
     if args.for_daemon:
         from monitor.writer_lock import die_with_parent
 
@@ -68,7 +51,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     else:
         _refuse_if_daemon(config)
     _setup_logging(args.verbose)
-    with _writer(config, "scan", inherit=args.for_daemon), _ledger(
+    with _writer(config, "scan", inherit=args.for_daemon), open_ledger(
         config, readonly=False
     ) as ledger:
         ingestor = Ingestor(config.sources, ledger, Pricer(config.prices))
@@ -120,9 +103,10 @@ def _refuse_if_daemon(config: Config, command: str = "scan") -> None:
 def cmd_price(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from monitor.pricing import Pricer, format_price_info
+    from monitor.price_info import format_price_info
+    from monitor.pricing import Pricer
 
-    config = _config(args)
+    config = config_of(args)
     when = datetime.fromisoformat(args.at) if args.at else None
     info = Pricer(config.prices).price_info(args.model, args.provider, when)
     if info is None:
@@ -140,9 +124,9 @@ def cmd_reprice(args: argparse.Namespace) -> int:
     from monitor.pricing import Pricer
     from monitor.reprice import reprice_ledger
 
-    config = _config(args)
+    config = config_of(args)
     _refuse_if_daemon(config, "reprice")
-    with _writer(config, "reprice"), _ledger(config, readonly=False) as ledger:
+    with _writer(config, "reprice"), open_ledger(config, readonly=False) as ledger:
         changed, seen = reprice_ledger(ledger, Pricer(config.prices), config.sources)
     print(f"repriced {changed} of {seen} events")
     return EXIT_OK
@@ -151,7 +135,7 @@ def cmd_reprice(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     from monitor.spool_writer import append_record
 
-    config = _config(args)
+    config = config_of(args)
     tags: dict[str, str] = {}
     for item in args.tag or []:
         k, sep, v = item.partition("=")
@@ -199,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_dash(args: argparse.Namespace) -> int:
     from monitor.launch import run_dash
 
-    return run_dash(_config(args).socket_path, getattr(args, "config", None))
+    return run_dash(config_of(args).socket_path, getattr(args, "config", None))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -208,179 +192,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.rate)
 
 
-STATUS_EXTRAS = ("series", "breakdown", "recent", "type", "alerts")
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    import json
-
-    from monitor.api import ApiError, request_sync
-
-    config = _config(args)
-    doc: dict[str, Any] | None = None
-    try:
-        reply = request_sync(config.socket_path, {"type": "snapshot"}, timeout=2.0)
-        doc = {k: v for k, v in reply.items() if k not in STATUS_EXTRAS}
-    except ApiError:
-        doc = None
-    if doc is None:
-        from monitor.status import status_from_ledger
-
-        doc = _read_ledger(config, lambda ledger: status_from_ledger(config, ledger))
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        from monitor.status import render_status
-
-        print(render_status(doc))
-    return EXIT_OK
-
-
-_T = TypeVar("_T")
-
-
-def _read_ledger(config: Config, read: Callable[[Any], _T]) -> _T:
-    """`read(ledger)` on the ledger opened read-only. A file SQLite cannot read (not a
-    database, or not llm-monitor's) is a failure naming the file, not a traceback."""
-    import sqlite3
-
-    try:
-        with _ledger(config, readonly=True) as ledger:
-            return read(ledger)
-    except sqlite3.DatabaseError as exc:
-        raise CommandError(f"{config.ledger_path}: cannot read the ledger: {exc}") from None
-
-
-def _selection_error(exc: ValueError) -> CommandError:
-    return CommandError(str(exc), EXIT_USAGE)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from monitor.query import query, selection
-    from monitor.report import render_report
-
-    config = _config(args)
-    group_by = [g.strip() for item in args.by or [] for g in item.split(",") if g.strip()]
-    where: dict[str, str] = {}
-    for item in args.where or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--where expects KEY=VALUE, got {item!r}", EXIT_USAGE)
-        where[key] = value
-    try:
-        # `selection` reads --since/--until with `parse_bound`, as selections do.
-        sel = selection(
-            since=args.since, until=args.until, sources=tuple(args.source or ()), where=where
-        )
-        result = _read_ledger(config, lambda ledger: query(ledger.db, group_by, sel, config.tz))
-    except ValueError as exc:
-        raise _selection_error(exc) from None
-    sys.stdout.write(render_report(result, args.format))
-    return EXIT_OK
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from monitor.query import parse_selection
-    from monitor.report import compare, render_comparison
-
-    config = _config(args)
-    try:
-        a, b = parse_selection(args.a), parse_selection(args.b)
-        result = _read_ledger(config, lambda ledger: compare(ledger.db, a, b, config.tz))
-    except ValueError as exc:
-        raise _selection_error(exc) from None
-    sys.stdout.write(render_comparison(result, args.format))
-    return EXIT_OK
-
-
-def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int], Any]:
-    """`estimate`'s price function: the cost of one call of `model` at today's prices."""
-    from datetime import UTC, datetime
-
-    from monitor.events import UsageEvent
-    from monitor.pricing import Pricer
-    from monitor.sources.common import infer_provider
-
-    pricer = Pricer(config.prices)
-    now = datetime.now(UTC)
-
-    def price(model: str, provider: str | None, input_tokens: int, output_tokens: int) -> Any:
-        event = UsageEvent(
-            key="estimate",
-            ts=now,
-            source="estimate",
-            provider=provider or infer_provider(model),
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-        )
-        return pricer.price(event)
-
-    return price
-
-
-def cmd_estimate(args: argparse.Namespace) -> int:
-    from monitor.query import parse_selection
-    from monitor.report import estimate, estimate_like, render_estimate
-
-    config = _config(args)
-    price = _cli_pricer(config)
-    try:
-        if args.like:
-            like = parse_selection(args.like)
-            result = _read_ledger(
-                config,
-                lambda ledger: estimate_like(
-                    ledger.db,
-                    like,
-                    config.tz,
-                    calls=args.calls,
-                    model=args.model,
-                    provider=args.provider,
-                    price=price if args.model else None,
-                ),
-            )
-        else:
-            if not args.model or args.avg_input is None or args.avg_output is None:
-                raise CommandError(
-                    "estimate needs --model with --avg-input and --avg-output, or --like SELECTION",
-                    EXIT_USAGE,
-                )
-            result = estimate(
-                price,
-                model=args.model,
-                calls=args.calls,
-                avg_input=args.avg_input,
-                avg_output=args.avg_output,
-                provider=args.provider,
-            )
-    except ValueError as exc:
-        raise _selection_error(exc) from None
-    sys.stdout.write(render_estimate(result, args.format))
-    return EXIT_OK
-
-
 def cmd_budget(args: argparse.Namespace) -> int:
     import json
 
     from monitor import budget_cmd
 
-    config = _config(args)
+    config = config_of(args)
     if args.action == "list":
-        entries: list[dict[str, Any]] | None = None
-        from monitor.api import ApiError, request_sync
+        from monitor.api import ApiError, snapshot_sync
 
+        daemon_entries: list[BudgetEntry] | None = None
         try:
-            reply = request_sync(config.socket_path, {"type": "snapshot"}, timeout=2.0)
-            entries = list(reply.get("budgets", []))
+            daemon_entries = list(snapshot_sync(config.socket_path, timeout=2.0).get("budgets", []))
         except ApiError:
-            entries = None
-        if entries is None:
-            if config.ledger_path.exists():
-                with _ledger(config, readonly=True) as ledger:
-                    entries = budget_cmd.budget_entries(config, ledger)
-            else:
-                entries = []
+            daemon_entries = None
+        # The daemon may not have reloaded budgets.toml yet: the files decide which budgets.
+        entries = budget_cmd.list_entries(config, daemon_entries)
         if args.json:
             print(json.dumps(entries, indent=2))
         else:
@@ -407,7 +234,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_notify_test(args: argparse.Namespace) -> int:
     from monitor.notify import notify_test, render_test_results
 
-    config = _config(args)
+    config = config_of(args)
     rows = notify_test(config)
     print(render_test_results(rows))
     return EXIT_OK if rows and all(ok for _, ok, _ in rows) else EXIT_FAIL
@@ -535,7 +362,9 @@ def build_parser(
     _add_common(q, sub=True)
     q.add_argument("name")
     q.add_argument("--limit", help="USD")
-    q.add_argument("--period", choices=("day", "week", "month"))
+    from monitor.periods import PERIODS
+
+    q.add_argument("--period", choices=PERIODS)
     q.add_argument("--warn-at", metavar="FRACTIONS", help="e.g. 0.5,0.8,1.0")
     q.add_argument("--scope", action="append", metavar="KEY=VALUE", help="e.g. provider=openai")
     q.add_argument("--forecast", action=argparse.BooleanOptionalAction, default=None)

@@ -7,13 +7,17 @@ reloads, all tasks owned by one TaskGroup), `shutdown()` (stop watching, finish 
 commit in flight, close clients, remove the socket, STOPPING=1). Signal handlers only
 set flags; a second SIGTERM/SIGINT forces the exit.
 
-Ingestion runs in a worker thread (`asyncio.to_thread`), one batch at a time: parsing a
-big backfill holds the GIL in slices, so the socket keeps answering meanwhile. Results
-come back to the loop thread — the only thread that touches totals and clients.
+The first backfill runs in a child process (`scan --for-daemon`): a cold backfill of a
+big tree needs hundreds of MB of heap that a long-lived process would keep. The child
+commits through the same exactly-once path, holds this daemon's writer lock (inherited)
+and dies with it (writer_lock.py); afterwards the daemon rebuilds its totals from the
+ledger's rollups. Live ingestion runs in a worker thread (`asyncio.to_thread`), one
+batch at a time, so the socket keeps answering; results come back to the loop thread —
+the only thread that touches totals and clients.
 
-READY=1 is sent once the socket answers, before the backfill ends (unlike DESIGN §1's
-order): a first backfill of a large tree can outlast systemd's start timeout, and
-clients are served meanwhile; STATUS= tells the backfill's progress.
+READY=1 is sent once the socket answers, before the backfill ends: a first backfill of
+a large tree can outlast systemd's start timeout, and clients are served meanwhile;
+STATUS= tells the backfill's progress.
 """
 
 from __future__ import annotations
@@ -24,14 +28,13 @@ import logging
 import os
 import signal
 import sys
-from collections import deque
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from monitor import sdnotify
-from monitor.alerts import AlertService, AlertStore
+from monitor.alert_store import AlertStore
+from monitor.alerts import AlertService
 from monitor.api import (
     AlertMsg,
     AlreadyRunning,
@@ -42,32 +45,25 @@ from monitor.api import (
     daemon_answers,
 )
 from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
-from monitor.events import UsageEvent, event_payload
+from monitor.events import event_payload
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
 from monitor.metrics import Metrics, maybe_start
 from monitor.notify import Notifier
+from monitor.periods import local_day, local_midnight
+from monitor.picture import Picture, tracked_tags
 from monitor.pricing import Pricer
-from monitor.status import (
-    budget_entries,
-    build_status,
-    sources_entries,
-    totals_from_ledger,
-)
-from monitor.totals import Period, Totals, TotalsSummary, local_day, local_midnight
 from monitor.watch import Watcher
+from monitor.wire import AlertPayload, DaemonInfo, SnapshotDoc
 from monitor.writer_lock import LedgerBusy, WriterLock
 
 log = logging.getLogger("llm_monitor.daemon")
 
-RECENT: Final = 200
-"""Recent events kept in memory for snapshots (newest first)."""
 TOTALS_EVERY: Final = 30.0
 """Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
 CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
-REBUILD_DAYS: Final = 41
 WATCH_READY_TIMEOUT: Final = 10.0
 RETRY_AFTER: Final = 1.0
 BACKFILL_RETRY: Final = 10.0
@@ -75,19 +71,6 @@ TRIM_AFTER_EVENTS: Final = 20_000
 """Live events after which an idle moment returns the heap's unused memory to the system."""
 LOCK_WAIT: Final = 10.0
 """Seconds a starting daemon waits for the ledger lock held by a process that is exiting."""
-_PERIOD_LABELS: Final[tuple[tuple[str, Period], ...]] = (
-    ("today", "day"),
-    ("week", "week"),
-    ("month", "month"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _LedgerState:
-    totals: Totals
-    recent: list[UsageEvent]
-    unpriced: dict[tuple[str, str], int]
-    source_stats: dict[str, dict[str, Any]]
 
 
 def _release_memory() -> None:
@@ -103,25 +86,17 @@ def _release_memory() -> None:
             ctypes.CDLL(name).malloc_trim(0)
 
 
-def _tracked_tags(config: Config) -> list[str]:
-    return sorted({k[4:] for b in config.budgets for k in b.scope if k.startswith("tag.")})
-
-
 class Daemon:
     def __init__(self, config_path: str | Path | None = None) -> None:
         self.config_path = config_path
         self.config: Config = load_config(config_path)
         self.should_exit = asyncio.Event()
-        self.force_exit = False
         self.reload_requested = asyncio.Event()
         self.state = "starting"
         self.started_at = datetime.now(UTC)
         self.ledger: Ledger | None = None
         self.ingestor: Ingestor | None = None
-        self.totals = Totals(self.config.tz, tracked_tags=_tracked_tags(self.config))
-        self.recent: deque[UsageEvent] = deque(maxlen=RECENT)
-        self.unpriced: dict[tuple[str, str], int] = {}
-        self.source_stats: dict[str, dict[str, Any]] = {}
+        self.picture = Picture.empty(self.config)
         self.server: ApiServer | None = None
         self.alert_store: AlertStore | None = None
         self.alerts: AlertService | None = None
@@ -129,7 +104,6 @@ class Daemon:
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
-        self._child: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._config_stamp = self._stamp()
         self.pricer = Pricer(self.config.prices)
@@ -155,15 +129,16 @@ class Daemon:
         config.spool_dir.mkdir(parents=True, exist_ok=True)
         self.writer_lock = await asyncio.to_thread(_take_writer_lock, config)
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
-        # Its own connection: alert writes happen on the loop thread while an ingest
-        # transaction may be open in the worker thread (WAL lets both proceed).
+        # Its own connections: alert writes run in the alert service's writer thread
+        # while an ingest transaction may be open in the worker thread (WAL).
         self.alert_store = AlertStore.open(config.ledger_path)
         self.alerts = AlertService(
             config,
             self.alert_store,
             Notifier.from_config(config.alerts),
-            lambda: self.totals,
-            sources_provider=lambda: self.source_stats,
+            lambda: self.picture.totals,
+            sources_provider=lambda: self.picture.source_stats,
+            on_alert=lambda row: self.publish_alert(row.payload()),
         )
         self.server = ApiServer(config.socket_path, self.snapshot, self.hello_info)
         await self.server.start()
@@ -214,6 +189,8 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None
+        if self.alerts is not None:
+            await self.alerts.aclose()
         if self.alert_store is not None:
             self.alert_store.close()
             self.alert_store = None
@@ -245,7 +222,6 @@ class Daemon:
 
     def _on_exit_signal(self, sig: signal.Signals) -> None:
         if self.should_exit.is_set():
-            self.force_exit = True
             log.warning("second %s: exiting now", sig.name)
             os._exit(1)
         log.info("%s received: shutting down", sig.name)
@@ -263,11 +239,11 @@ class Daemon:
                 if self._busy.done():
                     self._busy = None
 
-    def _read_ledger_state(self, reprice: bool = False) -> _LedgerState:
-        """In-memory state rebuilt from the ledger (worker thread).
+    def _read_ledger_state(self, reprice: bool = False) -> Picture:
+        """The picture rebuilt from the ledger (worker thread), after repricing if asked.
 
         Built aside and swapped in by the loop thread (`_adopt_state`): a snapshot asked
-        for meanwhile sees the old state whole, never a half-built one.
+        for meanwhile sees the old picture whole, never a half-built one.
         """
         assert self.ledger is not None
         if reprice:
@@ -276,31 +252,10 @@ class Daemon:
             changed, _ = reprice_ledger(self.ledger, self.pricer, self.config.sources, force=False)
             if changed:
                 log.info("repriced %d stored events after a price change", changed)
-        now = datetime.now(UTC)
-        tracked = _tracked_tags(self.config)
-        if tracked:
-            # Budgets scoped by tag need per-tag sums the day rollup does not split by.
-            totals = Totals(self.config.tz, tracked_tags=tracked)
-            totals.prune(now)
-            for e in self.ledger.iter_events(since=now - timedelta(days=REBUILD_DAYS)):
-                totals.add(e)
-            first = self.ledger.db.execute("SELECT MIN(day) FROM daily").fetchone()
-            if first and first[0]:
-                totals.seed_first_day(date.fromisoformat(first[0]))
-        else:
-            totals = totals_from_ledger(self.ledger, now)
-        return _LedgerState(
-            totals=totals,
-            recent=self.ledger.recent_events(RECENT),
-            unpriced={(p, m): n for p, m, n in self.ledger.unpriced()},
-            source_stats=self.ledger.source_stats(),
-        )
+        return Picture.from_ledger(self.ledger, self.config, datetime.now(UTC))
 
-    def _adopt_state(self, state: _LedgerState) -> None:
-        self.totals = state.totals
-        self.recent = deque(state.recent, maxlen=RECENT)
-        self.unpriced = state.unpriced
-        self.source_stats = state.source_stats
+    def _adopt_state(self, picture: Picture) -> None:
+        self.picture = picture
 
     async def _backfill_in_child(self) -> bool:
         """`llm-monitor scan --for-daemon` with this daemon's config; True if it succeeded."""
@@ -321,7 +276,6 @@ class Daemon:
         except OSError:
             log.exception("cannot start the backfill process")
             return False
-        self._child = proc
         try:
             code = await proc.wait()
         finally:
@@ -329,7 +283,6 @@ class Daemon:
                 proc.terminate()
                 with contextlib.suppress(Exception):
                     await asyncio.shield(proc.wait())
-            self._child = None
         return code == 0
 
     def _make_ingestor(self) -> Ingestor:
@@ -478,7 +431,7 @@ class Daemon:
         } != {s.name: s.cost for s in old.sources}
         if (
             prices_changed
-            or _tracked_tags(config) != _tracked_tags(old)
+            or tracked_tags(config) != tracked_tags(old)
             or config.timezone_name != old.timezone_name
         ):
             self._adopt_state(await self._in_worker(self._read_ledger_state, prices_changed))
@@ -513,28 +466,13 @@ class Daemon:
     def _apply(self, applied: list[Applied]) -> None:
         if self.metrics is not None:
             self.metrics.observe(applied)
-        live = self.state == "ready" and len(applied) <= LIVE_EVENTS_MAX
-        for a in applied:
-            e = a.event
-            self.totals.add(e, a.previous)
-            if a.previous is not None and a.previous.cost is None:
-                k = (a.previous.provider, a.previous.model)
-                self.unpriced[k] = self.unpriced.get(k, 0) - a.previous.calls
-            if e.cost is None:
-                k = (e.provider, e.model)
-                self.unpriced[k] = self.unpriced.get(k, 0) + e.calls
-            st = self.source_stats.setdefault(
-                e.source, {"events": 0, "errors": 0, "last_event": None}
-            )
-            if a.previous is None:
-                st["events"] = st.get("events", 0) + 1
-            if st.get("last_event") is None or e.ts > st["last_event"]:
-                st["last_event"] = e.ts
-            if self.state == "ready":
-                self._remember_recent(e)
-            if live and self.server is not None:
-                self.server.publish(EventMsg(payload=event_payload(e)))
-        if self.state == "ready":
+        ready = self.state == "ready"
+        live = ready and len(applied) <= LIVE_EVENTS_MAX
+        self.picture.apply(applied, keep_recent=ready)
+        if live and self.server is not None:
+            for a in applied:
+                self.server.publish(EventMsg(payload=event_payload(a.event)))
+        if ready:
             if live:
                 self._publish_totals()
             else:
@@ -542,42 +480,15 @@ class Daemon:
             self._evaluate_alerts(applied)
 
     def _evaluate_alerts(self, applied: list[Applied] | tuple[()] = ()) -> None:
-        """Decide alerts (recorded before any delivery) and announce the new ones."""
-        if self.alerts is None:
-            return
-        try:
-            rows = self.alerts.evaluate(applied=applied)
-        except Exception:
-            log.exception("alert evaluation failed; ingestion goes on")
-            return
-        for row in rows:
-            self.publish_alert(row.payload())
-
-    def _remember_recent(self, e: UsageEvent) -> None:
-        for i, old in enumerate(self.recent):
-            if old.key == e.key:
-                del self.recent[i]
-                break
-        if not self.recent or e.ts >= self.recent[0].ts:
-            self.recent.appendleft(e)
-        elif len(self.recent) < RECENT or e.ts > self.recent[-1].ts:
-            items = sorted([*self.recent, e], key=lambda x: x.ts, reverse=True)
-            self.recent = deque(items[:RECENT], maxlen=RECENT)
+        """Ask for a round of alert decisions; never blocks. The alert service decides on
+        this thread, records off it (before any delivery) and announces the new ones."""
+        if self.alerts is not None:
+            self.alerts.request(applied)
 
     def _after_ingest(self, report: IngestReport) -> None:
         if self.metrics is not None:
             self.metrics.observe_report(report)
-        for name, c in report.sources.items():
-            st = self.source_stats.setdefault(name, {"events": 0, "errors": 0, "last_event": None})
-            st["errors"] = st.get("errors", 0) + c.errors
-        if self.ingestor is not None:
-            files: dict[str, int] = {}
-            for source, _ in self.ingestor.cursors:
-                files[source] = files.get(source, 0) + 1
-            for name, n in files.items():
-                self.source_stats.setdefault(name, {"events": 0, "errors": 0, "last_event": None})[
-                    "files"
-                ] = n
+        self.picture.count_round(report, self.ingestor.cursors if self.ingestor else ())
 
     def _publish_totals(self) -> None:
         """Totals for subscribers: the snapshot minus the recent events (series included)."""
@@ -594,13 +505,13 @@ class Daemon:
         if self.server is not None:
             self.server.publish(Snapshot(payload=self.snapshot()))
 
-    def publish_alert(self, payload: dict[str, Any]) -> None:
+    def publish_alert(self, payload: AlertPayload) -> None:
         if self.server is not None:
             self.server.publish(AlertMsg(payload=payload))
 
     # -- what clients see ---------------------------------------------------------
 
-    def hello_info(self) -> dict[str, Any]:
+    def hello_info(self) -> DaemonInfo:
         return {
             "pid": os.getpid(),
             "state": self.state,
@@ -609,58 +520,14 @@ class Daemon:
             "ledger": str(self.config.ledger_path),
         }
 
-    def status_document(
-        self, now: datetime | None = None, summary: TotalsSummary | None = None
-    ) -> dict[str, Any]:
-        now = now or datetime.now(UTC)
-        config = self.config
-        budgets = (
-            budget_entries(config.budgets, self.totals, now, config.tz, self.alert_store.db)
-            if self.alert_store is not None
-            else []
+    def snapshot(self, *, recent: bool = True) -> SnapshotDoc:
+        return self.picture.snapshot(
+            self.config,
+            self.state,
+            self.alert_store.reader if self.alert_store is not None else None,
+            self.alerts.recent_payloads() if self.alerts is not None else [],
+            recent=recent,
         )
-        unpriced = sorted(
-            ((p, m, n) for (p, m), n in self.unpriced.items() if n > 0), key=lambda r: -r[2]
-        )
-        return build_status(
-            summary=summary or self.totals.summary(now, top=5),
-            timezone=config.timezone_name,
-            daemon=True,
-            budgets=budgets,
-            unpriced=unpriced,
-            sources=sources_entries(config, self.source_stats),
-            state=self.state,
-        )
-
-    def snapshot(self, *, recent: bool = True) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        summary = self.totals.summary(now, top=10)
-        doc = self.status_document(now, summary)
-        doc["series"] = {
-            "hourly_usd": [str(v) for v in summary.hourly],
-            "daily_usd": [str(v) for v in summary.daily],
-        }
-        doc["breakdown"] = {
-            label: {
-                dim: [
-                    {
-                        "key": value,
-                        "cost_usd": str(u.cost),
-                        "calls": u.calls,
-                        "input_tokens": u.input_tokens,
-                        "output_tokens": u.output_tokens,
-                        "unpriced_calls": u.unpriced_calls,
-                    }
-                    for value, u in rows
-                ]
-                for dim, rows in summary.period(kind).by.items()
-            }
-            for label, kind in _PERIOD_LABELS
-        }
-        if recent:
-            doc["recent"] = [event_payload(e) for e in self.recent]
-        doc["alerts"] = self.alerts.recent_payloads() if self.alerts is not None else []
-        return doc
 
 
 def _take_writer_lock(config: Config) -> WriterLock:

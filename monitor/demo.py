@@ -308,7 +308,19 @@ class Simulator:
                     "last_token_usage": usage(delta),
                     "model_context_window": 272000,
                 },
-                "rate_limits": {"primary": {"used_percent": 4.0, "window_minutes": 299}},
+                "rate_limits": {
+                    "primary": {
+                        "used_percent": min(100.0, 4.0 + self.steps * 0.25),
+                        "window_minutes": 300,
+                        "resets_at": int(now.timestamp()) // 18000 * 18000 + 18000,
+                    },
+                    "secondary": {
+                        "used_percent": 21.0,
+                        "window_minutes": 10080,
+                        "resets_at": int(now.timestamp()) // 604800 * 604800 + 604800,
+                    },
+                    "plan_type": "plus",
+                },
             },
         }
         _append(c.path, json.dumps(line) + "\n")

@@ -15,9 +15,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, overload
+
+if TYPE_CHECKING:
+    from monitor.wire import EventPayload
 
 CostBasis = Literal["reported", "priced", "estimated", "unpriced"]
+CostPolicy = Literal["auto", "reported", "priced"]
+"""How a source's calls are costed: the tool's own cost if it wrote one, else priced
+("auto"); only the tool's ("reported"); always from current prices ("priced")."""
+COST_POLICIES: Final[tuple[CostPolicy, ...]] = ("auto", "reported", "priced")
 COST_BASES: Final[tuple[str, ...]] = ("reported", "priced", "estimated", "unpriced")
 
 NANO: Final = Decimal(1_000_000_000)
@@ -113,6 +120,10 @@ def decimal_from_json(value: object) -> Decimal | None:
     return None
 
 
+@overload
+def usd_json(amount: Decimal) -> str: ...
+@overload
+def usd_json(amount: Decimal | None) -> str | None: ...
 def usd_json(amount: Decimal | None) -> str | None:
     """Money in machine-readable output: a decimal string with 6 places, never a float."""
     if amount is None:
@@ -157,8 +168,11 @@ def from_ts_ms(ms: int) -> datetime:
     return _EPOCH + ms * _MS
 
 
-def event_payload(e: UsageEvent) -> dict[str, object]:
-    """An event as JSON-ready plain values (socket API, spool): money as 6-place strings."""
+def event_payload(e: UsageEvent) -> EventPayload:
+    """An event as JSON-ready plain values for the socket API: money as 6-place strings.
+
+    Its shape is `wire.EventPayload`; `event_from_payload` reads it back.
+    """
     return {
         "key": e.key,
         "ts": utc(e.ts).isoformat(),

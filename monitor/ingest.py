@@ -11,7 +11,6 @@ as already read, not read again from its start).
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
@@ -20,19 +19,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from monitor import parallel as _parallel
-from monitor.events import UsageEvent
 from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
+from monitor.parse_file import Parsed, SourceSpec, parse_chunks
 from monitor.sources import get_format
-from monitor.sources.base import (
-    Format,
-    IncompleteDocument,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-)
-from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file, read_moved
+from monitor.sources.base import Format
+from monitor.tail import Cursor, read_document_file, read_lines_file, read_moved
 
 if TYPE_CHECKING:
     from monitor.config import SourceConfig
@@ -85,6 +77,7 @@ class _Source:
     config: SourceConfig
     fmt: Format
     globs: list[Glob]
+    spec: SourceSpec
 
 
 class Ingestor:
@@ -109,7 +102,7 @@ class Ingestor:
         for sc in sources:
             if sc.enabled:
                 self.sources[sc.name] = _Source(
-                    sc, get_format(sc.format), [Glob(p) for p in sc.paths]
+                    sc, get_format(sc.format), [Glob(p) for p in sc.paths], SourceSpec.of(sc)
                 )
         if ledger.was_empty and not ledger.readonly:
             # Everything this new ledger will hold is priced now, at today's prices.
@@ -179,7 +172,7 @@ class Ingestor:
                                 # this process walks on.
                                 if pool is None:
                                     pool = self._pool()
-                                stream = pool.stream(self._spec(src))
+                                stream = pool.stream(src.spec)
                                 for p in fresh:
                                     stream.add(p)
                                 fresh = []
@@ -207,13 +200,6 @@ class Ingestor:
         self._commit(batch, report)
         return report
 
-    @staticmethod
-    def _spec(src: _Source) -> _parallel.SourceSpec:
-        c = src.config
-        return _parallel.SourceSpec(
-            c.name, c.format, c.timezone, c.cost, dict(c.options), c.call_times
-        )
-
     def _pool(self) -> _parallel.Pool:
         formats = sorted({s.config.format for s in self.sources.values()})
         return _parallel.Pool(self.pricer.overrides, self.ledger.tz, formats)
@@ -231,15 +217,12 @@ class Ingestor:
         batch: Batch,
         report: IngestReport,
     ) -> list[str]:
-        """Take in what the workers parsed; returns the paths to redo in-process."""
+        """Take in what the workers parsed; returns the paths left to parse in-process
+        (those of jobs a broken pool did not finish)."""
         name = src.config.name
         counts = report.counts(name)
-        redo: list[str] = []
         for results in stream.results():
             for res in results:
-                if res.unreadable == "retry-in-process":
-                    redo.append(res.path)
-                    continue
                 if res.unreadable is not None:
                     counts.unreadable += 1
                     log.warning("source %s: cannot read %s: %s", name, res.path, res.unreadable)
@@ -260,7 +243,7 @@ class Ingestor:
                 stream.cancel()
                 break
         self._commit(batch, report)
-        return redo + stream.leftover
+        return stream.leftover
 
     def ingest_paths(self, paths: Iterable[str]) -> IngestReport:
         """The given paths (reported changed by the watcher), for every source they match."""
@@ -375,63 +358,28 @@ class Ingestor:
                     # The content lives on under its new name; the old name is free.
                     batch.drop_cursor(name, path)
                     self._forget(name, path)
-                    for chunk in chunks:
-                        self._parse_chunk(src, chunk, batch, counts)
+                    self._take(
+                        src, parse_chunks(src.spec, src.fmt, self.pricer, chunks), batch, counts
+                    )
                     counts.files_read += 1
                 raise
             if not chunks:
                 break
             read_any = True
-            for chunk in chunks:
-                self._parse_chunk(src, chunk, batch, counts)
+            self._take(src, parse_chunks(src.spec, src.fmt, self.pricer, chunks), batch, counts)
             cursor = chunks[-1].cursor
         if read_any:
             counts.files_read += 1
 
-    def _parse_chunk(self, src: _Source, chunk: Chunk, batch: Batch, counts: SourceCounts) -> None:
+    def _take(self, src: _Source, parsed: Parsed, batch: Batch, counts: SourceCounts) -> None:
+        """Add what a file's chunks gave to the batch: its events, bad records and cursors."""
         name = src.config.name
-        cur = chunk.cursor
-        # Adapters must not see their input state change under them if they mutate it.
-        state_in = copy.deepcopy(cur.state)
-        for offset, reason in chunk.skipped:
-            self._bad(name, cur.path, offset, reason, batch, counts)
-        if chunk.data:
-            result = self._parse_lines_safely(src, cur, chunk.base_offset, state_in, chunk.data)
-            cur.state = result.state
-            self._price(src, result.events)
-            batch.events.extend(result.events)
-            for err in result.errors:
-                self._bad(name, cur.path, err.offset, err.message, batch, counts)
-        batch.put_cursor(cur)
-        self._remember(cur)
-
-    def _parse_lines_safely(
-        self, src: _Source, cur: Cursor, base: int, state: State, data: bytes
-    ) -> ParseResult:
-        """Parse a chunk; if the adapter fails on it, parse line by line to isolate the bad one.
-
-        An adapter should report bad records itself; this net makes sure a bug or an
-        unforeseen input costs one record, never the file or the daemon.
-        """
-        try:
-            return src.fmt.parse(self._context(src, cur, base), state, data)
-        except Exception:
-            log.exception(
-                "source %s: adapter failed on %s; isolating the bad line", src.config.name, cur.path
-            )
-        merged = ParseResult(state=state)
-        offset = base
-        for line in data.splitlines(keepends=True):
-            try:
-                part = src.fmt.parse(self._context(src, cur, offset), merged.state, line)
-            except Exception as exc:
-                merged.errors.append(ParseError(offset, f"adapter error: {exc!r}"))
-            else:
-                merged.state = part.state
-                merged.events.extend(part.events)
-                merged.errors.extend(part.errors)
-            offset += len(line)
-        return merged
+        batch.events.extend(parsed.events)
+        for path, offset, message in parsed.errors:
+            self._bad(name, path, offset, message, batch, counts)
+        for cur in parsed.cursors:
+            batch.put_cursor(cur)
+            self._remember(cur)
 
     def _collect_document(
         self, src: _Source, path: str, batch: Batch, counts: SourceCounts
@@ -443,35 +391,12 @@ class Ingestor:
         if chunk is None:
             return
         counts.files_read += 1
-        ctx = self._context(src, chunk.cursor, 0)
-        try:
-            result = src.fmt.parse(ctx, copy.deepcopy(chunk.cursor.state), chunk.data)
-        except IncompleteDocument:
+        parsed = parse_chunks(src.spec, src.fmt, self.pricer, [chunk])
+        if parsed.pending:
             counts.pending += 1
             log.info("source %s: %s is not complete yet; retrying on its next change", name, path)
             return
-        except Exception as exc:
-            log.exception("source %s: adapter failed on %s", name, path)
-            result = ParseResult(state=chunk.cursor.state, errors=[ParseError(0, repr(exc))])
-        chunk.cursor.state = result.state
-        self._price(src, result.events)
-        batch.events.extend(result.events)
-        for err in result.errors:
-            self._bad(name, path, err.offset, err.message, batch, counts)
-        batch.put_cursor(chunk.cursor)
-        self._remember(chunk.cursor)
-
-    def _context(self, src: _Source, cur: Cursor, base_offset: int) -> ParseContext:
-        c = src.config
-        return _parallel.context_for(
-            c.name, c.timezone, c.options, cur, base_offset, c.call_times
-        )
-
-    def _price(self, src: _Source, events: Iterable[UsageEvent]) -> None:
-        policy = src.config.cost
-        apply = self.pricer.apply
-        for e in events:
-            apply(e, policy)
+        self._take(src, parsed, batch, counts)
 
     def _bad(
         self,

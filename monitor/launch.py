@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -140,16 +139,6 @@ def daemon_pid(socket_path: Path) -> int | None:
 # -- is there anything to watch? ------------------------------------------------------------
 
 
-def ledger_has_events(ledger_path: Path) -> bool:
-    if not ledger_path.exists():
-        return False
-    try:
-        with sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True) as db:
-            return db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
 def usage_files_exist(config: Config) -> bool:
     """Whether any configured source (or the spool) has at least one file to read."""
     for source in config.sources:
@@ -159,7 +148,9 @@ def usage_files_exist(config: Config) -> bool:
 
 
 def nothing_to_watch(config: Config) -> bool:
-    return not usage_files_exist(config) and not ledger_has_events(config.ledger_path)
+    from monitor.ledger.reads import has_events
+
+    return not usage_files_exist(config) and not has_events(config.ledger_path)
 
 
 def _offer_demo() -> bool:

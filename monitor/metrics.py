@@ -12,7 +12,7 @@ counters are seeded from the ledger's `daily` rollup (`seed_from_ledger`) and ar
 exposed at all until then — a scrape before seeding sees the series missing, which
 Prometheus treats as a gap, not as a drop to 0. After seeding, `observe` moves them by
 what each commit stored: a larger streamed copy of a stored call adds only the
-difference (DESIGN §4).
+difference (see ledger.py).
 
 The sums are exact integers (cost in nano-dollars, tokens, calls) kept by this module,
 and a custom collector yields them; `prometheus_client.Counter` can neither be set nor
@@ -145,33 +145,32 @@ class Metrics:
         rows at most — and the per-source stats. Costliest models first, so the model
         cap folds the long tail, not the big spenders.
         """
+        from monitor.ledger.reads import source_stats, usage_by_model
+
         db: sqlite3.Connection = ledger if isinstance(ledger, sqlite3.Connection) else ledger.db
-        rows = db.execute(
-            """SELECT source, provider, model, SUM(cost_nano), SUM(input_tokens),
-                      SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-                      SUM(calls), SUM(unpriced_calls)
-               FROM daily GROUP BY source, provider, model
-               ORDER BY SUM(cost_nano) DESC, SUM(calls) DESC, source, provider, model"""
-        ).fetchall()
-        stats = db.execute("SELECT source, events, errors, last_event FROM source_stats").fetchall()
+        usage = usage_by_model(db)
+        stats = source_stats(db)
         with self._lock:
             self._usage.clear()
             self._models.clear()
-            for source, provider, model, *sums in rows:
-                key = (source, provider, self._model_label(model))
+            for row in usage:
+                key = (row.source, row.provider, self._model_label(row.model))
                 acc = self._usage.get(key)
                 if acc is None:
                     acc = self._usage[key] = _Sums()
-                for name, value in zip(
-                    ("cost_nano", "input", "output", "cache_read", "cache_write", "calls",
-                     "unpriced_calls"),
-                    sums,
-                    strict=True,
-                ):  # fmt: skip
-                    setattr(acc, name, getattr(acc, name) + int(value or 0))
-            self._events = {s: int(n) for s, n, _, _ in stats}
-            self._errors = {s: int(n) for s, _, n, _ in stats}
-            self._last_event = {s: last / 1000 for s, _, _, last in stats if last is not None}
+                s = row.sums
+                acc.cost_nano += s.cost_nano
+                acc.input += s.input_tokens
+                acc.output += s.output_tokens
+                acc.cache_read += s.cache_read_tokens
+                acc.cache_write += s.cache_write_tokens
+                acc.calls += s.calls
+                acc.unpriced_calls += s.unpriced_calls
+            self._events = {st.source: st.events for st in stats}
+            self._errors = {st.source: st.errors for st in stats}
+            self._last_event = {
+                st.source: st.last_event.timestamp() for st in stats if st.last_event is not None
+            }
             self._seeded = True
 
     def mark_seeded(self) -> None:

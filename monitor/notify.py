@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from monitor.budgets import Severity, notify_test_decision
+from monitor.events import utc
+from monitor.rules.base import PREFIX, Severity
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -320,8 +321,13 @@ def _why(result: Any) -> str:
 
 async def send_test(notifier: Notifier, now: datetime, tz: tzinfo) -> list[tuple[str, bool, str]]:
     """A test message to every target: (redacted URL, ok, error) each, bad URLs included."""
-    d = notify_test_decision(now, tz)
-    results = await notifier.deliver(d.title, d.body, d.severity)
+    local = utc(now).astimezone(tz)
+    title = f"{PREFIX} test notification"
+    body = (
+        f"This is a test from llm-monitor, sent {local:%Y-%m-%d %H:%M:%S %Z}. "
+        "Budget alerts will arrive here."
+    )
+    results = await notifier.deliver(title, body, "info")
     rows = [(label, o.ok, o.error) for label, o in results.items()]
     rows += [(label, False, problem) for label, problem in notifier.problems]
     return rows

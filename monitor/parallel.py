@@ -15,14 +15,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import Any, Final
 
-from monitor.config import CallTimes
 from monitor.ledger import DayOf, event_row
+from monitor.parse_file import SourceSpec, parse_chunks
 from monitor.sources import get_format
-from monitor.sources.base import IncompleteDocument, ParseContext
-from monitor.tail import Cursor, read_document_file, read_lines_file
+from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
 
 log = logging.getLogger("llm_monitor.ingest")
 
@@ -32,20 +31,10 @@ JOB_BYTES: Final = 4 * 1024 * 1024
 """Files are grouped into jobs of about this many bytes (balance vs. per-job overhead)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SourceSpec:
-    """What a worker needs to know of a source (picklable, no Glob objects)."""
-
-    name: str
-    format: str
-    tz: tzinfo
-    cost: str
-    options: Mapping[str, Any]
-    times: CallTimes
-
-
 @dataclass(slots=True)
 class FileResult:
+    """One new file as a worker read it: ledger rows instead of events (cheaper to send)."""
+
     path: str
     cursors: list[Cursor] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -53,6 +42,7 @@ class FileResult:
     """(path, offset, message) of bad records."""
     pending: bool = False
     unreadable: str | None = None
+    """Why the file could not be read (its OS error), if it could not."""
 
 
 _worker: dict[str, Any] = {}
@@ -67,87 +57,47 @@ def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Seque
         get_format(name)  # import the adapter (and msgspec) before the first job
 
 
-def context_for(
-    source: str,
-    tz: tzinfo,
-    options: Mapping[str, Any],
-    cur: Cursor,
-    base_offset: int,
-    times: CallTimes,
-) -> ParseContext:
-    """What an adapter is told about the bytes it gets (shared with the in-process path).
-
-    The latest acceptable call time is now + the tolerance, taken here: adapters never
-    look at the clock."""
-    mtime = datetime.fromtimestamp(cur.mtime_ns / 1e9, UTC) if cur.mtime_ns else None
-    return ParseContext(
-        source=source,
-        path=cur.path,
-        file_id=cur.file_id,
-        tz=tz,
-        base_offset=base_offset,
-        mtime=mtime,
-        options=options,
-        earliest=times.since,
-        latest=datetime.now(UTC) + times.future,
-    )
-
-
 def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
-    """Worker entry point: every path from offset 0 (no cursor yet)."""
+    """Worker entry point: every path from offset 0 (no cursor yet), through the same
+    per-file pipeline as in-process ingestion (`parse_chunks`)."""
     pricer = _worker["pricer"]
     day_of = _worker["day_of"]
     fmt = get_format(spec.format)
     out = []
     for path in paths:
-        res = FileResult(path)
         try:
-            if fmt.kind == "document":
-                chunk = read_document_file(spec.name, path, None)
-                chunks = [chunk] if chunk is not None else []
-            else:
-                chunks = []
-                cursor = None
-                while True:
-                    got = read_lines_file(spec.name, path, cursor)
-                    if not got:
-                        break
-                    chunks.extend(got)
-                    cursor = got[-1].cursor
+            chunks = _fresh_chunks(spec.name, fmt.kind, path)
         except FileNotFoundError:
             continue
         except OSError as exc:
-            res.unreadable = exc.strerror or str(exc)
-            out.append(res)
+            out.append(FileResult(path, unreadable=exc.strerror or str(exc)))
             continue
-        for chunk in chunks:
-            cur = chunk.cursor
-            for offset, reason in chunk.skipped:
-                res.errors.append((cur.path, offset, reason))
-            if chunk.data:
-                ctx = context_for(
-                    spec.name, spec.tz, spec.options, cur, chunk.base_offset, spec.times
-                )
-                try:
-                    result = fmt.parse(ctx, dict(cur.state), chunk.data)
-                except IncompleteDocument:
-                    res.pending = True
-                    break
-                except Exception:
-                    # Let the main process parse it with its line-by-line safety net.
-                    res.cursors.clear()
-                    res.rows.clear()
-                    res.unreadable = "retry-in-process"
-                    break
-                cur.state = result.state
-                for e in result.events:
-                    pricer.apply(e, spec.cost)
-                    res.rows.append(event_row(e, day_of))
-                for err in result.errors:
-                    res.errors.append((cur.path, err.offset, err.message))
-            res.cursors.append(cur)
-        out.append(res)
+        parsed = parse_chunks(spec, fmt, pricer, chunks)
+        out.append(
+            FileResult(
+                path,
+                cursors=parsed.cursors,
+                rows=[event_row(e, day_of) for e in parsed.events],
+                errors=parsed.errors,
+                pending=parsed.pending,
+            )
+        )
     return out
+
+
+def _fresh_chunks(source: str, kind: str, path: str) -> list[Chunk]:
+    """All of a file nobody has a cursor for, as the tail hands it out."""
+    if kind == "document":
+        chunk = read_document_file(source, path, None)
+        return [chunk] if chunk is not None else []
+    chunks: list[Chunk] = []
+    cursor = None
+    while True:
+        got = read_lines_file(source, path, cursor)
+        if not got:
+            return chunks
+        chunks.extend(got)
+        cursor = got[-1].cursor
 
 
 class Pool:

@@ -52,7 +52,7 @@ from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Final, Literal, Protocol
+from typing import Final, Protocol
 
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id, get_snapshot
 from genai_prices.data_units import unit_data
@@ -68,10 +68,14 @@ from genai_prices.types import (
 )
 from genai_prices.units import UnitDef, UnitRegistry
 
-from monitor.events import FLAG_ESTIMATED_TOKENS, CostBasis, UsageEvent, opt_to_nano
-
-CostPolicy = Literal["auto", "reported", "priced"]
-COST_POLICIES: Final[tuple[str, ...]] = ("auto", "reported", "priced")
+from monitor.events import (
+    COST_POLICIES,
+    FLAG_ESTIMATED_TOKENS,
+    CostBasis,
+    UsageEvent,
+    opt_to_nano,
+)
+from monitor.price_info import PriceInfo, flat_price, price_info_of
 
 # The usage vector: the genai-prices usage keys an event fills, in slot order.
 _USAGE_KEYS: Final[tuple[str, ...]] = (
@@ -112,44 +116,6 @@ _OVERRIDE_KEYS: Final[tuple[tuple[str, str], ...]] = (
     ("cache_read_per_mtok", "cache_read_mtok"),
     ("cache_write_per_mtok", "cache_write_mtok"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TierInfo:
-    usage: str
-    """Which tokens: "input", "output", "cache read", "cache write", "cache write 1h"."""
-    above_tokens: int
-    """The tier applies when the call's input tokens exceed this."""
-    per_mtok: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class PriceInfo:
-    """What `llm-monitor price MODEL` shows: the price in force at `when`, per MTok."""
-
-    query: str
-    when: datetime
-    override: str | None
-    """The config `[prices."…"]` entry that applies, as the config names it."""
-    provider: str | None
-    """genai-prices provider id; None when genai-prices does not know the model."""
-    model_id: str | None
-    """genai-prices model id; None when genai-prices does not know the model."""
-    model_name: str | None
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
-    cache_read_per_mtok: Decimal | None
-    cache_write_per_mtok: Decimal | None
-    cache_write_1h_per_mtok: Decimal | None
-    cache_write_1h_derived: bool
-    """The 1-hour rate is 2× input (ours), not from genai-prices' data."""
-    tiers: tuple[TierInfo, ...]
-    other: tuple[tuple[str, Decimal], ...]
-    """Further genai-prices prices (price key, base value), e.g. web searches per 1000."""
-    price_changes: tuple[date, ...]
-    """Start dates of the model's price periods (empty when it has one price)."""
-    time_of_day_prices: bool
-    """Prices vary by time of day (e.g. off-peak hours)."""
 
 
 @dataclass(slots=True)
@@ -319,12 +285,24 @@ class Pricer:
             whole = _override_price(named[1]) if named is not None else None
             if whole is None:
                 return None
-            return _info(model, when, _compile(whole), override_name, None, None)
+            rate = _compile(whole)
+            return price_info_of(
+                model, when, rate.model_price, rate.one_hour_derived, override_name, None, None
+            )
         found_provider, found_model = found
         model_price = found_model.get_prices(when)
         if named is not None:
             model_price = _merged(model_price, named[1])
-        info = _info(model, when, _compile(model_price), override_name, found_provider, found_model)
+        rate = _compile(model_price)
+        info = price_info_of(
+            model,
+            when,
+            rate.model_price,
+            rate.one_hour_derived,
+            override_name,
+            found_provider,
+            found_model,
+        )
         prices = found_model.prices
         if isinstance(prices, ModelPrice):
             return info
@@ -471,7 +449,7 @@ def _compile(model_price: ModelPrice) -> _Rate:
         except KeyError:
             continue  # genai-prices ignores unknown price keys too (with a warning)
         if unit.usage_key == _REQUESTS:
-            per_request = _flat(value) / unit.per
+            per_request = flat_price(value) / unit.per
         else:
             units.append((unit, value))
     in_vector = [u for u, _ in units if u.usage_key in _SLOT]
@@ -533,10 +511,6 @@ def _scaled(price: Decimal | TieredPrices, factor: Decimal) -> Decimal | TieredP
     return price * factor
 
 
-def _flat(value: Decimal | TieredPrices) -> Decimal:
-    return value.base if isinstance(value, TieredPrices) else value
-
-
 def _per_token(
     value: Decimal | TieredPrices, per: int
 ) -> tuple[Decimal, tuple[tuple[int, Decimal], ...]]:
@@ -567,115 +541,3 @@ def _cost(rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
                     break
             total += price * count
     return total
-
-
-# -- price info ----------------------------------------------------------------------------
-
-_INFO_KEYS: Final[dict[str, str]] = {
-    "input_mtok": "input",
-    "output_mtok": "output",
-    "cache_read_mtok": "cache read",
-    "cache_write_mtok": "cache write",
-    "cache_write_1h_mtok": "cache write 1h",
-}
-
-
-def _info(
-    query: str,
-    when: datetime,
-    rate: _Rate,
-    override: str | None,
-    provider: Provider | None,
-    model: ModelInfo | None,
-) -> PriceInfo:
-    mp = rate.model_price
-    flat: dict[str, Decimal | None] = {}
-    tiers: list[TierInfo] = []
-    other: list[tuple[str, Decimal]] = []
-    for key, value in mp.__dict__.items():
-        if key.startswith("_") or value is None:
-            continue
-        if key in _INFO_KEYS:
-            flat[key] = _flat(value)
-            if isinstance(value, TieredPrices):
-                tiers.extend(TierInfo(_INFO_KEYS[key], t.start, t.price) for t in value.tiers)
-        else:
-            other.append((key, _flat(value)))
-    return PriceInfo(
-        query=query,
-        when=when,
-        override=override,
-        provider=provider.id if provider is not None else None,
-        model_id=model.id if model is not None else None,
-        model_name=model.name if model is not None else None,
-        input_per_mtok=flat.get("input_mtok"),
-        output_per_mtok=flat.get("output_mtok"),
-        cache_read_per_mtok=flat.get("cache_read_mtok"),
-        cache_write_per_mtok=flat.get("cache_write_mtok"),
-        cache_write_1h_per_mtok=flat.get("cache_write_1h_mtok"),
-        cache_write_1h_derived=rate.one_hour_derived,
-        tiers=tuple(tiers),
-        other=tuple(other),
-        price_changes=(),
-        time_of_day_prices=False,
-    )
-
-
-_PER_UNIT: Final[tuple[tuple[str, str], ...]] = (
-    ("_mtok", "per MTok"),
-    ("_kcount", "per 1,000"),
-    ("_kpages", "per 1,000 pages"),
-    ("_mchars", "per M chars"),
-    ("_gpixels", "per G pixels"),
-    ("_hours", "per hour"),
-)
-
-
-def _usd(value: Decimal) -> str:
-    return f"${value.normalize():f}"
-
-
-def _other_line(price_key: str, value: Decimal) -> str:
-    for suffix, per in _PER_UNIT:
-        if price_key.endswith(suffix):
-            return f"{price_key.removesuffix(suffix).replace('_', ' ')}: {_usd(value)} {per}"
-    return f"{price_key}: {_usd(value)}"
-
-
-def format_price_info(info: PriceInfo) -> str:
-    """Human text for `llm-monitor price MODEL`."""
-    name = f" ({info.model_name})" if info.model_name else ""
-    source = f"{info.provider} / {info.model_id}{name} in genai-prices" if info.model_id else ""
-    if info.override is None:
-        lines = [f"{info.query}: {source}"]
-    elif source:
-        lines = [f'{info.query}: {source}, with config [prices."{info.override}"] over it']
-    else:
-        lines = [f'{info.query}: config [prices."{info.override}"] (unknown to genai-prices)']
-    lines.append(f"in force at {info.when:%Y-%m-%d %H:%M} UTC, USD per million tokens:")
-    tiers: dict[str, list[TierInfo]] = {}
-    for tier in info.tiers:
-        tiers.setdefault(tier.usage, []).append(tier)
-    for label, value in (
-        ("input", info.input_per_mtok),
-        ("output", info.output_per_mtok),
-        ("cache read", info.cache_read_per_mtok),
-        ("cache write", info.cache_write_per_mtok),
-        ("cache write 1h", info.cache_write_1h_per_mtok),
-    ):
-        if value is None:
-            text = "not priced" if label in ("input", "output") else "input rate"
-        else:
-            text = _usd(value)
-            for tier in tiers.get(label, ()):
-                text += f", {_usd(tier.per_mtok)} above {tier.above_tokens:,} input tokens"
-            if label == "cache write 1h" and info.cache_write_1h_derived:
-                text += " (2× input: Anthropic's 1-hour rate)"
-        lines.append(f"  {label:<15} {text}")
-    lines.extend(f"  {_other_line(key, value)}" for key, value in info.other)
-    if info.price_changes:
-        changes = ", ".join(d.isoformat() for d in info.price_changes)
-        lines.append(f"  price changes on {changes} (UTC dates)")
-    if info.time_of_day_prices:
-        lines.append("  prices vary by time of day")
-    return "\n".join(lines)

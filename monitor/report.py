@@ -1,8 +1,8 @@
 """`report`, `compare` and `estimate`: what they compute from the ledger, and how they look.
 
 Text is for people (aligned columns, thousands separators, `$1,234.57`); JSON and CSV
-are for programs and follow the documented shapes (DESIGN §10) key for key, money as
-6-place decimal strings. The numbers come from `monitor.query`, read-only.
+are for programs and follow the documented shapes (docs/architecture.md) key for key, money as
+6-place decimal strings. The numbers come from `monitor.ledger.query`, read-only.
 
 Pricing enters `estimate` only as a callable, so this module (and `report`) never
 imports genai-prices: the command line passes its pricer in.
@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final, Literal, NamedTuple
 
 from monitor.events import NANO, usd_json, usd_text
-from monitor.query import (
+from monitor.ledger.query import (
     Bound,
     QueryResult,
     Selection,
@@ -446,7 +446,7 @@ def estimate_like(
     prices apply as they would), then averaged."""
     _check_counts(calls=calls)
     usage = event_usage(db, like, tz)
-    n_calls = sum(u[0] for u in usage)
+    n_calls = sum(u.calls for u in usage)
     if not n_calls:
         raise ValueError(f"no recorded calls match {like.label!r}")
     samples: list[tuple[Decimal, int]] = []  # (nano-dollars per call, calls)
@@ -505,7 +505,7 @@ def _weighted_quantile(samples: Sequence[tuple[Decimal, int]], q: Decimal) -> De
 
 
 def _usd_per_call(amount: Decimal | None) -> str:
-    """One call's cost: sub-dollar amounts to 4 places, sub-cent ones to 6 (DESIGN §10)."""
+    """One call's cost: sub-dollar amounts to 4 places, sub-cent ones to 6."""
     if amount is not None and Decimal("0.01") <= abs(amount) < 1:
         return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN)}"
     return usd_text(amount, precise=True)

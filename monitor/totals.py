@@ -7,14 +7,10 @@ asyncio, and never holds money as a float: sums are integer nano-dollars (see
 
 Periods
 -------
-A day, ISO week (Monday first) or calendar month is a range of *local dates* in the
-configured zone. Its UTC bounds come from constructing local midnights (`period_bounds`),
-never from adding 24 h, so the day of a DST change is 23 or 25 hours long and still one
-bucket. Which period is "current" is a function of `now` alone: a summary one second
-after local midnight shows today = 0 even if no event arrived since.
-
-`tz` must be a PEP 495 tzinfo (`zoneinfo.ZoneInfo`, `datetime.timezone`); pytz zones are
-not supported (they need `localize`).
+Day, ISO week and month bounds come from `monitor.periods` (local midnights, DST-safe):
+the day of a DST change is 23 or 25 hours long and still one bucket. Which period is
+"current" is a function of `now` alone: a summary one second after local midnight shows
+today = 0 even if no event arrived since.
 
 Buckets
 -------
@@ -43,59 +39,31 @@ the largest copy and hands `add` the copy it replaced; only the difference is ap
 
 Unpriced calls (no cost known) count as calls and as `unpriced_calls`; they add no cost.
 
-Forecast method
----------------
-All three periods: forecast = spent so far + rate x remaining time, with a band
-rate +/- k·sigma (k = `BAND_K` = 1) held for the whole remaining time. The low end is
-clipped so the rate never goes below 0, so low >= spent always.
-
-- Week and month: the rate r is the mean daily spend of the last 7 *complete* local days
-  (today excluded, days without events count as $0), or of the complete days since the
-  first event seen if there are fewer. sigma is the sample standard deviation of those
-  daily totals. Remaining time is counted in local days: the fraction of today still to
-  come (by today's real length) plus each later day of the period.
-  With one complete day, sigma is unknown and the band is r +/- r. With none (the first
-  day of data) r is today's pace, today's spend / elapsed fraction of today (at least
-  one hour's worth, so an early call is not blown up), with the same r +/- r band.
-- Day: a pace projection from the last `RECENT_HOURS` (3) rolling 60-minute windows:
-  rate per hour h = their mean, sigma their sample standard deviation, projected over
-  the hours left today. At 08:00 with nothing spent in three hours it forecasts only
-  what is spent: it answers "where does today end at this pace", and the typical-day
-  view is in the week and month forecasts.
-
-The band treats the rate itself as uncertain (a heavy week tends to stay heavy), so it
-grows linearly with the remaining time rather than with its square root: deliberately
-wide, never narrower than the truth for a budget warning.
-
-All of it is exact `Decimal` arithmetic on nano-dollars (`Decimal.sqrt` for sigma),
-rounded half-even to whole nano-dollars at the end.
-
-`runs_out_on(limit, forecast, now, tz)` is the local date on which spent + r x elapsed
-reaches the limit within the period: today if already reached, None if the period ends
-first or nothing is being spent.
+Forecasts: `monitor.forecast` (the method is described there).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final, Literal
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Final, Protocol
 
 from monitor.events import UsageEvent, from_nano, to_nano, utc
+from monitor.forecast import RATE_DAYS, RECENT_HOURS, Forecast, days_between, forecast
+from monitor.periods import (
+    PERIODS,
+    Period,
+    local_day,
+    local_midnight,
+    period_days,
+)
 
-Period = Literal["day", "week", "month"]
-PERIODS: Final[tuple[Period, ...]] = ("day", "week", "month")
 DIMENSIONS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
 
 KEEP_DAYS: Final = 40
 KEEP_MINUTES: Final = 48 * 60
-RATE_DAYS: Final = 7
-RECENT_HOURS: Final = 3
-BAND_K: Final = Decimal(1)
-MIN_PACE_ELAPSED: Final = timedelta(hours=1)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_HOUR: Final = timedelta(hours=1)
@@ -111,51 +79,11 @@ Combo = tuple[str | None, ...]
 _Vector = tuple[int, ...]
 
 
-# ---------------------------------------------------------------- periods
-
-
-def local_day(ts: datetime, tz: tzinfo) -> date:
-    """The local calendar date of an instant (naive input is taken as UTC)."""
-    return utc(ts).astimezone(tz).date()
-
-
-def local_midnight(day: date, tz: tzinfo) -> datetime:
-    """The UTC instant at which `day` begins locally.
-
-    Where midnight itself is skipped by a DST jump, fold=0 resolves it to the instant of
-    the jump, which is the first moment of that day.
-    """
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
-
-
-def period_days(kind: Period, day: date) -> tuple[date, date]:
-    """First local date of the period containing `day`, and the first date after it."""
-    if kind == "day":
-        return day, day + timedelta(days=1)
-    if kind == "week":
-        first = day - timedelta(days=day.weekday())
-        return first, first + timedelta(days=7)
-    if kind == "month":
-        first = day.replace(day=1)
-        if first.month == 12:
-            return first, first.replace(year=first.year + 1, month=1)
-        return first, first.replace(month=first.month + 1)
-    raise ValueError(f"unknown period {kind!r}; expected one of {', '.join(PERIODS)}")
-
-
-def period_bounds(kind: Period, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
-    """Aware UTC [start, end) of the local day / ISO week / month containing `now`."""
-    first, end = period_days(kind, local_day(now, tz))
-    return local_midnight(first, tz), local_midnight(end, tz)
+# ---------------------------------------------------------------- minutes
 
 
 def _epoch_minute(ts: datetime) -> int:
     return (utc(ts) - _EPOCH) // timedelta(minutes=1)
-
-
-def _days(first: date, end: date) -> Iterable[date]:
-    for n in range((end - first).days):
-        yield first + timedelta(days=n)
 
 
 # ---------------------------------------------------------------- values
@@ -176,23 +104,6 @@ class Usage:
     @classmethod
     def of(cls, vector: Sequence[int]) -> Usage:
         return cls(from_nano(vector[COST]), *vector[CALLS:])
-
-
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """Where a period ends if spending goes on at `rate` (see the module docstring)."""
-
-    kind: Period
-    spent: Decimal
-    expected: Decimal
-    low: Decimal
-    high: Decimal
-    rate: Decimal
-    """Expected spend per local day for the rest of the period (day: the pace x day length)."""
-    remaining_days: Decimal
-    """Local days left in the period, today's rest as a fraction."""
-    history_days: int
-    """Complete days the rate came from; 0 = today's pace (week/month) or the hourly pace (day)."""
 
 
 Breakdown = tuple[tuple[str | None, Usage], ...]
@@ -236,108 +147,6 @@ class TotalsSummary:
         return {"day": self.today, "week": self.week, "month": self.month}[kind]
 
 
-# ---------------------------------------------------------------- forecasting
-
-
-def _mean_sd(values: Sequence[int]) -> tuple[Decimal, Decimal | None]:
-    """Mean and sample standard deviation (None below two values), exact in Decimal."""
-    n = len(values)
-    mean = Decimal(sum(values)) / n
-    if n < 2:
-        return mean, None
-    variance = sum(((Decimal(v) - mean) ** 2 for v in values), _ZERO) / (n - 1)
-    return mean, variance.sqrt()
-
-
-def _whole(amount: Decimal) -> int:
-    return int(amount.to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def _fraction(part: timedelta, whole: timedelta) -> Decimal:
-    micro = timedelta(microseconds=1)
-    return Decimal(part // micro) / Decimal(whole // micro)
-
-
-def _today_left(now: datetime, tz: tzinfo) -> tuple[Decimal, timedelta]:
-    """Fraction of today's real length still to come, and that length."""
-    start, end = period_bounds("day", now, tz)
-    return _fraction(end - utc(now), end - start), end - start
-
-
-def forecast(
-    kind: Period,
-    now: datetime,
-    tz: tzinfo,
-    daily: Mapping[date, int],
-    *,
-    first_day: date | None,
-    recent_hours: Sequence[int] = (),
-    k: Decimal = BAND_K,
-) -> Forecast:
-    """Forecast the end of the period containing `now` (method: module docstring).
-
-    `daily` maps local dates to spend in nano-dollars and must cover the period and the
-    `RATE_DAYS` days before today; `first_day` is the earliest day with data (days before
-    it are not history, they are unknown); `recent_hours` are the last rolling 60-minute
-    windows' spend in nano-dollars, used by the day forecast.
-    """
-    today = local_day(now, tz)
-    first, end = period_days(kind, today)
-    spent = sum(daily.get(day, 0) for day in _days(first, end))
-    today_left, day_length = _today_left(now, tz)
-    remaining = today_left + ((end - today).days - 1)
-    history = 0
-    if kind == "day":
-        hours_per_day = _fraction(day_length, _ONE_HOUR)
-        if recent_hours:
-            per_hour, sd = _mean_sd(recent_hours)
-            rate = per_hour * hours_per_day
-            spread = rate if sd is None else k * sd * hours_per_day
-        else:
-            rate = spread = _ZERO
-    else:
-        since = today - timedelta(days=RATE_DAYS)
-        if first_day is not None and first_day > since:
-            since = first_day
-        past = [daily.get(day, 0) for day in _days(since, today)] if first_day else []
-        if past:
-            history = len(past)
-            rate, sd = _mean_sd(past)
-            spread = rate if sd is None else k * sd
-        else:
-            elapsed = max(1 - today_left, _fraction(MIN_PACE_ELAPSED, day_length))
-            rate = Decimal(daily.get(today, 0)) / elapsed
-            spread = rate
-    rate_nano = _whole(rate)
-    spread_nano = _whole(spread)
-    return Forecast(
-        kind=kind,
-        spent=from_nano(spent),
-        expected=from_nano(spent + _whole(rate_nano * remaining)),
-        low=from_nano(spent + _whole(max(rate_nano - spread_nano, 0) * remaining)),
-        high=from_nano(spent + _whole((rate_nano + spread_nano) * remaining)),
-        rate=from_nano(rate_nano),
-        remaining_days=remaining,
-        history_days=history,
-    )
-
-
-def runs_out_on(limit: Decimal, fc: Forecast, now: datetime, tz: tzinfo) -> date | None:
-    """The local date on which spent + rate x elapsed reaches `limit` within the period."""
-    today = local_day(now, tz)
-    if fc.spent >= limit:
-        return today
-    if fc.rate <= 0:
-        return None
-    needed = (limit - fc.spent) / fc.rate
-    if needed > fc.remaining_days:
-        return None
-    today_left, _ = _today_left(now, tz)
-    if needed <= today_left:
-        return today
-    return today + timedelta(days=math.ceil(needed - today_left))
-
-
 # ---------------------------------------------------------------- running totals
 
 
@@ -353,6 +162,25 @@ def _vector(event: UsageEvent) -> _Vector:
         event.cache_write_tokens,
         event.calls if unpriced else 0,
     )
+
+
+class DaySums(Protocol):
+    """A pre-summed day (`monitor.ledger.measures.Sums` is one), for `Totals.seed_day`."""
+
+    @property
+    def cost_nano(self) -> int: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def cache_read_tokens(self) -> int: ...
+    @property
+    def cache_write_tokens(self) -> int: ...
+    @property
+    def unpriced_calls(self) -> int: ...
 
 
 class Totals:
@@ -405,14 +233,23 @@ class Totals:
             self._bump(old_place, tuple(-v for v in old_vector))
             self._bump(place, vector)
 
-    def seed_day(self, day: date, dims: Sequence[str | None], vector: Sequence[int]) -> None:
+    def seed_day(self, day: date, dims: Sequence[str | None], sums: DaySums) -> None:
         """Add a pre-summed day bucket (the ledger's daily rollup) without minute detail.
 
         `dims` are (source, provider, model, operation); tracked tags stay unknown (None).
         Together with `seed_minute` this rebuilds totals from a rollup instead of events.
         """
         combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)
-        self._bump_day(day, self._combo(combo), tuple(vector))
+        vector = (
+            sums.cost_nano,
+            sums.calls,
+            sums.input_tokens,
+            sums.output_tokens,
+            sums.cache_read_tokens,
+            sums.cache_write_tokens,
+            sums.unpriced_calls,
+        )
+        self._bump_day(day, self._combo(combo), vector)
 
     @property
     def first_day(self) -> date | None:
@@ -529,7 +366,7 @@ class Totals:
 
     def _sum(self, first: date, end: date, match: Callable[[int], bool] | None) -> list[int]:
         total = [0] * _WIDTH
-        for day in _days(first, end):
+        for day in days_between(first, end):
             for cid, v in self._days.get(day, {}).items():
                 if match is None or match(cid):
                     for i in range(_WIDTH):
@@ -543,7 +380,7 @@ class Totals:
             day: sum(
                 v[COST] for cid, v in self._days.get(day, {}).items() if match is None or match(cid)
             )
-            for day in _days(first, end)
+            for day in days_between(first, end)
         }
 
     def _windows(self, now: datetime, count: int, match: Callable[[int], bool] | None) -> list[int]:
@@ -611,13 +448,15 @@ class Totals:
             burn_per_hour=from_nano(self._windows(now, 1, None)[0]),
             burn_per_day=periods["week"].forecast.rate,
             hourly=tuple(from_nano(c) for c in self._windows(now, 24, None)),
-            daily=tuple(from_nano(daily[day]) for day in _days(month_first, today + timedelta(1))),
+            daily=tuple(
+                from_nano(daily[day]) for day in days_between(month_first, today + timedelta(1))
+            ),
         )
 
     def _period(self, kind: Period, now: datetime, today: date, top: int | None) -> PeriodTotals:
         first, end = period_days(kind, today)
         per_combo: dict[int, list[int]] = {}
-        for day in _days(first, end):
+        for day in days_between(first, end):
             for cid, v in self._days.get(day, {}).items():
                 acc = per_combo.get(cid)
                 if acc is None:

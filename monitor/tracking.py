@@ -2,10 +2,11 @@
 
 `track` reads the usage an OpenAI (chat completions or responses API), Anthropic
 (messages) or Gemini (generateContent) response carries, normalizes it to our event
-fields (DESIGN §2) and appends one native record to the spool, which the daemon (or
-the next `scan`) ingests and prices. Nothing here talks to the daemon, prices a call
-or imports an SDK: only tokens, model and tags go into the record, so a script pays for
-the standard library, msgspec and the config loader — not genai-prices.
+fields (input includes cache reads and writes, output includes reasoning) and appends
+one native record to the spool, which the daemon (or the next `scan`) ingests and
+prices. Nothing here talks to the daemon, prices a call or imports an SDK: only tokens,
+model and tags go into the record, so a script pays for the standard library, msgspec
+and the config loader — not genai-prices.
 
 Response shapes (the SDK object is first turned into its dict: `model_dump()`,
 `to_dict()`, else `__dict__`, nested objects likewise):
@@ -42,9 +43,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, Literal, TypedDict, TypeVar, Unpack, cast
 
-from monitor.sources.common import infer_provider, normalize_provider
+from monitor.sources.common import normalize_provider
 
 log = logging.getLogger("llm_monitor.track")
 
@@ -60,6 +61,11 @@ _ANTHROPIC_CACHE_KEYS: Final = (
     "cache_read_input_tokens",
     "cache_creation",
 )
+_OPENAI_COUNTS: Final[dict[str, tuple[str, str]]] = {
+    "openai-chat": ("prompt_tokens", "completion_tokens"),
+    "openai-responses": ("input_tokens", "output_tokens"),
+}
+"""The names of a call's input and output counts in each OpenAI API's usage object."""
 _MAX_DEPTH: Final = 12
 _R = TypeVar("_R")
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -67,6 +73,33 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 class TrackingError(ValueError):
     """The response carries no usage we can read, or the record could not be written."""
+
+
+class CallInfo(TypedDict, total=False):
+    """What the caller may say about a call: the keyword arguments of `timed`, and with
+    `ts` (`RecordInfo`) those of `track` and `usage_record`. None means "not said"."""
+
+    source: str | None
+    """The source the event counts under (default: the spool source's name)."""
+    operation: str | None
+    tags: Mapping[str, object] | None
+    """Values become strings; None values are left out."""
+    model: str | None
+    """Overrides the response's model (needed for a bare usage object)."""
+    provider: str | None
+    """Overrides the provider otherwise inferred from the model (else the shape's own)."""
+
+
+class RecordInfo(CallInfo, total=False):
+    ts: datetime | None
+    """When the call happened; default: when the record is written."""
+
+
+def _refuse_unknown(info: Mapping[str, object], known: frozenset[str], fn: str) -> None:
+    """The TypeError a mistyped keyword (`operaton=`) would raise with named parameters."""
+    unknown = sorted(info.keys() - known)
+    if unknown:
+        raise TypeError(f"{fn}() got unexpected keyword argument(s): {', '.join(unknown)}")
 
 
 # ------------------------------------------------------------ response → plain values
@@ -122,12 +155,7 @@ def detect_shape(doc: Mapping[str, Any]) -> Shape | None:
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         return "openai-chat"
     if "input_tokens" in usage or "output_tokens" in usage:
-        anthropic_keys = (
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-            "cache_creation",
-        )
-        if any(k in usage for k in anthropic_keys) or doc.get("type") == "message":
+        if any(k in usage for k in _ANTHROPIC_CACHE_KEYS) or doc.get("type") == "message":
             return "anthropic"
         if doc.get("object") == "response" or "input_tokens_details" in usage:
             return "openai-responses"
@@ -155,22 +183,14 @@ def _tokens(shape: Shape, doc: Mapping[str, Any]) -> dict[str, int]:
     usage = doc.get("usage")
     if not isinstance(usage, Mapping):
         usage = doc
-    if shape == "openai-chat":
-        prompt = usage.get("prompt_tokens_details")
-        completion = usage.get("completion_tokens_details")
+    if shape in _OPENAI_COUNTS:
+        # Both OpenAI APIs: the same usage object, its two counts named differently.
+        prompt, completion = _OPENAI_COUNTS[shape]
+        details_in = usage.get(f"{prompt}_details")
+        details_out = usage.get(f"{completion}_details")
         return {
-            "input_tokens": _count(usage, "prompt_tokens"),
-            "output_tokens": _count(usage, "completion_tokens"),
-            "cache_read_tokens": _count(prompt, "cached_tokens"),
-            "cache_write_tokens": _count(prompt, "cache_write_tokens"),
-            "reasoning_tokens": _count(completion, "reasoning_tokens"),
-        }
-    if shape == "openai-responses":
-        details_in = usage.get("input_tokens_details")
-        details_out = usage.get("output_tokens_details")
-        return {
-            "input_tokens": _count(usage, "input_tokens"),
-            "output_tokens": _count(usage, "output_tokens"),
+            "input_tokens": _count(usage, prompt),
+            "output_tokens": _count(usage, completion),
             "cache_read_tokens": _count(details_in, "cached_tokens"),
             "cache_write_tokens": _count(details_in, "cache_write_tokens"),
             "reasoning_tokens": _count(details_out, "reasoning_tokens"),
@@ -186,50 +206,38 @@ def _tokens(shape: Shape, doc: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def usage_record(
-    response: Any,
-    *,
-    source: str | None = None,
-    operation: str | None = None,
-    tags: Mapping[str, object] | None = None,
-    model: str | None = None,
-    provider: str | None = None,
-    ts: datetime | None = None,
-) -> dict[str, Any]:
+def usage_record(response: Any, **info: Unpack[RecordInfo]) -> dict[str, Any]:
     """The spool record (UsageEvent field names) for one SDK response; pure.
 
     Provider: the one given, else what the model name implies, else the shape's own
     (an OpenAI-shaped response from an unknown model counts as openai). Raises
     TrackingError when the response holds no usage or names no model.
     """
+    _refuse_unknown(info, RecordInfo.__optional_keys__, "usage_record")
     doc = as_plain(response)
     if not isinstance(doc, Mapping):
         raise TrackingError(f"not a response object: {type(response).__name__}")
     shape = detect_shape(doc)
     if shape is None:
         raise TrackingError("the response carries no token usage (usage / usageMetadata)")
-    name = model or _get(doc, "model", "modelVersion", "model_version")
+    name = info.get("model") or _get(doc, "model", "modelVersion", "model_version")
     if not isinstance(name, str) or not name.strip():
         raise TrackingError("the response names no model: pass model=…")
     name = name.strip()
-    if provider:
-        prov = normalize_provider(provider, name)
-    else:
-        inferred = infer_provider(name)
-        prov = inferred if inferred != "unknown" else _SHAPE_PROVIDER[shape]
+    prov = normalize_provider(info.get("provider"), name, _SHAPE_PROVIDER[shape])
     record: dict[str, Any] = {"model": name, "provider": prov}
     record.update({k: v for k, v in _tokens(shape, doc).items() if v})
     response_id = _get(doc, "id", "responseId", "response_id")
     if isinstance(response_id, str) and response_id:
         record["id"] = f"{prov}:{response_id}"
-    if source:
-        record["source"] = source
-    if operation:
-        record["operation"] = operation
+    for field in ("source", "operation"):
+        if info.get(field):
+            record[field] = info[field]
+    tags = info.get("tags")
     if tags:
         record["tags"] = {str(k): str(v) for k, v in tags.items() if v is not None}
-    if ts is not None:
-        record["ts"] = ts
+    if info.get("ts") is not None:
+        record["ts"] = info["ts"]
     return record
 
 
@@ -265,33 +273,22 @@ def spool_dir(config: str | os.PathLike[str] | None = None) -> Path:
 def track(
     response: _R,
     *,
-    source: str | None = None,
-    operation: str | None = None,
-    tags: Mapping[str, object] | None = None,
-    model: str | None = None,
-    provider: str | None = None,
-    ts: datetime | None = None,
     config: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    **info: Unpack[RecordInfo],
 ) -> _R:
     """Record one API call from its SDK response (or dict form); returns `response`.
 
     So it wraps a call inline: `reply = track(client.messages.create(…), operation="x")`.
+    `info`: what `RecordInfo` names (source, operation, tags, model, provider, ts);
+    `config`: the config file (default: the CLI's lookup); `strict`: raise TrackingError
+    instead of logging a warning.
     """
     from monitor.config import ConfigError
     from monitor.spool_writer import append_record
 
     try:
-        record = usage_record(
-            response,
-            source=source,
-            operation=operation,
-            tags=tags,
-            model=model,
-            provider=provider,
-            ts=ts,
-        )
-        append_record(spool_dir(config), record)
+        append_record(spool_dir(config), usage_record(response, **info))
     except (TrackingError, ConfigError, OSError, ValueError) as exc:
         if strict:
             if isinstance(exc, TrackingError):
@@ -323,23 +320,14 @@ class timed:
     def __init__(
         self,
         *,
-        operation: str | None = None,
-        source: str | None = None,
-        tags: Mapping[str, object] | None = None,
-        model: str | None = None,
-        provider: str | None = None,
         config: str | os.PathLike[str] | None = None,
         strict: bool = False,
+        **info: Unpack[CallInfo],
     ) -> None:
-        self._options: dict[str, Any] = {
-            "operation": operation,
-            "source": source,
-            "model": model,
-            "provider": provider,
-            "config": config,
-            "strict": strict,
-        }
-        self._tags = dict(tags or {})
+        _refuse_unknown(info, CallInfo.__optional_keys__, "timed")
+        self._info = info
+        self._config = config
+        self._strict = strict
         self._started: float | None = None
         self._response: Any = None
         self._has_response = False
@@ -360,8 +348,9 @@ class timed:
             self._record(self._response, time.perf_counter() - self._started)
 
     def _record(self, response: Any, seconds: float) -> None:
-        tags = {**self._tags, "duration_ms": str(round(seconds * 1000))}
-        track(response, tags=tags, **self._options)
+        info = self._info.copy()
+        info["tags"] = {**(info.get("tags") or {}), "duration_ms": str(round(seconds * 1000))}
+        track(response, config=self._config, strict=self._strict, **info)
 
     def __call__(self, fn: _F) -> _F:
         if inspect.iscoroutinefunction(fn):
@@ -385,4 +374,13 @@ class timed:
         return cast(_F, run)
 
 
-__all__ = ["TrackingError", "as_plain", "spool_dir", "timed", "track", "usage_record"]
+__all__ = [
+    "CallInfo",
+    "RecordInfo",
+    "TrackingError",
+    "as_plain",
+    "spool_dir",
+    "timed",
+    "track",
+    "usage_record",
+]

@@ -11,117 +11,65 @@ It never watches inside an excluded directory (the daemon's state dir: the ledge
 writes would wake it forever). A glob root that lies strictly inside an excluded dir
 (the spool) is watched itself; files elsewhere in the excluded dir are ignored.
 
-Costs, measured on this machine (2 cores; `bench/bench_watch.py`):
-- watchfiles' Rust loop wakes every `step` ms while it waits, 45–70 µs of CPU per wake
-  here (it takes the GIL to check the stop event). Append→yield latency is about
-  1.5 × step: a change is noticed at the next step and returned one quiet step later.
-  Idle CPU below includes the slow notifier of a missing root (10 wakes/s):
-  step=10: 16 ms median, p99 23 ms, 0.65 % of a core; step=25: 39 / 51 ms, 0.2–0.33 %;
-  step=40 (default): 53 / 81 ms, 0.17–0.25 %. 40 leaves room in the daemon's 0.5 %
-  budget and is still well inside §11's 100 ms median. Every notifier instance pays its
-  own wakes, so all recursive roots share one instance, small non-recursive roots (the
-  spool) join it, and only a big ancestor of a missing root gets a second, slower one.
-- The stat sweep is a safety net, so it is budgeted: one `stat` costs ~5 µs here and
-  22 k of them every 5 s would be 0.5 % of a core alone. Every `sweep_interval` it
-  stats the `max_hot` most recently modified files changed within `hot_window` (the
-  ones being written) plus a slice of the others, so a full pass over the cold files
-  takes `cold_interval` or, for big sets, as long as `cold_per_sweep` per sweep needs
-  (22 k files: ~12 min). A re-walk of the globs (new files missed by notification) runs
-  every `rewalk_interval`, stretched so walking never takes more than 0.05 % of the time
-  (a 22 k-file walk costs 0.25–0.35 s). With inotify healthy all of this finds nothing;
-  on the 22 k-file tree it costs ~0.04 % of a core in steady state.
-- Known cost outside our control: notify's inotify mask includes opens and closes, so
-  another program reading many watched files (a backup, `ccusage`) costs the notifier
-  thread ~5 µs per file read, although nothing is reported.
+What costs what (numbers: `bench/bench_watch.py`, recorded in bench/README.md):
+- watchfiles' Rust loop wakes every `step` ms while it waits (it takes the GIL to check
+  the stop event), and append→yield latency is about 1.5 × step: `step` trades idle CPU
+  against latency, and its default keeps both inside the daemon's goals. Every notifier
+  instance pays its own wakes, so all recursive roots share one instance, small
+  non-recursive roots (the spool) join it, and only a big ancestor of a missing root
+  gets a second, slower one.
+- The stat sweep is a safety net, so it is budgeted: every `sweep_interval` it stats the
+  `max_hot` most recently modified files changed within `hot_window` (the ones being
+  written) plus a slice of the others, so a full pass over the cold files takes
+  `cold_interval` or, for big sets, as long as `cold_per_sweep` per sweep needs. A
+  re-walk of the globs (new files missed by notification) runs every `rewalk_interval`,
+  stretched so walking never takes more than a small share of the time. With inotify
+  healthy all of this finds nothing.
+- A cost outside our control: notify's inotify mask includes opens and closes, so
+  another program reading many watched files (a backup, `ccusage`) wakes the notifier
+  thread per file read, although nothing is reported.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import math
 import os
 import stat
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final
 
 from watchfiles import Change, awatch
 from watchfiles._rust_notify import WatchfilesRustInternalError
 
 from monitor.globs import Glob, walk_all
+from monitor.watch_plan import (
+    DEFAULT_PENDING_STEP_MS,
+    DEFAULT_STEP_MS,
+    Group,
+    Scope,
+    Sig,
+    WatchPlan,
+    dir_ident,
+    groups_for,
+    inside,
+    is_limit_error,
+    norm_path,
+    plan_for,
+    plan_watches,
+    stat_sig,
+)
 
-log = logging.getLogger(__name__)
+__all__ = ["DEFAULT_STEP_MS", "WatchStats", "Watcher", "plan_watches"]
 
-DEFAULT_STEP_MS: Final = 40
-"""~53 ms median append→yield for ~0.2 % of a core idle (measurements above)."""
-DEFAULT_PENDING_STEP_MS: Final = 100
-"""Ancestors of missing roots only wait for a directory to appear; this also bounds stop()."""
-SMALL_TREE_DIRS: Final = 32
-"""A non-recursive root with at most this many directories below it joins the recursive
-notifier (one instance instead of two); a bigger one gets a flat watch of its own."""
+log = logging.getLogger("llm_monitor.watch")
+
 _MIN_REARM_GAP: Final = 0.05
 _YIELD_EVERY: Final = 512
 """Walks and sweeps give the event loop a turn this often, so a big tree never stalls it."""
-_LIMIT_HINTS: Final = (
-    "watch limit",
-    "no space left on device",
-    "too many open files",
-    "os error 28",
-    "os error 24",
-)
-
-
-class Sig(NamedTuple):
-    """What the sweep compares: a change in any of these means the file may have new bytes."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-
-
-@dataclass(frozen=True, slots=True)
-class WatchTarget:
-    """One directory handed to a notifier.
-
-    `pending`: the nearest existing ancestor of a missing root, watched flat with the
-    slower step until the root appears. `ident` is (st_dev, st_ino) when planned: a
-    directory deleted and re-created under the same name is a different target, so its
-    dead inotify watch gets replaced.
-    """
-
-    path: str
-    recursive: bool
-    pending: bool
-    ident: tuple[int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class WatchPlan:
-    """What to watch now; the sweep re-plans and re-arms when the result differs."""
-
-    targets: frozenset[WatchTarget]
-
-    @property
-    def paths(self) -> frozenset[str]:
-        return frozenset(t.path for t in self.targets)
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """One notifier instance: its paths, its mode and its wake-up step."""
-
-    targets: tuple[WatchTarget, ...]
-    recursive: bool
-    step_ms: int
-    polling: bool
-    lenient: bool
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(t.path for t in self.targets)
 
 
 @dataclass(slots=True)
@@ -137,182 +85,6 @@ class WatchStats:
     """Changed files found by the stat sweep rather than by a notification."""
     rearms: int = 0
     polling: set[str] = field(default_factory=set)
-
-
-def _inside(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip("/") + "/")
-
-
-def _norm(path: str | os.PathLike[str]) -> str:
-    return os.path.normpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
-
-
-def stat_sig(path: str) -> Sig | None:
-    """The file's signature, or None when it is gone or not a regular file."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return Sig(st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def _dir_ident(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
-
-
-def _subdirs(path: str) -> list[str]:
-    try:
-        with os.scandir(path) as it:
-            return sorted(e.path for e in it if e.is_dir())
-    except OSError:
-        return []
-
-
-def _small_tree(path: str, limit: int = SMALL_TREE_DIRS) -> bool:
-    seen = 0
-    stack = [path]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    if e.is_dir(follow_symlinks=False):
-                        seen += 1
-                        if seen > limit:
-                            return False
-                        stack.append(e.path)
-        except OSError:
-            continue
-    return True
-
-
-class _Scope:
-    """The globs and excluded dirs, with the cheap path tests every event goes through."""
-
-    def __init__(self, globs: Sequence[Glob], exclude: Iterable[str]) -> None:
-        self.globs: tuple[Glob, ...] = tuple(globs)
-        self.exclude: tuple[str, ...] = tuple(sorted(set(exclude)))
-        roots = {str(g.root) for g in self.globs}
-        self.allowed: tuple[str, ...] = tuple(
-            sorted(r for r in roots if any(_inside(r, x) and r != x for x in self.exclude))
-        )
-
-    def hidden(self, path: str) -> bool:
-        """Inside an excluded dir and not under a glob root that lies strictly inside it."""
-        return any(_inside(path, x) for x in self.exclude) and not any(
-            _inside(path, a) for a in self.allowed
-        )
-
-    def prunable(self, directory: str) -> bool:
-        """Hidden, and not on the way to an allowed root either: never enter it."""
-        return self.hidden(directory) and not any(_inside(a, directory) for a in self.allowed)
-
-    def matches(self, path: str) -> bool:
-        return any(g.matches(path) for g in self.globs) and not self.hidden(path)
-
-    def may_contain(self, directory: str) -> bool:
-        return not self.prunable(directory) and any(g.may_contain(directory) for g in self.globs)
-
-    def contains_excluded(self, directory: str) -> bool:
-        return any(_inside(x, directory) for x in self.exclude)
-
-
-def plan_watches(
-    globs: Sequence[Glob], exclude: Iterable[str | os.PathLike[str]] = ()
-) -> WatchPlan:
-    """Decide which existing directories to watch, and how, for these globs.
-
-    - An existing root is watched with its glob's recursion; a missing root's nearest
-      existing ancestor is watched flat (`pending`) until the root appears: recursively,
-      an ancestor like $HOME would cost a watch per directory and wake on every write
-      below it.
-    - A recursive watch never contains an excluded dir: such a root is split into a flat
-      watch of itself plus one watch per child that the globs can descend into (the
-      excluded dir's own children only when they lead to an allowed root, e.g. spool).
-    - Watches covered by a recursive one are dropped; small flat ones (the spool, or
-      `~/.codex` while `sessions/` is missing) become recursive so they share the
-      recursive notifier instead of paying for their own.
-    """
-    return _plan(_Scope(globs, (_norm(x) for x in exclude)))
-
-
-def _plan(scope: _Scope) -> WatchPlan:
-    wanted: dict[str, bool] = {}
-    for g in scope.globs:
-        root = str(g.root)
-        if not scope.hidden(root):
-            wanted[root] = wanted.get(root, False) or g.recursive
-    rec: set[str] = set()
-    flat: set[str] = set()
-    pending: set[str] = set()
-
-    def place(d: str, recursive: bool) -> None:
-        if not recursive:
-            flat.add(d)
-            return
-        if not scope.contains_excluded(d):
-            rec.add(d)
-            return
-        if not scope.hidden(d):
-            flat.add(d)
-        for child in _subdirs(d):
-            if not scope.prunable(child) and scope.may_contain(child):
-                place(child, True)
-
-    for root, recursive in sorted(wanted.items()):
-        existing = root
-        while _dir_ident(existing) is None and existing != "/":
-            existing = os.path.dirname(existing)
-        if existing == root:
-            place(root, recursive)
-        elif not scope.hidden(existing):
-            pending.add(existing)
-        # A hidden ancestor (the state dir while spool/ is missing) is left to the sweep.
-
-    for small in [d for d in flat | pending if not scope.contains_excluded(d) and _small_tree(d)]:
-        flat.discard(small)
-        pending.discard(small)
-        rec.add(small)
-    rec = {r for r in rec if not any(r != o and _inside(r, o) for o in rec)}
-    flat = {f for f in flat if not any(_inside(f, r) for r in rec)}
-    pending = {p for p in pending if p not in flat and not any(_inside(p, r) for r in rec)}
-
-    targets: set[WatchTarget] = set()
-    for paths, recursive, is_pending in (
-        (rec, True, False),
-        (flat, False, False),
-        (pending, False, True),
-    ):
-        for p in paths:
-            ident = _dir_ident(p)
-            if ident is not None:  # gone since: the next sweep re-plans
-                targets.add(WatchTarget(p, recursive, is_pending, ident))
-    return WatchPlan(frozenset(targets))
-
-
-def _groups(
-    plan: WatchPlan, polling: set[str], lenient: bool, step_ms: int, pending_step_ms: int
-) -> set[_Group]:
-    buckets: dict[tuple[bool, int, bool], list[WatchTarget]] = {}
-    for t in plan.targets:
-        step = pending_step_ms if t.pending else step_ms
-        buckets.setdefault((t.recursive, step, t.path in polling), []).append(t)
-    return {
-        _Group(tuple(sorted(ts, key=lambda t: t.path)), recursive, step, poll, lenient)
-        for (recursive, step, poll), ts in buckets.items()
-    }
-
-
-def _is_limit_error(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EMFILE, errno.ENFILE):
-        return True
-    text = str(exc).lower()
-    return any(h in text for h in _LIMIT_HINTS)
 
 
 class Watcher:
@@ -348,7 +120,7 @@ class Watcher:
         poll_delay_ms: int = 1000,
         yield_existing: bool = False,
     ) -> None:
-        self._scope = _Scope(globs, (_norm(x) for x in exclude))
+        self._scope = Scope(globs, (norm_path(x) for x in exclude))
         self._sweep_interval = sweep_interval
         self._cold_interval = cold_interval
         self._hot_ns = int(hot_window * 1e9)
@@ -377,7 +149,7 @@ class Watcher:
         self._armed_at = 0.0
         self._out: set[str] = set()
         self._plan = WatchPlan(frozenset())
-        self._streams: dict[_Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._streams: dict[Group, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._polling: set[str] = set()
         self._lenient = False
         self._warned: set[str] = set()
@@ -426,7 +198,7 @@ class Watcher:
 
     def update(self, globs: Sequence[Glob]) -> None:
         """Watch these globs instead (config reload); files they newly cover are yielded."""
-        self._scope = _Scope(globs, self._scope.exclude)
+        self._scope = Scope(globs, self._scope.exclude)
         self._polling.clear()  # the user may have raised the inotify limit meanwhile
         self.stats.polling.clear()
         self._globs_changed = True
@@ -471,8 +243,8 @@ class Watcher:
             for g in [g for g, (task, _) in self._streams.items() if task.done()]:
                 await self._streams.pop(g)[0]  # failed and reported: start it afresh
                 dirty.update(g.paths)
-            plan = _plan(self._scope)
-            wanted = _groups(
+            plan = plan_for(self._scope)
+            wanted = groups_for(
                 plan, self._polling, self._lenient, self._step_ms, self._pending_step_ms
             )
             started = [g for g in wanted if g not in self._streams]
@@ -490,7 +262,7 @@ class Watcher:
             self._plan = plan
             self._armed_at = time.monotonic()
             await asyncio.gather(*(task for task, _ in retiring))
-            if _plan(self._scope) != plan:
+            if plan_for(self._scope) != plan:
                 # The tree changed while arming (a missing root made right after its
                 # ancestor's watch was planned): nothing would report it, so go again.
                 self._request_rearm()
@@ -507,7 +279,7 @@ class Watcher:
         self._rearm_for_error = self._rearm_for_error or error
         self._rearm.set()
 
-    async def _stream(self, group: _Group, stop: asyncio.Event) -> None:
+    async def _stream(self, group: Group, stop: asyncio.Event) -> None:
         changes = awatch(
             *group.paths,
             watch_filter=None,
@@ -543,16 +315,16 @@ class Watcher:
         finally:
             await changes.aclose()
 
-    def _poll_delay(self, group: _Group) -> int:
+    def _poll_delay(self, group: Group) -> int:
         """Polling stats every file each round (~5 µs each): slow down for big trees so it
         stays near 1 % of a core; the hot-file sweep still sees active files every few s."""
         prefixes = tuple(t.rstrip("/") + "/" for t in group.paths)
         files = sum(1 for p in self._sigs if p.startswith(prefixes))
         return max(self._poll_delay_ms, files // 2)
 
-    def _on_notify_error(self, group: _Group, exc: BaseException) -> None:
+    def _on_notify_error(self, group: Group, exc: BaseException) -> None:
         paths = ", ".join(group.paths)
-        if not group.polling and _is_limit_error(exc):
+        if not group.polling and is_limit_error(exc):
             self._polling.update(group.paths)
             self.stats.polling.update(group.paths)
             if paths not in self._warned:
@@ -575,7 +347,7 @@ class Watcher:
 
     # -- events ------------------------------------------------------------------------
 
-    async def _on_changes(self, raw: set[tuple[Change, str]], group: _Group) -> None:
+    async def _on_changes(self, raw: set[tuple[Change, str]], group: Group) -> None:
         scope = self._scope
         self.stats.raw_changes += len(raw)
         armed = self._plan.paths
@@ -608,7 +380,7 @@ class Watcher:
                 else:
                     self._request_rearm()  # a missing root (or a split child) appeared
         for d in sorted(new_dirs):
-            if not any(o != d and _inside(d, o) for o in new_dirs):
+            if not any(o != d and inside(d, o) for o in new_dirs):
                 await self._walk_tree(d)
 
     def _emit(self, path: str) -> None:
@@ -638,7 +410,7 @@ class Watcher:
         stack = [top]
         while stack:
             d = stack.pop()
-            ident = _dir_ident(d)
+            ident = dir_ident(d)
             if ident is None or ident in seen:
                 continue
             seen.add(ident)
@@ -714,7 +486,7 @@ class Watcher:
             if not self.ready.is_set():
                 continue
             self.stats.sweeps += 1
-            if self._notify and _plan(self._scope) != self._plan:
+            if self._notify and plan_for(self._scope) != self._plan:
                 self._request_rearm()  # e.g. a watched dir re-created, or a missing root made
             if time.monotonic() >= next_walk:
                 spent = time.process_time()

@@ -22,12 +22,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import tomli_w
 
@@ -39,6 +38,7 @@ from monitor.api import (
     Message,
     request_sync,
 )
+from tests.factories import until, wait_for
 
 T = TypeVar("T")
 
@@ -52,30 +52,6 @@ _SCRUBBED_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LLM_MONITOR_
 
 
 # -- waiting -------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], T | None | Literal[False]], timeout: float, what: str) -> T:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(POLL)
-
-
-async def until(predicate: Callable[[], T | None | Literal[False]], timeout: float, what: str) -> T:
-    """`wait_for` for async tests: the loop keeps running (subscribers keep reading)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(POLL)
 
 
 # -- records in a few formats ------------------------------------------------------------

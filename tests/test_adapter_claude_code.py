@@ -15,7 +15,8 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult
 from monitor.sources.claude_code import FORMAT, default_paths, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "claude-code" / "projects"
 SESSION_A = "3f2a1c9e-5b7d-4e21-9a0c-1d2e3f4a5b6c"
@@ -25,14 +26,13 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def make_ctx(
     path: str = "/p/s.jsonl", base_offset: int = 0, mtime: datetime | None = None
 ) -> ParseContext:
-    return ParseContext(
-        source="claude-code",
-        path=path,
+    return parse_ctx(
+        "claude-code",
+        path,
         file_id="64769:1234:abcd",
         tz=BERLIN,
         base_offset=base_offset,
         mtime=mtime,
-        latest=LATEST,
     )
 
 

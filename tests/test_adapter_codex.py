@@ -14,7 +14,8 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult, State
 from monitor.sources.codex import FALLBACK_MODEL, FORMAT, default_paths, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 ROLLOUT = next(
     (Path(__file__).resolve().parent.parent / "examples" / "codex" / "sessions").rglob(
@@ -25,14 +26,12 @@ SESSION = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 
 
 def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContext:
-    return ParseContext(
-        source="codex",
-        path="/h/.codex/sessions/rollout-x.jsonl",
-        file_id="1:2:ff",
+    return parse_ctx(
+        "codex",
+        "/h/.codex/sessions/rollout-x.jsonl",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=mtime,
-        latest=LATEST,
     )
 
 

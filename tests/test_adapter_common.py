@@ -22,12 +22,12 @@ from monitor.sources.common import (
     json_lines,
     model_name,
 )
+from tests.factories import LATEST, parse_ctx
 
 _DECODE = msgspec.json.Decoder().decode
 
-# Shared furniture of the adapter tests: the garbage issue 9 found stored as calls, and
-# the upper bound the pipeline would set (now + 1 day) pinned to a fixed date.
-LATEST = datetime(2026, 12, 1, tzinfo=UTC)
+# Shared furniture of the adapter tests: the garbage issue 9 found stored as calls. (The
+# upper bound the pipeline would set, now + 1 day, is pinned in tests.factories.LATEST.)
 GARBAGE_COUNTS: dict[str, Any] = {
     "negative": -5,
     "abc": "abc",
@@ -47,9 +47,9 @@ BAD_TIMES: dict[str, tuple[str, str]] = {
 
 
 def make_ctx(mtime: datetime | None = None, latest: datetime | None = LATEST) -> ParseContext:
-    return ParseContext(
-        source="s",
-        path="/logs/a.jsonl",
+    return parse_ctx(
+        "s",
+        "/logs/a.jsonl",
         file_id="1:2:ab",
         tz=timezone(timedelta(hours=1)),
         mtime=mtime,

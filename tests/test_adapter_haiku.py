@@ -14,7 +14,8 @@ import pytest
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
 from monitor.sources.haiku import FORMAT, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 NOVEL = Path(__file__).resolve().parent.parent / "examples" / "novel"
 EXAMPLE = NOVEL / ".costs" / "haiku_usage.json"
@@ -30,14 +31,13 @@ NEW_SESSION = {
 
 
 def ctx(path: Path | str = EXAMPLE, **options: Any) -> ParseContext:
-    return ParseContext(
-        source="novel",
-        path=str(path),
+    return parse_ctx(
+        "novel",
+        str(path),
         file_id="1:2:abc",
         tz=ZoneInfo("Europe/Berlin"),
         mtime=datetime(2025, 1, 2, tzinfo=UTC),
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

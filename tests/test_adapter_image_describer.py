@@ -20,7 +20,8 @@ from monitor.sources.image_describer import (
     parse_log,
     parse_workspace,
 )
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DESCRIPTIONS = EXAMPLES / "image-describer" / "Descriptions"
@@ -41,15 +42,14 @@ Processing: IMG_1236.jpg
 
 
 def ctx(path: Path | str = LOG, base_offset: int = 0, **options: Any) -> ParseContext:
-    return ParseContext(
-        source="image-describer",
-        path=str(path),
+    return parse_ctx(
+        "image-describer",
+        str(path),
         file_id="1:2:abc",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=MTIME,
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

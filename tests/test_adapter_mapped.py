@@ -17,7 +17,8 @@ from monitor.events import FLAG_TS_FROM_MTIME, UsageEvent
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseResult, State
 from monitor.sources.mapped import CSV_FORMAT, JSONL_FORMAT, option_errors, parse_csv, parse_jsonl
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mapped"
 SOURCES = {s["name"]: s for s in tomllib.loads((EXAMPLES / "config.toml").read_text())["sources"]}
@@ -26,15 +27,14 @@ SOURCES = {s["name"]: s for s in tomllib.loads((EXAMPLES / "config.toml").read_t
 def make_ctx(
     options: Mapping[str, Any], base_offset: int = 0, mtime: datetime | None = None
 ) -> ParseContext:
-    return ParseContext(
-        source="myapp",
-        path="/logs/app.log",
+    return parse_ctx(
+        "myapp",
+        "/logs/app.log",
         file_id="7:7:aa",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=mtime,
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

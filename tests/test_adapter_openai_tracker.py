@@ -15,7 +15,8 @@ from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import IncompleteDocument, ParseContext
 from monitor.sources.openai_tracker import FORMAT, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "openai-app" / "token_usage.json"
 MTIME = datetime(2025, 3, 16, 12, 0, tzinfo=UTC)
@@ -31,14 +32,13 @@ CALL = {
 
 
 def ctx(**options: Any) -> ParseContext:
-    return ParseContext(
-        source="openai-app",
-        path=str(EXAMPLE),
+    return parse_ctx(
+        "openai-app",
+        str(EXAMPLE),
         file_id="1:2:abc",
         tz=ZoneInfo("Europe/Berlin"),
         mtime=MTIME,
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

@@ -15,7 +15,8 @@ from monitor.events import FLAG_ESTIMATED_TOKENS, FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseError
 from monitor.sources.qc import FORMAT, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "qc" / "logs" / "usage.jsonl"
 MTIME = datetime(2026, 2, 4, tzinfo=UTC)
@@ -53,15 +54,14 @@ SEED = {
 
 
 def ctx(base_offset: int = 0, **options: Any) -> ParseContext:
-    return ParseContext(
-        source="qc",
-        path=str(EXAMPLE),
+    return parse_ctx(
+        "qc",
+        str(EXAMPLE),
         file_id="1:2:abc",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=MTIME,
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

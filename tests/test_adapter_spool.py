@@ -15,20 +15,20 @@ from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext
 from monitor.sources.spool import FORMAT, encode_record, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "spool" / "track-20261120.jsonl"
 
 
 def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContext:
-    return ParseContext(
-        source="spool",
-        path="/state/spool/track.jsonl",
+    return parse_ctx(
+        "spool",
+        "/state/spool/track.jsonl",
         file_id="9:9:00",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=mtime,
-        latest=LATEST,
     )
 
 

@@ -16,7 +16,8 @@ from monitor.events import FLAG_TS_FROM_MTIME
 from monitor.sources import get_format
 from monitor.sources.base import ParseContext, ParseError
 from monitor.sources.studio import FORMAT, parse
-from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS, LATEST
+from tests.factories import parse_ctx
+from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
 TECH = Path(__file__).resolve().parent.parent / "examples" / "studio" / "output" / "tech"
 RUN = TECH / "run_tech_20260228_123456" / "tokens.jsonl"
@@ -31,15 +32,14 @@ RECORD = (
 
 
 def ctx(path: Path | str = RUN, base_offset: int = 0, **options: Any) -> ParseContext:
-    return ParseContext(
-        source="studio",
-        path=str(path),
+    return parse_ctx(
+        "studio",
+        str(path),
         file_id="1:2:abc",
         tz=ZoneInfo("Europe/Berlin"),
         base_offset=base_offset,
         mtime=MTIME,
-        options=options,
-        latest=LATEST,
+        option_map=options,
     )
 
 

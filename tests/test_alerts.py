@@ -1,32 +1,36 @@
 """Alerts end to end: decisions stored in a real ledger file before a real Apprise
-delivery to a local HTTP receiver; restarts, a receiver that is down, quiet hours."""
+delivery to a local HTTP receiver; restarts, a receiver that is down, quiet hours; a
+ledger locked by another writer delays the record (and the delivery), never the loop;
+a rule added to the registry is decided, stored and delivered like the built-in ones."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.alerts import NO_TARGETS, AlertService, AlertStore
+from monitor.alert_store import AlertStore
+from monitor.alerts import NO_TARGETS, AlertService
 from monitor.budget_cmd import budget_set
-from monitor.budgets import Decision
 from monitor.config import Config, load_config
 from monitor.events import UsageEvent
 from monitor.ledger import Applied, Ledger
-from monitor.notify import Notifier
+from monitor.notify import Notifier, Outcome
+from monitor.rules import RULES
+from monitor.rules.base import Decision, Situation
+from monitor.status import ledger_alerts
 from monitor.totals import Totals
+from tests.factories import until, usage_event
 from tests.http_receiver import Receiver
 
 BERLIN = ZoneInfo("Europe/Berlin")
-_keys = itertools.count()
 
 
 def berlin(text: str) -> datetime:
@@ -34,17 +38,9 @@ def berlin(text: str) -> datetime:
 
 
 def call(ts: datetime, cost: str, **fields: object) -> UsageEvent:
-    values: dict[str, object] = {
-        "key": f"call-{next(_keys)}",
-        "ts": ts,
-        "source": "studio",
-        "provider": "anthropic",
-        "model": "claude-sonnet-4-5",
-        "cost": Decimal(cost),
-        "cost_basis": "priced",
-    }
-    values.update(fields)
-    return UsageEvent(**values)  # type: ignore[arg-type]
+    return usage_event(
+        ts, cost, **{"provider": "anthropic", "model": "claude-sonnet-4-5", **fields}
+    )
 
 
 class Clock:
@@ -55,6 +51,27 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class StoredFirst:
+    """A notifier that takes every alert and notes, as each arrives, whether the ledger
+    already holds it (read on a connection of its own)."""
+
+    labels = ("json://fake/",)
+
+    def __init__(self, ledger_path: Path) -> None:
+        self.ledger_path = ledger_path
+        self.sent: list[tuple[str, bool]] = []
+
+    def stored(self, title: str) -> bool:
+        with contextlib.closing(sqlite3.connect(self.ledger_path)) as db:
+            return bool(db.execute("SELECT 1 FROM alerts WHERE title = ?", (title,)).fetchone())
+
+    async def deliver(
+        self, title: str, body: str, severity: str, only: object = None
+    ) -> dict[str, Outcome]:
+        self.sent.append((title, self.stored(title)))
+        return {label: Outcome(True) for label in self.labels}
 
 
 def write_config(tmp_path: Path, urls: list[str], extra: str = "") -> Config:
@@ -135,24 +152,16 @@ NOW = berlin("2026-11-20 12:00")
 AT = berlin("2026-11-20 11:00")
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_crossing_50_80_100_sends_three_notifications_and_a_restart_sends_none_again(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     rig = Rig(write_config(tmp_path, [receiver.url]))
     async with rig.running() as service:
         for n, cost in enumerate(("25", "15", "10"), start=1):
-            rows = service.evaluate(NOW, rig.spend(AT, cost))
+            rows = await service.evaluate(NOW, rig.spend(AT, cost))
             assert len(rows) == 1 and rows[0].payload()["kind"] == "budget"
             await receiver.arrived(n)
-            assert service.evaluate(NOW) == []
+            assert await service.evaluate(NOW) == []
     assert [(m["title"], m["type"]) for m in receiver.messages] == [
         ("llm-monitor: budget 'monthly' at 50 % ($25.00 of $50.00)", "warning"),
         ("llm-monitor: budget 'monthly' at 80 % ($40.00 of $50.00)", "warning"),
@@ -162,17 +171,17 @@ async def test_crossing_50_80_100_sends_three_notifications_and_a_restart_sends_
 
     rig.restart()
     async with rig.running() as service:
-        assert service.evaluate(NOW) == []
+        assert await service.evaluate(NOW) == []
         # A spike decided after the restart proves the delivery loop ran its rounds.
         rig.config = write_config(tmp_path, [receiver.url], "spike = { call_cost = 5.0 }")
         service.reconfigure(rig.config)
-        assert len(service.evaluate(NOW, rig.spend(NOW - timedelta(minutes=1), "6"))) == 1
+        assert len(await service.evaluate(NOW, rig.spend(NOW - timedelta(minutes=1), "6"))) == 1
         await receiver.arrived(4)
     assert receiver.titles()[3] == (
         "llm-monitor: spike $6.00 in one call to claude-sonnet-4-5 (over $5.00)"
     )
     assert len(receiver.messages) == 4
-    assert rig.store.for_budget("monthly", "2026-11") == [
+    assert ledger_alerts(rig.store.reader, "monthly", "2026-11") == [
         {"threshold": 0.5, "delivered": True},
         {"threshold": 0.8, "delivered": True},
         {"threshold": 1.0, "delivered": True},
@@ -185,14 +194,14 @@ async def test_target_down_when_a_threshold_is_crossed_gets_it_once_when_back(
     rig = Rig(write_config(tmp_path, [receiver.url]))
     receiver.stop()
     async with rig.running() as service:
-        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
-        await until(lambda: rig.store.pending()[0].attempts >= 3)
+        [row] = await service.evaluate(NOW, rig.spend(AT, "30"))
+        await until(lambda: rig.store.pending()[0].attempts >= 3, 5, "retries")
         [pending] = rig.store.pending()
         assert pending.last_error is not None and "127.0.0.1" in pending.last_error
         receiver.start()
         await receiver.arrived(1)
-        await until(lambda: rig.store.pending() == [])
-        service.evaluate(NOW, rig.spend(AT, "15"))
+        await until(lambda: rig.store.pending() == [], 5, "every alert delivered")
+        await service.evaluate(NOW, rig.spend(AT, "15"))
         await receiver.arrived(2)
     assert receiver.titles() == [
         "llm-monitor: budget 'monthly' at 50 % ($30.00 of $50.00)",
@@ -207,13 +216,13 @@ async def test_a_failing_target_is_retried_alone(tmp_path: Path, receiver: Recei
     other.stop()
     rig = Rig(write_config(tmp_path, [receiver.url, other.url]))
     async with rig.running() as service:
-        service.evaluate(NOW, rig.spend(AT, "30"))
+        await service.evaluate(NOW, rig.spend(AT, "30"))
         await receiver.arrived(1)
-        await until(lambda: rig.store.pending()[0].attempts >= 3)
+        await until(lambda: rig.store.pending()[0].attempts >= 3, 5, "retries")
         other.start()
         await other.arrived(1)
-        await until(lambda: rig.store.pending() == [])
-        service.evaluate(NOW, rig.spend(AT, "15"))
+        await until(lambda: rig.store.pending() == [], 5, "every alert delivered")
+        await service.evaluate(NOW, rig.spend(AT, "15"))
         await other.arrived(2)
         await receiver.arrived(2)
     other.stop()
@@ -228,9 +237,9 @@ async def test_after_a_restart_an_alert_goes_only_to_the_target_that_missed_it(
     other.stop()
     rig = Rig(write_config(tmp_path, [receiver.url, other.url]))
     async with rig.running() as service:
-        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
+        [row] = await service.evaluate(NOW, rig.spend(AT, "30"))
         await receiver.arrived(1)
-        await until(lambda: rig.store.pending()[0].attempts >= 2)
+        await until(lambda: rig.store.pending()[0].attempts >= 2, 5, "retries")
     [pending] = rig.store.pending()
     assert pending.sent_to == {receiver.url}
     other.start()
@@ -238,7 +247,7 @@ async def test_after_a_restart_an_alert_goes_only_to_the_target_that_missed_it(
         rig.restart()
         async with rig.running():
             await other.arrived(1)
-            await until(lambda: rig.store.pending() == [])
+            await until(lambda: rig.store.pending() == [], 5, "every alert delivered")
     finally:
         other.stop()
     assert receiver.titles() == other.titles() == [row.title]
@@ -250,12 +259,12 @@ async def test_an_alert_decided_but_not_delivered_goes_out_after_a_restart(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     rig = Rig(write_config(tmp_path, [receiver.url]))
-    [row] = rig.service.evaluate(NOW, rig.spend(AT, "26"))  # decided; the process dies here
+    [row] = await rig.service.evaluate(NOW, rig.spend(AT, "26"))  # decided; the process dies here
     rig.restart()
-    assert rig.service.evaluate(NOW) == []
+    assert await rig.service.evaluate(NOW) == []
     async with rig.running() as service:
         await receiver.arrived(1)
-        service.evaluate(NOW, rig.spend(AT, "20"))
+        await service.evaluate(NOW, rig.spend(AT, "20"))
         await receiver.arrived(2)
     assert receiver.titles() == [
         row.title,
@@ -271,13 +280,13 @@ async def test_quiet_hours_hold_a_warning_and_let_the_full_budget_alert_through(
     config = write_config(tmp_path, [receiver.url], 'quiet_hours = "22:00-07:00"')
     rig = Rig(config, clock)
     async with rig.running() as service:
-        [warning] = service.evaluate(night, rig.spend(berlin("2026-11-20 23:00"), "40"))
+        [warning] = await service.evaluate(night, rig.spend(berlin("2026-11-20 23:00"), "40"))
         assert warning.hold_until == berlin("2026-11-21 07:00")
-        [failure] = service.evaluate(night, rig.spend(berlin("2026-11-20 23:10"), "15"))
+        [failure] = await service.evaluate(night, rig.spend(berlin("2026-11-20 23:10"), "15"))
         await receiver.arrived(1)
         assert receiver.titles() == [failure.title]
         clock.now = berlin("2026-11-21 07:00").astimezone(UTC)
-        service.wake()
+        await service.deliver_due()  # the loop sleeps by the real clock: a round now
         await receiver.arrived(2)
     assert receiver.titles() == [failure.title, warning.title]
     assert warning.title == "llm-monitor: budget 'monthly' at 80 % ($40.00 of $50.00)"
@@ -288,16 +297,16 @@ async def test_period_rollover_rearms_and_budget_set_takes_effect_live(
 ) -> None:
     rig = Rig(write_config(tmp_path, [receiver.url]))
     async with rig.running() as service:
-        service.evaluate(NOW, rig.spend(AT, "30"))
+        await service.evaluate(NOW, rig.spend(AT, "30"))
         await receiver.arrived(1)
         december = berlin("2026-12-01 10:00")
-        service.evaluate(december, rig.spend(berlin("2026-12-01 09:00"), "26"))
+        await service.evaluate(december, rig.spend(berlin("2026-12-01 09:00"), "26"))
         await receiver.arrived(2)
         budget_set(rig.config, "monthly", limit="30")  # $26 of $30: 87 %
-        assert service.evaluate(december) == []
+        assert await service.evaluate(december) == []
         rig.config = load_config(tmp_path / "config.toml", env={"HOME": str(tmp_path)})
         service.reconfigure(rig.config)
-        service.evaluate(december)
+        await service.evaluate(december)
         await receiver.arrived(3)
     assert receiver.titles() == [
         "llm-monitor: budget 'monthly' at 50 % ($30.00 of $50.00)",
@@ -319,9 +328,9 @@ async def test_a_source_gone_silent_alerts_once(tmp_path: Path, receiver: Receiv
         sources_provider=lambda: stats,
     )
     async with rig.running() as service:
-        [row] = service.evaluate(NOW)
+        [row] = await service.evaluate(NOW)
         assert row.title == "llm-monitor: health source 'spool' silent for 6h (expected every 2h)"
-        assert service.evaluate(NOW + timedelta(hours=1)) == []
+        assert await service.evaluate(NOW + timedelta(hours=1)) == []
         await receiver.arrived(1)
 
 
@@ -334,10 +343,105 @@ def _with_expect_every(config: Config, every: timedelta) -> Config:
 async def test_without_targets_alerts_are_recorded_and_marked_done(tmp_path: Path) -> None:
     rig = Rig(write_config(tmp_path, []))
     async with rig.running() as service:
-        [row] = service.evaluate(NOW, rig.spend(AT, "30"))
-        await until(lambda: rig.store.pending() == [])
+        [row] = await service.evaluate(NOW, rig.spend(AT, "30"))
+        await until(lambda: rig.store.pending() == [], 5, "every alert delivered")
     [done] = rig.store.recent()
     assert done.id == row.id and done.last_error == NO_TARGETS
+
+
+FIFTY = "llm-monitor: budget 'monthly' at 50 % ($30.00 of $50.00)"
+
+
+async def test_an_alert_is_in_the_ledger_before_it_is_delivered_or_announced(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(write_config(tmp_path, []), Clock(NOW))
+    rig.service.notifier = notifier = StoredFirst(rig.config.ledger_path)
+    announced: list[tuple[str, bool]] = []
+    rig.service.on_alert = lambda row: announced.append((row.title, notifier.stored(row.title)))
+    async with rig.running() as service:
+        service.request(rig.spend(AT, "30"))
+        await until(lambda: len(notifier.sent) == 1, 5, "the delivery")
+    assert notifier.sent == [(FIFTY, True)]
+    assert announced == [(FIFTY, True)]
+
+
+async def test_a_locked_ledger_holds_back_the_record_and_the_delivery_never_the_loop(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(write_config(tmp_path, []), Clock(NOW))
+    rig.service.notifier = notifier = StoredFirst(rig.config.ledger_path)
+    ingest = sqlite3.connect(rig.config.ledger_path, isolation_level=None)
+    try:
+        ingest.execute("BEGIN IMMEDIATE")  # a commit in flight holds the write lock
+        async with rig.running() as service:
+            service.request(rig.spend(AT, "30"))
+            worst = 0.0
+            for _ in range(30):
+                started = time.monotonic()
+                await asyncio.sleep(0.01)
+                worst = max(worst, time.monotonic() - started)
+            # The store waits up to 10 s for the lock; the loop must not wait with it.
+            assert worst < 2.0
+            assert rig.store.keys() == set() and notifier.sent == []
+            ingest.execute("COMMIT")
+            await until(lambda: len(notifier.sent) == 1, 5, "the delivery")
+    finally:
+        ingest.close()
+    assert notifier.sent == [(FIFTY, True)]
+
+
+async def test_a_ledger_locked_past_the_busy_timeout_while_delivering_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = Rig(write_config(tmp_path, []), Clock(NOW))
+    rig.service.notifier = notifier = StoredFirst(rig.config.ledger_path)
+    real = rig.store.mark_delivered
+    failures = iter([sqlite3.OperationalError("database is locked")])
+
+    def mark_delivered(*args: object) -> None:
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rig.store, "mark_delivered", mark_delivered)
+    async with rig.running() as service:
+        await service.evaluate(NOW, rig.spend(AT, "30"))
+        await until(lambda: rig.store.pending() == [], 5, "the delivery written")
+    # The target's confirmation was written before the failure: it is not sent again.
+    assert notifier.sent == [(FIFTY, True)]
+
+
+class EveryDay:
+    """A rule that is no built-in: one alert a local day."""
+
+    def decide(self, s: Situation) -> list[Decision]:
+        day = s.now.astimezone(s.tz).date().isoformat()
+        if ("daily", "", day, "") in s.known:
+            return []
+        return [Decision("daily", "", day, "", "info", f"llm-monitor: day {day}", "b")]
+
+
+async def test_a_rule_is_one_registration_decided_recorded_and_delivered_like_the_rest(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, [])
+    Ledger(config.ledger_path, config.tz, config.timezone_name).close()
+    store = AlertStore.open(config.ledger_path)
+    notifier = StoredFirst(config.ledger_path)
+    service = AlertService(
+        config, store, notifier, lambda: Totals(config.tz), Clock(NOW), rules=(*RULES, EveryDay)
+    )
+    try:
+        [row] = await service.evaluate(NOW)
+        assert (row.kind, row.period, row.severity) == ("daily", "2026-11-20", "info")
+        assert await service.evaluate(NOW) == []
+        assert await service.deliver_due() is None
+        assert notifier.sent == [("llm-monitor: day 2026-11-20", True)]
+    finally:
+        await service.aclose()
+        store.close()
 
 
 def decision(period: str = "2026-11", threshold: str = "0.5") -> Decision:
@@ -376,14 +480,18 @@ def test_targets_that_confirmed_an_alert_are_stored_once_each(tmp_path: Path) ->
         assert stored == ('["json://a/","json://b/"]',)
 
 
-def test_due_leaves_held_alerts_until_their_hold_ends(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as ledger:
-        store = AlertStore(ledger.db)
-        held = Decision("forecast", "monthly", "2026-11", "forecast", "warning", "t", "b",
-                        hold_until=berlin("2026-11-21 07:00"))  # fmt: skip
-        store.record([held, decision()], NOW)
-        assert [r.kind for r in store.due(NOW)] == ["budget"]
-        assert [r.kind for r in store.due(berlin("2026-11-21 07:00"))] == ["forecast", "budget"]
+async def test_a_delivery_round_leaves_held_alerts_until_their_hold_ends(tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    rig = Rig(write_config(tmp_path, []), clock)
+    rig.service.notifier = notifier = StoredFirst(rig.config.ledger_path)
+    held = Decision("forecast", "monthly", "2026-11", "forecast", "warning", "held", "b",
+                    hold_until=berlin("2026-11-21 07:00"))  # fmt: skip
+    rig.store.record([held, decision()], NOW)
+    assert await rig.service.deliver_due() == berlin("2026-11-21 07:00")
+    assert [title for title, _ in notifier.sent] == ["t"]
+    clock.now = berlin("2026-11-21 07:00")
+    assert await rig.service.deliver_due() is None
+    assert [title for title, _ in notifier.sent] == ["t", "held"]
 
 
 @pytest.mark.e2e
@@ -392,7 +500,7 @@ def test_deciding_and_storing_alerts_never_imports_apprise() -> None:
     import sys
 
     code = (
-        "import sys, monitor.alerts, monitor.budgets, monitor.budget_cmd, monitor.notify\n"
+        "import sys, monitor.alerts, monitor.rules, monitor.budget_cmd, monitor.notify\n"
         "from monitor.config import AlertsConfig\n"
         "monitor.notify.Notifier.from_config(AlertsConfig())\n"
         "print('apprise' in sys.modules)"

@@ -37,7 +37,6 @@ from monitor.api import (
     Subscribed,
     TotalsMsg,
     daemon_answers,
-    default_socket_path,
     from_json,
     request_sync,
 )
@@ -528,19 +527,33 @@ async def test_daemon_answers_only_when_a_daemon_listens(
         assert daemon_answers(sock_path)
 
 
-def test_default_socket_path_prefers_the_runtime_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    state = tmp_path / "state"
-    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-    assert default_socket_path(state) == Path("/run/user/1000/llm-monitor.sock")
-    monkeypatch.setenv("XDG_RUNTIME_DIR", "relative/dir")
-    assert default_socket_path(state) == state / "llm-monitor.sock"
-    monkeypatch.delenv("XDG_RUNTIME_DIR")
-    assert default_socket_path(state) == state / "llm-monitor.sock"
-
-
 @pytest.mark.e2e
 def test_importing_the_api_does_not_load_asyncio() -> None:
     code = "import sys, monitor.api; sys.exit('asyncio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+
+# --- the wire documents
+
+
+def test_the_documents_period_keys_are_the_periods_doc_keys() -> None:
+    from monitor.periods import DOC_KEYS
+    from monitor.wire import PERIOD_KEYS
+
+    assert tuple(DOC_KEYS.values()) == PERIOD_KEYS == ("today", "week", "month")
+
+
+def test_event_payload_writes_exactly_the_keys_of_its_wire_type() -> None:
+    from monitor.events import UsageEvent, event_payload
+    from monitor.wire import EventPayload
+
+    e = UsageEvent("k", datetime(2026, 11, 23, tzinfo=UTC), "studio", "openai", "gpt-4o")
+    assert set(event_payload(e)) == set(EventPayload.__annotations__)
+
+
+def test_status_part_of_a_snapshot_reply_drops_what_status_does_not_show() -> None:
+    from monitor.wire import status_part
+
+    reply = {"type": "snapshot", "now": "t", "today": {}, "series": {}, "breakdown": {}}
+    reply |= {"recent": [], "alerts": [], "budgets": []}
+    assert list(status_part(reply)) == ["now", "today", "budgets"]

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from monitor.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -196,3 +203,140 @@ def test_status_and_report_do_not_import_heavy_modules(world: Path) -> None:
             capture_output=True, text=True, timeout=60, cwd=REPO,
         )  # fmt: skip
         assert "HEAVY []" in out.stdout, (cmd, out.stdout, out.stderr)
+
+
+# ---------------------------------------------------------------- budget list after set
+
+
+@pytest.fixture
+def budget_config(tmp_path: Path) -> Path:
+    """A config with no budgets of its own; state and socket inside tmp_path."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[monitor]
+timezone = "Europe/Berlin"
+state_dir = "{tmp_path / "state"}"
+socket = "{tmp_path / "sock"}"
+"""
+    )
+    return cfg
+
+
+def cli(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> str:
+    """`llm-monitor ARGS --config CONFIG` in this process; its stdout."""
+    capsys.readouterr()
+    assert main([*args, "--config", str(config)]) == 0
+    return capsys.readouterr().out
+
+
+@contextmanager
+def daemon_answering(path: Path, budgets: Sequence[dict[str, Any]]) -> Iterator[None]:
+    """A daemon on `path` whose snapshot lists `budgets` (as one that has not reloaded)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))
+    except OSError:
+        server.close()
+        raise
+    server.listen()
+    server.settimeout(0.05)
+    stop = threading.Event()
+    reply = json.dumps({"type": "snapshot", "budgets": list(budgets)}).encode() + b"\n"
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+        path.unlink()
+
+
+def test_budget_list_right_after_budget_set_shows_the_new_budget(
+    budget_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "No budgets" in cli(capsys, budget_config, "budget", "list")
+    cli(capsys, budget_config, "budget", "set", "monthly", "--limit", "50", "--period", "month")
+    listed = cli(capsys, budget_config, "budget", "list")
+    assert "No budgets" not in listed
+    assert "monthly" in listed and "$50.00" in listed
+    [entry] = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    assert entry["name"] == "monthly" and entry["limit_usd"] == "50.000000"
+    assert entry["spent_usd"] == "0.000000"
+
+
+def test_budget_list_shows_what_was_set_before_the_daemon_reloaded(
+    budget_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = budget_config.parent / "sock"
+    cli(capsys, budget_config, "budget", "set", "monthly", "--limit", "50", "--period", "month")
+    with daemon_answering(sock, []):  # started before `budget set`, not reloaded yet
+        listed = cli(capsys, budget_config, "budget", "list")
+    assert "No budgets" not in listed and "monthly" in listed
+
+    [before] = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    cli(capsys, budget_config, "budget", "set", "monthly", "--limit", "80")
+    cli(capsys, budget_config, "budget", "set", "daily", "--limit", "5", "--period", "day")
+    with daemon_answering(sock, [before]):
+        entries = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    assert [(e["name"], e["limit_usd"]) for e in entries] == [
+        ("monthly", "80.000000"),
+        ("daily", "5.000000"),
+    ]
+
+    current = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    cli(capsys, budget_config, "budget", "rm", "daily")
+    with daemon_answering(sock, current):
+        entries = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    assert [e["name"] for e in entries] == ["monthly"]
+
+
+def test_budget_list_takes_the_numbers_of_a_daemon_that_is_up_to_date(
+    budget_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, budget_config, "budget", "set", "monthly", "--limit", "50", "--period", "month")
+    [entry] = json.loads(cli(capsys, budget_config, "budget", "list", "--json"))
+    live = {**entry, "spent_usd": "12.340000", "fraction": 0.2468}
+    with daemon_answering(budget_config.parent / "sock", [live]):
+        listed = cli(capsys, budget_config, "budget", "list")
+    assert "$12.34" in listed and "25 %" in listed
+
+
+@pytest.mark.e2e
+def test_budget_list_with_a_running_daemon_shows_a_budget_set_a_moment_ago(
+    tmp_path: Path,
+) -> None:
+    from monitor.budget_cmd import list_entries
+    from monitor.config import load_config
+    from tests.daemon_harness import wait_for, workspace
+
+    with workspace(tmp_path) as ws:
+        ws.write_config([])
+        daemon = ws.start()
+        result = ws.cli("budget", "set", "monthly", "--limit", "50", "--period", "month")
+        assert result.returncode == 0, result.stderr
+        listed = ws.cli("budget", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [b["name"] for b in json.loads(listed.stdout)] == ["monthly"]
+
+        # Once the daemon has reloaded, its entries (its numbers) are the ones listed.
+        def reloaded() -> list[dict[str, Any]] | None:
+            budgets: list[dict[str, Any]] = daemon.snapshot()["budgets"]
+            return budgets or None
+
+        [entry] = wait_for(reloaded, 10, "the daemon to pick up budgets.toml")
+        marked = [{**entry, "spent_usd": "12.340000"}]
+        assert list_entries(load_config(ws.config_path), marked) == marked

@@ -94,30 +94,74 @@ def test_positional_choices_complete(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_zsh_script_has_every_command_and_is_valid_zsh(tmp_path: Path) -> None:
+def test_zsh_script_has_every_command() -> None:
     script = completion_script("zsh")
     assert script.startswith("#compdef llm-monitor\n")
     tree = command_tree(build_parser())
     for name in tree.commands:
         assert f"'{name}:" in script, name
     assert "compdef _llm_monitor llm-monitor" in script
-    zsh = shutil.which("zsh")
-    if zsh:
-        (tmp_path / "_llm-monitor").write_text(script)
-        subprocess.run([zsh, "-n", str(tmp_path / "_llm-monitor")], check=True, timeout=10)
 
 
-def test_fish_script_has_every_command_and_is_valid_fish(tmp_path: Path) -> None:
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_script_is_valid_zsh(tmp_path: Path) -> None:
+    (tmp_path / "_llm-monitor").write_text(completion_script("zsh"))
+    subprocess.run(["zsh", "-n", str(tmp_path / "_llm-monitor")], check=True, timeout=10)
+
+
+# zsh's completion system needs a terminal; these stand-ins print what would be offered.
+RUN_ZSH_COMPLETION = r"""
+compdef() { :; }
+_describe() { local arr=${@[-1]}; print -l -- "${(@P)arr}" | cut -d: -f1 | tr -d "'"; }
+compadd() { shift; print -l -- "$@"; }
+_files() { print FILES; }
+source "$1"; shift
+words=("$@"); CURRENT=$#
+_llm_monitor
+"""
+
+
+def complete_zsh(script: str, *words: str, cwd: Path) -> list[str]:
+    """What zsh offers for the command line `words` (the last one is being typed)."""
+    path = cwd / "_llm-monitor"
+    path.write_text(script)
+    result = subprocess.run(
+        ["zsh", "-f", "-c", RUN_ZSH_COMPLETION, "_", str(path), *words],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 0, result.stderr
+    return [w for w in result.stdout.split() if w.startswith(words[-1])]
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_follows_nested_subcommands_and_option_values(tmp_path: Path) -> None:
+    script = completion_script("zsh")
+    assert complete_zsh(script, "llm-monitor", "re", cwd=tmp_path) == ["report", "reprice"]
+    assert complete_zsh(script, "llm-monitor", "budget", "", cwd=tmp_path) == ["list", "rm", "set"]
+    offered = complete_zsh(script, "llm-monitor", "budget", "set", "--p", cwd=tmp_path)
+    assert offered == ["--period"]
+    offered = complete_zsh(script, "llm-monitor", "report", "--format", "", cwd=tmp_path)
+    assert offered == ["text", "json", "csv"]
+
+
+def test_fish_script_has_every_command() -> None:
     script = completion_script("fish")
     tree = command_tree(build_parser())
     for name in tree.commands:
         assert f"-n '__fish_use_subcommand' -a '{name}'" in script, name
     assert "-l config -r -F" in script
     assert "-l format -x -a 'text json csv'" in script
-    fish = shutil.which("fish")
-    if fish:
-        (tmp_path / "llm-monitor.fish").write_text(script)
-        subprocess.run([fish, "--no-execute", str(tmp_path / "llm-monitor.fish")], check=True)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_script_is_valid_fish(tmp_path: Path) -> None:
+    (tmp_path / "llm-monitor.fish").write_text(completion_script("fish"))
+    subprocess.run(["fish", "--no-execute", str(tmp_path / "llm-monitor.fish")], check=True)
 
 
 def test_unknown_shell_is_refused() -> None:

@@ -206,7 +206,7 @@ def test_models_beyond_the_cap_fold_into_other() -> None:
 
 def test_budget_gauges_follow_the_daemon_entries(served: list[Metrics]) -> None:
     from monitor.config import make_budget
-    from monitor.totals import Forecast
+    from monitor.forecast import Forecast
 
     budget = make_budget("team", "month", 50)
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)

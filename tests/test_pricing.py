@@ -13,7 +13,8 @@ import pytest
 
 from monitor.config import PriceOverride
 from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent
-from monitor.pricing import Pricer, format_price_info, genai_usage
+from monitor.price_info import format_price_info
+from monitor.pricing import Pricer, genai_usage
 
 WHEN = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 MTOK = Decimal(1_000_000)

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
-from monitor.query import (
+from monitor.ledger.query import (
     GROUPS,
     QueryResult,
     Selection,

@@ -17,7 +17,7 @@ import pytest
 
 from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
-from monitor.query import Selection, parse_selection, query, selection
+from monitor.ledger.query import Selection, parse_selection, query, selection
 from monitor.report import (
     Pricer,
     compare,

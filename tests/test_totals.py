@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,16 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.events import UsageEvent
-from monitor.totals import (
-    Totals,
-    forecast,
-    local_day,
-    period_bounds,
-    runs_out_on,
-)
+from monitor.forecast import forecast, runs_out_on
+from monitor.periods import local_day, period_bounds
+from monitor.totals import Totals
+from tests.factories import usage_event
 
 BERLIN = ZoneInfo("Europe/Berlin")
-_keys = itertools.count()
 
 
 def berlin(text: str) -> datetime:
@@ -34,17 +29,7 @@ def z(text: str) -> datetime:
 
 
 def event(ts: datetime, cost: str | None = "1", **fields: object) -> UsageEvent:
-    values: dict[str, object] = {
-        "key": f"k{next(_keys)}",
-        "ts": ts,
-        "source": "studio",
-        "provider": "openai",
-        "model": "gpt-5",
-        "cost": None if cost is None else Decimal(cost),
-        "cost_basis": "unpriced" if cost is None else "priced",
-    }
-    values.update(fields)
-    return UsageEvent(**values)  # type: ignore[arg-type]
+    return usage_event(ts, cost, **fields)
 
 
 def totals_with(*events: UsageEvent, **options: object) -> Totals:

@@ -342,7 +342,7 @@ class Keep(logging.Handler):
     def emit(self, record):
         if record.levelno >= logging.WARNING:
             warnings.append(record.getMessage())
-logging.getLogger("monitor.watch").addHandler(Keep())
+logging.getLogger("llm_monitor.watch").addHandler(Keep())
 
 async def main(root):
     w = Watcher([Glob(root + "/**/*.jsonl")], poll_delay_ms=50, sweep_interval=60)

@@ -10,7 +10,8 @@ import importlib
 
 from monitor.sources.base import Format
 
-# format name -> "module:attribute" (format names are a contract: DESIGN §3)
+# format name -> "module:attribute". The names are a contract: users write them in
+# config.toml (`format = "codex"`), so renaming one breaks their configs.
 _REGISTRY: dict[str, str] = {
     "claude-code": "monitor.sources.claude_code:FORMAT",
     "codex": "monitor.sources.codex:FORMAT",

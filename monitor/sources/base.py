@@ -22,19 +22,28 @@ string, a time that does not parse or falls outside [`earliest`, `latest`] makes
 RECORD bad — a `ParseError` at its offset — never a call of 0 tokens or a truncated one.
 The helpers in `common.py` raise `BadValue` for such a value; `guarded` (or `rejected`,
 in an adapter's own loop) turns it into that record's error, so it costs only itself.
+
+Most adapters are then two small functions: one record → its event (built with
+`common.record_event`, raising BadValue for a bad record), and `parse`, which hands the
+records to `collect`. Only formats whose records depend on each other (Codex's running
+totals, the image-describer log's held event) or whose speed matters most (Claude Code,
+the backfill's hot path) keep more of their own loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from monitor.events import UsageEvent
+from monitor.limits import LimitSnapshot
 
 State = dict[str, Any]
 """Adapter state: JSON-serializable (it is stored in the ledger with the cursor)."""
+
+_T = TypeVar("_T")
 
 
 EARLIEST: Final = datetime(2020, 1, 1, tzinfo=UTC)
@@ -80,18 +89,27 @@ class ParseError:
     message: str
 
 
+Outcome = UsageEvent | list[UsageEvent] | ParseError | None
+"""What one record gives: its event (the events of a record that stands for several
+calls, e.g. one per provider), why it cannot be read, or nothing (it carries no usage)."""
+
+
 @dataclass(slots=True)
 class ParseResult:
     state: State
     events: list[UsageEvent] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
+    limits: list[LimitSnapshot] = field(default_factory=list)
+    """Plan-window readings the records carry (Codex's `rate_limits`), stored like events."""
 
-    def add(self, outcome: UsageEvent | ParseError | None) -> None:
-        """File what one record gave: its event, why it could not be read, or nothing."""
-        if isinstance(outcome, ParseError):
-            self.errors.append(outcome)
-        elif outcome is not None:
+    def add(self, outcome: Outcome) -> None:
+        """File what one record gave: its event(s), why it could not be read, or nothing."""
+        if isinstance(outcome, UsageEvent):
             self.events.append(outcome)
+        elif isinstance(outcome, ParseError):
+            self.errors.append(outcome)
+        elif outcome:
+            self.events.extend(outcome)
 
 
 RECORD_ERRORS: Final = (ValueError, ArithmeticError)
@@ -106,15 +124,45 @@ def rejected(offset: int, exc: Exception) -> ParseError:
     return ParseError(offset, f"unreadable value: {exc}")
 
 
-def guarded(
-    offset: int, build: Callable[..., UsageEvent | ParseError | None], *args: Any
-) -> UsageEvent | ParseError | None:
+def guarded(offset: int, build: Callable[..., Outcome], *args: Any) -> Outcome:
     """One record's outcome, with a bad value (a negative count, 1e400, NaN, a time out of
     range) turned into that record's ParseError instead of failing the whole document."""
     try:
         return build(*args)
     except RECORD_ERRORS as exc:
         return rejected(offset, exc)
+
+
+def collect(
+    state: State,
+    records: Iterable[tuple[int, _T | ParseError]],
+    build: Callable[[int, _T], Outcome],
+) -> ParseResult:
+    """The result of reading `records`, (offset, record) pairs, one by one.
+
+    The loop every adapter without cross-record rules shares: a record its reader already
+    found unreadable (invalid JSON, not an object) is filed as it is; every other record
+    is `build(offset, record)`, `guarded`, so a bad value costs only its own record.
+    Offsets are byte offsets for "lines" formats and record indexes for documents.
+    """
+    result = ParseResult(state=state)
+    events, errors = result.events, result.errors
+    for offset, record in records:  # `guarded` and `add` inlined: this runs for every line
+        if isinstance(record, ParseError):
+            errors.append(record)
+            continue
+        try:
+            outcome = build(offset, record)
+        except RECORD_ERRORS as exc:
+            errors.append(rejected(offset, exc))
+            continue
+        if outcome is None:
+            continue
+        if type(outcome) is UsageEvent:
+            events.append(outcome)
+        else:
+            result.add(outcome)
+    return result
 
 
 ParseFn = Callable[[ParseContext, State, bytes], ParseResult]
@@ -125,7 +173,6 @@ class Format:
     name: str
     kind: Literal["lines", "document"]
     parse: ParseFn
-    description: str = ""
     default_paths: Callable[[], list[str]] | None = None
     """Globs used when a source of this format names no `paths` (e.g. honoring $CODEX_HOME)."""
 

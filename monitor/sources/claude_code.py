@@ -1,4 +1,5 @@
-"""Claude Code transcripts: `~/.claude/projects/<project-dir>/<session>.jsonl`.
+"""Claude Code transcripts: `~/.claude/projects/<project-dir>/<session>.jsonl` (or under
+each dir of `$CLAUDE_CONFIG_DIR`, or `$XDG_CONFIG_HOME/claude`).
 
 Claude Code appends one JSON line per transcript entry; assistant entries carry the
 API response's `message.usage`. Subagents (the Task tool) write the same shape to
@@ -15,7 +16,7 @@ Rules (ccusage's data loader is the reference reader):
 - model `<synthetic>` marks entries Claude Code made up itself (API errors, interrupts):
   no call was billed, so they are skipped;
 - Anthropic reports cache reads and writes apart from `input_tokens`; our
-  `input_tokens` includes them (DESIGN §2);
+  `input_tokens` includes them (UsageEvent counts all prompt tokens, as OpenAI does);
 - old versions wrote their own `costUSD` on the line: kept as `reported_cost`.
 - bad values make the line a bad record (issue 9), never a call of 0 tokens: a count
   that is negative, fractional, a bool, over 10**15 or a non-numeric string (a
@@ -29,7 +30,6 @@ a byte search before any decoding, and msgspec decodes only the fields declared 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 import msgspec
@@ -47,7 +47,7 @@ from monitor.sources.base import (
     rejected,
 )
 from monitor.sources.common import MAX_COUNT, call_time, cost, count, model_name
-from monitor.sources.locations import claude_code_paths
+from monitor.sources.locations import claude_code_paths as default_paths
 
 _NEEDLE = b'"usage"'
 _SYNTHETIC = "<synthetic>"
@@ -97,17 +97,6 @@ class _Line(msgspec.Struct):
 
 _DECODER = msgspec.json.Decoder(_Line)
 _LOOSE = msgspec.json.Decoder()
-
-# `parse` builds events positionally (three times faster than by keyword, and it runs for
-# every call of a backfill); this guard turns a reordered UsageEvent into an import error.
-_POSITIONAL = (
-    "key", "ts", "source", "provider", "model", "operation", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
-    "reasoning_tokens", "calls", "cost", "cost_basis", "reported_cost", "priced_cost",
-    "tags", "origin", "flags",
-)  # fmt: skip
-if tuple(f.name for f in dataclasses.fields(UsageEvent)) != _POSITIONAL:
-    raise ImportError("UsageEvent's fields changed: update claude_code._POSITIONAL")
 
 
 def _str(value: Any) -> str | None:
@@ -242,6 +231,8 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             tags["agent"] = agent
 
         creation = usage.cache_creation
+        # Positionally, as `common.record_event` does (it guards UsageEvent's field order):
+        # three times faster than by keyword, for every call of a backfill.
         event = UsageEvent(
             key,
             ts,
@@ -274,14 +265,4 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     return ParseResult(state=state, events=events, errors=errors)
 
 
-def default_paths() -> list[str]:
-    return claude_code_paths()
-
-
-FORMAT = Format(
-    name="claude-code",
-    kind="lines",
-    parse=parse,
-    description="Claude Code transcripts (~/.claude/projects/**/*.jsonl)",
-    default_paths=default_paths,
-)
+FORMAT = Format(name="claude-code", kind="lines", parse=parse, default_paths=default_paths)

@@ -1,4 +1,4 @@
-"""Codex CLI rollouts: `~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`.
+"""Codex CLI rollouts: `~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl` (`$CODEX_HOME`).
 
 Each line is `{"timestamp", "type", "payload"}`. Three types matter:
 - `session_meta` (first line): `payload.id` is the session, `payload.cwd` the project;
@@ -14,7 +14,7 @@ reset, or a new session in the same file) is counted as growth from zero. Lines
 carrying only `last_token_usage` (no running total) count that as the delta.
 
 Codex's `input_tokens` already include the cached ones and `output_tokens` the
-reasoning ones: they map one to one onto our fields (DESIGN §2).
+reasoning ones, as UsageEvent's do: they map one to one onto our fields.
 
 Model: the event's own `info.model`/`payload.model` if any, else the latest
 `turn_context` (or `session_meta`) model, else "gpt-5" — the model early Codex builds
@@ -34,25 +34,25 @@ counted twice.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from monitor.events import UsageEvent
+from monitor.limits import BadLimit, codex_limits
 from monitor.sources.base import (
     RECORD_ERRORS,
     BadValue,
     Format,
     ParseContext,
-    ParseError,
     ParseResult,
     State,
-    line_key,
-    origin,
+    collect,
     rejected,
 )
-from monitor.sources.common import call_time, count, json_lines, model_name
-from monitor.sources.locations import codex_paths
+from monitor.sources.common import call_time, count, json_lines, model_name, record_event
+from monitor.sources.locations import codex_paths as default_paths
 
 FALLBACK_MODEL = "gpt-5"
 _COUNTERS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
@@ -64,6 +64,7 @@ class _Payload(msgspec.Struct):
     cwd: Any = None
     model: Any = None
     info: Any = None
+    rate_limits: Any = None
 
 
 class _Entry(msgspec.Struct):
@@ -113,94 +114,95 @@ def _usage_delta(state: State, info: dict[str, Any]) -> list[int] | None:
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the token_count lines in `data`; `state` carries model and running total."""
     state = dict(state)
-    events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    for offset, entry in json_lines(data, ctx.base_offset, _entry):
-        if isinstance(entry, ParseError):
-            errors.append(entry)
-            continue
-        if entry is None or (payload := entry.payload) is None:
-            continue
-        kind = entry.type
-        if kind == "session_meta":
-            session = _text(payload.id)
-            if session and state.get("session") not in (None, session):
-                state["totals"] = None
-            if session:
-                state["session"] = session
-            state["cwd"] = _text(payload.cwd) or state.get("cwd")
-            _set_model(state, payload.model, offset, errors)
-            continue
-        if kind == "turn_context":
-            state["cwd"] = _text(payload.cwd) or state.get("cwd")
-            _set_model(state, payload.model, offset, errors)
-            continue
-        if kind != "event_msg" or payload.type != "token_count":
-            continue
-        info = payload.info
-        if not isinstance(info, dict):
-            continue  # `info: null`: no answer yet in this session
-        try:
-            delta = _usage_delta(state, info)  # a bad count raises before the state moves
-            if delta is None or not any(delta):
-                continue
-            when = call_time(entry.timestamp, ctx)
-            model = (
-                model_name(info.get("model"), "info.model")
-                or model_name(payload.model, "payload.model")
-                or state.get("model")
-            )
-        except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400, a time in 1970
-            errors.append(rejected(offset, exc))
-            continue
-        tags: dict[str, str] = {}
-        if state.get("session"):
-            tags["session"] = state["session"]
-        if state.get("cwd"):
-            tags["project"] = state["cwd"]
-        if not model:
-            model = FALLBACK_MODEL
-            tags["model_fallback"] = "true"
-        input_tokens, cached, output, reasoning = delta
-        events.append(
-            UsageEvent(
-                key=line_key(ctx, offset),
-                ts=when[0],
-                source=ctx.source,
-                provider="openai",
-                model=model,
-                input_tokens=input_tokens,
-                output_tokens=output,
-                cache_read_tokens=cached,
-                reasoning_tokens=reasoning,
-                tags=tags,
-                origin=origin(ctx, offset),
-                flags=when[1],
-            )
-        )
-    return ParseResult(state=state, events=events, errors=errors)
+    lines = json_lines(data, ctx.base_offset, _entry)
+    side = ParseResult(state=state)
+    result = collect(state, lines, partial(_line_event, ctx, state, side))
+    result.limits = side.limits
+    if side.errors:
+        result.errors = sorted([*result.errors, *side.errors], key=lambda e: e.offset)
+    return result
 
 
-def _set_model(state: State, value: Any, offset: int, errors: list[ParseError]) -> None:
-    """Take the model a session_meta/turn_context line names; a bad one is that line's error
-    and leaves the turns after it to the fallback model (flagged), not to a stale one."""
+def _line_event(
+    ctx: ParseContext, state: State, side: ParseResult, offset: int, entry: _Entry | None
+) -> UsageEvent | None:
+    """The event of one rollout line, if it is a token_count that grew; moves `state`."""
+    if entry is None or (payload := entry.payload) is None:
+        return None
+    kind = entry.type
+    if kind == "session_meta":
+        session = _text(payload.id)
+        if session and state.get("session") not in (None, session):
+            state["totals"] = None
+        if session:
+            state["session"] = session
+    if kind in ("session_meta", "turn_context"):
+        state["cwd"] = _text(payload.cwd) or state.get("cwd")
+        _set_model(state, payload.model)
+        return None
+    if kind != "event_msg" or payload.type != "token_count":
+        return None
+    if payload.rate_limits is not None:
+        _read_limits(ctx, entry.timestamp, payload.rate_limits, offset, side)
+    info = payload.info
+    if not isinstance(info, dict):
+        return None  # `info: null`: no answer yet in this session
+    delta = _usage_delta(state, info)  # a bad count raises before the state moves
+    if delta is None or not any(delta):
+        return None
+    when = call_time(entry.timestamp, ctx)
+    model = (
+        model_name(info.get("model"), "info.model")
+        or model_name(payload.model, "payload.model")
+        or state.get("model")
+    )
+    tags: dict[str, str] = {}
+    if state.get("session"):
+        tags["session"] = state["session"]
+    if state.get("cwd"):
+        tags["project"] = state["cwd"]
+    if not model:
+        model = FALLBACK_MODEL
+        tags["model_fallback"] = "true"
+    input_tokens, cached, output, reasoning = delta
+    return record_event(
+        ctx,
+        offset,
+        when,
+        model,
+        provider="openai",
+        input_tokens=input_tokens,
+        output_tokens=output,
+        cache_read_tokens=cached,
+        reasoning_tokens=reasoning,
+        tags=tags,
+    )
+
+
+def _read_limits(
+    ctx: ParseContext, timestamp: Any, raw: Any, offset: int, side: ParseResult
+) -> None:
+    """The plan windows a token_count line reports (also when its `info` is null). A bad
+    snapshot is a bad record of its own: the line's usage still counts."""
+    try:
+        if not isinstance(raw, dict):
+            raise BadLimit(f"rate_limits: {raw!r} is not an object")
+        when, _ = call_time(timestamp, ctx)
+        side.limits.extend(codex_limits(raw, when))
+    except RECORD_ERRORS as exc:
+        side.errors.append(rejected(offset, exc))
+
+
+def _set_model(state: State, value: Any) -> None:
+    """Take the model a session_meta/turn_context line names. A bad one (BadValue) makes
+    the line a bad record and leaves the turns after it to the fallback model (flagged),
+    not to a stale one."""
     try:
         model = model_name(value)
-    except BadValue as exc:
-        errors.append(rejected(offset, exc))
+    except BadValue:
         state.pop("model", None)
-        return
+        raise
     state["model"] = model or state.get("model")
 
 
-def default_paths() -> list[str]:
-    return codex_paths()
-
-
-FORMAT = Format(
-    name="codex",
-    kind="lines",
-    parse=parse,
-    description="Codex CLI rollouts (~/.codex/sessions/**/rollout-*.jsonl)",
-    default_paths=default_paths,
-)
+FORMAT = Format(name="codex", kind="lines", parse=parse, default_paths=default_paths)

@@ -1,4 +1,5 @@
-"""Small parsing helpers the adapters share: lines, timestamps, token counts, providers.
+"""Small parsing helpers the adapters share: lines, timestamps, token counts, providers,
+and `record_event`, the one place a record's values become a UsageEvent.
 
 `count`, `cost`, `model_name` and `call_time` are the one definition of what a record's
 values may be (issue 9): each raises `BadValue` naming the field and the value, which
@@ -7,34 +8,43 @@ the adapter turns into that record's ParseError.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypedDict, TypeVar, cast
 
 from monitor.events import (
     FLAG_TS_FROM_MTIME,
     MAX_COST_USD,
     MAX_TOKENS,
+    CostBasis,
+    UsageEvent,
     decimal_from_json,
     utc,
 )
-from monitor.sources.base import BadValue, ParseContext, ParseError
+from monitor.sources.base import BadValue, ParseContext, ParseError, line_key, origin
 
 T = TypeVar("T")
 
-TOKEN_FIELDS: Final = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-)
-"""UsageEvent's token counts, in its field order: the names records spell them by."""
+
+class TokenCounts(TypedDict):
+    """UsageEvent's token counts, in its field order: the names records spell them by."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+
+
+TOKEN_FIELDS: Final[tuple[str, ...]] = tuple(TokenCounts.__annotations__)
+"""The names of `TokenCounts`, in UsageEvent's field order."""
+
 
 _BOM: Final = b"\xef\xbb\xbf"
 
@@ -95,15 +105,18 @@ def infer_provider(model: str) -> str:
     return "unknown"
 
 
-def normalize_provider(name: str | None, model: str = "") -> str:
-    """A provider as a record spells it ("OpenAI", "Claude", None) → normalized id."""
+def normalize_provider(name: str | None, model: str = "", default: str = "unknown") -> str:
+    """A provider as a record spells it ("OpenAI", "Claude", None) → normalized id; when
+    it names none, what the model implies, else `default` (e.g. the one provider a tool
+    talks to)."""
     if name:
         key = name.strip().lower()
         if key in _PROVIDER_ALIASES:
             return _PROVIDER_ALIASES[key]
         if key:
             return key
-    return infer_provider(model)
+    inferred = infer_provider(model)
+    return default if inferred == "unknown" else inferred
 
 
 def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
@@ -274,6 +287,67 @@ def model_name(value: Any, name: str = "model") -> str | None:
     if isinstance(value, str):
         return value.strip() or None
     raise BadValue(f"{name}: {shown(value)} is not a model name")
+
+
+def token_counts(values: Mapping[str, Any], *, strings: bool = False) -> TokenCounts:
+    """The six counts of a record that spells them by UsageEvent's own names (`count`:
+    missing is 0, a bad one raises BadValue naming the field)."""
+    counts = {name: count(values.get(name), name, strings=strings) for name in TOKEN_FIELDS}
+    return cast(TokenCounts, counts)  # TOKEN_FIELDS are TokenCounts' keys
+
+
+def record_event(
+    ctx: ParseContext,
+    offset: int,
+    when: tuple[datetime, int],
+    model: str,
+    *,
+    key: str | None = None,
+    provider: str | None = None,
+    default_provider: str = "unknown",
+    source: str | None = None,
+    operation: str | None = None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    calls: int = 1,
+    cost_basis: CostBasis = "unpriced",
+    reported_cost: Decimal | None = None,
+    tags: dict[str, str] | None = None,
+) -> UsageEvent:
+    """The event of the record at `offset`, built the same way in every format.
+
+    `when` is what `call_time` gave: the time and its flags. The key is the record's own
+    (`key`) or else its place in the file (`line_key`); the provider is normalized from
+    how the record spells it, else inferred from the model, else `default_provider`; the
+    source is the configured one unless the record names its own; `origin` points at the
+    record. The rest are UsageEvent's fields by name (and default), values already
+    checked: a `TokenCounts` or `docs.InputOutput` passes on as `**counts`.
+    """
+    ts, flags = when
+    return UsageEvent(
+        key or line_key(ctx, offset), ts, source or ctx.source,
+        normalize_provider(provider, model, default_provider), model, operation,
+        input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+        cache_write_1h_tokens, reasoning_tokens, calls, None, cost_basis, reported_cost, None,
+        {} if tags is None else tags, origin(ctx, offset), flags,
+    )  # fmt: skip
+
+
+# `record_event` and the Claude Code adapter build events positionally: three times faster
+# than by keyword, and they run for every call of a backfill. This guard turns a
+# reordered UsageEvent into an import error rather than events with fields swapped.
+_POSITIONAL: Final = (
+    "key", "ts", "source", "provider", "model", "operation", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+    "reasoning_tokens", "calls", "cost", "cost_basis", "reported_cost", "priced_cost",
+    "tags", "origin", "flags",
+)  # fmt: skip
+if tuple(f.name for f in dataclasses.fields(UsageEvent)) != _POSITIONAL:
+    raise ImportError("UsageEvent's fields changed: update sources.common._POSITIONAL")
 
 
 def shown(value: Any) -> str:

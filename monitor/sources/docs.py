@@ -1,4 +1,5 @@
-"""Helpers the seed-tool adapters share: whole JSON documents, content keys, JSONL records.
+"""Helpers the seed-tool adapters share: whole JSON documents and the record lists inside
+them, content keys, JSONL records, token splits, fixed default paths.
 
 The seed tools (studio, haiku, openai-tracker, image-describer, qc) write small files in
 a handful of shapes; what they have in common lives here so each adapter reads as the
@@ -9,12 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
 from monitor.sources.common import count, json_lines
+
+_Kind = TypeVar("_Kind", list[Any], dict[str, Any])
+
+
+def fixed_paths(*globs: str) -> Callable[[], list[str]]:
+    """A format's `default_paths` where its tool writes to the same places everywhere."""
+    return lambda: list(globs)
 
 
 def load_document(data: bytes) -> Any:
@@ -33,6 +41,42 @@ def load_document(data: bytes) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise IncompleteDocument(str(exc)) from None
+
+
+def member(doc: Any, name: str, kind: type[_Kind], not_an_object: str) -> _Kind | ParseError | None:
+    """`doc[name]`, the part of a JSON-object document that holds its records.
+
+    None when the document has none (yet): nothing to count, nothing wrong. A
+    ParseError (offset 0) when the document is no object (`not_an_object` says what it
+    should be) or the member is not of `kind`.
+    """
+    if not isinstance(doc, dict):
+        return ParseError(0, not_an_object)
+    found = doc.get(name)
+    if found is None or isinstance(found, kind):
+        return found
+    return ParseError(0, f"{name} is not {'a list' if kind is list else 'an object'}")
+
+
+def document_records(
+    found: list[Any] | ParseError | None, what: str, missing: str = ""
+) -> Iterator[tuple[int, dict[str, Any] | ParseError]]:
+    """(index, record) of a document's list of records (`found`, as `member` gives it).
+
+    A record that is no JSON object is a ParseError at its index ("session is not a JSON
+    object"). A document without a usable list gives its own ParseError; one without
+    any list gives nothing, unless the format requires one: then `missing` says why.
+    """
+    if found is None and missing:
+        found = ParseError(0, missing)
+    if isinstance(found, ParseError):
+        yield found.offset, found
+        return
+    for index, record in enumerate(found or ()):
+        if isinstance(record, dict):
+            yield index, record
+        else:
+            yield index, ParseError(index, f"{what} is not a JSON object")
 
 
 class ContentKeys:
@@ -102,6 +146,13 @@ def text(value: Any) -> str | None:
     return None
 
 
+class InputOutput(TypedDict):
+    """A call's two counts by UsageEvent's names, to pass on as `**tokens`."""
+
+    input_tokens: int
+    output_tokens: int
+
+
 def split_tokens(
     record: Mapping[str, Any],
     prompt: tuple[str, ...],
@@ -109,8 +160,8 @@ def split_tokens(
     total: tuple[str, ...] = ("total_tokens",),
     *,
     where: str = "",
-) -> tuple[int, int] | None:
-    """(input, output) from whichever of the three counts `record` has; None if none.
+) -> InputOutput | None:
+    """Input and output from whichever of the three counts `record` has; None if none.
 
     Each count is read from the first of its names present (e.g. `prompt_tokens`, else
     `input_tokens`) and must be one (`count`, numbers only: the seed tools write JSON
@@ -122,12 +173,12 @@ def split_tokens(
         _count_of(record, names, where) for names in (prompt, completion, total)
     )
     if tokens_in is None and tokens_out is None:
-        return None if whole is None else (whole, 0)
+        return None if whole is None else InputOutput(input_tokens=whole, output_tokens=0)
     if tokens_in is None:
         tokens_in = max(0, whole - (tokens_out or 0)) if whole is not None else 0
     if tokens_out is None:
         tokens_out = max(0, whole - tokens_in) if whole is not None else 0
-    return tokens_in, tokens_out
+    return InputOutput(input_tokens=tokens_in, output_tokens=tokens_out)
 
 
 def _count_of(record: Mapping[str, Any], names: tuple[str, ...], where: str) -> int | None:

@@ -22,20 +22,21 @@ and are never counted.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    guarded,
-    origin,
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
+from monitor.sources.common import call_time, cost, count, model_name, record_event
+from monitor.sources.docs import (
+    InputOutput,
+    ancestor,
+    document_records,
+    fixed_paths,
+    load_document,
+    member,
+    text,
 )
-from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
-from monitor.sources.docs import ancestor, load_document, text
 
 DEFAULT_MODEL = "claude-3-5-haiku-20241022"
 
@@ -48,70 +49,51 @@ def _project(path: str) -> str:
 
 
 def _event(
-    ctx: ParseContext, index: int, session: dict[str, Any], project: str
-) -> UsageEvent | ParseError | None:
+    ctx: ParseContext, project: str, index: int, session: dict[str, Any]
+) -> UsageEvent | None:
     raw = session.get("timestamp")
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return ParseError(index, "session without a timestamp (its key is built from it)")
-    ts, _ = call_time(raw, ctx)
-    stamp = text(raw)
+        raise BadValue("session without a timestamp (its key is built from it)")
+    when = call_time(raw, ctx)
     name = text(session.get("session_name")) or "session"
-    tokens_in = count(session.get("input_tokens"), "input_tokens")
-    tokens_out = count(session.get("output_tokens"), "output_tokens")
+    tokens = InputOutput(
+        input_tokens=count(session.get("input_tokens"), "input_tokens"),
+        output_tokens=count(session.get("output_tokens"), "output_tokens"),
+    )
     calls = count(session.get("api_calls"), "api_calls") if "api_calls" in session else 1
     reported = cost(session.get("cost_usd"), "cost_usd")
-    if calls == 0 and tokens_in == 0 and tokens_out == 0 and not reported:
+    if calls == 0 and not any(tokens.values()) and not reported:
         return None
     model = model_name(session.get("model")) or text(ctx.options.get("model")) or DEFAULT_MODEL
     tags = {"session": name}
     if project:
         tags["project"] = project
-    return UsageEvent(
-        key=f"haiku:{stamp}:{name}",
-        ts=ts,
-        source=ctx.source,
-        provider=normalize_provider(text(session.get("provider")) or "anthropic", model),
-        model=model,
+    return record_event(
+        ctx,
+        index,
+        when,
+        model,
+        key=f"haiku:{text(raw)}:{name}",
+        provider=text(session.get("provider")) or "anthropic",
         operation=name,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
+        **tokens,
         calls=calls,
         reported_cost=reported,
         tags=tags,
-        origin=origin(ctx, index),
     )
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per session of the whole document (errors carry the session's index)."""
     doc = load_document(data)
-    result = ParseResult(state=state)
-    if not isinstance(doc, dict):
-        result.errors.append(ParseError(0, "expected a JSON object with a sessions list"))
-        return result
-    sessions = doc.get("sessions")
-    if sessions is None:
-        return result
-    if not isinstance(sessions, list):
-        result.errors.append(ParseError(0, "sessions is not a list"))
-        return result
-    project = _project(ctx.path)
-    for index, session in enumerate(sessions):
-        if not isinstance(session, dict):
-            result.errors.append(ParseError(index, "session is not a JSON object"))
-            continue
-        result.add(guarded(index, _event, ctx, index, session, project))
-    return result
-
-
-def default_paths() -> list[str]:
-    return ["**/.costs/haiku_usage.json"]
+    sessions = member(doc, "sessions", list, "expected a JSON object with a sessions list")
+    build = partial(_event, ctx, _project(ctx.path))
+    return collect(state, document_records(sessions, "session"), build)
 
 
 FORMAT = Format(
     name="haiku-costs",
     kind="document",
     parse=parse,
-    description="Claude Haiku session costs: .costs/haiku_usage.json, rewritten whole",
-    default_paths=default_paths,
+    default_paths=fixed_paths("**/.costs/haiku_usage.json"),
 )

@@ -52,8 +52,10 @@ makes the description a bad record, as do a bad cost, a model that is no string,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from monitor.events import UsageEvent, utc
@@ -64,23 +66,16 @@ from monitor.sources.base import (
     ParseError,
     ParseResult,
     State,
-    guarded,
-    line_key,
-    origin,
+    collect,
 )
-from monitor.sources.common import (
-    call_time,
-    cost,
-    count,
-    iter_lines,
-    model_name,
-    normalize_provider,
-)
+from monitor.sources.common import call_time, cost, count, iter_lines, model_name, record_event
 from monitor.sources.docs import (
     ancestor,
     default_model,
     first_item,
+    fixed_paths,
     load_document,
+    member,
     split_tokens,
     text,
 )
@@ -176,19 +171,18 @@ def _emit(ctx: ParseContext, held: dict[str, Any], cost: Decimal | None) -> Usag
     tags = {"workflow": _workflow(ctx.path)}
     if held["image"]:
         tags["image"] = held["image"]
-    return UsageEvent(
-        key=line_key(ctx, held["offset"]),
-        ts=datetime.fromisoformat(held["ts"]),
-        source=ctx.source,
-        provider=normalize_provider(held["provider"], model),
-        model=model,
+    when = datetime.fromisoformat(held["ts"]), held["flags"]
+    return record_event(
+        ctx,
+        held["offset"],
+        when,
+        model,
+        provider=held["provider"],
         operation=OPERATION,
         input_tokens=held["input"],
         output_tokens=held["output"],
         reported_cost=cost,
         tags=tags,
-        origin=origin(ctx, held["offset"]),
-        flags=held["flags"],
     )
 
 
@@ -239,35 +233,50 @@ def parse_log(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
 
 
 def _description_event(
-    ctx: ParseContext, index: int, image: str, entry: dict[str, Any], workspace: str
-) -> UsageEvent | ParseError | None:
+    ctx: ParseContext, workspace: str, index: int, described: tuple[str, dict[str, Any]]
+) -> UsageEvent | None:
+    image, entry = described
     tokens = split_tokens(entry, ("prompt_tokens",), ("completion_tokens",))
     if tokens is None:
         return None
     created = text(entry.get("created"))
-    ts, flags = call_time(entry.get("created"), ctx, "created")
+    when = call_time(entry.get("created"), ctx, "created")
     model = model_name(entry.get("model")) or default_model(ctx)
     cost_name, cost_value = first_item(entry, "cost", "estimated_cost", "cost_usd")
     ident = text(entry.get("id"))
-    key = f"idw:{ident}" if ident else f"idw:{image}:{created or ''}:{model}"
     tags = {"workspace": workspace, "image": image}
     style = text(entry.get("prompt_style"))
     if style:
         tags["prompt_style"] = style
-    return UsageEvent(
-        key=key,
-        ts=ts,
-        source=ctx.source,
-        provider=normalize_provider(text(entry.get("provider")), model),
-        model=model,
+    return record_event(
+        ctx,
+        index,
+        when,
+        model,
+        key=f"idw:{ident}" if ident else f"idw:{image}:{created or ''}:{model}",
+        provider=text(entry.get("provider")),
         operation=OPERATION,
-        input_tokens=tokens[0],
-        output_tokens=tokens[1],
+        **tokens,
         reported_cost=cost(cost_value, cost_name),
         tags=tags,
-        origin=origin(ctx, index),
-        flags=flags,
     )
+
+
+def _descriptions(
+    by_image: dict[str, Any] | ParseError | None,
+) -> Iterator[tuple[int, tuple[str, dict[str, Any]] | ParseError]]:
+    """(index, (image, description)) in document order (all images, all entries)."""
+    if isinstance(by_image, ParseError):
+        yield 0, by_image
+        return
+    index = 0
+    for image, entries in (by_image or {}).items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict):
+                yield index, (image, entry)
+            else:
+                yield index, ParseError(index, f"description of {image} is not an object")
+            index += 1
 
 
 def parse_workspace(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
@@ -275,49 +284,21 @@ def parse_workspace(ctx: ParseContext, state: State, data: bytes) -> ParseResult
 
     Error offsets count the descriptions in document order (all images, all entries).
     """
-    doc = load_document(data)
-    result = ParseResult(state=state)
-    if not isinstance(doc, dict):
-        result.errors.append(ParseError(0, "expected a JSON object"))
-        return result
-    by_image = doc.get("image_descriptions")
-    if by_image is None:
-        return result
-    if not isinstance(by_image, dict):
-        result.errors.append(ParseError(0, "image_descriptions is not an object"))
-        return result
-    workspace = ancestor(ctx.path, 1)
-    index = 0
-    for image, entries in by_image.items():
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if not isinstance(entry, dict):
-                result.errors.append(ParseError(index, f"description of {image} is not an object"))
-            else:
-                result.add(guarded(index, _description_event, ctx, index, image, entry, workspace))
-            index += 1
-    return result
-
-
-def log_paths() -> list[str]:
-    return ["**/Descriptions/wf_*/logs/image_describer_*.log"]
-
-
-def workspace_paths() -> list[str]:
-    return ["**/Descriptions/*/workspace.json"]
+    by_image = member(load_document(data), "image_descriptions", dict, "expected a JSON object")
+    build = partial(_description_event, ctx, ancestor(ctx.path, 1))
+    return collect(state, _descriptions(by_image), build)
 
 
 LOG_FORMAT = Format(
     name="image-describer-log",
     kind="lines",
     parse=parse_log,
-    description="Image Description Toolkit workflow logs (per-image Token usage lines)",
-    default_paths=log_paths,
+    default_paths=fixed_paths("**/Descriptions/wf_*/logs/image_describer_*.log"),
 )
 
 WORKSPACE_FORMAT = Format(
     name="image-describer-workspace",
     kind="document",
     parse=parse_workspace,
-    description="Image Description Toolkit GUI workspace.json (token fields per description)",
-    default_paths=workspace_paths,
+    default_paths=fixed_paths("**/Descriptions/*/workspace.json"),
 )

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -61,17 +61,7 @@ from typing import Any, Final
 import msgspec
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    RECORD_ERRORS,
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    line_key,
-    origin,
-    rejected,
-)
+from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, collect
 from monitor.sources.common import (
     TOKEN_FIELDS,
     call_time,
@@ -80,8 +70,9 @@ from monitor.sources.common import (
     iter_lines,
     json_lines,
     model_name,
-    normalize_provider,
     parse_ts,
+    record_event,
+    token_counts,
 )
 
 FIELDS: Final = ("ts", "model", "provider", "operation", *TOKEN_FIELDS, "calls", "cost", "key")
@@ -209,49 +200,42 @@ def _text(value: Any) -> str | None:
 
 def _event(
     ctx: ParseContext, spec: _Spec, values: dict[str, Any], tags: dict[str, str], offset: int
-) -> UsageEvent | str:
+) -> UsageEvent | ParseError:
     """The event of one record's mapped values (defaults already merged), or why not.
 
     Raises BadValue for a value that makes the record bad."""
     model = model_name(values.get("model"))
     if model is None:
-        return "record without model (map fields.model or set defaults.model)"
-    ts, flags = call_time(values.get("ts"), ctx, "ts", _ts)
+        return ParseError(offset, "record without model (map fields.model or set defaults.model)")
+    when = call_time(values.get("ts"), ctx, "ts", _ts)
     reported: Decimal | None = cost(values.get("cost"), "cost")
-
-    input_tokens, output_tokens, cache_read, cache_write, cache_write_1h, reasoning = (
-        count(values.get(name), name, strings=True) for name in TOKEN_FIELDS
-    )
+    counts = token_counts(values, strings=True)
     if not spec.input_includes_cache:
-        input_tokens = count(input_tokens + cache_read + cache_write, "input_tokens with cache")
+        cached = counts["cache_read_tokens"] + counts["cache_write_tokens"]
+        counts["input_tokens"] = count(counts["input_tokens"] + cached, "input_tokens with cache")
     if not spec.output_includes_reasoning:
-        output_tokens = count(output_tokens + reasoning, "output_tokens with reasoning")
+        with_reasoning = counts["output_tokens"] + counts["reasoning_tokens"]
+        counts["output_tokens"] = count(with_reasoning, "output_tokens with reasoning")
     record_id = _text(values.get("key"))
     calls = values.get("calls")
-    return UsageEvent(
-        key=f"map:{ctx.source}:{record_id}" if record_id else line_key(ctx, offset),
-        ts=ts,
-        source=ctx.source,
-        provider=normalize_provider(_text(values.get("provider")), model),
-        model=model,
+    return record_event(
+        ctx,
+        offset,
+        when,
+        model,
+        key=f"map:{ctx.source}:{record_id}" if record_id else None,
+        provider=_text(values.get("provider")),
         operation=_text(values.get("operation")),
+        **counts,
         calls=count(calls, "calls", strings=True) if _present(calls) else 1,
         reported_cost=reported,
         tags=tags,
-        origin=origin(ctx, offset),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        cache_write_1h_tokens=cache_write_1h,
-        reasoning_tokens=reasoning,
-        flags=flags,
     )
 
 
 def _record_event(
     ctx: ParseContext, spec: _Spec, get: Callable[[str], Any], offset: int
-) -> UsageEvent | str:
+) -> UsageEvent | ParseError:
     """Map one record through `get(path)` → raw value, filling gaps from the defaults."""
     values: dict[str, Any] = dict(spec.defaults)
     for name, path in spec.fields.items():
@@ -263,44 +247,30 @@ def _record_event(
         text = _text(get(path))
         if text is not None:
             tags[name] = text
-    try:
-        return _event(ctx, spec, values, tags, offset)
-    except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400
-        return rejected(offset, exc).message
+    return _event(ctx, spec, values, tags, offset)
+
+
+def _jsonl_event(ctx: ParseContext, spec: _Spec, offset: int, obj: Any) -> UsageEvent | ParseError:
+    if not isinstance(obj, dict):
+        return ParseError(offset, "record is not a JSON object")
+    return _record_event(ctx, spec, partial(_lookup, obj), offset)
 
 
 def parse_jsonl(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per JSON object line, mapped by `ctx.options`; stateless."""
-    spec = _spec(ctx.options)
-    events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    for offset, obj in json_lines(data, ctx.base_offset, _DECODER.decode):
-        if isinstance(obj, ParseError):
-            errors.append(obj)
-            continue
-        if not isinstance(obj, dict):
-            errors.append(ParseError(offset, "record is not a JSON object"))
-            continue
-        event = _record_event(ctx, spec, partial(_lookup, obj), offset)
-        if isinstance(event, str):
-            errors.append(ParseError(offset, event))
-        else:
-            events.append(event)
-    return ParseResult(state=state, events=events, errors=errors)
+    records = json_lines(data, ctx.base_offset, _DECODER.decode)
+    return collect(state, records, partial(_jsonl_event, ctx, _spec(ctx.options)))
 
 
-def _records(
-    data: bytes, base: int, pending: list[list[Any]] | None
-) -> tuple[list[tuple[int, str]], list[ParseError], list[list[Any]] | None]:
-    """Whole CSV records (a quoted field may span lines), errors, and the unfinished record.
+def _records(data: bytes, base: int, state: State) -> Iterator[tuple[int, str | ParseError]]:
+    """Whole CSV records (a quoted field may span lines) or errors, in file order; the
+    unfinished record at the end of `data` is left in `state["pending"]`.
 
     A record is whole when its quotes balance. One still open after `MAX_RECORD_LINES`
     lines is a stray quote, not a long field: it is reported and its later lines are read
     again as records of their own, so one bad quote cannot swallow the rest of the log.
     """
-    records: list[tuple[int, str]] = []
-    errors: list[ParseError] = []
-    open_lines: list[list[Any]] = list(pending or [])
+    open_lines: list[list[Any]] = list(state.pop("pending", None) or [])
     quotes = sum(text.count('"') for _, text in open_lines)
     queue = deque(
         (offset, line.decode("utf-8", "replace")) for offset, line in iter_lines(data, base)
@@ -312,60 +282,45 @@ def _records(
         open_lines.append([offset, text])
         quotes += text.count('"')
         if quotes % 2 == 0:
-            records.append((open_lines[0][0], "\n".join(t for _, t in open_lines)))
+            yield open_lines[0][0], "\n".join(t for _, t in open_lines)
             open_lines, quotes = [], 0
         elif len(open_lines) >= MAX_RECORD_LINES:
-            errors.append(ParseError(open_lines[0][0], "unterminated quoted field"))
+            yield open_lines[0][0], ParseError(open_lines[0][0], "unterminated quoted field")
             queue.extendleft((o, t) for o, t in reversed(open_lines[1:]))
             open_lines, quotes = [], 0
-    return records, errors, open_lines or None
+    if open_lines:
+        state["pending"] = open_lines
+
+
+def _csv_event(
+    ctx: ParseContext, spec: _Spec, state: State, offset: int, text: str
+) -> UsageEvent | ParseError | None:
+    """The event of one CSV record; the first record is the header, kept in `state`."""
+    try:
+        row = next(csv.reader([text]))
+    except (csv.Error, StopIteration) as exc:
+        return ParseError(offset, f"unreadable CSV record: {exc}")
+    header = state.get("header")
+    if isinstance(header, list):
+        return _record_event(ctx, spec, dict(zip(header, row, strict=False)).get, offset)
+    header = [cell.strip() for cell in row]
+    if header:
+        header[0] = header[0].lstrip("\ufeff")
+    state["header"] = header
+    missing = sorted(
+        path for path in (*spec.fields.values(), *spec.tags.values()) if path not in header
+    )
+    if missing and ctx.options.get("fields"):
+        return ParseError(offset, f"mapped columns not in header: {missing}")
+    return None
 
 
 def parse_csv(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per CSV row, mapped by `ctx.options`; the header lives in `state`."""
-    spec = _spec(ctx.options)
     state = dict(state)
-    events: list[UsageEvent] = []
-    records, errors, state["pending"] = _records(data, ctx.base_offset, state.get("pending"))
-    for offset, text in records:
-        try:
-            row = next(csv.reader([text]))
-        except (csv.Error, StopIteration) as exc:
-            errors.append(ParseError(offset, f"unreadable CSV record: {exc}"))
-            continue
-        header = state.get("header")
-        if not isinstance(header, list):
-            header = [cell.strip() for cell in row]
-            if header:
-                header[0] = header[0].lstrip("\ufeff")
-            state["header"] = header
-            missing = sorted(
-                path for path in (*spec.fields.values(), *spec.tags.values()) if path not in header
-            )
-            if missing and ctx.options.get("fields"):
-                errors.append(ParseError(offset, f"mapped columns not in header: {missing}"))
-            continue
-        cells = dict(zip(header, row, strict=False))
-        event = _record_event(ctx, spec, cells.get, offset)
-        if isinstance(event, str):
-            errors.append(ParseError(offset, event))
-        else:
-            events.append(event)
-    if state["pending"] is None:
-        del state["pending"]
-    errors.sort(key=lambda error: error.offset)
-    return ParseResult(state=state, events=events, errors=errors)
+    records = _records(data, ctx.base_offset, state)
+    return collect(state, records, partial(_csv_event, ctx, _spec(ctx.options), state))
 
 
-JSONL_FORMAT = Format(
-    name="jsonl",
-    kind="lines",
-    parse=parse_jsonl,
-    description="any JSON-lines usage log, mapped by [sources.fields]",
-)
-CSV_FORMAT = Format(
-    name="csv",
-    kind="lines",
-    parse=parse_csv,
-    description="any CSV usage log with a header row, mapped by [sources.fields]",
-)
+JSONL_FORMAT = Format(name="jsonl", kind="lines", parse=parse_jsonl)
+CSV_FORMAT = Format(name="csv", kind="lines", parse=parse_csv)

@@ -1,4 +1,5 @@
-"""An OpenAI app's token tracker (seed 002): `token_usage.json`, rewritten whole.
+"""An OpenAI app's token tracker (seed 002): `token_usage.json` in the app's working
+directory, rewritten whole after every call.
 
 The tracker the seed describes keeps `session_usage` = running totals plus a `calls`
 list, one record per API call — `{"timestamp", "operation", "model", "prompt_tokens",
@@ -28,24 +29,19 @@ identical records are not expected in practice.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    guarded,
-    origin,
-)
-from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
+from monitor.sources.common import call_time, cost, count, model_name, record_event
 from monitor.sources.docs import (
     ContentKeys,
     ancestor,
     default_model,
+    document_records,
     first_item,
+    fixed_paths,
     load_document,
     split_tokens,
     text,
@@ -60,9 +56,8 @@ def call_records(doc: Any) -> list[Any] | None:
     """The list of call records, wherever this variant keeps it; None if there is none."""
     if isinstance(doc, list):
         return doc
-    if not isinstance(doc, dict):
-        return None
-    for container in (doc, doc.get("session_usage")):
+    containers = (doc, doc.get("session_usage")) if isinstance(doc, dict) else ()
+    for container in containers:
         if isinstance(container, dict):
             for name in LIST_KEYS:
                 found = container.get(name)
@@ -88,67 +83,50 @@ def _detail(usage: dict[str, Any], name: str, field: str) -> int:
 
 
 def _event(
-    ctx: ParseContext, index: int, record: dict[str, Any], key: str, project: str
-) -> UsageEvent | ParseError:
+    ctx: ParseContext, keys: ContentKeys, project: str, index: int, record: dict[str, Any]
+) -> UsageEvent:
+    key = keys(record)  # first: an unreadable record still takes its occurrence number
     nested = record.get("usage")
     usage = nested if isinstance(nested, dict) else record
     tokens = split_tokens(
         usage, ("prompt_tokens", "input_tokens"), ("completion_tokens", "output_tokens")
     )
     if tokens is None:
-        return ParseError(index, "call record without token counts")
+        raise BadValue("call record without token counts")
     name, stamp = first_item(record, "timestamp", "time", "created_at", "created")
-    ts, flags = call_time(stamp, ctx, name)
+    when = call_time(stamp, ctx, name)
     model = (
         model_name(record.get("model"))
         or model_name(usage.get("model"), "usage.model")
         or default_model(ctx, DEFAULT_MODEL)
     )
-    provider = normalize_provider(text(record.get("provider")), model)
-    return UsageEvent(
+    return record_event(
+        ctx,
+        index,
+        when,
+        model,
         key=key,
-        ts=ts,
-        source=ctx.source,
-        provider="openai" if provider == "unknown" else provider,
-        model=model,
+        provider=text(record.get("provider")),
+        default_provider="openai",
         operation=text(record.get("operation")),
-        input_tokens=tokens[0],
-        output_tokens=tokens[1],
+        **tokens,
         cache_read_tokens=_detail(usage, "prompt_tokens_details", "cached_tokens"),
         reasoning_tokens=_detail(usage, "completion_tokens_details", "reasoning_tokens"),
         reported_cost=_reported_cost(record),
         tags={"project": project} if project else {},
-        origin=origin(ctx, index),
-        flags=flags,
     )
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per call record of the whole document (errors carry the record's index)."""
-    doc = load_document(data)
-    result = ParseResult(state=state)
-    records = call_records(doc)
-    if records is None:
-        result.errors.append(ParseError(0, f"no list of call records ({', '.join(LIST_KEYS)})"))
-        return result
-    keys = ContentKeys("oat:")
-    project = ancestor(ctx.path, 1)
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            result.errors.append(ParseError(index, "call record is not a JSON object"))
-            continue
-        result.add(guarded(index, _event, ctx, index, record, keys(record), project))
-    return result
-
-
-def default_paths() -> list[str]:
-    return ["**/token_usage.json"]
+    missing = f"no list of call records ({', '.join(LIST_KEYS)})"
+    records = document_records(call_records(load_document(data)), "call record", missing)
+    return collect(state, records, partial(_event, ctx, ContentKeys("oat:"), ancestor(ctx.path, 1)))
 
 
 FORMAT = Format(
     name="openai-tracker",
     kind="document",
     parse=parse,
-    description="OpenAI token tracker: token_usage.json, per-call records, rewritten whole",
-    default_paths=default_paths,
+    default_paths=fixed_paths("**/token_usage.json"),
 )

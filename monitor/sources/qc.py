@@ -1,4 +1,5 @@
-"""The visual-QC back-end's usage log (seed 004): JSONL, one line per usage event.
+"""The visual-QC back-end's usage log (seed 004): `logs/usage*.jsonl` beside the back-end,
+one JSON line appended per usage event.
 
 Only `"event": "analysis_complete"` lines carry usage (other event types are ignored,
 silently). Since the token-tracking enhancement such a line holds
@@ -30,22 +31,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent
-from monitor.sources.base import (
-    RECORD_ERRORS,
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    line_key,
-    origin,
-    rejected,
+from monitor.sources.base import Format, ParseContext, ParseResult, State, collect, line_key
+from monitor.sources.common import (
+    call_time,
+    cost,
+    count,
+    model_name,
+    normalize_provider,
+    record_event,
 )
-from monitor.sources.common import call_time, cost, count, model_name, normalize_provider
-from monitor.sources.docs import first_item, json_records, split_tokens, text
+from monitor.sources.docs import (
+    InputOutput,
+    first_item,
+    fixed_paths,
+    json_records,
+    split_tokens,
+    text,
+)
 
 OPERATION = "visual_qc"
 EVENT = "analysis_complete"
@@ -87,7 +93,7 @@ class _Part(NamedTuple):
     """The provider as the log spells it ("OpenAI"), for the `models` option."""
     provider: str
     model: str | None
-    tokens: tuple[int, int]
+    tokens: InputOutput
     calls: int
     cost: Decimal | None
     flags: int
@@ -114,7 +120,7 @@ def _parts(ctx: ParseContext, record: dict[str, Any]) -> list[_Part]:
                     written,
                     normalize_provider(written),
                     model_name(entry.get("model"), f"{written}.model"),
-                    tokens or (0, 0),
+                    tokens or InputOutput(input_tokens=0, output_tokens=0),
                     calls,
                     cost(entry.get("cost"), f"{written}.cost"),
                     0,
@@ -131,66 +137,51 @@ def _parts(ctx: ParseContext, record: dict[str, Any]) -> list[_Part]:
     if totals is not None:
         return [_Part(written, provider, model, totals, 1, reported, 0)]
     checks = max(1, count(record.get("checks_completed"), "checks_completed"))
-    estimate = (
-        count(ESTIMATED_INPUT_PER_CHECK * checks, "estimated input tokens"),
-        count(ESTIMATED_OUTPUT_PER_CHECK * checks, "estimated output tokens"),
+    estimate = InputOutput(
+        input_tokens=count(ESTIMATED_INPUT_PER_CHECK * checks, "estimated input tokens"),
+        output_tokens=count(ESTIMATED_OUTPUT_PER_CHECK * checks, "estimated output tokens"),
     )
     return [_Part(written, provider, model, estimate, checks, reported, FLAG_ESTIMATED_TOKENS)]
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the `analysis_complete` lines in `data`; stateless."""
-    events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    for offset, record in json_records(data, ctx.base_offset):
-        if isinstance(record, ParseError):
-            errors.append(record)
-            continue
-        if record.get("event") != EVENT:
-            continue
-        try:
-            events.extend(_events(ctx, offset, record))
-        except RECORD_ERRORS as exc:  # all or nothing: the providers share one analysis
-            errors.append(rejected(offset, exc))
-    return ParseResult(state=state, events=events, errors=errors)
+    return collect(state, json_records(data, ctx.base_offset), partial(_events, ctx))
 
 
 def _events(ctx: ParseContext, offset: int, record: dict[str, Any]) -> list[UsageEvent]:
-    """The events of one `analysis_complete` line, one per provider; BadValue if any is bad."""
+    """The events of one `analysis_complete` line, one per provider; none for a line of
+    another event. All or nothing: the providers share one analysis, so one bad value
+    (BadValue) makes the whole line bad."""
+    if record.get("event") != EVENT:
+        return []
     stamp = text(record.get("timestamp"))
-    when = call_time(record.get("timestamp"), ctx)
+    ts, flags = call_time(record.get("timestamp"), ctx)
     session = text(record.get("session_id"))
     base = f"qc:{session}:{stamp}" if session and stamp else line_key(ctx, offset)
     tags = _tags(record)
     return [
-        UsageEvent(
+        record_event(
+            ctx,
+            offset,
+            (ts, flags | part.flags),
+            _model(ctx, part.written, part.provider, part.model),
             key=f"{base}:{part.provider}",
-            ts=when[0],
-            source=ctx.source,
             provider=part.provider,
-            model=_model(ctx, part.written, part.provider, part.model),
             operation=OPERATION,
-            input_tokens=part.tokens[0],
-            output_tokens=part.tokens[1],
+            **part.tokens,
             calls=part.calls,
             cost_basis="estimated" if part.flags else "unpriced",
             reported_cost=part.cost,
             tags=dict(tags),
-            origin=origin(ctx, offset),
-            flags=when[1] | part.flags,
         )
         for part in _parts(ctx, record)
     ]
-
-
-def default_paths() -> list[str]:
-    return ["**/logs/usage*.jsonl"]
 
 
 FORMAT = Format(
     name="qc-usage-log",
     kind="lines",
     parse=parse,
-    description="Visual-QC usage log: analysis_complete events, tokens by provider",
-    default_paths=default_paths,
+    default_paths=fixed_paths("**/logs/usage*.jsonl"),
 )

@@ -1,6 +1,6 @@
 """The native spool `<state_dir>/spool/*.jsonl`: what `llm-monitor log` and `track()` write.
 
-One JSON object per line, with UsageEvent's own field names (DESIGN §2):
+One JSON object per line, with UsageEvent's own field names and meanings:
 - `ts` (required): ISO 8601; without a zone it is read in the source's time zone;
 - `model` (required); `provider` (default: inferred from the model);
 - `source` (default: the spool source's name); `operation` (optional);
@@ -26,22 +26,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final
 
 import msgspec
 
 from monitor.events import UsageEvent, decimal_from_json
-from monitor.sources.base import (
-    RECORD_ERRORS,
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    line_key,
-    origin,
-    rejected,
-)
+from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, collect
 from monitor.sources.common import (
     TOKEN_FIELDS,
     call_time,
@@ -49,7 +40,8 @@ from monitor.sources.common import (
     count,
     json_lines,
     model_name,
-    normalize_provider,
+    record_event,
+    token_counts,
 )
 
 _TEXT_FIELDS: Final = ("id", "source", "provider", "model", "operation")
@@ -128,73 +120,45 @@ def encode_record(event_fields: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(record) + b"\n"
 
 
-def _event(ctx: ParseContext, obj: Any, offset: int) -> UsageEvent | str:
+def _string(value: Any) -> str | None:
+    """A text field as written; None for a missing, empty or non-string one (the default)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _event(ctx: ParseContext, offset: int, obj: Any) -> UsageEvent | ParseError:
     """The event one spool record stands for, or why it cannot be read."""
     if not isinstance(obj, dict):
-        return "spool record is not a JSON object"
+        return ParseError(offset, "spool record is not a JSON object")
     model = model_name(obj.get("model"))
     if model is None:
-        return "spool record without model"
-    ts, flags = call_time(obj.get("ts"), ctx, "ts")
+        return ParseError(offset, "spool record without model")
+    when = call_time(obj.get("ts"), ctx, "ts")
     reported = cost(obj.get("cost"), "cost")
-
     raw_tags = obj.get("tags")
     if raw_tags is not None and not isinstance(raw_tags, dict):
-        return "tags is not a JSON object"
-    tags = {str(k): str(v) for k, v in (raw_tags or {}).items() if v is not None}
-
+        return ParseError(offset, "tags is not a JSON object")
     record_id = obj.get("id")
-    if isinstance(record_id, str | int) and not isinstance(record_id, bool) and str(record_id):
-        key = f"spool:{record_id}"
-    else:
-        key = line_key(ctx, offset)
-    source = obj.get("source")
-    provider = obj.get("provider")
-    operation = obj.get("operation")
+    own_id = isinstance(record_id, str | int) and not isinstance(record_id, bool) and str(record_id)
     calls = obj.get("calls")
-    return UsageEvent(
-        key=key,
-        ts=ts,
-        source=source if isinstance(source, str) and source else ctx.source,
-        provider=normalize_provider(provider if isinstance(provider, str) else None, model),
-        model=model,
-        operation=operation if isinstance(operation, str) and operation else None,
-        input_tokens=count(obj.get("input_tokens"), "input_tokens"),
-        output_tokens=count(obj.get("output_tokens"), "output_tokens"),
-        cache_read_tokens=count(obj.get("cache_read_tokens"), "cache_read_tokens"),
-        cache_write_tokens=count(obj.get("cache_write_tokens"), "cache_write_tokens"),
-        cache_write_1h_tokens=count(obj.get("cache_write_1h_tokens"), "cache_write_1h_tokens"),
-        reasoning_tokens=count(obj.get("reasoning_tokens"), "reasoning_tokens"),
+    return record_event(
+        ctx,
+        offset,
+        when,
+        model,
+        key=f"spool:{record_id}" if own_id else None,
+        source=_string(obj.get("source")),
+        provider=_string(obj.get("provider")),
+        operation=_string(obj.get("operation")),
+        **token_counts(obj),
         calls=1 if calls is None else count(calls, "calls"),
         reported_cost=reported,
-        tags=tags,
-        origin=origin(ctx, offset),
-        flags=flags,
+        tags={str(k): str(v) for k, v in (raw_tags or {}).items() if v is not None},
     )
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per spool line; stateless."""
-    events: list[UsageEvent] = []
-    errors: list[ParseError] = []
-    for offset, obj in json_lines(data, ctx.base_offset, _DECODER.decode):
-        if isinstance(obj, ParseError):
-            errors.append(obj)
-            continue
-        try:
-            event = _event(ctx, obj, offset)
-        except RECORD_ERRORS as exc:  # e.g. a count of -5 or 1e400
-            event = rejected(offset, exc).message
-        if isinstance(event, str):
-            errors.append(ParseError(offset, event))
-        else:
-            events.append(event)
-    return ParseResult(state=state, events=events, errors=errors)
+    return collect(state, json_lines(data, ctx.base_offset, _DECODER.decode), partial(_event, ctx))
 
 
-FORMAT = Format(
-    name="spool",
-    kind="lines",
-    parse=parse,
-    description="llm-monitor's own spool (<state_dir>/spool/*.jsonl)",
-)
+FORMAT = Format(name="spool", kind="lines", parse=parse)

@@ -18,21 +18,20 @@ as totals and are never read.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    guarded,
-    line_key,
-    origin,
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
+from monitor.sources.common import call_time, cost, model_name, record_event
+from monitor.sources.docs import (
+    ancestor,
+    default_model,
+    fixed_paths,
+    json_records,
+    split_tokens,
+    text,
 )
-from monitor.sources.common import call_time, cost, model_name, normalize_provider
-from monitor.sources.docs import ancestor, default_model, json_records, split_tokens, text
 
 
 def _iteration(value: Any) -> str | None:
@@ -41,13 +40,11 @@ def _iteration(value: Any) -> str | None:
     return text(value)
 
 
-def _event(
-    ctx: ParseContext, offset: int, record: dict[str, Any], fallback: str
-) -> UsageEvent | ParseError:
+def _event(ctx: ParseContext, fallback: str, offset: int, record: dict[str, Any]) -> UsageEvent:
     tokens = split_tokens(record, ("input_tokens",), ("output_tokens",))
     if tokens is None:
-        return ParseError(offset, "record without token counts")
-    ts, flags = call_time(record.get("timestamp"), ctx)
+        raise BadValue("record without token counts")
+    when = call_time(record.get("timestamp"), ctx)
     model = model_name(record.get("model")) or fallback
     run, phase = ancestor(ctx.path, 1), ancestor(ctx.path, 2)
     tags = {"run": run}
@@ -56,42 +53,28 @@ def _event(
     iteration = _iteration(record.get("iteration"))
     if iteration is not None:
         tags["iteration"] = iteration
-    return UsageEvent(
-        key=line_key(ctx, offset),
-        ts=ts,
-        source=ctx.source,
-        provider=normalize_provider(text(record.get("provider")), model),
-        model=model,
+    return record_event(
+        ctx,
+        offset,
+        when,
+        model,
+        provider=text(record.get("provider")),
         operation=text(record.get("operation")),
-        input_tokens=tokens[0],
-        output_tokens=tokens[1],
+        **tokens,
         reported_cost=cost(record.get("cost_usd"), "cost_usd"),
         tags=tags,
-        origin=origin(ctx, offset),
-        flags=flags,
     )
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """One event per record; stateless (each line stands alone)."""
-    result = ParseResult(state=state)
-    fallback = default_model(ctx)
-    for offset, record in json_records(data, ctx.base_offset):
-        if isinstance(record, ParseError):
-            result.errors.append(record)
-        else:
-            result.add(guarded(offset, _event, ctx, offset, record, fallback))
-    return result
-
-
-def default_paths() -> list[str]:
-    return ["**/run_*/tokens.jsonl"]
+    build = partial(_event, ctx, default_model(ctx))
+    return collect(state, json_records(data, ctx.base_offset), build)
 
 
 FORMAT = Format(
     name="studio-tokens",
     kind="lines",
     parse=parse,
-    description="Studio runs: output/<phase>/run_*/tokens.jsonl, one record per operation",
-    default_paths=default_paths,
+    default_paths=fixed_paths("**/run_*/tokens.jsonl"),
 )

@@ -2,9 +2,10 @@
 
 It holds a `DashboardState`, folds in the batches `LiveFeed` posts, and redraws only the
 widgets a batch touched. Spend, budgets, series and breakdowns are the daemon's documents
-shown as they are; the dashboard never opens the ledger and never imports the daemon
-(DESIGN §1) — everything arrives through `api.AsyncClient`, or through any `Connect`
-given to the constructor (tests and screenshots replay fixed messages that way).
+shown as they are (typed in `monitor.wire`); the dashboard never opens the ledger and
+never imports the daemon: everything arrives through `monitor.api.AsyncClient`, or
+through any `Connect` given to the constructor (tests and screenshots replay fixed
+messages that way).
 
 `clock` is injectable so a test can freeze "now" (the status bar's time, "today" in
 the live list); the highlight of fresh rows expires on a timer, not on the clock.
@@ -42,6 +43,7 @@ from monitor.tui.widgets import (
     UnpricedNotice,
     link_text,
 )
+from monitor.wire import PeriodKey
 
 FRESH_SECONDS: Final = 2.0
 """How long a newly arrived call stays highlighted."""
@@ -85,7 +87,7 @@ class Dashboard(App[int]):
         """Calls that arrived while the live list was paused."""
         self.filter_text = ""
         self.dimension = DIMENSIONS[0]
-        self.period = "month"
+        self.period: PeriodKey = "month"
         self.batches = 0
         self._connect = connect
         self._socket_label = socket_label
@@ -183,14 +185,13 @@ class Dashboard(App[int]):
     # -- drawing -------------------------------------------------------------------------
 
     def _render_link(self) -> None:
-        state = self.state.status.get("state")
         self._home.query_one(LinkBar).show(
             link_text(
                 self.link,
                 self._socket_label,
-                str(self.state.status.get("timezone") or "local"),
+                self.state.zone_name(),
                 self._clock().astimezone(self.state.tz),
-                str(state) if state else "",
+                self.state.daemon_state(),
             )
         )
 
@@ -200,7 +201,7 @@ class Dashboard(App[int]):
         today = now.astimezone(s.tz).date()
         self._render_link()
         self._home.query_one(SpendHeader).show(
-            {p: s.period(p) for p in PERIODS}, s.status.get("burn_rate") or {}, s.loaded
+            {p: s.period(p) for p in PERIODS}, s.burn_rate(), s.loaded
         )
         self._home.query_one(BudgetList).show(s.budgets(), today)
         self._home.query_one(UnpricedNotice).show(s.unpriced())
@@ -214,7 +215,8 @@ class Dashboard(App[int]):
         self._home.query_one("#breakdown-title", PanelTitle).show(
             f"{_PERIOD_TITLES[self.period]} by {self.dimension}  (b, t: switch)"
         )
-        total = dec(self.state.period(self.period).get("cost_usd"))
+        period = self.state.period(self.period)
+        total = dec(period.get("cost_usd") if period is not None else None)
         self._home.query_one(BreakdownTable).show(
             self.state.breakdown_rows(self.period, self.dimension), total
         )

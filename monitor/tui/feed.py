@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from monitor.api import (
     PROTOCOL_VERSION,
@@ -34,6 +34,7 @@ from monitor.api import (
     TotalsMsg,
 )
 from monitor.tui.state import FeedBatch
+from monitor.wire import DaemonInfo
 
 BATCH_INTERVAL: Final = 0.15
 BACKOFF: Final = (0.25, 0.5, 1.0, 2.0, 4.0, 5.0)
@@ -63,9 +64,9 @@ class ReplayStream:
     """A daemon that says `messages` once and then stays silent: fixed data for tests,
     the bench and screenshots, through the same path as live data."""
 
-    def __init__(self, messages: Sequence[Message], daemon: dict[str, Any] | None = None) -> None:
+    def __init__(self, messages: Sequence[Message], daemon: DaemonInfo | None = None) -> None:
         self._messages = list(messages)
-        self._daemon = daemon if daemon is not None else {"pid": 0, "state": "ready"}
+        self._daemon: DaemonInfo = daemon if daemon is not None else {"pid": 0, "state": "ready"}
         self._closed = asyncio.Event()
 
     async def hello(self) -> Hello:
@@ -80,7 +81,7 @@ class ReplayStream:
         self._closed.set()
 
 
-def replay_connector(messages: Sequence[Message], daemon: dict[str, Any] | None = None) -> Connect:
+def replay_connector(messages: Sequence[Message], daemon: DaemonInfo | None = None) -> Connect:
     async def connect() -> Stream:
         return ReplayStream(messages, daemon)
 
@@ -94,7 +95,7 @@ class Link:
     state: Literal["connecting", "live", "down"]
     detail: str = ""
     retry_in: float | None = None
-    daemon: dict[str, Any] | None = None
+    daemon: DaemonInfo | None = None
 
 
 class LiveFeed:
@@ -117,7 +118,7 @@ class LiveFeed:
         self._pending = FeedBatch()
         self._last_flush = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
-        self._snapshot_state: object = None
+        self._snapshot_state: str | None = None
         self.resubscribes = 0
 
     async def run(self) -> None:
@@ -160,12 +161,14 @@ class LiveFeed:
 
     def _backfill_ended(self, msg: Message) -> bool:
         """Whether the daemon just finished the backfill the last snapshot was taken during."""
+        if not isinstance(msg, Snapshot | TotalsMsg):
+            return False
+        state: str | None = msg.payload.get("state")
         if isinstance(msg, Snapshot):
-            self._snapshot_state = msg.payload.get("state")
-        elif isinstance(msg, TotalsMsg) and msg.payload.get("state") == "ready":
-            if self._snapshot_state not in (None, "ready"):
-                self._snapshot_state = "ready"
-                return True
+            self._snapshot_state = state
+        elif state == "ready" and self._snapshot_state not in (None, "ready"):
+            self._snapshot_state = "ready"
+            return True
         return False
 
     def _take(self, msg: Message) -> None:

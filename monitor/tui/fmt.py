@@ -1,8 +1,8 @@
 """How the dashboard writes numbers, money and times in narrow cells.
 
 Pure functions on plain values (the strings of the socket documents, datetimes), so the
-widgets stay thin and the formats are tested without a screen. Money follows DESIGN §10:
-USD to the cent with separators, more places only for a single sub-cent call.
+widgets stay thin and the formats are tested without a screen. Money as the reports
+write it: USD to the cent with separators, more places only for a single sub-cent call.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from monitor.events import usd_text
 
 
-def dec(value: object) -> Decimal | None:
+def dec(value: str | Decimal | None) -> Decimal | None:
     """A money string of a socket document ("1.200000") → Decimal; None when absent or bad."""
     if value is None or isinstance(value, bool):
         return None
@@ -23,7 +23,7 @@ def dec(value: object) -> Decimal | None:
         return None
 
 
-def money(value: object, *, precise: bool = False) -> str:
+def money(value: str | Decimal | None, *, precise: bool = False) -> str:
     """ "$1,234.57"; "—" when unknown (the document had no number)."""
     amount = dec(value)
     return "—" if amount is None else usd_text(amount, precise=precise)

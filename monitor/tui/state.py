@@ -1,7 +1,7 @@
 """What the dashboard knows: the daemon's latest documents and the live list, as plain values.
 
 The daemon sends a snapshot (replace everything), then events, totals and alerts as they
-happen (api.py's protocol). A `FeedBatch` gathers what arrived within one refresh interval
+happen (`monitor.api.protocol`). A `FeedBatch` gathers what arrived within one refresh interval
 — the reader fills it, never waiting for the screen — and `DashboardState.apply` folds it
 in and says what changed, so the App redraws only those widgets.
 
@@ -13,21 +13,36 @@ source); events only feed the live list.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.api import AlertMsg, EventMsg, Message, Resync, Snapshot, TotalsMsg
 from monitor.events import UsageEvent, event_from_payload, utc
+from monitor.wire import (
+    PERIOD_KEYS,
+    AlertPayload,
+    Breakdown,
+    BreakdownRow,
+    BudgetEntry,
+    BurnRate,
+    EventPayload,
+    PeriodDoc,
+    PeriodKey,
+    SeriesDoc,
+    SnapshotDoc,
+    StatusDoc,
+    UnpricedModel,
+)
 
 LIVE_CAP: Final = 500
 """Calls kept in memory for the live list (newest first); older ones fall off."""
 ALERTS_CAP: Final = 200
 DIMENSIONS: Final = ("model", "provider", "source", "operation")
-PERIODS: Final = ("today", "week", "month")
-_EXTRAS: Final = ("series", "breakdown", "recent", "alerts")
+PERIODS: Final = PERIOD_KEYS
+"""The status document's period keys: "today", "week", "month"."""
 
 Level = Literal["ok", "warn", "over"]
 
@@ -40,10 +55,11 @@ class FeedBatch:
     of events only the newest `LIVE_CAP` can still be on screen.
     """
 
-    snapshot: dict[str, Any] | None = None
-    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LIVE_CAP))
-    totals: dict[str, Any] | None = None
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: SnapshotDoc | None = None
+    events: deque[EventPayload] = field(default_factory=lambda: deque(maxlen=LIVE_CAP))
+    totals: SnapshotDoc | None = None
+    """The latest totals document (a snapshot document without `recent`)."""
+    alerts: list[AlertPayload] = field(default_factory=list)
     resynced: bool = False
     received: int = 0
     """Messages folded into this batch (the bench counts them)."""
@@ -100,7 +116,7 @@ def resolve_zone(name: object) -> tzinfo:
     return local
 
 
-def parse_event(payload: Mapping[str, Any]) -> UsageEvent | None:
+def parse_event(payload: EventPayload) -> UsageEvent | None:
     """An event payload → UsageEvent, or None for one the dashboard cannot show."""
     try:
         e = event_from_payload(dict(payload))
@@ -110,14 +126,15 @@ def parse_event(payload: Mapping[str, Any]) -> UsageEvent | None:
     return e
 
 
-def budget_level(budget: Mapping[str, Any]) -> Level:
+def budget_level(budget: BudgetEntry) -> Level:
     """ok below the first warning threshold, warn from there, over from 100 %."""
-    fraction = budget.get("fraction")
+    fraction: float | None = budget.get("fraction")
     if not isinstance(fraction, int | float):
         return "ok"
     if fraction >= 1.0:
         return "over"
-    warn_at = [w for w in budget.get("warn_at") or (0.5, 0.8) if isinstance(w, int | float)]
+    levels: Iterable[float] = budget.get("warn_at") or (0.5, 0.8)
+    warn_at = [w for w in levels if isinstance(w, int | float)]
     first = min((w for w in warn_at if w < 1.0), default=None)
     return "warn" if first is not None and fraction >= first else "ok"
 
@@ -142,13 +159,13 @@ def what(e: UsageEvent) -> str:
 class DashboardState:
     def __init__(self, live_cap: int = LIVE_CAP) -> None:
         self.live_cap = live_cap
-        self.status: dict[str, Any] = {}
-        """The latest status document (DESIGN §10 `status --json`)."""
-        self.series: dict[str, Any] = {}
-        self.breakdown: dict[str, Any] = {}
+        self.status: StatusDoc | None = None
+        """The latest document from the daemon, read as the status document it contains."""
+        self.series: SeriesDoc | None = None
+        self.breakdown: Breakdown = {}
         self.live: list[UsageEvent] = []
         """Newest first, by the call's own time (a late backfilled call sorts into place)."""
-        self.alerts: list[dict[str, Any]] = []
+        self.alerts: list[AlertPayload] = []
         """Newest first."""
         self.tz: tzinfo = resolve_zone(None)
         self.loaded = False
@@ -172,33 +189,35 @@ class DashboardState:
             alerts = True
         return Changes(status=status, live=live, alerts=alerts, fresh=frozenset(fresh))
 
-    def _load(self, snapshot: Mapping[str, Any]) -> None:
+    def _load(self, snapshot: SnapshotDoc) -> None:
         self.loaded = True
         self._take_document(snapshot)
         self.live = []
         self.add_events(snapshot.get("recent") or ())
-        known = snapshot.get("alerts")
+        known: list[AlertPayload] | None = snapshot.get("alerts")
         if isinstance(known, list):
             self.alerts = []
             self.add_alerts(reversed(known))
 
-    def _take_document(self, doc: Mapping[str, Any]) -> None:
+    def _take_document(self, doc: SnapshotDoc) -> None:
         """Status, and the series and breakdown when the document carries them.
 
         Totals messages may come without series or breakdown; then the last known ones
         stay on screen until the next document that has them.
         """
-        self.status = {k: v for k, v in doc.items() if k not in _EXTRAS and k != "type"}
-        if isinstance(doc.get("series"), dict):
-            self.series = doc["series"]
-        if isinstance(doc.get("breakdown"), dict):
-            self.breakdown = doc["breakdown"]
-        name = self.status.get("timezone")
+        self.status = doc
+        series: SeriesDoc | None = doc.get("series")
+        if isinstance(series, dict):
+            self.series = series
+        breakdown: Breakdown | None = doc.get("breakdown")
+        if isinstance(breakdown, dict):
+            self.breakdown = breakdown
+        name: str | None = doc.get("timezone")
         if name != self._tz_name:
             self._tz_name = name
             self.tz = resolve_zone(name)
 
-    def add_events(self, payloads: Iterable[Mapping[str, Any]]) -> set[str]:
+    def add_events(self, payloads: Iterable[EventPayload]) -> set[str]:
         """Merge calls into the live list; a call seen again (streamed update) replaces its row."""
         incoming: dict[str, UsageEvent] = {}
         for p in payloads:
@@ -213,13 +232,13 @@ class DashboardState:
         on_list = {e.key for e in self.live}
         return {k for k in incoming if k in on_list}
 
-    def add_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> None:
+    def add_alerts(self, alerts: Iterable[AlertPayload]) -> None:
         """Newest first; an alert already listed (same kind, title, time) is not repeated."""
         seen = {_alert_id(a) for a in self.alerts}
         for a in alerts:
             if _alert_id(a) not in seen:
                 seen.add(_alert_id(a))
-                self.alerts.insert(0, dict(a))
+                self.alerts.insert(0, a.copy())
         del self.alerts[ALERTS_CAP:]
 
     def visible(self, needle: str = "") -> list[UsageEvent]:
@@ -229,24 +248,46 @@ class DashboardState:
         folded = needle.casefold()
         return [e for e in self.live if folded in event_text(e)]
 
-    def period(self, label: str) -> Mapping[str, Any]:
-        entry = self.status.get(label)
-        return entry if isinstance(entry, dict) else {}
+    # The documents come from another process and may lack a part: each reader below
+    # answers "nothing" (None, empty) for a part that is missing or not the right shape.
 
-    def budgets(self) -> list[Mapping[str, Any]]:
-        return [b for b in self.status.get("budgets") or () if isinstance(b, dict)]
+    def period(self, key: PeriodKey) -> PeriodDoc | None:
+        entry = self.status.get(key) if self.status is not None else None
+        return entry if isinstance(entry, dict) else None
 
-    def unpriced(self) -> list[Mapping[str, Any]]:
-        return [u for u in self.status.get("unpriced") or () if isinstance(u, dict)]
+    def burn_rate(self) -> BurnRate | None:
+        burn = self.status.get("burn_rate") if self.status is not None else None
+        return burn if isinstance(burn, dict) else None
 
-    def breakdown_rows(self, period: str, dimension: str) -> Sequence[Mapping[str, Any]]:
+    def budgets(self) -> list[BudgetEntry]:
+        budgets = self.status.get("budgets") if self.status is not None else None
+        return [b for b in budgets or () if isinstance(b, dict)]
+
+    def unpriced(self) -> list[UnpricedModel]:
+        unpriced = self.status.get("unpriced") if self.status is not None else None
+        return [u for u in unpriced or () if isinstance(u, dict)]
+
+    def daemon_state(self) -> str:
+        """The daemon's state as its last document said ("backfilling", "ready"), or ""."""
+        state = self.status.get("state") if self.status is not None else None
+        return str(state) if state else ""
+
+    def zone_name(self) -> str:
+        """The configured zone's name as the daemon reports it ("local" before it does)."""
+        name = self.status.get("timezone") if self.status is not None else None
+        return str(name or "local")
+
+    def breakdown_rows(self, period: PeriodKey, dimension: str) -> Sequence[BreakdownRow]:
         rows = (self.breakdown.get(period) or {}).get(dimension) or ()
         return [r for r in rows if isinstance(r, dict)]
 
-    def series_values(self, name: str) -> list[str]:
-        values = self.series.get(name)
+    def series_values(self, name: Literal["hourly_usd", "daily_usd"]) -> list[str]:
+        values: list[str] | None = self.series.get(name) if self.series is not None else None
         return [str(v) for v in values] if isinstance(values, list) else []
 
 
-def _alert_id(a: Mapping[str, Any]) -> tuple[str, str, str]:
-    return (str(a.get("kind", "")), str(a.get("title", "")), str(a.get("created", "")))
+def _alert_id(a: AlertPayload) -> tuple[str, str, str]:
+    kind: str = a.get("kind", "")
+    title: str = a.get("title", "")
+    created: str = a.get("created", "")
+    return (str(kind), str(title), str(created))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -25,11 +25,25 @@ from monitor.events import UsageEvent
 from monitor.tui import fmt
 from monitor.tui.feed import Link
 from monitor.tui.state import budget_level, what
+from monitor.wire import (
+    AlertPayload,
+    BreakdownRow,
+    BudgetEntry,
+    BurnRate,
+    PeriodDoc,
+    PeriodKey,
+    UnpricedModel,
+)
 
 _EIGHTHS: Final = " ▏▎▍▌▋▊▉"
 LEVEL_MARK: Final = {"ok": " ", "warn": "!", "over": "‼"}
 NAME_WIDTH: Final = 16
 SEVERITY_MARK: Final = {"failure": "✖", "error": "✖", "critical": "✖", "warning": "⚠"}
+_SPEND_COLUMNS: Final[tuple[tuple[PeriodKey, str], ...]] = (
+    ("today", "Today"),
+    ("week", "Week"),
+    ("month", "Month"),
+)
 
 
 def link_text(link: Link, socket: str, tz_name: str, now: datetime | None, state: str) -> Text:
@@ -37,7 +51,7 @@ def link_text(link: Link, socket: str, tz_name: str, now: datetime | None, state
     text.append("llm-monitor ", style="bold")
     if link.state == "live":
         text.append("● live", style="bold")
-        pid = (link.daemon or {}).get("pid")
+        pid: int | None = link.daemon.get("pid") if link.daemon is not None else None
         if pid:
             text.append(f" · daemon pid {pid}")
         if state and state != "ready":
@@ -86,8 +100,8 @@ class SpendHeader(Painted):
 
     def show(
         self,
-        periods: Mapping[str, Mapping[str, Any]],
-        burn: Mapping[str, Any],
+        periods: Mapping[PeriodKey, PeriodDoc | None],
+        burn: BurnRate | None,
         loaded: bool,
     ) -> None:
         self.paint(
@@ -96,25 +110,30 @@ class SpendHeader(Painted):
         )
 
 
-def spend_table(periods: Mapping[str, Mapping[str, Any]], burn: Mapping[str, Any]) -> Table:
+def spend_table(periods: Mapping[PeriodKey, PeriodDoc | None], burn: BurnRate | None) -> Table:
     grid = Table.grid(expand=True, padding=(0, 1))
     for ratio in (4, 4, 6, 4):
         grid.add_column(ratio=ratio, no_wrap=True, overflow="ellipsis")
     top: list[RenderableType] = []
     bottom: list[RenderableType] = []
-    for label, title in (("today", "Today"), ("week", "Week"), ("month", "Month")):
-        p = periods.get(label, {})
+    for key, title in _SPEND_COLUMNS:
+        cost = forecast = low = high = None
+        if (p := periods.get(key)) is not None:
+            cost, forecast = p.get("cost_usd"), p.get("forecast_usd")
+            low, high = p.get("forecast_low_usd"), p.get("forecast_high_usd")
         head = Text(f"{title} ", style="bold")
-        head.append(fmt.money(p.get("cost_usd")), style="bold")
+        head.append(fmt.money(cost), style="bold")
         top.append(head)
         band = ""
-        if p.get("forecast_low_usd") is not None and p.get("forecast_high_usd") is not None:
-            band = f" ({fmt.money(p['forecast_low_usd'])}–{fmt.money(p['forecast_high_usd'])})"
-        bottom.append(Text(f"→ {fmt.money(p.get('forecast_usd'))}{band}", style="dim"))
+        if low is not None and high is not None:
+            band = f" ({fmt.money(low)}–{fmt.money(high)})"
+        bottom.append(Text(f"→ {fmt.money(forecast)}{band}", style="dim"))
     rate = Text("Burn ", style="bold")
-    rate.append(f"{fmt.money(burn.get('per_hour_usd'))}/h", style="bold")
+    per_hour = burn.get("per_hour_usd") if burn is not None else None
+    rate.append(f"{fmt.money(per_hour)}/h", style="bold")
     top.append(rate)
-    calls = periods.get("today", {}).get("calls", 0)
+    today = periods.get("today")
+    calls: int = today.get("calls", 0) if today is not None else 0
     bottom.append(Text(f"{calls:,} calls today", style="dim"))
     grid.add_row(*top)
     grid.add_row(*bottom)
@@ -122,21 +141,23 @@ def spend_table(periods: Mapping[str, Mapping[str, Any]], burn: Mapping[str, Any
 
 
 def gauge_line(
-    budget: Mapping[str, Any], width: int, today: date | None = None, name_width: int = 0
+    budget: BudgetEntry, width: int, today: date | None = None, name_width: int = 0
 ) -> Text:
     """One budget on one line: name, bar with the forecast marked, %, spent of limit, outlook."""
     level = budget_level(budget)
-    fraction = budget.get("fraction")
+    fraction: float | None = budget.get("fraction")
     frac = float(fraction) if isinstance(fraction, int | float) else 0.0
-    name = fmt.clip(str(budget.get("name", "")), NAME_WIDTH)
-    left = f"{name:<{name_width}} {budget.get('period', ''):<5} "
+    name: str = budget.get("name", "")
+    period: str = budget.get("period", "")
+    name = fmt.clip(str(name), NAME_WIDTH)
     right = (
         f" {fmt.percent(fraction if isinstance(fraction, int | float) else None):>6}"
         f"{LEVEL_MARK[level]} {fmt.money(budget.get('spent_usd'))}"
         f" of {fmt.money(budget.get('limit_usd'))}"
     )
+    left = f"{name:<{name_width}} {period:<5} "
     tails = [f" · fc {fmt.money(budget.get('forecast_usd'))}"]
-    out = budget.get("runs_out_on")
+    out: str | None = budget.get("runs_out_on")
     if isinstance(out, str) and out:
         try:
             day = date.fromisoformat(out)
@@ -181,13 +202,13 @@ class BudgetGauge(Widget):
 
     DEFAULT_CSS = "BudgetGauge { height: 1; }"
 
-    def __init__(self, budget: Mapping[str, Any]) -> None:
+    def __init__(self, budget: BudgetEntry) -> None:
         super().__init__()
-        self.budget: Mapping[str, Any] = budget
+        self.budget: BudgetEntry = budget
         self.today: date | None = None
         self.name_width = 0
 
-    def show(self, budget: Mapping[str, Any], today: date | None, name_width: int) -> None:
+    def show(self, budget: BudgetEntry, today: date | None, name_width: int) -> None:
         if (budget, today, name_width) == (self.budget, self.today, self.name_width):
             return
         self.budget, self.today, self.name_width = budget, today, name_width
@@ -207,9 +228,10 @@ class BudgetGauge(Widget):
 class BudgetList(Vertical):
     """A gauge per budget, in the daemon's order; rebuilt only when the set of names changes."""
 
-    def show(self, budgets: Sequence[Mapping[str, Any]], today: date | None) -> None:
+    def show(self, budgets: Sequence[BudgetEntry], today: date | None) -> None:
         gauges = list(self.query(BudgetGauge))
-        if [g.budget.get("name") for g in gauges] != [b.get("name") for b in budgets]:
+        names: list[str | None] = [b.get("name") for b in budgets]
+        if [g.budget.get("name") for g in gauges] != names:
             for g in gauges:
                 g.remove()
             gauges = [BudgetGauge(b) for b in budgets]
@@ -224,22 +246,26 @@ def _calls(n: object) -> str:
     return f"{count:,} call" if count == 1 else f"{count:,} calls"
 
 
+def _unpriced_model(u: UnpricedModel) -> str:
+    provider: str = u.get("provider", "?")
+    model: str = u.get("model", "?")
+    calls: int = u.get("calls", 0)
+    return f"{provider}/{model} ({_calls(calls)})"
+
+
 class UnpricedNotice(Static):
     """Shown only while some calls have no known price."""
 
     _shown: object = None
 
-    def show(self, unpriced: Sequence[Mapping[str, Any]]) -> None:
+    def show(self, unpriced: Sequence[UnpricedModel]) -> None:
         if unpriced == self._shown:
             return
         self._shown = list(unpriced)
         self.set_class(bool(unpriced), "-shown")
         if not unpriced:
             return
-        models = ", ".join(
-            f"{u.get('provider', '?')}/{u.get('model', '?')} ({_calls(u.get('calls', 0))})"
-            for u in unpriced
-        )
+        models = ", ".join(map(_unpriced_model, unpriced))
         self.update(
             Text(f'⚠ unpriced: {models} — cost unknown; add [prices."MODEL"] to the config')
         )
@@ -385,7 +411,7 @@ class BreakdownTable(DataTable[Text]):
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="none", show_cursor=False, zebra_stripes=False)
-        self._shown: tuple[Sequence[Mapping[str, Any]], Decimal | None] = ((), None)
+        self._shown: tuple[Sequence[BreakdownRow], Decimal | None] = ((), None)
         self._wide: bool | None = None
 
     def on_resize(self) -> None:
@@ -402,7 +428,7 @@ class BreakdownTable(DataTable[Text]):
                 self.add_column("Out", key="out")
             self._fill()
 
-    def show(self, rows: Sequence[Mapping[str, Any]], total: Decimal | None) -> None:
+    def show(self, rows: Sequence[BreakdownRow], total: Decimal | None) -> None:
         if (rows, total) == self._shown and self._wide is not None:
             return
         self._shown = (rows, total)
@@ -417,41 +443,47 @@ class BreakdownTable(DataTable[Text]):
         key_width = max(self.size.width - (45 if self._wide else 29), 8)
         out = []
         for r in rows:
-            cost = fmt.dec(r.get("cost_usd"))
+            key: str | None = r.get("key")
+            cost_usd: str | None = r.get("cost_usd")
+            calls: int = r.get("calls", 0)
+            unpriced: int = r.get("unpriced_calls") or 0
+            cost = fmt.dec(cost_usd)
             share = (
                 f"{cost / total * 100:.0f} %" if cost is not None and total and total > 0 else ""
             )
-            unpriced = r.get("unpriced_calls") or 0
             cells = [
-                Text(fmt.clip(str(r.get("key") or "(none)"), key_width)),
-                Text(fmt.money(r.get("cost_usd")) + ("*" if unpriced else ""), justify="right"),
-                Text(f"{r.get('calls', 0):,}", justify="right"),
+                Text(fmt.clip(str(key or "(none)"), key_width)),
+                Text(fmt.money(cost_usd) + ("*" if unpriced else ""), justify="right"),
+                Text(f"{calls:,}", justify="right"),
                 Text(share, justify="right"),
             ]
             if self._wide:
-                cells.append(Text(fmt.tokens(int(r.get("input_tokens") or 0)), justify="right"))
-                cells.append(Text(fmt.tokens(int(r.get("output_tokens") or 0)), justify="right"))
+                tokens_in: int = r.get("input_tokens") or 0
+                tokens_out: int = r.get("output_tokens") or 0
+                cells.append(Text(fmt.tokens(int(tokens_in)), justify="right"))
+                cells.append(Text(fmt.tokens(int(tokens_out)), justify="right"))
             out.append(cells)
         self.add_rows(out)
 
 
-def alert_lines(alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) -> Text:
+def alert_lines(alerts: Sequence[AlertPayload], now: datetime, tz: tzinfo) -> Text:
     if not alerts:
         return Text("No alerts sent.", style="dim")
     text = Text()
     for i, a in enumerate(alerts):
         if i:
             text.append("\n")
-        created = a.get("created")
+        created: str | None = a.get("created")
+        severity: str = a.get("severity", "")
+        title: str = a.get("title", a.get("kind", "alert"))
         stamp = ""
         if isinstance(created, str):
             try:
                 stamp = fmt.when(datetime.fromisoformat(created), now, tz)
             except ValueError:
                 stamp = created[:16]
-        severity = str(a.get("severity", ""))
-        mark = SEVERITY_MARK.get(severity, "•")
-        title = str(a.get("title", a.get("kind", "alert"))).removeprefix("llm-monitor: ")
+        mark = SEVERITY_MARK.get(str(severity), "•")
+        title = str(title).removeprefix("llm-monitor: ")
         text.append(f"{stamp} ", style="dim")
         text.append(f"{mark} ", style="bold")
         text.append(title, style="bold" if mark == "✖" else "")
@@ -466,7 +498,7 @@ class AlertsPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="alert-lines")
 
-    def show(self, alerts: Sequence[Mapping[str, Any]], now: datetime, tz: tzinfo) -> None:
+    def show(self, alerts: Sequence[AlertPayload], now: datetime, tz: tzinfo) -> None:
         key = (list(alerts), now.astimezone(tz).date())
         if key != self._shown:
             self._shown = key

@@ -21,9 +21,10 @@ index for any range or day grouping, one random row lookup per event — 4 s ins
 0.7 s for a full scan of 1 M events. The rollup tells how many events a range holds, so
 the index is used only when the range is narrow.
 
-This module never writes, and imports only the standard library and `monitor.events`:
-`report` must answer in tens of milliseconds including interpreter start-up. Its value
-types are NamedTuples because defining a dataclass costs ~1 ms of import time each.
+This module never writes, and imports nothing heavier than the ledger package: `report`
+must answer in tens of milliseconds including interpreter start-up. Its value types are
+NamedTuples because defining a dataclass costs ~1 ms of import time each. Which numbers
+it sums is `monitor.ledger.measures`' business: the SUM(...) lists come from there.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
-from decimal import Decimal
 from operator import add, sub
 from typing import Any, Final, Literal, NamedTuple
 
-from monitor.events import from_nano, ts_ms
+from monitor.events import ts_ms
+from monitor.ledger.measures import Sums, sums_of_events, sums_of_rollup
+from monitor.ledger.reads import UnpricedModel
 
 Bound = date | datetime | None
 Table = Literal["daily", "daily_tags", "events"]
@@ -46,38 +48,11 @@ COLUMNS: Final = ("provider", "model", "source", "operation")
 GROUPS: Final = (*TIME_GROUPS, *COLUMNS)
 """Groupings the rollup can answer; `tag:KEY` groupings read the events."""
 
-_ROLLUP_SUMS: Final = (
-    "SUM(events), SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
-    "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_nano), SUM(unpriced_calls)"
-)
-_EVENT_SUMS: Final = (
-    "COUNT(*), SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
-    "SUM(cache_write_tokens), SUM(reasoning_tokens), COALESCE(SUM(cost_nano), 0), "
-    "SUM(CASE WHEN cost_nano IS NULL THEN calls ELSE 0 END)"
-)
+_ROLLUP_SUMS: Final = sums_of_rollup()
+_EVENT_SUMS: Final = sums_of_events()
 
-
-class Totals(NamedTuple):
-    """Sums over a set of events. Money stays integer nano-dollars until it is shown."""
-
-    events: int = 0
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_nano: int = 0
-    unpriced_calls: int = 0
-
-    @property
-    def cost(self) -> Decimal:
-        """Cost of the priced calls; unpriced calls add nothing (see `unpriced_calls`)."""
-        return from_nano(self.cost_nano)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+Totals = Sums
+"""Sums over a set of events: a report row's numbers (`monitor.ledger.measures.Sums`)."""
 
 
 class Row(NamedTuple):
@@ -85,12 +60,6 @@ class Row(NamedTuple):
     """One value per grouping, in `group_by` order; None: the event has no such tag or
     names no operation."""
     totals: Totals
-
-
-class UnpricedModel(NamedTuple):
-    provider: str
-    model: str
-    calls: int
 
 
 class QueryResult(NamedTuple):
@@ -516,13 +485,18 @@ def count_tag_values(
     return int(row[0]) if row else 0
 
 
-def event_usage(
-    db: sqlite3.Connection, sel: Selection, tz: tzinfo
-) -> list[tuple[int, int, int, int | None]]:
-    """(calls, input_tokens, output_tokens, cost_nano) of every selected event."""
+class CallUsage(NamedTuple):
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_nano: int | None
+
+
+def event_usage(db: sqlite3.Connection, sel: Selection, tz: tzinfo) -> list[CallUsage]:
+    """Calls, tokens and cost of every selected event."""
     clauses, args = _filters(sel, tz)
     sql = (
         f"SELECT calls, input_tokens, output_tokens, cost_nano FROM {_events_from(db, sel, tz)}"
         f"{_where_sql(['calls > 0', *clauses])}"
     )
-    return [(c, i, o, n) for c, i, o, n in db.execute(sql, args)]
+    return [CallUsage(*r) for r in db.execute(sql, args)]

@@ -1,0 +1,141 @@
+"""5-hour blocks: the plan window estimated from calls, where no tool reports the real one.
+
+Claude's and ChatGPT's plans meter use in windows that open with the first call and last
+five hours. A tool that reports its window (Codex's `rate_limits`, Claude Code's
+statusLine `rate_limits`) is read as reported (limits.py); for everything else the
+window is estimated the way ccusage's `blocks` does it, so the two agree on the same
+files:
+- calls are taken in time order; a block starts at its first call floored to the hour
+  (UTC) and ends five hours later;
+- a call more than five hours after the block's start opens a new block at its own hour
+  (a call exactly five hours after stays; ccusage also tests the gap since the previous
+  call, which the first test already implies);
+- the time between blocks is no block (ccusage lists such gaps; we do not).
+A block is active while `now` is before its end and within five hours of its last call.
+
+Pure: no clock, no I/O. The caller feeds calls already in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Final, TypeVar
+
+BLOCK: Final = timedelta(hours=5)
+_N = TypeVar("_N", int, Decimal)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockCall:
+    """What a block needs of one call."""
+
+    ts: datetime
+    tokens: int
+    """Input + output tokens (our semantics: input includes cache reads and writes)."""
+    cost: Decimal | None
+
+
+@dataclass(slots=True)
+class Block:
+    start: datetime
+    end: datetime
+    first: datetime
+    last: datetime
+    calls: int = 0
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+    unpriced_calls: int = 0
+
+    def is_active(self, now: datetime) -> bool:
+        return now < self.end and now - self.last < BLOCK
+
+    def add(self, call: BlockCall) -> None:
+        self.calls += 1
+        self.tokens += call.tokens
+        self.last = call.ts
+        if call.cost is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost += call.cost
+
+
+def floor_hour(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def block_starts(times: Iterable[datetime]) -> Iterator[tuple[datetime, datetime]]:
+    """(block start, call time) for each call time, in order: the block each call is in."""
+    start: datetime | None = None
+    for ts in times:
+        if start is None or ts - start > BLOCK:
+            start = floor_hour(ts)
+        yield start, ts
+
+
+def blocks(calls: Iterable[BlockCall]) -> list[Block]:
+    """The blocks of calls given in time order (see the module docstring)."""
+    out: list[Block] = []
+    ordered = list(calls)
+    for (start, _), call in zip(block_starts(c.ts for c in ordered), ordered, strict=True):
+        if not out or out[-1].start != start:
+            out.append(Block(start=start, end=start + BLOCK, first=call.ts, last=call.ts))
+        out[-1].add(call)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """The active block at its end if calls go on at the rate since its first call."""
+
+    burn_tokens_per_minute: float
+    burn_cost_per_hour: Decimal
+    tokens_at_end: int
+    cost_at_end: Decimal
+    remaining: timedelta
+
+
+def project(block: Block, now: datetime) -> Projection:
+    """Burn rate since the block's first call, projected to its end (as ccusage does)."""
+    elapsed = max((now - block.first).total_seconds(), 60.0)
+    remaining = max(block.end - now, timedelta(0))
+    tokens_rate = block.tokens / (elapsed / 60)
+    cost_rate = block.cost / Decimal(elapsed / 3600)
+    left_minutes = remaining.total_seconds() / 60
+    return Projection(
+        burn_tokens_per_minute=tokens_rate,
+        burn_cost_per_hour=cost_rate.quantize(Decimal("0.000001")),
+        tokens_at_end=block.tokens + round(tokens_rate * left_minutes),
+        cost_at_end=(block.cost + cost_rate * Decimal(left_minutes / 60)).quantize(
+            Decimal("0.000001")
+        ),
+        remaining=remaining,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedLimit:
+    tokens: int
+    cost: Decimal
+    blocks: int
+    """How many completed blocks it was learned from."""
+
+
+def learned_limit(completed: Sequence[Block], *, min_blocks: int = 3) -> LearnedLimit | None:
+    """P90 of the user's completed blocks (as claude-monitor learns a plan's limit), or None
+    with too little history to say."""
+    if len(completed) < min_blocks:
+        return None
+    return LearnedLimit(
+        tokens=_p90([b.tokens for b in completed]),
+        cost=_p90([b.cost for b in completed]),
+        blocks=len(completed),
+    )
+
+
+def _p90(values: list[_N]) -> _N:
+    """The 90th percentile by nearest rank (a value the user really reached)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, (9 * len(ordered)) // 10)]

@@ -1,0 +1,56 @@
+"""What every `llm-monitor` command shares: exit codes, the error that carries one, and
+opening the config and the ledger the way commands do (cheaply: imports happen inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure to report on stderr with an exit code; no traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    from monitor.config import load_config
+
+    return load_config(args.config)
+
+
+def open_ledger(config: Config, *, readonly: bool) -> Any:
+    from monitor.ledger import Ledger
+
+    path = config.ledger_path
+    if readonly and not path.exists():
+        raise CommandError(
+            f"no ledger yet at {path}: run `llm-monitor scan` (or start the daemon) first"
+        )
+    return Ledger(path, config.tz, config.timezone_name, readonly=readonly)
+
+
+_T = TypeVar("_T")
+
+
+def read_ledger(config: Config, read: Callable[[Any], _T]) -> _T:
+    """`read(ledger)` on the ledger opened read-only. A file SQLite cannot read (not a
+    database, or not llm-monitor's) is a failure naming the file, not a traceback."""
+    import sqlite3
+
+    try:
+        with open_ledger(config, readonly=True) as ledger:
+            return read(ledger)
+    except sqlite3.DatabaseError as exc:
+        raise CommandError(f"{config.ledger_path}: cannot read the ledger: {exc}") from None

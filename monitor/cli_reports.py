@@ -1,0 +1,158 @@
+"""The reading commands: `status`, `report`, `compare`, `estimate`.
+
+They answer from the daemon when one runs (`status`) or from the ledger opened read-only,
+and import what they need inside each function: `report` and `status` must start in a
+few tens of milliseconds, without genai-prices, textual or apprise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from monitor.cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    config_of,
+    read_ledger,
+)
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from monitor.api import ApiError, snapshot_sync
+    from monitor.wire import status_part
+
+    config = config_of(args)
+    doc: Mapping[str, Any] | None = None
+    try:
+        doc = status_part(snapshot_sync(config.socket_path, timeout=2.0))
+    except ApiError:
+        doc = None
+    if doc is None:
+        from monitor.status import status_from_ledger
+
+        doc = read_ledger(config, lambda ledger: status_from_ledger(config, ledger))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        from monitor.status import render_status
+
+        print(render_status(doc))
+    return EXIT_OK
+
+
+def _selection_error(exc: ValueError) -> CommandError:
+    return CommandError(str(exc), EXIT_USAGE)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.ledger.query import query, selection
+    from monitor.report import render_report
+
+    config = config_of(args)
+    group_by = [g.strip() for item in args.by or [] for g in item.split(",") if g.strip()]
+    where: dict[str, str] = {}
+    for item in args.where or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--where expects KEY=VALUE, got {item!r}", EXIT_USAGE)
+        where[key] = value
+    try:
+        # `selection` reads --since/--until with `parse_bound`, as selections do.
+        sel = selection(
+            since=args.since, until=args.until, sources=tuple(args.source or ()), where=where
+        )
+        result = read_ledger(config, lambda ledger: query(ledger.db, group_by, sel, config.tz))
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_report(result, args.format))
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from monitor.ledger.query import parse_selection
+    from monitor.report import compare, render_comparison
+
+    config = config_of(args)
+    try:
+        a, b = parse_selection(args.a), parse_selection(args.b)
+        result = read_ledger(config, lambda ledger: compare(ledger.db, a, b, config.tz))
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_comparison(result, args.format))
+    return EXIT_OK
+
+
+def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int], Any]:
+    """`estimate`'s price function: the cost of one call of `model` at today's prices."""
+    from datetime import UTC, datetime
+
+    from monitor.events import UsageEvent
+    from monitor.pricing import Pricer
+    from monitor.sources.common import infer_provider
+
+    pricer = Pricer(config.prices)
+    now = datetime.now(UTC)
+
+    def price(model: str, provider: str | None, input_tokens: int, output_tokens: int) -> Any:
+        event = UsageEvent(
+            key="estimate",
+            ts=now,
+            source="estimate",
+            provider=provider or infer_provider(model),
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+        return pricer.price(event)
+
+    return price
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from monitor.ledger.query import parse_selection
+    from monitor.report import estimate, estimate_like, render_estimate
+
+    config = config_of(args)
+    price = _cli_pricer(config)
+    try:
+        if args.like:
+            like = parse_selection(args.like)
+            result = read_ledger(
+                config,
+                lambda ledger: estimate_like(
+                    ledger.db,
+                    like,
+                    config.tz,
+                    calls=args.calls,
+                    model=args.model,
+                    provider=args.provider,
+                    price=price if args.model else None,
+                ),
+            )
+        else:
+            if not args.model or args.avg_input is None or args.avg_output is None:
+                raise CommandError(
+                    "estimate needs --model with --avg-input and --avg-output, or --like SELECTION",
+                    EXIT_USAGE,
+                )
+            result = estimate(
+                price,
+                model=args.model,
+                calls=args.calls,
+                avg_input=args.avg_input,
+                avg_output=args.avg_output,
+                provider=args.provider,
+            )
+    except ValueError as exc:
+        raise _selection_error(exc) from None
+    sys.stdout.write(render_estimate(result, args.format))
+    return EXIT_OK

@@ -1,0 +1,78 @@
+"""What one commit stores, and what it answers: the types of the exactly-once commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.events import UsageEvent
+from monitor.ledger.rows import EventRow
+from monitor.tail import Cursor
+
+
+class CursorConflict(Exception):
+    """A batch was read from cursors the ledger no longer holds: another writer moved them.
+
+    Nothing of the batch was stored; the caller re-reads `paths` from the stored cursors.
+    """
+
+    def __init__(self, paths: list[tuple[str, str]]) -> None:
+        super().__init__(f"cursors moved under this batch: {paths[:3]}")
+        self.paths = paths
+
+
+CursorMark = tuple[str, int] | None
+"""What a batch expects the ledger to hold for a file: (file_id, offset), or no cursor."""
+
+
+def cursor_mark(cursor: Cursor | None) -> CursorMark:
+    return None if cursor is None else (cursor.file_id, cursor.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An event the commit stored: new (`previous` None) or a larger copy of a stored one."""
+
+    event: UsageEvent
+    previous: UsageEvent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    source: str
+    path: str
+    offset: int
+    message: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one commit stores atomically."""
+
+    events: list[UsageEvent] = field(default_factory=list)
+    cursors: dict[tuple[str, str], Cursor] = field(default_factory=dict)
+    """The latest cursor per (source, path); see `put_cursor` / `drop_cursor`."""
+    errors: list[BadRecord] = field(default_factory=list)
+    rows: list[EventRow] = field(default_factory=list)
+    """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
+    dropped_cursors: set[tuple[str, str]] = field(default_factory=set)
+    """(source, path) of cursors whose file moved to a path that has its own cursor now."""
+    expected: dict[tuple[str, str], CursorMark] = field(default_factory=dict)
+    """Per file read for this batch, the cursor it was read from: the commit stores the
+    batch only if the ledger still holds exactly these (compare-and-swap)."""
+
+    def expect(self, source: str, path: str, stored: Cursor | None) -> None:
+        """Record the cursor a file's reading starts from (the first time only)."""
+        self.expected.setdefault((source, path), cursor_mark(stored))
+
+    def put_cursor(self, cursor: Cursor) -> None:
+        key = (cursor.source, cursor.path)
+        self.cursors[key] = cursor
+        self.dropped_cursors.discard(key)
+
+    def drop_cursor(self, source: str, path: str) -> None:
+        """Forget a path's cursor, whatever this batch recorded for it before."""
+        self.cursors.pop((source, path), None)
+        self.dropped_cursors.add((source, path))
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.rows or self.cursors or self.errors or self.dropped_cursors)

@@ -1,0 +1,88 @@
+"""Opening the ledger's SQLite file, and the one way to write to it: `transaction()`.
+
+Connections are autocommit (`isolation_level=None`): a statement outside `transaction()`
+is its own transaction, and a transaction is always spelled out.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or is from a newer version of llm-monitor."""
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on any exception (then re-raised).
+
+    For autocommit connections, as every ledger and alert-store connection is.
+    IMMEDIATE takes the write lock at once, so a transaction that reads and then writes
+    cannot fail half-way on a lock another writer took meanwhile.
+
+        with transaction(db):
+            db.execute("UPDATE …")
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def connect(path: Path, *, readonly: bool, threaded: bool) -> sqlite3.Connection:
+    """An autocommit connection; read-only ones never create the file.
+
+    `threaded`: the connection may be used from a worker thread (one at a time).
+    """
+    try:
+        if readonly:
+            db = sqlite3.connect(
+                f"file:{path}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=not threaded,
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(path)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=not threaded)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def tune_for_writing(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    # Inserting keys in random order touches the whole unique index: give the page cache
+    # room (64 MiB) so a backfill does not thrash.
+    db.execute("PRAGMA cache_size = -65536")
+    # Checkpoint less often than every 4 MiB of WAL: a backfill writes hundreds.
+    db.execute("PRAGMA wal_autocheckpoint = 16384")
+
+
+def check_writable(path: Path) -> None:
+    """LedgerError unless the ledger and its WAL files, where they exist, can be written.
+
+    SQLite maps the `-shm` file into memory: one it cannot write (made immutable, owned by
+    another user) fails deep inside SQLite, as a bus error in the worst case. Say so first.
+    """
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            fd = os.open(p, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise LedgerError(
+                f"{p}: cannot write it ({exc.strerror}); the ledger needs it writable"
+            ) from exc
+        os.close(fd)

@@ -1,0 +1,115 @@
+"""The measures: what the ledger counts and sums, defined once.
+
+`MEASURES` is the one list. Every SQL text that names a measure is generated from it —
+the events columns and their INSERT/UPDATE, the `daily` and `daily_tags` columns, their
+upserts and their rebuild from the events, the `SUM(...)` of every report — and what
+those selects return is read back by name as `Sums`, never by position.
+
+Adding a measure (say `audio_tokens`):
+1. a `Measure` here, and its `Sums` field when it is rolled up (the two are checked
+   against each other at import);
+2. a migration in `monitor/ledger/schema.py` that adds the column(s), with
+   `rebuild_rollups=True` when it is rolled up;
+3. the `UsageEvent` field of the same name that the adapters fill in.
+Nothing else names it in SQL.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final, Literal, NamedTuple
+
+from monitor.events import from_nano
+
+Derive = Literal["count", "sum", "cost", "unpriced"]
+
+
+class Measure(NamedTuple):
+    name: str
+    """Its column in `events` (kinds `sum`, `cost`) and in the rollups."""
+    derive: Derive
+    """What one event adds: `count` 1; `sum` its column of the same name; `cost` its
+    cost in nano-dollars, NULL (unpriced) adding 0; `unpriced` its calls when it has no
+    cost, so an unpriced call is counted, never a $0 one."""
+    rolled_up: bool = True
+    """Kept in `daily` and `daily_tags` (else only on each event)."""
+
+
+MEASURES: Final[tuple[Measure, ...]] = (
+    Measure("events", "count"),
+    Measure("calls", "sum"),
+    Measure("input_tokens", "sum"),
+    Measure("output_tokens", "sum"),
+    Measure("cache_read_tokens", "sum"),
+    Measure("cache_write_tokens", "sum"),
+    Measure("cache_write_1h_tokens", "sum", rolled_up=False),
+    Measure("reasoning_tokens", "sum"),
+    Measure("cost_nano", "cost"),
+    Measure("unpriced_calls", "unpriced"),
+)
+
+
+class Sums(NamedTuple):
+    """The rolled-up measures over a set of events, as every read returns them.
+
+    Money stays integer nano-dollars until it is shown.
+    """
+
+    events: int = 0
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_nano: int = 0
+    unpriced_calls: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        """Cost of the priced calls; unpriced calls add nothing (see `unpriced_calls`)."""
+        return from_nano(self.cost_nano)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+ROLLED_UP: Final = tuple(m for m in MEASURES if m.rolled_up)
+ROLLUP_COLUMNS: Final = tuple(m.name for m in ROLLED_UP)
+EVENT_COUNTS: Final = tuple(m.name for m in MEASURES if m.derive == "sum")
+"""The count columns every event stores (tokens, calls), in `MEASURES` order."""
+COST: Final = next(m.name for m in MEASURES if m.derive == "cost")
+CALLS: Final = "calls"
+
+if Sums._fields != ROLLUP_COLUMNS:  # pragma: no cover - caught by any import
+    raise RuntimeError(f"Sums fields {Sums._fields} differ from the rolled-up {ROLLUP_COLUMNS}")
+
+
+def _of_events(m: Measure) -> str:
+    if m.derive == "count":
+        return "COUNT(*)"
+    if m.derive == "sum":
+        return f"SUM({m.name})"
+    if m.derive == "cost":
+        return f"COALESCE(SUM({COST}), 0)"
+    return f"SUM(CASE WHEN {COST} IS NULL THEN {CALLS} ELSE 0 END)"
+
+
+def sums_of_events(prefix: str = "") -> str:
+    """`COUNT(*), SUM(calls), …`: the rolled-up measures aggregated over `events` rows
+    (`prefix` names each, e.g. `AS events` with prefix " AS ")."""
+    if not prefix:
+        return ", ".join(_of_events(m) for m in ROLLED_UP)
+    return ", ".join(f"{_of_events(m)}{prefix}{m.name}" for m in ROLLED_UP)
+
+
+def sums_of_rollup(table: str = "") -> str:
+    """`SUM(events), SUM(calls), …`: the rolled-up measures summed over rollup rows
+    (`table`: a qualifier such as "g.")."""
+    return ", ".join(f"SUM({table}{name})" for name in ROLLUP_COLUMNS)
+
+
+def add_excluded(columns: tuple[str, ...] = ROLLUP_COLUMNS) -> str:
+    """The DO UPDATE of a rollup upsert: each measure grows by the incoming row's."""
+    return ",\n    ".join(f"{c} = {c} + excluded.{c}" for c in columns)

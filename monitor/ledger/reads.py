@@ -1,0 +1,225 @@
+"""Named reads over a ledger connection: what the daemon, `status`, the metrics and the
+launcher ask of the ledger, answered as small typed rows.
+
+Each takes a `sqlite3.Connection` — the ledger's own, a read-only one beside a running
+daemon, or the alert store's — and never writes. The reports' grouped reads are in
+`monitor.ledger.query`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+from monitor.events import UsageEvent, from_ts_ms, ts_ms
+from monitor.ledger.measures import COST, ROLLUP_COLUMNS, Sums, sums_of_rollup
+from monitor.ledger.rollups import DIMENSIONS
+from monitor.ledger.rows import COLUMN_LIST, event_from_row
+
+_N: Final = len(ROLLUP_COLUMNS)
+
+
+class UnpricedModel(NamedTuple):
+    provider: str
+    model: str
+    calls: int
+
+
+class DayRow(NamedTuple):
+    """One `daily` rollup row."""
+
+    day: date
+    source: str
+    provider: str
+    model: str
+    operation: str | None
+    sums: Sums
+
+
+class PricedCall(NamedTuple):
+    ts: datetime
+    source: str
+    provider: str
+    model: str
+    operation: str | None
+    cost_nano: int
+
+
+class ModelUsage(NamedTuple):
+    source: str
+    provider: str
+    model: str
+    sums: Sums
+
+
+class SourceStats(NamedTuple):
+    source: str
+    events: int
+    errors: int
+    last_event: datetime | None
+    """The newest event's timestamp."""
+
+
+# -- rollups -----------------------------------------------------------------------------
+
+
+def first_day(db: sqlite3.Connection) -> date | None:
+    """The local day of the oldest event."""
+    row = db.execute("SELECT MIN(day) FROM daily").fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def days_since(db: sqlite3.Connection, first: date) -> Iterator[DayRow]:
+    """Every `daily` row from local day `first` on."""
+    sql = f"SELECT {', '.join(DIMENSIONS)}, {', '.join(ROLLUP_COLUMNS)} FROM daily WHERE day >= ?"
+    for r in db.execute(sql, (first.isoformat(),)):
+        yield DayRow(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4] or None, Sums(*r[5:]))
+
+
+def usage_by_model(db: sqlite3.Connection) -> list[ModelUsage]:
+    """Sums ever per (source, provider, model), costliest first."""
+    sql = (
+        f"SELECT source, provider, model, {sums_of_rollup()} FROM daily "
+        "GROUP BY source, provider, model "
+        f"ORDER BY SUM({COST}) DESC, SUM(calls) DESC, source, provider, model"
+    )
+    return [ModelUsage(r[0], r[1], r[2], Sums(*r[3:])) for r in db.execute(sql)]
+
+
+def unpriced_models(db: sqlite3.Connection) -> list[UnpricedModel]:
+    """Every model that has unpriced calls, most calls first."""
+    return [
+        UnpricedModel(*r)
+        for r in db.execute(
+            """SELECT provider, model, SUM(unpriced_calls) FROM daily
+               GROUP BY provider, model HAVING SUM(unpriced_calls) > 0
+               ORDER BY 3 DESC"""
+        )
+    ]
+
+
+_ROLLUP_SCOPES: Final = ("source", "provider", "model", "operation")
+
+
+def daily_cost(
+    db: sqlite3.Connection, scope: Mapping[str, str], first: date, end: date
+) -> dict[date, int]:
+    """Spend (nano-dollars) per local day in [first, end) within a budget scope (keys
+    `source`, `provider`, `model`, `operation`, `tag.KEY`): a rollup when one can answer,
+    else the events. One tag reads the per-tag rollup; more than one needs the events.
+    """
+    clauses = ["day >= ?", "day < ?"]
+    args: list[Any] = [first.isoformat(), end.isoformat()]
+    tags = [(k[4:], v) for k, v in scope.items() if k.startswith("tag.")]
+    table = "daily"
+    if len(tags) == 1:
+        table = "daily_tags"
+        clauses += ["tag = ?", "value = ?"]
+        args += list(tags[0])
+    elif tags:
+        table = "events"
+        for key, value in tags:
+            clauses.append("json_extract(tags, ?) = ?")
+            args.extend([f'$."{key}"', value])
+    for key, value in scope.items():
+        if key in _ROLLUP_SCOPES:
+            clauses.append(f"{key} = ?")
+            args.append(value)
+    sql = (
+        f"SELECT day, COALESCE(SUM({COST}), 0) FROM {table} WHERE "
+        + " AND ".join(clauses)
+        + " GROUP BY day"
+    )
+    return {date.fromisoformat(d): int(c) for d, c in db.execute(sql, args)}
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+def has_events(path: Path) -> bool:
+    """Whether the ledger file at `path` holds any event (False when it cannot be read)."""
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
+def priced_calls_since(db: sqlite3.Connection, since: datetime) -> Iterator[PricedCall]:
+    """Every event with a cost from `since` on, for minute-resolution burn rates."""
+    for ts, source, provider, model, operation, cost in db.execute(
+        f"""SELECT ts, source, provider, model, operation, {COST} FROM events
+            WHERE ts >= ? AND {COST} IS NOT NULL""",
+        (ts_ms(since),),
+    ):
+        yield PricedCall(from_ts_ms(ts), source, provider, model, operation or None, cost)
+
+
+def events_between(
+    db: sqlite3.Connection, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[UsageEvent]:
+    """Events with `since` <= ts < `until` (either open), oldest first."""
+    sql = f"SELECT {COLUMN_LIST} FROM events"
+    clauses = []
+    args: list[Any] = []
+    if since is not None:
+        clauses.append("ts >= ?")
+        args.append(ts_ms(since))
+    if until is not None:
+        clauses.append("ts < ?")
+        args.append(ts_ms(until))
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY ts, id"
+    for row in db.execute(sql, args):
+        yield event_from_row(row)
+
+
+def event_pages(db: sqlite3.Connection, page: int = 20_000) -> Iterator[list[UsageEvent]]:
+    """Every event, a page at a time (keyset on id): bounded memory for any ledger."""
+    last = 0
+    while True:
+        rows = db.execute(
+            f"SELECT id, {COLUMN_LIST} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (last, page),
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [event_from_row(r[1:]) for r in rows]
+
+
+def recent_events(db: sqlite3.Connection, limit: int) -> list[UsageEvent]:
+    """The newest `limit` events, newest first."""
+    rows = db.execute(
+        f"SELECT {COLUMN_LIST} FROM events ORDER BY ts DESC, id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    return [event_from_row(r) for r in rows]
+
+
+# -- bookkeeping ---------------------------------------------------------------------------
+
+
+def source_stats(db: sqlite3.Connection) -> list[SourceStats]:
+    """Events and bad records counted per source, and its newest event."""
+    return [
+        SourceStats(source, events, errors, None if last is None else from_ts_ms(last))
+        for source, events, errors, last in db.execute(
+            "SELECT source, events, errors, last_event FROM source_stats"
+        )
+    ]
+
+
+def files_per_source(db: sqlite3.Connection) -> dict[str, int]:
+    """How many files each source has a cursor for."""
+    return dict(db.execute("SELECT source, COUNT(*) FROM cursors GROUP BY source"))

@@ -1,0 +1,150 @@
+"""The `daily` and `daily_tags` rollups: kept in step with the events, rebuilt from them.
+
+`daily` sums the measures per local day × source × provider × model × operation;
+`daily_tags` the same per tag name and value, so tag reports (per project, session,
+run, …) read it instead of parsing every event's JSON. An event lacking a tag has no
+row there: its share is `daily` minus the tag's rows.
+
+Every commit moves both by the difference it made (`Delta`), in its own transaction;
+a change of time zone rebuilds them (`rebuild`). All SQL here is generated from
+`monitor.ledger.measures`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from operator import add, itemgetter
+from typing import Final
+
+from monitor.ledger import rows
+from monitor.ledger.measures import MEASURES, ROLLUP_COLUMNS, add_excluded, sums_of_events
+from monitor.ledger.rows import EventRow
+
+DIMENSIONS: Final = ("day", "source", "provider", "model", "operation")
+"""What a `daily` row is per; `daily_tags` rows are per (tag, value) and these."""
+_DIMS: Final = ", ".join(DIMENSIONS)
+_COLS: Final = ", ".join(ROLLUP_COLUMNS)
+_N: Final = len(ROLLUP_COLUMNS)
+
+FILL_DAILY: Final = f"""
+INSERT INTO daily ({_DIMS}, {_COLS})
+SELECT {_DIMS}, {sums_of_events()} FROM events GROUP BY {_DIMS}
+"""
+FILL_DAILY_TAGS: Final = f"""
+INSERT INTO daily_tags (tag, value, {_DIMS}, {_COLS})
+SELECT t.key, t.value, {", ".join(f"g.{d}" for d in DIMENSIONS)},
+    {", ".join(f"SUM(g.{c})" for c in ROLLUP_COLUMNS)}
+FROM (
+    SELECT {_DIMS}, tags, {sums_of_events(" AS ")}
+    FROM events WHERE tags <> '{{}}'
+    GROUP BY {_DIMS}, tags
+) AS g, json_each(g.tags) AS t
+GROUP BY t.key, t.value, {", ".join(f"g.{d}" for d in DIMENSIONS)}
+"""
+"""`daily_tags` from the events. Events that share their tags are summed first, so the
+JSON is read once per session and day, not once per event: 3× faster over 1 M events."""
+
+
+def rebuild(db: sqlite3.Connection) -> None:
+    """Both rollups from the events (their days changed, or a measure was added)."""
+    db.execute("DELETE FROM daily")
+    db.execute("DELETE FROM daily_tags")
+    db.execute(FILL_DAILY_TAGS)
+    db.execute(FILL_DAILY)
+
+
+# -- the difference one commit makes -------------------------------------------------------
+
+RollupKey = tuple[str, str, str, str, str, str]
+"""The dimensions and the tags JSON: one `daily` row, split by tags."""
+_key_of = itemgetter(*(rows.AT[d] for d in DIMENSIONS), rows.TAGS)
+
+
+def _one(derive: str) -> str:
+    [name] = [m.name for m in MEASURES if m.rolled_up and m.derive == derive]
+    return name
+
+
+# A delta vector holds the events counted, then every summed column, then the cost and
+# the unpriced calls: laid out so that `Delta.add` walks the summed columns in one run.
+_SUMMED: Final = tuple(m.name for m in MEASURES if m.rolled_up and m.derive == "sum")
+_VECTOR: Final = (_one("count"), *_SUMMED, _one("cost"), _one("unpriced"))
+_summed_of = itemgetter(*(rows.AT[name] for name in _SUMMED))
+_COST_POS, _UNPRICED_POS = len(_VECTOR) - 2, len(_VECTOR) - 1
+_COST, _CALLS = rows.COST_AT, rows.CALLS_AT
+_DELTA_COLUMNS: Final = ", ".join(_VECTOR)
+_UPSERT_DAILY: Final = f"""
+INSERT INTO daily ({_DIMS}, {_DELTA_COLUMNS})
+VALUES ({", ".join("?" * (len(DIMENSIONS) + _N))})
+ON CONFLICT ({_DIMS}) DO UPDATE SET
+    {add_excluded()}
+"""
+_TAGS_PARAM: Final = len(DIMENSIONS) + 1
+_UPSERT_DAILY_TAGS: Final = f"""
+INSERT INTO daily_tags (tag, value, {_DIMS}, {_DELTA_COLUMNS})
+SELECT t.key, t.value, {", ".join(f"?{i}" for i in range(1, _TAGS_PARAM))},
+    {", ".join(f"?{i}" for i in range(_TAGS_PARAM + 1, _TAGS_PARAM + 1 + _N))}
+FROM json_each(?{_TAGS_PARAM}) AS t WHERE true
+ON CONFLICT (tag, value, {_DIMS}) DO UPDATE SET
+    {add_excluded()}
+"""
+"""One `Delta` group (dimensions, tags JSON, delta vector) → a row per tag. SQLite splits
+the JSON (`WHERE true` keeps the upsert's ON from reading as a join's): the parser the
+rebuild and `json_extract` use, and cheaper than splitting it in Python."""
+
+
+class Delta:
+    """What a set of stored rows (`add`) and replaced rows (`remove`) changes in the
+    rollups. `add` runs once per stored event of a backfill: no call or loop it can spare."""
+
+    __slots__ = ("_acc",)
+
+    def __init__(self) -> None:
+        self._acc: dict[RollupKey, list[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._acc)
+
+    def add(self, row: EventRow) -> None:
+        key = _key_of(row)
+        cur = self._acc.get(key)
+        if cur is None:
+            cur = self._acc[key] = [0] * _N
+        cur[0] += 1
+        i = 1
+        for value in _summed_of(row):
+            cur[i] += value
+            i += 1
+        cost = row[_COST]
+        if cost is None:
+            cur[_UNPRICED_POS] += row[_CALLS]
+        else:
+            cur[_COST_POS] += cost
+
+    def remove(self, row: EventRow) -> None:
+        key = _key_of(row)
+        cur = self._acc.get(key)
+        if cur is None:
+            cur = self._acc[key] = [0] * _N
+        cur[0] -= 1
+        for i, value in enumerate(_summed_of(row), 1):
+            cur[i] -= value
+        cost = row[_COST]
+        if cost is None:
+            cur[_UNPRICED_POS] -= row[_CALLS]
+        else:
+            cur[_COST_POS] -= cost
+
+    def apply(self, db: sqlite3.Connection) -> None:
+        """Add the differences to `daily` and `daily_tags` (inside the caller's transaction)."""
+        daily: dict[tuple[str, ...], list[int]] = {}
+        tagged = []
+        for key, delta in self._acc.items():
+            dims = key[:-1]
+            have = daily.get(dims)
+            daily[dims] = delta if have is None else list(map(add, have, delta))
+            if key[-1] != "{}":
+                tagged.append((*key, *delta))
+        db.executemany(_UPSERT_DAILY, [(*k, *v) for k, v in daily.items()])
+        if tagged:
+            db.executemany(_UPSERT_DAILY_TAGS, tagged)

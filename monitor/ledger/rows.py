@@ -1,0 +1,191 @@
+"""Events as `events` table rows and back: the one place that knows a row's layout.
+
+A row is a plain tuple in `EVENT_COLUMNS` order — cheap to build, to pickle from a
+parsing worker and to hand to `executemany` — and only this package indexes it, through
+the positions defined here. Everything else gets `UsageEvent`s back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import tzinfo
+from operator import attrgetter, itemgetter
+from typing import Any, Final
+
+from monitor.events import (
+    MAX_COST_USD,
+    MAX_TOKENS,
+    UsageEvent,
+    from_ts_ms,
+    opt_from_nano,
+    opt_to_nano,
+    to_nano,
+    ts_ms,
+)
+from monitor.ledger.measures import COST, EVENT_COUNTS
+
+EventRow = tuple[Any, ...]
+"""One `events` row in `EVENT_COLUMNS` order (see `event_row`)."""
+
+_HEAD: Final = ("key", "ts", "day", "source", "provider", "model", "operation")
+_TAIL: Final = ("cost_basis", "reported_nano", "priced_nano", "tags", "origin", "flags")
+EVENT_COLUMNS: Final = (*_HEAD, *EVENT_COUNTS, COST, *_TAIL)
+COLUMN_LIST: Final = ", ".join(EVENT_COLUMNS)
+AT: Final = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+"""Column name → its position in an `EventRow`."""
+KEY, TS, DAY, SOURCE, PROVIDER = AT["key"], AT["ts"], AT["day"], AT["source"], AT["provider"]
+MODEL, OPERATION, CALLS_AT, COST_AT = AT["model"], AT["operation"], AT["calls"], AT[COST]
+BASIS, REPORTED, PRICED = AT["cost_basis"], AT["reported_nano"], AT["priced_nano"]
+TAGS, ORIGIN, FLAGS = AT["tags"], AT["origin"], AT["flags"]
+_COUNTS: Final = slice(AT[EVENT_COUNTS[0]], AT[EVENT_COUNTS[-1]] + 1)
+_MONEY: Final = (COST_AT, REPORTED, PRICED)
+_INPUT, _OUTPUT = AT["input_tokens"], AT["output_tokens"]
+
+INSERT_EVENT: Final = (
+    f"INSERT INTO events ({COLUMN_LIST}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+)
+_UPDATED: Final = tuple(c for c in EVENT_COLUMNS if c != "key")
+UPDATE_EVENT: Final = "UPDATE events SET " + ", ".join(f"{c}=?" for c in _UPDATED) + " WHERE key=?"
+"""Parameters: `update_params(row)`."""
+_PRICE_COLUMNS: Final = (COST, "cost_basis", "reported_nano", "priced_nano")
+REPRICE_EVENT: Final = (
+    "UPDATE events SET " + ", ".join(f"{c}=?" for c in _PRICE_COLUMNS) + " WHERE key=?"
+)
+"""Parameters: `reprice_params(row)`."""
+
+_counts_of = attrgetter(*EVENT_COUNTS)
+_update_params = itemgetter(*(AT[c] for c in _UPDATED), KEY)
+_reprice_params = itemgetter(*(AT[c] for c in _PRICE_COLUMNS), KEY)
+
+
+class DayOf:
+    """Epoch ms → local day string, memoized per quarter hour (every real UTC offset is
+    a multiple of 15 minutes), so a backfill converts each time zone boundary once."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._memo: dict[int, str] = {}
+
+    def __call__(self, ms: int) -> str:
+        q = ms // 900_000
+        day = self._memo.get(q)
+        if day is None:
+            day = from_ts_ms(q * 900_000).astimezone(self.tz).date().isoformat()
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            self._memo[q] = day
+        return day
+
+
+_TAGS_MEMO: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def tags_json(tags: dict[str, str]) -> str:
+    """Tags as stored JSON, memoized: a session's events all carry the same few tags."""
+    if not tags:
+        return "{}"
+    key = tuple(tags.items())
+    text = _TAGS_MEMO.get(key)
+    if text is None:
+        text = json.dumps(dict(sorted(tags.items())), separators=(",", ":"))
+        if len(_TAGS_MEMO) > 50_000:
+            _TAGS_MEMO.clear()
+        _TAGS_MEMO[key] = text
+    return text
+
+
+def forget_memos() -> None:
+    _TAGS_MEMO.clear()
+
+
+def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
+    """The `events` row of an event (its local day from `day_of`)."""
+    ms = ts_ms(e.ts)
+    return (
+        e.key,
+        ms,
+        day_of(ms),
+        e.source,
+        e.provider,
+        e.model,
+        e.operation or "",
+        *_counts_of(e),
+        opt_to_nano(e.cost),
+        e.cost_basis,
+        opt_to_nano(e.reported_cost),
+        opt_to_nano(e.priced_cost),
+        tags_json(e.tags),
+        e.origin,
+        e.flags,
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> UsageEvent:
+    """A row selected as `COLUMN_LIST` (in that order) → UsageEvent."""
+    tags = row[TAGS]
+    return UsageEvent(
+        key=row[KEY],
+        ts=from_ts_ms(row[TS]),
+        source=row[SOURCE],
+        provider=row[PROVIDER],
+        model=row[MODEL],
+        operation=row[OPERATION] or None,
+        **dict(zip(EVENT_COUNTS, row[_COUNTS], strict=True)),
+        cost=opt_from_nano(row[COST_AT]),
+        cost_basis=row[BASIS],
+        reported_cost=opt_from_nano(row[REPORTED]),
+        priced_cost=opt_from_nano(row[PRICED]),
+        tags=json.loads(tags) if tags and tags != "{}" else {},
+        origin=row[ORIGIN],
+        flags=row[FLAGS],
+    )
+
+
+def update_params(row: EventRow) -> EventRow:
+    """`UPDATE_EVENT`'s parameters for a row: every column but the key, then the key."""
+    return tuple(_update_params(row))
+
+
+def reprice_params(row: EventRow) -> EventRow:
+    """`REPRICE_EVENT`'s parameters: a row's cost columns, then its key."""
+    return tuple(_reprice_params(row))
+
+
+def tokens(row: EventRow) -> int:
+    """What makes one copy of an event larger than another: Claude Code writes a message
+    several times while it streams, each copy with more tokens; the largest is kept."""
+    return int(row[_INPUT] + row[_OUTPUT])
+
+
+_MAX_NANO: Final = to_nano(MAX_COST_USD)
+
+
+def unstorable(row: Sequence[Any]) -> str | None:
+    """Why an event row must not be stored (a count or an amount out of range), or None.
+
+    The adapters check values first; this is the ledger's own guard, so that no value
+    can ever fail a commit (SQLite refuses integers past 64 bits) and stop ingestion.
+    """
+    for v in row[_COUNTS]:
+        if type(v) is not int or not 0 <= v <= MAX_TOKENS:
+            return _why_not(row)
+    for i in _MONEY:
+        v = row[i]
+        if v is not None and not -_MAX_NANO <= v <= _MAX_NANO:
+            return f"{EVENT_COLUMNS[i]} {v!r} nano-dollars is out of range"
+    return None
+
+
+def _why_not(row: Sequence[Any]) -> str:
+    for name in EVENT_COUNTS:
+        v = row[AT[name]]
+        if type(v) is not int or not 0 <= v <= MAX_TOKENS:
+            return f"{name} {v!r} is not a count (0 to {MAX_TOKENS})"
+    raise AssertionError("no count out of range")
+
+
+def origin_of(row: Sequence[Any]) -> tuple[str, str, int]:
+    """(source, path, offset) a row was read from, for reporting it as a bad record."""
+    path, _, offset = str(row[ORIGIN]).rpartition(":")
+    return row[SOURCE], path, int(offset) if offset.isdigit() else 0

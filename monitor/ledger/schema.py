@@ -1,0 +1,195 @@
+"""The ledger's on-disk format: its versions and the path from each to the next.
+
+`meta.schema` holds the version. Opening a ledger read-write brings it to
+`SCHEMA_VERSION` in one transaction; a ledger from a newer llm-monitor is refused, read
+or write. A migration's SQL is history: it creates what that version had and never
+changes afterwards. Rollup contents are not part of it: a migration that adds a rolled-up
+measure asks for `rebuild_rollups`, and the rollups are refilled from the events, by
+today's definition, once every migration has run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from monitor.ledger import rollups
+from monitor.ledger.connection import LedgerError, transaction
+
+SCHEMA_VERSION: Final = 4
+
+
+class Migration(NamedTuple):
+    sql: str
+    """Statements separated by ';' (its comments must not contain one)."""
+    rebuild_rollups: bool = False
+
+
+# A rollup row's columns as versions 1 to 4 have them (both rollups; history, like every
+# migration: a new measure adds its column in its own migration).
+_ROLLUP_V1: Final = """    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    events INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_nano INTEGER NOT NULL DEFAULT 0,
+    unpriced_calls INTEGER NOT NULL DEFAULT 0,"""
+
+_V1: Final = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
+    day TEXT NOT NULL,                  -- local date (ledger time zone), YYYY-MM-DD
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL DEFAULT '', -- '' when the record names none
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 1,
+    cost_nano INTEGER,                  -- NULL: unpriced
+    cost_basis TEXT NOT NULL,
+    reported_nano INTEGER,
+    priced_nano INTEGER,
+    tags TEXT NOT NULL DEFAULT '{{}}',    -- JSON object of strings
+    origin TEXT NOT NULL DEFAULT '',
+    flags INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_day ON events (day);
+CREATE TABLE daily (
+{_ROLLUP_V1}
+    PRIMARY KEY (day, source, provider, model, operation)
+) WITHOUT ROWID;
+CREATE TABLE cursors (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    dev INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    fp_len INTEGER NOT NULL,
+    fp_hash TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT '{{}}',
+    PRIMARY KEY (source, path)
+);
+CREATE TABLE source_stats (
+    source TEXT PRIMARY KEY,
+    events INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_event INTEGER                  -- epoch ms of the newest event's ts
+);
+CREATE TABLE parse_errors (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    at INTEGER NOT NULL                 -- epoch ms when it was seen
+)
+"""
+
+_V2: Final = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- budget | forecast | spike | health | test
+    rule TEXT NOT NULL DEFAULT '',      -- budget name, spike rule or source name
+    period TEXT NOT NULL DEFAULT '',    -- period instance: 2026-11-23, 2026-W48, 2026-11, …
+    threshold TEXT NOT NULL DEFAULT '', -- "0.8", "forecast", …
+    created INTEGER NOT NULL,           -- epoch ms when decided
+    severity TEXT NOT NULL,             -- info | warning | failure
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hold_until INTEGER,                 -- epoch ms: held by quiet hours until then
+    delivered INTEGER NOT NULL DEFAULT 0, -- epoch ms of delivery, 0 = not yet
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    UNIQUE (kind, rule, period, threshold)
+);
+CREATE INDEX alerts_pending ON alerts (delivered) WHERE delivered = 0
+"""
+
+# Tag reports read this instead of parsing every event's JSON (`monitor.ledger.rollups`).
+_V3: Final = f"""
+CREATE TABLE daily_tags (
+    tag TEXT NOT NULL,
+    value TEXT NOT NULL,
+{_ROLLUP_V1}
+    PRIMARY KEY (tag, value, day, source, provider, model, operation)
+) WITHOUT ROWID
+"""
+
+# Which targets confirmed an alert, so a restart owes it only to the others: a JSON list
+# of the redacted target labels `monitor.notify.Notifier` uses, '' for none yet.
+_V4: Final = """
+ALTER TABLE alerts ADD COLUMN sent_to TEXT NOT NULL DEFAULT ''
+"""
+
+MIGRATIONS: Final[dict[int, Migration]] = {
+    1: Migration(_V1),
+    2: Migration(_V2),
+    3: Migration(_V3, rebuild_rollups=True),
+    4: Migration(_V4),
+}
+"""version → what brings a ledger from version-1 to version."""
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def check_version(version: int, path: Path) -> None:
+    """LedgerError for a ledger written by a newer llm-monitor."""
+    if version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"{path}: ledger schema {version} is newer than this llm-monitor "
+            f"({SCHEMA_VERSION}); upgrade llm-monitor"
+        )
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the ledger to `SCHEMA_VERSION` (nothing to do when it is there)."""
+    version = schema_version(db)
+    check_version(version, path)
+    if version == SCHEMA_VERSION:
+        return
+    with transaction(db):
+        rebuild = False
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            migration = MIGRATIONS[target]
+            for statement in migration.sql.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            rebuild |= migration.rebuild_rollups
+        if rebuild:
+            rollups.rebuild(db)
+        set_meta(db, "schema", str(SCHEMA_VERSION))
+
+
+def get_meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,389 @@
+"""`Ledger`: one SQLite file, and the exactly-once commit into it.
+
+Exactly-once rests on one rule: the events read from a file and that file's cursor
+(offset + adapter state) are committed in ONE transaction. A crash before the commit
+loses both (the bytes are read again); a crash after keeps both (they are not).
+
+Events are unique by `key`. A second copy of a key replaces the stored one only when it
+carries more tokens — Claude Code writes one message several times while it streams —
+and the caller is told the previous version so running totals move by the difference.
+The rollups move in the same transaction (`monitor.ledger.rollups`), so reports over
+millions of events read a few thousand rows. Changing the time zone rebuilds them.
+
+Readers (`report`, `status`) open the file read-only beside a running daemon: WAL lets
+them read a consistent snapshot while the daemon writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime, tzinfo
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.events import UsageEvent, ts_ms
+from monitor.ledger import reads, rows, schema
+from monitor.ledger.batch import Applied, BadRecord, Batch, CursorConflict, CursorMark
+from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
+from monitor.ledger.rollups import Delta, rebuild
+from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
+from monitor.tail import Cursor
+
+_KEY_CHUNK: Final = 500
+_SESSION_KEYS_MAX: Final = 400_000
+MAX_ERRORS_KEPT: Final = 1000
+"""Parse errors kept per source (the count in source_stats is never trimmed)."""
+
+_CURSOR_COLUMNS: Final = (
+    "source", "path", "dev", "inode", "fp_len", "fp_hash", "file_id", "offset", "size",
+    "mtime_ns", "state",
+)  # fmt: skip
+_cursor_fields = attrgetter(*_CURSOR_COLUMNS[:-1])
+_PUT_CURSOR: Final = (
+    f"INSERT OR REPLACE INTO cursors ({', '.join(_CURSOR_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CURSOR_COLUMNS))})"
+)
+
+
+def _cursor_row(c: Cursor) -> tuple[Any, ...]:
+    return (*_cursor_fields(c), json.dumps(c.state, separators=(",", ":")) if c.state else "{}")
+
+
+def _bad_row(row: EventRow, message: str) -> BadRecord:
+    return BadRecord(*rows.origin_of(row), message)
+
+
+class Ledger:
+    """One SQLite file. Open read-write for ingesting, read-only for reports."""
+
+    def __init__(
+        self,
+        path: Path,
+        tz: tzinfo,
+        tz_name: str,
+        *,
+        readonly: bool = False,
+        threaded: bool = False,
+    ) -> None:
+        """`threaded`: the connection may be used from a worker thread (one at a time)."""
+        self.path = Path(path)
+        self.tz = tz
+        self.tz_name = tz_name
+        self.readonly = readonly
+        self.day_of = DayOf(tz)
+        self.db = connect(self.path, readonly=readonly, threaded=threaded)
+        if not readonly:
+            try:
+                tune_for_writing(self.db)
+                schema.migrate(self.db, self.path)
+                self._ensure_timezone()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"{self.path}: cannot write the ledger: {exc}") from exc
+        self.last_counts: dict[str, tuple[int, int]] = {}
+        """(new, updated) events per source of the last commit."""
+        self.last_refused: list[BadRecord] = []
+        """Events the last commit stored as bad records instead (`unstorable`)."""
+        self._session_keys: set[str] | None = None
+        self._cold = False
+        if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+            self._session_keys = set()
+            self._cold = True
+        if readonly:
+            try:
+                version = self.schema_version()
+            except sqlite3.Error as exc:
+                self.db.close()
+                raise LedgerError(f"{self.path}: cannot read the ledger: {exc}") from exc
+            try:
+                schema.check_version(version, self.path)
+            except LedgerError:
+                self.db.close()
+                raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return schema.schema_version(self.db)
+
+    def _ensure_timezone(self) -> None:
+        """Local days depend on the zone: a changed zone re-derives them (and the rollups)."""
+        stored = schema.get_meta(self.db, "timezone")
+        if stored == self.tz_name:
+            return
+        with transaction(self.db):
+            if stored is not None:
+                ids = self.db.execute("SELECT id, ts FROM events").fetchall()
+                self.db.executemany(
+                    "UPDATE events SET day=? WHERE id=?",
+                    ((self.day_of(ts), i) for i, ts in ids),
+                )
+                rebuild(self.db)
+            schema.set_meta(self.db, "timezone", self.tz_name)
+
+    # -- cursors ----------------------------------------------------------------
+
+    def cursors(self, source: str | None = None) -> list[Cursor]:
+        sql = f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM cursors"
+        args: tuple[Any, ...] = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            args = (source,)
+        found = []
+        for r in self.db.execute(sql, args):
+            fields = dict(zip(_CURSOR_COLUMNS, r, strict=True))
+            state = fields.pop("state")
+            found.append(
+                Cursor(**fields, state=json.loads(state) if state and state != "{}" else {})
+            )
+        return found
+
+    # -- the exactly-once commit --------------------------------------------------
+
+    def commit(self, batch: Batch, *, want_applied: bool = True) -> list[Applied]:
+        """Store events, cursors and bad-record reports in one transaction (`_commit`).
+
+        A ledger opened empty looks up only the keys this process inserted; should another
+        writer have slipped in, the unique key says so and the commit is redone looking up
+        every key.
+        """
+        try:
+            return self._commit(batch, want_applied)
+        except sqlite3.IntegrityError:
+            if self._session_keys is None:
+                raise
+            self._session_keys = None
+            return self._commit(batch, want_applied)
+
+    def _commit(self, batch: Batch, want_applied: bool) -> list[Applied]:
+        """Store events, cursors and bad-record reports in one transaction.
+
+        Returns what changed: new events, and stored events superseded by a larger copy
+        (with the stored version as `previous`). Re-delivered copies that are not larger
+        change nothing and are not returned. A bulk backfill that needs no answer passes
+        `want_applied=False` and is spared building it.
+        """
+        self.last_counts = {}
+        self.last_refused = []
+        if not batch:
+            return []
+        db = self.db
+        tokens, source_at, ts_at = rows.tokens, rows.SOURCE, rows.TS
+        chosen, refused = self._largest_copies(batch)
+        applied: list[Applied] = []
+        with transaction(db):
+            self._check_cursors(batch.expected)
+            existing = self._existing(list(chosen))
+            inserts: list[EventRow] = []
+            updates: list[EventRow] = []
+            delta = Delta()
+            stats: dict[str, list[int]] = {}
+            for key, (row, ev) in chosen.items():
+                old = existing.get(key)
+                if old is not None and tokens(row) <= tokens(old):
+                    continue
+                delta.add(row)
+                source, ts = row[source_at], row[ts_at]
+                st = stats.get(source)
+                if st is None:
+                    st = stats[source] = [0, ts, 0]
+                elif ts > st[1]:
+                    st[1] = ts
+                if old is None:
+                    inserts.append(row)
+                    st[0] += 1
+                    if want_applied:
+                        applied.append(Applied(ev or event_from_row(row)))
+                else:
+                    st[2] += 1
+                    delta.remove(old)
+                    updates.append(rows.update_params(row))
+                    if want_applied:
+                        applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
+            if inserts:
+                db.executemany(rows.INSERT_EVENT, inserts)
+                if self._session_keys is not None:
+                    self._session_keys.update(r[rows.KEY] for r in inserts)
+                    if len(self._session_keys) > _SESSION_KEYS_MAX:
+                        self._session_keys = None  # memory bound: look every key up again
+            if updates:
+                db.executemany(rows.UPDATE_EVENT, updates)
+            if delta:
+                delta.apply(db)
+            self.last_counts = {src: (v[0], v[2]) for src, v in stats.items()}
+            for source, (n, last, _) in stats.items():
+                db.execute(
+                    """INSERT INTO source_stats (source, events, errors, last_event)
+                       VALUES (?, ?, 0, ?)
+                       ON CONFLICT (source) DO UPDATE SET events = events + excluded.events,
+                           last_event = MAX(COALESCE(last_event, 0), excluded.last_event)""",
+                    (source, n, last),
+                )
+            if batch.dropped_cursors:
+                db.executemany(
+                    "DELETE FROM cursors WHERE source = ? AND path = ?",
+                    sorted(batch.dropped_cursors),
+                )
+            if batch.cursors:
+                db.executemany(_PUT_CURSOR, [_cursor_row(c) for c in batch.cursors.values()])
+            if batch.errors or refused:
+                self._record_errors([*batch.errors, *refused])
+        self.last_refused = refused
+        return applied
+
+    def _largest_copies(
+        self, batch: Batch
+    ) -> tuple[dict[str, tuple[EventRow, UsageEvent | None]], list[BadRecord]]:
+        """The batch's storable rows, the largest copy of each key (first among equals), by
+        key, with the event each came from (None for `batch.rows`); and the unstorable."""
+        day_of = self.day_of
+        tokens, key_at = rows.tokens, rows.KEY
+        chosen: dict[str, tuple[EventRow, UsageEvent | None]] = {}
+        refused: list[BadRecord] = []
+        candidates: list[tuple[EventRow, UsageEvent | None]]
+        candidates = [(event_row(e, day_of), e) for e in batch.events]
+        candidates += [(row, None) for row in batch.rows]
+        for row, ev in candidates:
+            why = unstorable(row)
+            if why is not None:
+                refused.append(_bad_row(row, why))
+                continue
+            key = row[key_at]
+            have = chosen.get(key)
+            if have is None or tokens(row) > tokens(have[0]):
+                chosen[key] = (row, ev)
+        return chosen, refused
+
+    def _check_cursors(self, expected: dict[tuple[str, str], CursorMark]) -> None:
+        """CursorConflict unless every file's stored cursor is the one its bytes were
+        read from. Inside the commit's write transaction, so nobody moves one meanwhile."""
+        moved = []
+        for (source, path), mark in expected.items():
+            row = self.db.execute(
+                "SELECT file_id, offset FROM cursors WHERE source = ? AND path = ?",
+                (source, path),
+            ).fetchone()
+            if (None if row is None else (row[0], row[1])) != mark:
+                moved.append((source, path))
+        if moved:
+            # Another writer exists (or existed): keys this process did not insert may
+            # be stored, so stop trusting the empty-ledger shortcut.
+            self._session_keys = None
+            raise CursorConflict(moved)
+
+    def _existing(self, keys: list[str]) -> dict[str, EventRow]:
+        """Stored rows for `keys`, shaped like `event_row` output.
+
+        A ledger that was empty when opened can only hold keys this process inserted:
+        only those are looked up, which spares a cold backfill most of its queries.
+        """
+        if self._session_keys is not None:
+            keys = [k for k in keys if k in self._session_keys]
+        found: dict[str, EventRow] = {}
+        for i in range(0, len(keys), _KEY_CHUNK):
+            part = keys[i : i + _KEY_CHUNK]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(
+                f"SELECT {rows.COLUMN_LIST} FROM events WHERE key IN ({marks})", part
+            ):
+                found[row[rows.KEY]] = tuple(row)
+        return found
+
+    def _record_errors(self, errors: Iterable[BadRecord]) -> None:
+        now = ts_ms(datetime.now().astimezone())
+        counts: dict[str, int] = {}
+        found = []
+        for err in errors:
+            counts[err.source] = counts.get(err.source, 0) + 1
+            found.append((err.source, err.path, err.offset, err.message[:500], now))
+        self.db.executemany(
+            "INSERT INTO parse_errors (source, path, offset, message, at) VALUES (?,?,?,?,?)",
+            found,
+        )
+        for source, n in counts.items():
+            self.db.execute(
+                """INSERT INTO source_stats (source, events, errors) VALUES (?, 0, ?)
+                   ON CONFLICT (source) DO UPDATE SET errors = errors + excluded.errors""",
+                (source, n),
+            )
+            self.db.execute(
+                """DELETE FROM parse_errors WHERE source = ? AND id NOT IN (
+                       SELECT id FROM parse_errors WHERE source = ? ORDER BY id DESC LIMIT ?)""",
+                (source, source, MAX_ERRORS_KEPT),
+            )
+
+    # -- repricing -------------------------------------------------------------------
+
+    def rewrite_costs(self, changes: Iterable[tuple[UsageEvent, UsageEvent]]) -> int:
+        """Store new costs for (old, new) pairs of the same key, keeping the rollups in step."""
+        n = 0
+        delta = Delta()
+        with transaction(self.db):
+            for old, new in changes:
+                new_row = event_row(new, self.day_of)
+                delta.remove(event_row(old, self.day_of))
+                delta.add(new_row)
+                self.db.execute(rows.REPRICE_EVENT, rows.reprice_params(new_row))
+                n += 1
+            if delta:
+                delta.apply(self.db)
+        return n
+
+    # -- reading -------------------------------------------------------------------
+
+    def iter_events(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[UsageEvent]:
+        return reads.events_between(self.db, since, until)
+
+    def event_pages(self, page: int = 20_000) -> Iterator[list[UsageEvent]]:
+        """Every event, a page at a time (keyset on id): bounded memory for any ledger."""
+        return reads.event_pages(self.db, page)
+
+    def recent_events(self, limit: int) -> list[UsageEvent]:
+        return reads.recent_events(self.db, limit)
+
+    @property
+    def was_empty(self) -> bool:
+        """The ledger held no event when opened (a first backfill is under way)."""
+        return self._cold
+
+    def meta(self, key: str) -> str | None:
+        return schema.get_meta(self.db, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        schema.set_meta(self.db, key, value)
+
+    def shrink_cache(self) -> None:
+        """After a backfill: a long-lived daemon needs neither a 64 MiB page cache nor the
+        backfill's key set and memos."""
+        self.db.execute("PRAGMA cache_size = -4096")
+        self.db.execute("PRAGMA shrink_memory")
+        self._session_keys = None
+        rows.forget_memos()
+        self.day_of = DayOf(self.tz)
+
+    def source_stats(self) -> dict[str, dict[str, Any]]:
+        """Per source: events, errors (bad records), last_event (datetime) and files."""
+        out: dict[str, dict[str, Any]] = {
+            s.source: {"events": s.events, "errors": s.errors, "last_event": s.last_event}
+            for s in reads.source_stats(self.db)
+        }
+        for source, files in reads.files_per_source(self.db).items():
+            out.setdefault(source, {"events": 0, "errors": 0, "last_event": None})["files"] = files
+        return out
+
+    def unpriced(self) -> list[reads.UnpricedModel]:
+        """(provider, model, calls) of every model that has unpriced calls."""
+        return reads.unpriced_models(self.db)

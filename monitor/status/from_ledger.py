@@ -1,0 +1,102 @@
+"""The status document's numbers read from the ledger: when no daemon answers (`status`,
+`budget list`), and the budget scopes the daemon's totals cannot answer.
+
+Every read goes through `monitor.ledger.reads`; nothing here writes SQL against the
+usage tables. `ledger_alerts` reads the alert store's table, which the alert store owns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from monitor.events import from_nano
+from monitor.forecast import forecast
+from monitor.ledger import reads
+from monitor.periods import local_day, period_days, period_label
+from monitor.status.document import budget_entry, build_status, sources_entries
+from monitor.totals import Totals
+
+if TYPE_CHECKING:
+    from monitor.config import BudgetConfig, Config
+    from monitor.ledger import Ledger
+
+
+def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
+    """Totals seeded from the daily rollup (+ the last day's events for hourly burn).
+
+    Reads a few thousand rollup rows instead of every event: fast enough for `status`.
+    """
+    totals = Totals(ledger.tz)
+    first_day = reads.first_day(ledger.db)
+    if first_day is not None:
+        totals.seed_first_day(first_day)
+    today = local_day(now, ledger.tz)
+    first = min(period_days("month", today)[0], period_days("week", today)[0])
+    first = min(first, today - timedelta(days=8))
+    for day in reads.days_since(ledger.db, first):
+        totals.seed_day(day.day, (day.source, day.provider, day.model, day.operation), day.sums)
+    for call in reads.priced_calls_since(ledger.db, now - timedelta(hours=25)):
+        dims = (call.source, call.provider, call.model, call.operation)
+        totals.seed_minute(call.ts, dims, call.cost_nano)
+    return totals
+
+
+def budget_entries(
+    budgets: Sequence[BudgetConfig],
+    totals: Totals,
+    now: datetime,
+    tz: tzinfo,
+    db: sqlite3.Connection,
+) -> list[dict[str, Any]]:
+    """Budget entries from totals (the daemon's, or seeded from the ledger); a scope the
+    totals cannot answer (a tag they do not track) is read from the ledger's rollups."""
+    out = []
+    today = local_day(now, tz)
+    for b in budgets:
+        scope = dict(b.scope) or None
+        try:
+            spent = totals.spent(b.period, now, scope)
+            fc = totals.forecast(b.period, now, scope)
+        except ValueError:
+            first, end = period_days(b.period, today)
+            daily = reads.daily_cost(db, b.scope, min(first, today - timedelta(days=7)), end)
+            spent = from_nano(sum(v for d, v in daily.items() if first <= d < end))
+            fc = forecast(b.period, now, tz, daily, first_day=totals.first_day)
+        alerts = ledger_alerts(db, b.name, period_label(b.period, today))
+        out.append(budget_entry(b, spent, fc, now, tz, alerts))
+    return out
+
+
+def ledger_alerts(db: sqlite3.Connection, budget: str, period: str) -> list[dict[str, Any]]:
+    """Alerts decided for a budget in one period instance (e.g. "2026-11"), for `status`."""
+    try:
+        rows = db.execute(
+            "SELECT threshold, delivered FROM alerts WHERE kind IN ('budget', 'forecast') "
+            "AND rule = ? AND period = ? ORDER BY id",
+            (budget, period),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    return [
+        {"threshold": float(t) if t != "forecast" else "forecast", "delivered": bool(d)}
+        for t, d in rows
+    ]
+
+
+def status_from_ledger(
+    config: Config, ledger: Ledger, now: datetime | None = None
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    totals = totals_from_ledger(ledger, now)
+    summary = totals.summary(now, top=5)
+    return build_status(
+        summary=summary,
+        timezone=config.timezone_name,
+        daemon=False,
+        budgets=budget_entries(config.budgets, totals, now, ledger.tz, ledger.db),
+        unpriced=ledger.unpriced(),
+        sources=sources_entries(config, ledger.source_stats()),
+    )

@@ -1,0 +1,82 @@
+"""5-hour blocks, pure: the boundaries ccusage 20.0.24's `blocks` draws on the same calls."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from monitor.blocks import Block, BlockCall, blocks, learned_limit, project
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def calls(*times: str, tokens: int = 110, cost: str | None = "0.00045") -> list[BlockCall]:
+    return [BlockCall(at(t), tokens, None if cost is None else Decimal(cost)) for t in times]
+
+
+def test_blocks_match_what_ccusage_draws_on_the_same_calls() -> None:
+    # Checked against `ccusage claude blocks --json` on these very timestamps: a call
+    # exactly 5 h after the block's start stays in it, one a second later opens a block
+    # at its hour, a gap over 5 h opens one too, and the gap itself is no row.
+    got = blocks(
+        calls(
+            "2026-11-20 10:17:00",
+            "2026-11-20 15:00:00",
+            "2026-11-20 15:16:59",
+            "2026-11-20 15:17:00",
+            "2026-11-21 01:00:00",
+            "2026-11-21 06:00:00",
+        )
+    )
+    assert [(b.start, b.end, b.last, b.calls, b.tokens) for b in got] == [
+        (at("2026-11-20 10:00"), at("2026-11-20 15:00"), at("2026-11-20 15:00"), 2, 220),
+        (at("2026-11-20 15:00"), at("2026-11-20 20:00"), at("2026-11-20 15:17"), 2, 220),
+        (at("2026-11-21 01:00"), at("2026-11-21 06:00"), at("2026-11-21 06:00"), 2, 220),
+    ]
+    assert got[0].cost == Decimal("0.00090")
+
+
+def test_a_burst_across_the_block_boundary_is_split_at_five_hours_from_the_start() -> None:
+    times = [f"2026-11-20 {h:02d}:{m:02d}:00" for h in range(9, 16) for m in (0, 20, 40)]
+    got = blocks(calls(*times))
+    assert [(b.start.hour, b.calls) for b in got] == [(9, 16), (14, 5)]
+
+
+def test_the_block_runs_five_hours_from_the_hour_of_its_first_call_not_from_the_call() -> None:
+    got = blocks(calls("2026-11-20 00:59:00", "2026-11-20 05:00:00"))
+    assert [b.start.hour for b in got] == [0]
+    got = blocks(calls("2026-11-20 00:59:00", "2026-11-20 05:00:01"))
+    assert [b.start.hour for b in got] == [0, 5]
+
+
+def test_unpriced_calls_are_counted_apart_not_as_zero_dollars() -> None:
+    [b] = blocks(calls("2026-11-20 10:00", "2026-11-20 10:05", cost=None))
+    assert (b.calls, b.cost, b.unpriced_calls) == (2, Decimal(0), 2)
+
+
+def test_the_active_block_projects_its_burn_rate_to_its_end() -> None:
+    [b] = blocks(calls("2026-11-20 10:00", "2026-11-20 11:00", tokens=6000, cost="1.5"))
+    now = at("2026-11-20 11:00")
+    assert b.is_active(now) and not b.is_active(at("2026-11-20 15:00"))
+    p = project(b, now)
+    assert p.remaining == timedelta(hours=4)
+    assert p.burn_tokens_per_minute == 200.0
+    assert p.tokens_at_end == 12000 + 200 * 240
+    assert p.burn_cost_per_hour == Decimal("3.000000")
+    assert p.cost_at_end == Decimal("15.000000")
+
+
+def test_a_limit_is_learned_as_the_p90_of_completed_blocks_once_there_are_enough() -> None:
+    def done(tokens: int) -> Block:
+        b = Block(
+            at("2026-11-01 00:00"), at("2026-11-01 05:00"), at("2026-11-01"), at("2026-11-01")
+        )
+        b.tokens, b.cost = tokens, Decimal(tokens) / 1000
+        return b
+
+    assert learned_limit([done(1), done(2)]) is None
+    learned = learned_limit([done(t) for t in range(100, 1100, 100)])
+    assert learned is not None
+    assert (learned.tokens, learned.cost, learned.blocks) == (1000, Decimal(1), 10)
