@@ -269,6 +269,29 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_statusline(args: argparse.Namespace) -> int:
+    """Claude Code's statusLine command: one line, exit 0, whatever happens."""
+    import os
+
+    from monitor.statusline import statusline
+
+    try:
+        raw = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    except Exception:  # a closed, captured or odd stdin is empty input
+        raw = b""
+    try:
+        config: Config | None = config_of(args)
+    except Exception:
+        config = None
+    color = not os.environ.get("NO_COLOR") and args.format == "text"
+    try:
+        line = statusline(raw, config, args.format, color=color)
+    except Exception:
+        line = "llm-monitor"
+    print(line)
+    return EXIT_OK
+
+
 def cmd_completion(args: argparse.Namespace) -> int:
     from monitor.completion import completion_script
 
@@ -323,6 +346,12 @@ def build_parser(
     p.add_argument("--rate", type=float, help="simulated calls per second")
     p = add("status", cmd_status, "today / week / month spend, forecasts, budgets, sources")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add(
+        "statusline",
+        cmd_statusline,
+        "one line for Claude Code's status bar (reads its JSON on stdin), tmux or waybar",
+    )
+    p.add_argument("--format", choices=("text", "tmux", "waybar", "json"), default="text")
 
     p = add("report", cmd_report, "usage and cost tables from the ledger")
     p.add_argument(

@@ -488,7 +488,9 @@ class Daemon:
     def _after_ingest(self, report: IngestReport) -> None:
         if self.metrics is not None:
             self.metrics.observe_report(report)
-        self.picture.count_round(report, self.ingestor.cursors if self.ingestor else ())
+        self.picture.count_round(
+            report, self.ingestor.cursors if self.ingestor else (), datetime.now(UTC)
+        )
 
     def _publish_totals(self) -> None:
         """Totals for subscribers: the snapshot minus the recent events (series included)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 from monitor import parallel as _parallel
 from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
+from monitor.limits import LimitSnapshot
 from monitor.parse_file import Parsed, SourceSpec, parse_chunks
 from monitor.sources import get_format
 from monitor.sources.base import Format
@@ -56,6 +57,8 @@ class SourceCounts:
 class IngestReport:
     sources: dict[str, SourceCounts] = field(default_factory=dict)
     applied: list[Applied] = field(default_factory=list)
+    limits: list[LimitSnapshot] = field(default_factory=list)
+    """Plan-window snapshots the round stored (or found stored already)."""
 
     def counts(self, source: str) -> SourceCounts:
         c = self.sources.get(source)
@@ -232,6 +235,7 @@ class Ingestor:
                     continue
                 counts.files_read += 1
                 batch.rows.extend(res.rows)
+                batch.limits.extend(res.limits)
                 for c in res.cursors:
                     batch.expect(name, c.path, None)
                     batch.put_cursor(c)
@@ -277,6 +281,7 @@ class Ingestor:
             counts = report.counts(source)
             counts.events += new
             counts.updated += updated
+        report.limits.extend(batch.limits)
         for bad in self.ledger.last_refused:
             self._log_bad(bad.source, bad.path, bad.offset, bad.message, report.counts(bad.source))
         if self.keep_applied:
@@ -375,6 +380,7 @@ class Ingestor:
         """Add what a file's chunks gave to the batch: its events, bad records and cursors."""
         name = src.config.name
         batch.events.extend(parsed.events)
+        batch.limits.extend(parsed.limits)
         for path, offset, message in parsed.errors:
             self._bad(name, path, offset, message, batch, counts)
         for cur in parsed.cursors:

@@ -51,7 +51,7 @@ class LimitSnapshot:
         """Identity for exactly-once storage: one reading of one window at one moment."""
         return (
             f"{self.tool}:{self.window_minutes}:{int(self.resets_at.timestamp())}:"
-            f"{int(self.observed_at.timestamp() * 1000)}"
+            f"{int(self.observed_at.timestamp() * 1000)}:{self.used_percent:g}"
         )
 
 
@@ -172,7 +172,11 @@ _CLAUDE_WINDOWS: Final = (("five_hour", FIVE_HOURS), ("seven_day", WEEK))
 
 
 def claude_limits(
-    rate_limits: Mapping[str, Any], observed_at: datetime, tool: str = "claude-code"
+    rate_limits: Mapping[str, Any],
+    observed_at: datetime,
+    tool: str = "claude-code",
+    *,
+    windows: Iterable[tuple[str, Any]] = _CLAUDE_WINDOWS,
 ) -> list[LimitSnapshot]:
     """Snapshots from the `rate_limits` Claude Code passes its statusLine command.
 
@@ -180,7 +184,8 @@ def claude_limits(
     a missing or null window (API-key users, older versions) is no snapshot.
     """
     out = []
-    for name, minutes in _CLAUDE_WINDOWS:
+    for name, raw_minutes in windows:
+        minutes = _minutes(raw_minutes, f"{name}.window_minutes")
         raw = rate_limits.get(name)
         if raw is None:
             continue

@@ -19,6 +19,7 @@ from datetime import tzinfo
 from typing import Any, Final
 
 from monitor.ledger import DayOf, event_row
+from monitor.limits import LimitSnapshot
 from monitor.parse_file import SourceSpec, parse_chunks
 from monitor.sources import get_format
 from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
@@ -40,6 +41,7 @@ class FileResult:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     errors: list[tuple[str, int, str]] = field(default_factory=list)
     """(path, offset, message) of bad records."""
+    limits: list[LimitSnapshot] = field(default_factory=list)
     pending: bool = False
     unreadable: str | None = None
     """Why the file could not be read (its OS error), if it could not."""
@@ -79,6 +81,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
                 cursors=parsed.cursors,
                 rows=[event_row(e, day_of) for e in parsed.events],
                 errors=parsed.errors,
+                limits=parsed.limits,
                 pending=parsed.pending,
             )
         )

@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from monitor.events import UsageEvent, event_payload
+from monitor.ledger.limits import latest as latest_limits
 from monitor.ledger.reads import first_day
+from monitor.limits import LimitSnapshot, window_states
 from monitor.periods import DOC_KEYS, PERIODS
 from monitor.status import budget_entries, build_status, sources_entries, totals_from_ledger
 from monitor.totals import Totals, TotalsSummary, Usage
@@ -49,6 +51,8 @@ class Picture:
     recent: deque[UsageEvent] = field(default_factory=lambda: deque(maxlen=RECENT))
     unpriced: dict[tuple[str, str], int] = field(default_factory=dict)
     source_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    limits: list[LimitSnapshot] = field(default_factory=list)
+    """Each (tool, window)'s latest snapshot."""
 
     @classmethod
     def empty(cls, config: Config) -> Picture:
@@ -74,6 +78,7 @@ class Picture:
             recent=deque(ledger.recent_events(RECENT), maxlen=RECENT),
             unpriced={(p, m): n for p, m, n in ledger.unpriced()},
             source_stats=ledger.source_stats(),
+            limits=latest_limits(ledger.db),
         )
 
     # -- moved by commits ------------------------------------------------------------
@@ -108,11 +113,16 @@ class Picture:
             items = sorted([*self.recent, e], key=lambda x: x.ts, reverse=True)
             self.recent = deque(items[:RECENT], maxlen=RECENT)
 
-    def count_round(self, report: IngestReport, cursors: Iterable[tuple[str, str]]) -> None:
-        """A round's bad records, and the files each source follows now."""
+    def count_round(
+        self, report: IngestReport, cursors: Iterable[tuple[str, str]], now: datetime
+    ) -> None:
+        """A round's bad records and plan-window snapshots, and the files each source
+        follows now."""
         for name, c in report.sources.items():
             st = self.source_stats.setdefault(name, _new_stats())
             st["errors"] = st.get("errors", 0) + c.errors
+        if report.limits:
+            self.limits = [s.snapshot for s in window_states([*self.limits, *report.limits], now)]
         files: dict[str, int] = {}
         for source, _ in cursors:
             files[source] = files.get(source, 0) + 1
@@ -146,6 +156,7 @@ class Picture:
             unpriced=unpriced,
             sources=sources_entries(config, self.source_stats),
             state=state,
+            limits=self.limits,
         )
 
     def snapshot(

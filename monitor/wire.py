@@ -103,6 +103,22 @@ class SourceEntry(TypedDict):
     last_event: str | None
 
 
+class LimitEntry(TypedDict):
+    """One plan window: `status --json`'s `limits`."""
+
+    tool: str
+    window: str
+    """"5h", "7d", or "<N>m"."""
+    window_minutes: int
+    used_percent: float
+    """0 once the window has reset (its `resets_at` passed) until a new snapshot arrives."""
+    resets_at: str
+    observed_at: str
+    basis: str
+    """"reported" (the tool said so) or "estimated"."""
+    plan: NotRequired[str]
+
+
 class StatusDoc(TypedDict):
     """`status --json`: the spend now, as the daemon keeps it or as the ledger has it."""
 
@@ -119,6 +135,8 @@ class StatusDoc(TypedDict):
     budgets: list[BudgetEntry]
     unpriced: list[UnpricedModel]
     sources: list[SourceEntry]
+    limits: list[LimitEntry]
+    """Plan windows (the 5-hour window, the weekly cap), latest snapshot each."""
 
 
 # -- the socket's documents -------------------------------------------------------------------

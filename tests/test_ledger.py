@@ -271,7 +271,7 @@ def test_v3_ledger_upgrade_keeps_pending_alerts_owed_to_every_target(
         )
     monkeypatch.undo()
     with open_ledger(tmp_path) as v4:
-        assert v4.schema_version() == SCHEMA_VERSION == 4
+        assert v4.schema_version() == SCHEMA_VERSION >= 4
         store = AlertStore(v4.db)
         [pending] = store.pending()
         assert (pending.threshold, pending.attempts, pending.sent_to) == ("0.8", 3, frozenset())
@@ -288,3 +288,39 @@ def test_a_cursor_dropped_after_it_was_recorded_is_not_written_back(tmp_path: Pa
         batch.put_cursor(moved)
         ledger.commit(batch)
         assert ledger.cursors() == [moved]
+
+
+def test_limit_snapshots_commit_with_the_batch_once_and_the_latest_is_the_window(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.ledger import Batch
+    from monitor.ledger.limits import latest
+    from monitor.limits import LimitSnapshot
+
+    seen = datetime(2026, 11, 22, 20, tzinfo=UTC)
+    resets = seen + timedelta(hours=3)
+    first = LimitSnapshot("codex", 300, 40.0, resets, seen, "plus")
+    later = LimitSnapshot("codex", 300, 55.0, resets, seen + timedelta(minutes=9), "plus")
+    week = LimitSnapshot("codex", 10080, 3.0, seen + timedelta(days=4), seen, "plus")
+    with Ledger(tmp_path / "l.sqlite3", ZoneInfo("UTC"), "UTC") as ledger:
+        ledger.commit(Batch(limits=[first, week]))
+        ledger.commit(Batch(limits=[first, later]))  # a re-read line adds nothing twice
+        stored = ledger.db.execute("SELECT COUNT(*) FROM limits").fetchone()[0]
+        assert stored == 3
+        assert latest(ledger.db) == [later, week]
+
+
+def test_rollups_kept_by_commits_equal_a_rebuild_from_the_events(tmp_path: Path) -> None:
+    from monitor.ledger.rollups import rebuild
+
+    late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", out=5, cost=None), ev("b", tags={"x": "y"})]))
+        ledger.commit(Batch(events=[ev("a", out=50, tags={"run": "r2"}), ev("c", ts=late)]))
+        old = next(e for e in ledger.iter_events() if e.key == "c")
+        ledger.rewrite_costs([(old, old.replace(cost=None, cost_basis="unpriced"))])
+        kept = daily(ledger), tag_rollup(ledger)
+        rebuild(ledger.db)
+        assert (daily(ledger), tag_rollup(ledger)) == kept

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from monitor.events import UsageEvent
 from monitor.ledger.rows import EventRow
+from monitor.limits import LimitSnapshot
 from monitor.tail import Cursor
 
 
@@ -56,6 +57,8 @@ class Batch:
     """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
     dropped_cursors: set[tuple[str, str]] = field(default_factory=set)
     """(source, path) of cursors whose file moved to a path that has its own cursor now."""
+    limits: list[LimitSnapshot] = field(default_factory=list)
+    """Plan-window snapshots read with these bytes (stored once, by key)."""
     expected: dict[tuple[str, str], CursorMark] = field(default_factory=dict)
     """Per file read for this batch, the cursor it was read from: the commit stores the
     batch only if the ledger still holds exactly these (compare-and-swap)."""
@@ -75,4 +78,11 @@ class Batch:
         self.dropped_cursors.add((source, path))
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.rows or self.cursors or self.errors or self.dropped_cursors)
+        return bool(
+            self.events
+            or self.rows
+            or self.cursors
+            or self.errors
+            or self.dropped_cursors
+            or self.limits
+        )

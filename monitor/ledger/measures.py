@@ -5,12 +5,14 @@ the events columns and their INSERT/UPDATE, the `daily` and `daily_tags` columns
 upserts and their rebuild from the events, the `SUM(...)` of every report — and what
 those selects return is read back by name as `Sums`, never by position.
 
-Adding a measure (say `audio_tokens`):
+Adding a measure (say `audio_tokens`, a `sum` of the event field of that name; `count`,
+`cost` and `unpriced` name one measure each):
 1. a `Measure` here, and its `Sums` field when it is rolled up (the two are checked
    against each other at import);
-2. a migration in `monitor/ledger/schema.py` that adds the column(s), with
-   `rebuild_rollups=True` when it is rolled up;
-3. the `UsageEvent` field of the same name that the adapters fill in.
+2. a migration in `monitor/ledger/schema.py`:
+   `ALTER TABLE events ADD COLUMN audio_tokens INTEGER NOT NULL DEFAULT 0`, the same for
+   `daily` and `daily_tags` when it is rolled up, and `rebuild_rollups=True`;
+3. the `UsageEvent` field of the same name, after its other counts, that adapters fill in.
 Nothing else names it in SQL.
 """
 

@@ -12,14 +12,12 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 from monitor.events import UsageEvent, from_ts_ms, ts_ms
 from monitor.ledger.measures import COST, ROLLUP_COLUMNS, Sums, sums_of_rollup
-from monitor.ledger.rollups import DIMENSIONS
+from monitor.ledger.rollups import COMBINATION, DIMENSIONS
 from monitor.ledger.rows import COLUMN_LIST, event_from_row
-
-_N: Final = len(ROLLUP_COLUMNS)
 
 
 class UnpricedModel(NamedTuple):
@@ -101,9 +99,6 @@ def unpriced_models(db: sqlite3.Connection) -> list[UnpricedModel]:
     ]
 
 
-_ROLLUP_SCOPES: Final = ("source", "provider", "model", "operation")
-
-
 def daily_cost(
     db: sqlite3.Connection, scope: Mapping[str, str], first: date, end: date
 ) -> dict[date, int]:
@@ -125,7 +120,7 @@ def daily_cost(
             clauses.append("json_extract(tags, ?) = ?")
             args.extend([f'$."{key}"', value])
     for key, value in scope.items():
-        if key in _ROLLUP_SCOPES:
+        if key in COMBINATION:
             clauses.append(f"{key} = ?")
             args.append(value)
     sql = (

@@ -20,8 +20,9 @@ from monitor.ledger import rows
 from monitor.ledger.measures import MEASURES, ROLLUP_COLUMNS, add_excluded, sums_of_events
 from monitor.ledger.rows import EventRow
 
-DIMENSIONS: Final = ("day", "source", "provider", "model", "operation")
-"""What a `daily` row is per; `daily_tags` rows are per (tag, value) and these."""
+COMBINATION: Final = ("source", "provider", "model", "operation")
+"""What a rollup row is per besides its day (and, in `daily_tags`, its tag and value)."""
+DIMENSIONS: Final = ("day", *COMBINATION)
 _DIMS: Final = ", ".join(DIMENSIONS)
 _COLS: Final = ", ".join(ROLLUP_COLUMNS)
 _N: Final = len(ROLLUP_COLUMNS)

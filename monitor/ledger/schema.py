@@ -14,10 +14,10 @@ import sqlite3
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from monitor.ledger import rollups
+from monitor.ledger import limits, rollups
 from monitor.ledger.connection import LedgerError, transaction
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 
 class Migration(NamedTuple):
@@ -146,6 +146,7 @@ MIGRATIONS: Final[dict[int, Migration]] = {
     2: Migration(_V2),
     3: Migration(_V3, rebuild_rollups=True),
     4: Migration(_V4),
+    5: Migration(limits.SCHEMA),
 }
 """version → what brings a ledger from version-1 to version."""
 

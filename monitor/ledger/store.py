@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from monitor.events import UsageEvent, ts_ms
-from monitor.ledger import reads, rows, schema
+from monitor.ledger import limits, reads, rows, schema
 from monitor.ledger.batch import Applied, BadRecord, Batch, CursorConflict, CursorMark
 from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
 from monitor.ledger.rollups import Delta, rebuild
@@ -237,6 +237,8 @@ class Ledger:
                 )
             if batch.cursors:
                 db.executemany(_PUT_CURSOR, [_cursor_row(c) for c in batch.cursors.values()])
+            if batch.limits:
+                limits.store(db, batch.limits)
             if batch.errors or refused:
                 self._record_errors([*batch.errors, *refused])
         self.last_refused = refused

@@ -24,6 +24,7 @@ unreadable or out of range makes that line a bad record, never a call of 0 token
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -32,6 +33,7 @@ from typing import Any, Final
 import msgspec
 
 from monitor.events import UsageEvent, decimal_from_json
+from monitor.limits import BadLimit, LimitSnapshot, claude_limits
 from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, collect
 from monitor.sources.common import (
     TOKEN_FIELDS,
@@ -157,8 +159,55 @@ def _event(ctx: ParseContext, offset: int, obj: Any) -> UsageEvent | ParseError:
 
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    """One event per spool line; stateless."""
-    return collect(state, json_lines(data, ctx.base_offset, _DECODER.decode), partial(_event, ctx))
+    """One event per spool line (or a plan-window snapshot per `"type": "limit"` line);
+    stateless."""
+    limits: list[LimitSnapshot] = []
+    result = collect(
+        state, json_lines(data, ctx.base_offset, _DECODER.decode), partial(_record, ctx, limits)
+    )
+    result.limits = limits
+    return result
+
+
+def _record(
+    ctx: ParseContext, limits: list[LimitSnapshot], offset: int, obj: Any
+) -> UsageEvent | ParseError | None:
+    if isinstance(obj, dict) and obj.get("type") == "limit":
+        limits.append(_limit(ctx, obj))
+        return None
+    return _event(ctx, offset, obj)
+
+
+def _limit(ctx: ParseContext, obj: dict[str, Any]) -> LimitSnapshot:
+    """A plan-window snapshot `llm-monitor statusline` spooled (Claude Code's windows):
+    `tool`, `window_minutes`, `used_percent`, `resets_at` (epoch seconds), `ts`, `plan`."""
+    tool = model_name(obj.get("tool"), "tool")
+    if not tool:
+        raise BadLimit("limit record without a tool")
+    when, _ = call_time(obj.get("ts"), ctx)
+    [snapshot] = claude_limits(
+        {"window": {"used_percentage": obj.get("used_percent"), "resets_at": obj.get("resets_at")}},
+        when,
+        tool,
+        windows=(("window", obj.get("window_minutes")),),
+    )
+    plan = obj.get("plan")
+    return replace(snapshot, plan=plan) if isinstance(plan, str) and plan else snapshot
+
+
+def encode_limit(snapshot: LimitSnapshot) -> bytes:
+    """The spool line of a plan-window snapshot (the writer's half of `_limit`)."""
+    record: dict[str, Any] = {
+        "type": "limit",
+        "tool": snapshot.tool,
+        "window_minutes": snapshot.window_minutes,
+        "used_percent": snapshot.used_percent,
+        "resets_at": int(snapshot.resets_at.timestamp()),
+        "ts": snapshot.observed_at.isoformat(),
+    }
+    if snapshot.plan:
+        record["plan"] = snapshot.plan
+    return _ENCODER.encode(record) + b"\n"
 
 
 FORMAT = Format(name="spool", kind="lines", parse=parse)

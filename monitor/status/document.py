@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.events import usd_json
 from monitor.forecast import Forecast, runs_out_on
+from monitor.limits import LimitSnapshot, window_states
 from monitor.periods import DOC_KEYS, PERIODS
 from monitor.totals import TotalsSummary
 
@@ -61,6 +62,7 @@ def build_status(
     unpriced: Iterable[tuple[str, str, int]],
     sources: Sequence[dict[str, Any]],
     state: str | None = None,
+    limits: Sequence[LimitSnapshot] = (),
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "now": summary.now.isoformat(),
@@ -87,7 +89,25 @@ def build_status(
     doc["budgets"] = list(budgets)
     doc["unpriced"] = [{"provider": p, "model": m, "calls": n} for p, m, n in unpriced]
     doc["sources"] = list(sources)
+    doc["limits"] = [limit_entry(s, summary.now) for s in limits]
     return doc
+
+
+def limit_entry(snapshot: LimitSnapshot, now: datetime) -> dict[str, Any]:
+    """One plan window as `status --json` shows it: reset (0 %) once its time has passed."""
+    [state] = window_states([snapshot], now)
+    entry: dict[str, Any] = {
+        "tool": snapshot.tool,
+        "window": snapshot.window,
+        "window_minutes": snapshot.window_minutes,
+        "used_percent": state.used_percent,
+        "resets_at": snapshot.resets_at.isoformat(),
+        "observed_at": snapshot.observed_at.isoformat(),
+        "basis": snapshot.basis,
+    }
+    if snapshot.plan:
+        entry["plan"] = snapshot.plan
+    return entry
 
 
 def sources_entries(config: Config, stats: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.events import from_nano
 from monitor.forecast import forecast
 from monitor.ledger import reads
+from monitor.ledger.limits import latest as latest_limits
 from monitor.periods import local_day, period_days, period_label
 from monitor.status.document import budget_entry, build_status, sources_entries
 from monitor.totals import Totals
@@ -99,4 +100,5 @@ def status_from_ledger(
         budgets=budget_entries(config.budgets, totals, now, ledger.tz, ledger.db),
         unpriced=ledger.unpriced(),
         sources=sources_entries(config, ledger.source_stats()),
+        limits=latest_limits(ledger.db),
     )
