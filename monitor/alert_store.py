@@ -18,16 +18,16 @@ read never waits for a writer. `AlertStore(db)` uses one connection for both.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import from_ts_ms, ts_ms
+from monitor.ledger.connection import transaction
 from monitor.rules.base import AlertKey, Decision
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class AlertStore:
         """Store decisions (one transaction); return only those not stored before."""
         created = ts_ms(now)
         new_ids: list[int] = []
-        with self._immediate():
+        with transaction(self.db):
             for d in decisions:
                 cur = self.db.execute(
                     """INSERT OR IGNORE INTO alerts (kind, rule, period, threshold, created,
@@ -164,7 +164,7 @@ class AlertStore:
         """Record that the targets labelled `labels` confirmed the alert (kept sorted)."""
         if not labels:
             return
-        with self._immediate():
+        with transaction(self.db):
             row = self.db.execute("SELECT sent_to FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             if row is not None:
                 merged = sorted(_labels(row[0]) | set(labels))
@@ -179,16 +179,6 @@ class AlertStore:
             "UPDATE alerts SET attempts = attempts + 1, last_error = ? WHERE id = ?",
             (error[:1000], alert_id),
         )
-
-    @contextlib.contextmanager
-    def _immediate(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # ------------------------------------------------------------ reads
 

@@ -55,6 +55,7 @@ from monitor.rules.base import (
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.ledger import Applied
+    from monitor.limits import LimitSnapshot
     from monitor.notify import Outcome
     from monitor.wire import AlertPayload
 
@@ -95,6 +96,7 @@ class AlertService:
         clock: Callable[[], datetime] = _utcnow,
         *,
         sources_provider: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+        limits_provider: Callable[[], Sequence[LimitSnapshot]] | None = None,
         on_alert: Callable[[AlertRow], None] | None = None,
         retry_base: float = RETRY_BASE,
         rules: Sequence[Callable[[], Rule]] = RULES,
@@ -107,6 +109,7 @@ class AlertService:
         self.totals_provider = totals_provider
         self.clock = clock
         self.sources_provider = sources_provider
+        self.limits_provider = limits_provider
         self.on_alert = on_alert
         self.retry_base = retry_base
         self.rules = [make() for make in rules]
@@ -164,6 +167,7 @@ class AlertService:
                 events=[a.event for a in applied],
                 sources=self.sources_provider() if self.sources_provider is not None else None,
                 since=self.started,
+                limits=self.limits_provider() if self.limits_provider is not None else (),
             )
             decisions: list[Decision] = []
             for rule in self.rules:

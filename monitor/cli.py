@@ -358,7 +358,7 @@ def build_parser(
         "--by",
         action="append",
         metavar="GROUP",
-        help="day|week|month|provider|model|source|operation|tag:KEY (repeatable)",
+        help="day|week|month|provider|model|source|operation|tag:KEY|block (repeatable)",
     )
     p.add_argument(
         "--since", help="first day (YYYY-MM-DD, inclusive) or instant (2026-11-01T12:00[+01:00])"

@@ -138,6 +138,7 @@ class Daemon:
             Notifier.from_config(config.alerts),
             lambda: self.picture.totals,
             sources_provider=lambda: self.picture.source_stats,
+            limits_provider=lambda: self.picture.limits,
             on_alert=lambda row: self.publish_alert(row.payload()),
         )
         self.server = ApiServer(config.socket_path, self.snapshot, self.hello_info)

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from monitor.events import UsageEvent, from_nano, to_nano, utc
 from monitor.forecast import RATE_DAYS, RECENT_HOURS, Forecast, days_between, forecast
@@ -59,6 +59,9 @@ from monitor.periods import (
     local_midnight,
     period_days,
 )
+
+if TYPE_CHECKING:
+    from monitor.ledger.measures import Sums
 
 DIMENSIONS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
 
@@ -164,25 +167,6 @@ def _vector(event: UsageEvent) -> _Vector:
     )
 
 
-class DaySums(Protocol):
-    """A pre-summed day (`monitor.ledger.measures.Sums` is one), for `Totals.seed_day`."""
-
-    @property
-    def cost_nano(self) -> int: ...
-    @property
-    def calls(self) -> int: ...
-    @property
-    def input_tokens(self) -> int: ...
-    @property
-    def output_tokens(self) -> int: ...
-    @property
-    def cache_read_tokens(self) -> int: ...
-    @property
-    def cache_write_tokens(self) -> int: ...
-    @property
-    def unpriced_calls(self) -> int: ...
-
-
 class Totals:
     """Incremental sums per local day and per minute (see the module docstring).
 
@@ -233,7 +217,7 @@ class Totals:
             self._bump(old_place, tuple(-v for v in old_vector))
             self._bump(place, vector)
 
-    def seed_day(self, day: date, dims: Sequence[str | None], sums: DaySums) -> None:
+    def seed_day(self, day: date, dims: Sequence[str | None], sums: Sums) -> None:
         """Add a pre-summed day bucket (the ledger's daily rollup) without minute detail.
 
         `dims` are (source, provider, model, operation); tracked tags stay unknown (None).

@@ -22,6 +22,7 @@ from monitor.budget_cmd import budget_set
 from monitor.config import Config, load_config
 from monitor.events import UsageEvent
 from monitor.ledger import Applied, Ledger
+from monitor.limits import LimitSnapshot
 from monitor.notify import Notifier, Outcome
 from monitor.rules import RULES
 from monitor.rules.base import Decision, Situation
@@ -105,6 +106,7 @@ class Rig:
         self.config = config
         Ledger(config.ledger_path, config.tz, config.timezone_name).close()  # migrates
         self.totals = Totals(config.tz)
+        self.limits: list[LimitSnapshot] = []
         self.store = AlertStore.open(config.ledger_path)
         self.service = self._service(clock)
 
@@ -115,6 +117,7 @@ class Rig:
             self.store,
             Notifier.from_config(self.config.alerts),
             lambda: self.totals,
+            limits_provider=lambda: self.limits,
             retry_base=0.01,
             **extra,  # type: ignore[arg-type]
         )
@@ -507,3 +510,35 @@ def test_deciding_and_storing_alerts_never_imports_apprise() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_plan_window_warnings_reach_apprise_once_across_a_restart_and_rearm_next_window(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rig = Rig(write_config(tmp_path, [receiver.url]))
+    first_reset = berlin("2026-11-20 14:05").astimezone(UTC)
+    seen = NOW.astimezone(UTC)
+
+    def reported(pct: float, resets: datetime) -> list[LimitSnapshot]:
+        return [LimitSnapshot("codex", 300, pct, resets, seen, "plus")]
+
+    rig.limits = reported(82.0, first_reset)
+    async with rig.running() as service:
+        assert len(await service.evaluate(NOW)) == 1
+        await receiver.arrived(1)
+    rig.restart()
+    async with rig.running() as service:
+        assert await service.evaluate(NOW) == []  # decided before the restart: not again
+        rig.limits = reported(96.0, first_reset)
+        assert len(await service.evaluate(NOW)) == 1
+        await receiver.arrived(2)
+        rig.limits = reported(12.0, first_reset + timedelta(hours=5))
+        assert await service.evaluate(NOW) == []
+        rig.limits = reported(85.0, first_reset + timedelta(hours=5))
+        assert len(await service.evaluate(NOW)) == 1
+        await receiver.arrived(3)
+    assert [(m["title"], m["type"]) for m in receiver.messages] == [
+        ("llm-monitor: limit 'codex 5h' at 80 % (resets 14:05)", "warning"),
+        ("llm-monitor: limit 'codex 5h' at 95 % (resets 14:05)", "warning"),
+        ("llm-monitor: limit 'codex 5h' at 80 % (resets 19:05)", "warning"),
+    ]

@@ -71,7 +71,7 @@ def test_bash_completes_files_after_a_path_option(bash_script: str, tmp_path: Pa
     assert offered == ["status.toml"]
     # The option's value is skipped: the next word is a subcommand again.
     offered = complete_bash(bash_script, "llm-monitor", "--config", "x.toml", "sta", cwd=tmp_path)
-    assert offered == ["status"]
+    assert offered == ["status", "statusline"]
 
 
 @pytest.mark.e2e

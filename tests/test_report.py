@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pytest
 
 from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
-from monitor.ledger.query import Selection, parse_selection, query, selection
+from monitor.ledger.query import QueryResult, Selection, parse_selection, query, selection
 from monitor.report import (
     Pricer,
     compare,
@@ -632,6 +632,200 @@ def test_compare_and_estimate_take_instants_in_their_selections(
     assert (code, err) == (0, "")
     assert json.loads(out)["sample_calls"] == 7
     assert json.loads(out)["cost_usd"] == "0.675000"
+
+
+# -- report --by block: 5-hour blocks per source (monitor.blocks) ---------------------
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# claude-code: a block from 10:00 holding the call exactly 5 h later, the next call (one
+# second later) opening the 15:00 block, a gap, then a block at 01:00; codex: one block at
+# 14:00, one call unpriced.
+BLOCK_EVENTS = [
+    ev(
+        "c1",
+        _at("2026-11-20 10:17:00"),
+        source="claude-code",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        inp=1000,
+        out=100,
+        cache_read=600,
+        cache_write=300,
+        cost="0.01",
+    ),
+    ev(
+        "c2",
+        _at("2026-11-20 15:00:00"),
+        source="claude-code",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        inp=2000,
+        out=200,
+        cache_read=1500,
+        cache_write=0,
+        cost="0.02",
+    ),
+    ev(
+        "c3",
+        _at("2026-11-20 15:00:01"),
+        source="claude-code",
+        model="claude-haiku-4-5",
+        provider="anthropic",
+        inp=400,
+        out=40,
+        cache_write=100,
+        cost="0.004",
+    ),
+    ev(
+        "c4",
+        _at("2026-11-20 15:17:00"),
+        source="claude-code",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        inp=500,
+        out=50,
+        cost="0.005",
+    ),
+    ev(
+        "c5",
+        _at("2026-11-21 01:30:00"),
+        source="claude-code",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        inp=10,
+        out=1,
+        cost="0.0001",
+    ),
+    ev(
+        "x1",
+        _at("2026-11-20 14:30:00"),
+        source="codex",
+        model="gpt-5",
+        inp=300,
+        out=30,
+        cost="0.003",
+    ),
+    ev("x2", _at("2026-11-20 16:00:00"), source="codex", model="gpt-5-mystery", inp=70, out=7),
+]
+B10, B15, B01, B14 = (
+    "2026-11-20T10:00:00+00:00",
+    "2026-11-20T15:00:00+00:00",
+    "2026-11-21T01:00:00+00:00",
+    "2026-11-20T14:00:00+00:00",
+)
+
+
+def _block_rows(result: QueryResult) -> list[tuple[tuple[str | None, ...], int, int, int, int]]:
+    return [
+        (
+            r.key,
+            r.totals.calls,
+            r.totals.input_tokens,
+            r.totals.output_tokens,
+            r.totals.cache_read_tokens,
+        )
+        for r in result.rows
+    ]
+
+
+def test_blocks_of_one_source_sum_every_token_column_per_block(tmp_path: Path) -> None:
+    led = open_ledger(tmp_path, BLOCK_EVENTS)
+    got = query(led.db, ["block"], Selection(sources=("claude-code",)), BERLIN)
+    assert (got.group_by, got.table) == (("block",), "events")
+    assert _block_rows(got) == [
+        ((B10,), 2, 3000, 300, 2100),
+        ((B15,), 2, 900, 90, 0),
+        ((B01,), 1, 10, 1, 0),
+    ]
+    assert [r.totals.cache_write_tokens for r in got.rows] == [300, 100, 0]
+    assert [r.totals.cost for r in got.rows] == [
+        Decimal("0.03"),
+        Decimal("0.009"),
+        Decimal("0.0001"),
+    ]
+    assert got.total.calls == 5 and got.total.input_tokens == 3910
+
+
+def test_blocks_are_drawn_per_source_and_keyed_by_source_when_several_match(
+    tmp_path: Path,
+) -> None:
+    led = open_ledger(tmp_path, BLOCK_EVENTS)
+    got = query(led.db, ["block"], Selection(), BERLIN)
+    assert got.group_by == ("block", "source")
+    # codex's 14:30 call opens its own 14:00 block: claude-code's 10:00 block is not its.
+    assert [r.key for r in got.rows] == [
+        (B10, "claude-code"),
+        (B14, "codex"),
+        (B15, "claude-code"),
+        (B01, "claude-code"),
+    ]
+    assert got.total.unpriced_calls == 1
+    assert [(u.model, u.calls) for u in got.unpriced] == [("gpt-5-mystery", 1)]
+    by_source_first = query(led.db, ["source", "block"], Selection(), BERLIN)
+    assert [r.key for r in by_source_first.rows] == [
+        ("claude-code", B10),
+        ("claude-code", B15),
+        ("claude-code", B01),
+        ("codex", B14),
+    ]
+
+
+def test_blocks_respect_the_range_and_filters_before_they_are_drawn(tmp_path: Path) -> None:
+    led = open_ledger(tmp_path, BLOCK_EVENTS)
+    since = selection(since="2026-11-20T15:00:01Z", sources=["claude-code"])
+    assert _block_rows(query(led.db, ["block"], since, BERLIN)) == [
+        ((B15,), 2, 900, 90, 0),
+        ((B01,), 1, 10, 1, 0),
+    ]
+    haiku = selection(where={"model": "claude-haiku-4-5"})
+    assert _block_rows(query(led.db, ["block"], haiku, BERLIN)) == [((B15,), 1, 400, 40, 0)]
+    with pytest.raises(ValueError, match="block"):
+        query(led.db, ["block", "model"], Selection(), BERLIN)
+
+
+def test_report_by_block_on_the_command_line_in_text_json_and_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[monitor]\ntimezone = "Europe/Berlin"\nstate_dir = "{tmp_path}"\n'
+        f'socket = "{tmp_path}/none.sock"\n'
+    )
+    with Ledger(tmp_path / "ledger.sqlite3", BERLIN, "Europe/Berlin") as led:
+        led.commit(Batch(events=BLOCK_EVENTS))
+    base = ["--config", str(cfg), "report", "--by", "block", "--source", "claude-code"]
+    code, out, err = cli(capsys, *base, "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["group_by"] == ["block"]
+    assert doc["rows"][0] == {
+        "key": {"block": B10},
+        "calls": 2,
+        "input_tokens": 3000,
+        "output_tokens": 300,
+        "cache_read_tokens": 2100,
+        "cache_write_tokens": 300,
+        "cost_usd": "0.030000",
+        "unpriced_calls": 0,
+    }
+    assert [r["key"]["block"] for r in doc["rows"]] == [B10, B15, B01]
+    code, out, err = cli(capsys, *base, "--format", "csv")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:2] == [
+        "block,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
+        "cost_usd,unpriced_calls",
+        f"{B10},2,3000,300,2100,300,0.030000,0",
+    ]
+    code, out, err = cli(capsys, *base)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage by block, all time\n")
+    assert re.search(rf"^{re.escape(B15)}\s+2\s+900\s+90\s", out, re.M), out
+    code, out, err = cli(capsys, "--config", str(cfg), "report", "--by", "block,model")
+    assert code == 2 and "block" in err and "Traceback" not in err
 
 
 # -- import hygiene ----------------------------------------------------------------------

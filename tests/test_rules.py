@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,7 +102,7 @@ NOW = berlin("2026-11-20 12:00")
 def test_the_registry_makes_every_rule_and_each_decides_from_one_situation() -> None:
     rules = [make() for make in RULES]
     names = [type(r).__name__ for r in rules]
-    assert names == ["BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch"]
+    assert names == ["BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch", "LimitRule"]
     totals = totals_with(call(berlin("2026-11-20 11:30"), "45"))
     s = situation(NOW, totals, budgets=[budget()], alerts=AlertsConfig(spike_hourly=Decimal(10)))
     assert [(d.kind, d.rule) for r in rules for d in r.decide(s)] == [
@@ -416,3 +417,67 @@ def test_threshold_and_percent_spelling() -> None:
     assert [percent_text(Decimal(x)) for x in ("0.8", "1.0", "0.333", "1.25")] == [
         "80", "100", "33.3", "125",
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- plan limits
+
+
+def window(pct: float, resets: datetime, tool: str = "codex", minutes: int = 300) -> Any:
+    from monitor.limits import LimitSnapshot
+
+    return LimitSnapshot(tool, minutes, pct, resets.astimezone(UTC), NOW.astimezone(UTC), "plus")
+
+
+def limit_decisions(
+    snapshots: Iterable[Any], known: set[AlertKey] | None = None, **config: Any
+) -> list[Decision]:
+    from dataclasses import replace
+
+    from monitor.rules.limit import LimitRule
+
+    s = situation(NOW, totals_with(), known)
+    s = replace(s, limits=tuple(snapshots), config=replace(s.config, **config))
+    return LimitRule().decide(s)
+
+
+def test_a_reported_window_warns_at_80_and_95_once_each_per_window() -> None:
+    resets = berlin("2026-11-20 14:05")
+    known: set[AlertKey] = set()
+    titles = []
+    for pct in (50.0, 81.0, 85.0, 96.0, 99.0):
+        for d in limit_decisions([window(pct, resets)], known):
+            known.add(d.key)
+            titles.append((d.title, d.quiet_exempt))
+    assert titles == [
+        ("llm-monitor: limit 'codex 5h' at 80 % (resets 14:05)", False),
+        ("llm-monitor: limit 'codex 5h' at 95 % (resets 14:05)", True),
+    ]
+    # The next window (a new resets_at) re-arms both.
+    [again] = limit_decisions([window(82.0, berlin("2026-11-20 19:05"))], known)
+    assert again.title == "llm-monitor: limit 'codex 5h' at 80 % (resets 19:05)"
+
+
+def test_a_jump_over_both_thresholds_sends_only_95_and_80_never_follows() -> None:
+    resets = berlin("2026-11-20 14:05")
+    [d] = limit_decisions([window(97.0, resets)])
+    assert d.threshold == "0.95"
+    assert limit_decisions([window(98.0, resets)], {d.key}) == []
+
+
+def test_limits_config_sets_thresholds_or_turns_a_window_off() -> None:
+    from decimal import Decimal
+
+    from monitor.config import LimitConfig
+
+    resets = berlin("2026-11-20 14:05")
+    weekly = window(60.0, berlin("2026-11-24 09:00"), minutes=10080)
+    custom = (
+        LimitConfig("codex", "7d", (Decimal("0.5"),)),
+        LimitConfig("codex", "5h", enabled=False),
+    )
+    [d] = limit_decisions([window(90.0, resets), weekly], limits=custom)
+    assert d.title.startswith("llm-monitor: limit 'codex 7d' at 50 %")
+
+
+def test_a_window_whose_reset_has_passed_warns_no_more() -> None:
+    assert limit_decisions([window(99.0, NOW - timedelta(minutes=1))]) == []

@@ -51,6 +51,7 @@ from monitor.config.schema import (
     Config,
     ConfigError,
     CostMode,
+    LimitConfig,
     MetricsConfig,
     PriceOverride,
     SourceConfig,
@@ -65,6 +66,7 @@ from monitor.config.values import (
 from monitor.periods import PERIODS, Period
 
 __all__ = [
+    "LimitConfig",
     "APP",
     "BUDGETS_FILE",
     "COST_MODES",

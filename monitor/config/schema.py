@@ -117,6 +117,21 @@ class MetricsConfig:
     """(host, port) of the Prometheus endpoint; None = off."""
 
 
+LIMIT_WARN_AT: Final[tuple[Decimal, ...]] = (Decimal("0.8"), Decimal("0.95"))
+"""Every plan window a tool reports warns at these fractions unless `[[limits]]` says."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """`[[limits]]`: how one tool's plan window warns."""
+
+    tool: str
+    window: str
+    """"5h" or "7d"."""
+    warn_at: tuple[Decimal, ...] = LIMIT_WARN_AT
+    enabled: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
@@ -133,6 +148,8 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     budgets_path: Path | None = None
     """Where `budget set/rm` write (and where budgets are merged from)."""
+    limits: tuple[LimitConfig, ...] = ()
+    """`[[limits]]`; a window without an entry warns at `LIMIT_WARN_AT`."""
     file_budgets: tuple[BudgetConfig, ...] = ()
     """The budgets as the config file itself has them, before budgets.toml."""
 

@@ -30,6 +30,7 @@ from monitor.config.locations import default_socket_path, default_state_dir, exp
 from monitor.config.schema import (
     COST_MODES,
     DEFAULT_WARN_AT,
+    LIMIT_WARN_AT,
     MAPPED_FIELDS,
     PRICE_KEYS,
     SCOPE_KEYS,
@@ -37,6 +38,7 @@ from monitor.config.schema import (
     BudgetConfig,
     CallTimes,
     ConfigError,
+    LimitConfig,
     MetricsConfig,
     PriceOverride,
     SourceConfig,
@@ -55,7 +57,9 @@ from monitor.sources import FORMAT_NAMES
 _T = TypeVar("_T")
 _V = TypeVar("_V")
 
-TOP_LEVEL: Final = frozenset({"monitor", "sources", "budgets", "alerts", "prices", "metrics"})
+TOP_LEVEL: Final = frozenset(
+    {"monitor", "sources", "budgets", "limits", "alerts", "prices", "metrics"}
+)
 _MONITOR_KEYS: Final = frozenset(
     {"timezone", "state_dir", "socket", "calls_since", "future_tolerance"}
 )
@@ -304,22 +308,7 @@ def read_budget(ctx: Checker, where: str, table: Mapping[str, Any]) -> BudgetCon
     if period not in PERIODS:
         raise ctx.error(key("period"), f'expected "day", "week" or "month", got {show(period)}')
     limit = _money(ctx, key("limit"), table["limit"])
-    warn_at = DEFAULT_WARN_AT
-    if "warn_at" in table:
-        raw = table["warn_at"]
-        if not isinstance(raw, list):
-            raise ctx.error(
-                key("warn_at"), f"expected a list of fractions of the limit, got {show(raw)}"
-            )
-        fractions = set()
-        for j, x in enumerate(raw):
-            d = parse_decimal(x)
-            if d is None or d <= 0:
-                raise ctx.error(
-                    key(f"warn_at[{j}]"), f"expected a fraction > 0 (0.8 = 80 %), got {show(x)}"
-                )
-            fractions.add(d)
-        warn_at = tuple(sorted(fractions))
+    warn_at = _warn_at(ctx, key("warn_at"), table.get("warn_at"), DEFAULT_WARN_AT)
     forecast = _bool(ctx, key("forecast"), table.get("forecast", True))
     scope_raw = _table(ctx, key("scope"), table.get("scope", {}))
     scope: dict[str, str] = {}
@@ -341,6 +330,46 @@ def read_budget(ctx: Checker, where: str, table: Mapping[str, Any]) -> BudgetCon
 
 
 # ---------------------------------------------------------------- [alerts], [prices], [metrics]
+
+
+def _warn_at(
+    ctx: Checker, key: str, raw: object, default: tuple[Decimal, ...]
+) -> tuple[Decimal, ...]:
+    """A `warn_at` list of fractions (0.8 = 80 %), sorted; `default` when absent."""
+    if raw is None:
+        return default
+    if not isinstance(raw, list):
+        raise ctx.error(key, f"expected a list of fractions of the limit, got {show(raw)}")
+    fractions = set()
+    for j, x in enumerate(raw):
+        d = parse_decimal(x)
+        if d is None or d <= 0:
+            raise ctx.error(f"{key}[{j}]", f"expected a fraction > 0 (0.8 = 80 %), got {show(x)}")
+        fractions.add(d)
+    return tuple(sorted(fractions))
+
+
+def read_limits(ctx: Checker, raw: object) -> tuple[LimitConfig, ...]:
+    """`[[limits]]`: how a tool's plan window warns (`warn_at`, or `enabled = false`)."""
+    out: list[LimitConfig] = []
+    for i, table in enumerate(_array_of_tables(ctx, "limits", raw)):
+        where = f"limits[{i}]"
+        no_unknown(ctx, where, table, {"tool", "window", "warn_at", "enabled"})
+        tool = table.get("tool")
+        if not isinstance(tool, str) or not tool.strip():
+            raise ctx.error(f"{where}.tool", f"expected a tool name (codex, …), got {show(tool)}")
+        window = table.get("window")
+        if window not in ("5h", "7d"):
+            raise ctx.error(f"{where}.window", f'expected "5h" or "7d", got {show(window)}')
+        out.append(
+            LimitConfig(
+                tool=tool,
+                window=window,
+                warn_at=_warn_at(ctx, f"{where}.warn_at", table.get("warn_at"), LIMIT_WARN_AT),
+                enabled=_bool(ctx, f"{where}.enabled", table.get("enabled", True)),
+            )
+        )
+    return tuple(out)
 
 
 def read_alerts(ctx: Checker, raw: object) -> AlertsConfig:

@@ -9,7 +9,8 @@ source / provider / model / operation, and whole-day ranges. The `daily_tags` ro
 one tag: events lacking that tag have no row there, so their `None` group is `daily`
 minus the tag's rows over the same other groupings. Two tag names, or a range bounded
 by an instant, read `events` (tags via `json_extract`). Every path filters whole days
-on the same stored local `day`, so they give identical numbers.
+on the same stored local `day`, so they give identical numbers. The `block` grouping
+(5-hour blocks, `block_query`) reads the selected events in time order.
 
 Ranges: `since` is inclusive, `until` is inclusive when it is a date (`--since
 2026-11-01 --until 2026-11-30` is all of November) and exclusive when it is a datetime
@@ -35,7 +36,7 @@ from datetime import date, datetime, tzinfo
 from operator import add, sub
 from typing import Any, Final, Literal, NamedTuple
 
-from monitor.events import ts_ms
+from monitor.events import from_ts_ms, ts_ms
 from monitor.ledger.measures import Sums, sums_of_events, sums_of_rollup
 from monitor.ledger.reads import UnpricedModel
 
@@ -47,6 +48,8 @@ TIME_GROUPS: Final = ("day", "week", "month")
 COLUMNS: Final = ("provider", "model", "source", "operation")
 GROUPS: Final = (*TIME_GROUPS, *COLUMNS)
 """Groupings the rollup can answer; `tag:KEY` groupings read the events."""
+BLOCK: Final = "block"
+"""The 5-hour block grouping (`block_query`): alone or with `source`, read from the events."""
 
 _ROLLUP_SUMS: Final = sums_of_rollup()
 _EVENT_SUMS: Final = sums_of_events()
@@ -111,7 +114,7 @@ def check_group(name: str) -> str:
         return "tag:" + _tag_key(name[4:])
     raise ValueError(
         f"unknown grouping {name!r}: use day, week, month, provider, model, source, "
-        "operation or tag:KEY"
+        "operation, tag:KEY or block"
     )
 
 
@@ -314,6 +317,10 @@ def query(
     path: PathChoice = "auto",
 ) -> QueryResult:
     """Totals per group (rows sorted by key: days ascending, numeric tags numerically)."""
+    if BLOCK in group_by:
+        if path == "daily":
+            raise ValueError("the rollups cannot answer 5-hour blocks")
+        return block_query(db, group_by, sel, tz)
     groups = tuple(check_group(g) for g in group_by)
     table = choose_table(groups, sel, path)
     if table == "daily_tags" and not _has_table(db, "daily_tags"):
@@ -344,6 +351,47 @@ def query(
 
 
 _ZEROS: Final = [0] * len(Totals._fields)
+
+
+def block_query(
+    db: sqlite3.Connection, group_by: Sequence[str], sel: Selection, tz: tzinfo
+) -> QueryResult:
+    """Totals per 5-hour block, the way ccusage's `blocks` draws them (`monitor.blocks`).
+
+    Blocks are drawn per source (each tool has its own plan window), from the selected
+    events in time order; a block's key is its start, ISO 8601 in UTC. Grouped by `block`
+    alone, rows get a `source` key as well as soon as the selection spans two sources,
+    since two tools' blocks may start at the same hour. Gaps between blocks are no rows.
+    """
+    from monitor.blocks import block_starts  # its dataclasses cost import time `report` saves
+
+    groups = tuple(g.strip() for g in group_by)
+    if len(set(groups)) != len(groups) or not set(groups) <= {BLOCK, "source"}:
+        raise ValueError("`block` groups alone or with `source` only")
+    clauses, args = _filters(sel, tz)
+    table = _events_from(db, sel, tz)
+    # One aggregate row per event (GROUP BY its id): the measures as measures.py sums them.
+    sql = (
+        f"SELECT source, ts, {_EVENT_SUMS} FROM {table}"
+        f"{_where_sql(clauses)} GROUP BY id ORDER BY source, ts"
+    )
+    per_source: dict[str, list[tuple[Any, ...]]] = {}
+    for r in db.execute(sql, args):
+        per_source.setdefault(r[0], []).append(r)
+    if groups == (BLOCK,) and len(per_source) > 1:
+        groups = (BLOCK, "source")
+    acc: dict[Key, list[int]] = {}
+    for source, found in per_source.items():
+        times = (from_ts_ms(r[1]) for r in found)
+        for (start, _), r in zip(block_starts(times), found, strict=True):
+            parts = {BLOCK: start.isoformat(), "source": source}
+            key = tuple(parts[g] for g in groups)
+            have = acc.get(key)
+            acc[key] = list(r[2:]) if have is None else list(map(add, have, r[2:]))
+    rows = tuple(Row(k, Totals(*acc[k])) for k in sorted(acc, key=_sort_key))
+    total = Totals(*map(sum, zip(*acc.values(), strict=True))) if acc else Totals()
+    unpriced = _unpriced(db, table, clauses, args) if total.unpriced_calls else ()
+    return QueryResult(groups, sel.since, sel.until, rows, total, unpriced, "events")
 
 
 def _grouped(

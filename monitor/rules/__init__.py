@@ -23,6 +23,7 @@ from monitor.rules.base import Decision, Rule, Situation
 from monitor.rules.budget import BudgetRule
 from monitor.rules.forecast import ForecastRule
 from monitor.rules.health import HealthWatch
+from monitor.rules.limit import LimitRule
 from monitor.rules.spike import SpikeRule
 
 RULES: Final[tuple[Callable[[], Rule], ...]] = (
@@ -30,6 +31,7 @@ RULES: Final[tuple[Callable[[], Rule], ...]] = (
     ForecastRule,  # [[budgets]] forecast over the limit
     SpikeRule,  # [alerts] spike: one call, the last hour
     HealthWatch,  # parse errors jumping, [[sources]] expect_every
+    LimitRule,  # plan windows the tools report, [[limits]]
 )
 
 __all__ = ["RULES", "Decision", "Rule", "Situation"]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.events import UsageEvent
     from monitor.forecast import Forecast
+    from monitor.limits import LimitSnapshot
     from monitor.periods import Period
     from monitor.totals import TotalsSummary
 
@@ -95,6 +96,8 @@ class Situation:
     """Per-source counters (`events`, `errors`, `last_event`); None when not watching."""
     since: datetime | None = None
     """When watching began."""
+    limits: Sequence[LimitSnapshot] = ()
+    """The latest snapshot of each plan window the tools reported."""
 
     @property
     def tz(self) -> tzinfo:
