@@ -500,6 +500,7 @@ class Daemon:
         doc = self.snapshot(recent=False)
         if self.metrics is not None:
             self.metrics.set_budgets(doc["budgets"])
+            self.metrics.set_limits(doc.get("limits", []))
         if self.server is not None:
             self.server.publish(TotalsMsg(payload=doc))
 

@@ -33,6 +33,7 @@ server's threads; one lock guards the sums.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sqlite3
@@ -40,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, Final
@@ -129,6 +131,7 @@ class Metrics:
         self._errors: dict[str, int] = {}
         self._last_event: dict[str, float] = {}
         self._budgets: list[dict[str, Any]] = []
+        self._limits: list[dict[str, Any]] = []
         self._started = time.time()
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -208,6 +211,11 @@ class Metrics:
         with self._lock:
             self._budgets = [dict(e) for e in entries]
 
+    def set_limits(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """The status document's plan windows (`limits`); replaces all."""
+        with self._lock:
+            self._limits = [dict(e) for e in entries]
+
     def _model_label(self, model: str) -> str:
         if model in self._models:
             return model
@@ -270,9 +278,11 @@ class Metrics:
             errors = dict(self._errors)
             last = dict(self._last_event)
             budgets = list(self._budgets)
+            limits = list(self._limits)
         if seeded:
             yield from _usage_families(usage)
         yield from _budget_families(budgets)
+        yield from _limit_families(limits)
         yield from self._health_families(events, errors, last)
 
     def _health_families(
@@ -418,6 +428,25 @@ def _budget_families(budgets: Sequence[Mapping[str, Any]]) -> Iterator[Metric]:
             fraction.add_metric(labels, float(frac))
     yield from families.values()
     yield fraction
+
+
+def _limit_families(limits: Sequence[Mapping[str, Any]]) -> Iterator[Metric]:
+    labels = ["tool", "window", "basis"]
+    used = GaugeMetricFamily(
+        "llm_limit_used_ratio", "Share of a plan window used (1 = spent)", labels=labels
+    )
+    resets = GaugeMetricFamily(
+        "llm_limit_resets_at_seconds", "When a plan window resets (Unix time)", labels=labels
+    )
+    for w in limits:
+        key = [str(w.get("tool", "")), str(w.get("window", "")), str(w.get("basis", ""))]
+        pct = w.get("used_percent")
+        if isinstance(pct, int | float) and not isinstance(pct, bool):
+            used.add_metric(key, float(pct) / 100)
+        with contextlib.suppress(TypeError, ValueError):
+            resets.add_metric(key, datetime.fromisoformat(str(w["resets_at"])).timestamp())
+    yield used
+    yield resets
 
 
 def maybe_start(

@@ -54,8 +54,6 @@ def input_windows(doc: Mapping[str, Any], now: datetime) -> list[LimitSnapshot]:
 
 def spool_if_changed(config: Config, windows: Sequence[LimitSnapshot]) -> bool:
     """Append the windows to the spool unless they equal the last ones spooled."""
-    from monitor.sources.spool import encode_limit
-
     if not windows:
         return False
     marker = json.dumps(
@@ -67,6 +65,8 @@ def spool_if_changed(config: Config, windows: Sequence[LimitSnapshot]) -> bool:
             return False
     except OSError:
         pass
+    from monitor.sources.spool import encode_limit  # only when something changed
+
     config.spool_dir.mkdir(parents=True, exist_ok=True)
     with open(config.spool_dir / _SPOOL_FILE, "ab") as fh:
         fh.write(b"".join(encode_limit(w) for w in windows))
@@ -76,7 +76,7 @@ def spool_if_changed(config: Config, windows: Sequence[LimitSnapshot]) -> bool:
     return True
 
 
-def daemon_or_ledger_status(config: Config) -> Mapping[str, Any] | None:
+def daemon_or_ledger_status(config: Config, now: datetime) -> Mapping[str, Any] | None:
     """The status document from the daemon (a short wait), else from the ledger read-only."""
     from monitor.api import ApiError, snapshot_sync
     from monitor.wire import status_part
@@ -87,14 +87,30 @@ def daemon_or_ledger_status(config: Config) -> Mapping[str, Any] | None:
         pass
     if not config.ledger_path.exists():
         return None
-    from monitor.ledger import Ledger
-    from monitor.status import status_from_ledger
-
     try:
-        with Ledger(config.ledger_path, config.tz, config.timezone_name, readonly=True) as led:
-            return status_from_ledger(config, led)
+        return _from_ledger(config, now)
     except Exception:  # a status bar shows what it can
         return None
+
+
+def _from_ledger(config: Config, now: datetime) -> dict[str, Any]:
+    """Today's spend and the plan windows, read straight from the ledger (read-only): the
+    two cheap reads a status bar needs, not the whole status document."""
+    import sqlite3
+
+    from monitor.events import from_nano, usd_json
+    from monitor.ledger.limits import latest
+    from monitor.ledger.reads import daily_cost
+    from monitor.status.document import limit_entry
+
+    today = now.astimezone(config.tz).date()
+    db = sqlite3.connect(f"file:{config.ledger_path}?mode=ro", uri=True)
+    try:
+        spent = sum(daily_cost(db, {}, today, today + timedelta(days=1)).values())
+        windows = [limit_entry(s, now) for s in latest(db)]
+    finally:
+        db.close()
+    return {"today": {"cost_usd": usd_json(from_nano(spent))}, "limits": windows}
 
 
 def _level(percent: float) -> str:
@@ -217,5 +233,5 @@ def statusline(raw: bytes, config: Config | None, fmt: str, *, color: bool) -> s
             spool_if_changed(config, windows)
         except OSError:
             pass
-        status = daemon_or_ledger_status(config)
+        status = daemon_or_ledger_status(config, now)
     return render(compose(doc, status, windows, now), fmt, color=color)

@@ -228,6 +228,22 @@ def test_budget_gauges_follow_the_daemon_entries(served: list[Metrics]) -> None:
     assert not any(name.startswith("llm_budget") for name, _ in scrape(metrics))
 
 
+def test_plan_windows_are_gauges_of_the_share_used_and_the_reset_time(
+    served: list[Metrics],
+) -> None:
+    from monitor.limits import LimitSnapshot
+    from monitor.status.document import limit_entry
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    resets = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    metrics = serve(Metrics(state=lambda: "ready"), served)
+    metrics.set_limits([limit_entry(LimitSnapshot("codex", 300, 82.5, resets, now, "plus"), now)])
+    s = scrape(metrics)
+    key = labels(tool="codex", window="5h", basis="reported")
+    assert s[("llm_limit_used_ratio", key)] == 0.825
+    assert s[("llm_limit_resets_at_seconds", key)] == resets.timestamp()
+
+
 def test_metrics_are_off_and_no_port_opens_by_default(tmp_path: Path, ledger: Ledger) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'[monitor]\nstate_dir = "{tmp_path}/state"\n')

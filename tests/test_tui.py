@@ -448,6 +448,34 @@ async def test_snapshot_fills_every_pane() -> None:
         assert "claude-sonnet-4-5" in text and "This month by model" in text
 
 
+async def test_plan_windows_show_as_gauges_with_the_countdown_and_their_basis() -> None:
+    snap = sample_snapshot()
+    resets = (NOW + timedelta(hours=2, minutes=13)).astimezone(UTC).isoformat()
+    snap["limits"] = [
+        {
+            "tool": "codex",
+            "window": "5h",
+            "window_minutes": 300,
+            "used_percent": 82.5,
+            "resets_at": resets,
+            "observed_at": NOW.astimezone(UTC).isoformat(),
+            "basis": "reported",
+            "plan": "plus",
+        }
+    ]
+    app = fixed_app(snap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.state.loaded, DEADLINE, "the snapshot")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "codex 5h" in text and "82.5 % · resets in 2h13m · reported" in text
+    app = fixed_app()  # no tool reports a window: no gauge, no empty line
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.state.loaded, DEADLINE, "the snapshot")
+        await pilot.pause()
+        assert "resets in" not in screen_text(app)
+
+
 async def test_unpriced_warning_shows_only_while_models_are_unpriced() -> None:
     daemon = ScriptedDaemon()
     app = scripted_app(daemon)

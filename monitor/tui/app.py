@@ -41,6 +41,7 @@ from monitor.tui.widgets import (
     PanelTitle,
     SpendHeader,
     UnpricedNotice,
+    WindowGauges,
     link_text,
 )
 from monitor.wire import PeriodKey
@@ -103,6 +104,7 @@ class Dashboard(App[int]):
         yield LinkBar(id="link")
         yield SpendHeader(id="spend")
         yield BudgetList(id="budgets")
+        yield WindowGauges(id="windows")
         yield UnpricedNotice(id="unpriced")
         with Horizontal(id="charts"):
             yield Chart("24 h", "/h", id="hourly")
@@ -204,6 +206,7 @@ class Dashboard(App[int]):
             {p: s.period(p) for p in PERIODS}, s.burn_rate(), s.loaded
         )
         self._home.query_one(BudgetList).show(s.budgets(), today)
+        self._home.query_one(WindowGauges).show(s.limits(), now)
         self._home.query_one(UnpricedNotice).show(s.unpriced())
         self._home.query_one("#hourly", Chart).show(s.series_values("hourly_usd"))
         daily = self._home.query_one("#daily", Chart)

@@ -29,6 +29,7 @@ from monitor.wire import (
     BudgetEntry,
     BurnRate,
     EventPayload,
+    LimitEntry,
     PeriodDoc,
     PeriodKey,
     SeriesDoc,
@@ -262,6 +263,10 @@ class DashboardState:
     def budgets(self) -> list[BudgetEntry]:
         budgets = self.status.get("budgets") if self.status is not None else None
         return [b for b in budgets or () if isinstance(b, dict)]
+
+    def limits(self) -> list[LimitEntry]:
+        limits = self.status.get("limits") if self.status is not None else None
+        return [w for w in limits or () if isinstance(w, dict)]
 
     def unpriced(self) -> list[UnpricedModel]:
         unpriced = self.status.get("unpriced") if self.status is not None else None

@@ -30,6 +30,7 @@ from monitor.wire import (
     BreakdownRow,
     BudgetEntry,
     BurnRate,
+    LimitEntry,
     PeriodDoc,
     PeriodKey,
     UnpricedModel,
@@ -239,6 +240,40 @@ class BudgetList(Vertical):
         name_width = min(max((len(str(b.get("name", ""))) for b in budgets), default=0), NAME_WIDTH)
         for gauge, budget in zip(gauges, budgets, strict=True):
             gauge.show(budget, today, name_width)
+
+
+def window_line(entry: LimitEntry, width: int, now: datetime) -> Text:
+    """One plan window: tool and window, bar, %, the countdown to its reset, its basis."""
+    pct = float(entry.get("used_percent", 0.0))
+    left = f"{entry.get('tool', '?')} {entry.get('window', '?')} "
+    try:
+        resets = datetime.fromisoformat(entry["resets_at"])
+        minutes = max(int((resets - now).total_seconds() // 60), 0)
+        countdown = f"resets in {minutes // 60}h{minutes % 60:02d}m"
+    except (KeyError, ValueError):
+        countdown = ""
+    right = f" {pct:5.1f} % · {countdown} · {entry.get('basis', '')}"
+    cells = max(width - len(left) - len(right), 4)
+    line = Text(left, style="bold")
+    line.append_text(_bar(pct / 100, None, cells))
+    line.append(right, style="bold" if pct >= 80 else "")
+    return line
+
+
+class WindowGauges(Static):
+    """A gauge per plan window (the 5-hour window, the weekly cap), marked reported or
+    estimated, with the countdown to its reset; nothing at all when no tool reports one."""
+
+    DEFAULT_CSS = "WindowGauges { height: auto; padding: 0 1; }"
+
+    def show(self, windows: Sequence[LimitEntry], now: datetime) -> None:
+        self.display = bool(windows)
+        width = max(self.size.width - 2, 40)
+        lines = [window_line(w, width, now) for w in windows]
+        self.update(Text("\n").join(lines) if lines else Text(""))
+        worst = max((float(w.get("used_percent", 0.0)) for w in windows), default=0.0)
+        self.set_class(worst >= 95, "-over")
+        self.set_class(80 <= worst < 95, "-warn")
 
 
 def _calls(n: object) -> str:
