@@ -25,6 +25,9 @@ CostPolicy = Literal["auto", "reported", "priced"]
 """How a source's calls are costed: the tool's own cost if it wrote one, else priced
 ("auto"); only the tool's ("reported"); always from current prices ("priced")."""
 COST_POLICIES: Final[tuple[CostPolicy, ...]] = ("auto", "reported", "priced")
+DIMENSIONS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
+"""What a call is broken down and scoped by (plus `tag.KEY`): budgets' scopes, the daily
+rollups' key, the totals' breakdowns — one list."""
 COST_BASES: Final[tuple[str, ...]] = ("reported", "priced", "estimated", "unpriced")
 
 NANO: Final = Decimal(1_000_000_000)

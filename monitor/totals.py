@@ -50,7 +50,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from monitor.events import UsageEvent, from_nano, to_nano, utc
+from monitor.events import DIMENSIONS, UsageEvent, from_nano, to_nano, utc
 from monitor.forecast import RATE_DAYS, RECENT_HOURS, Forecast, days_between, forecast
 from monitor.periods import (
     PERIODS,
@@ -63,7 +63,6 @@ from monitor.periods import (
 if TYPE_CHECKING:
     from monitor.ledger.measures import Sums
 
-DIMENSIONS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
 
 KEEP_DAYS: Final = 40
 KEEP_MINUTES: Final = 48 * 60

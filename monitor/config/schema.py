@@ -14,14 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from monitor.events import COST_POLICIES, CostPolicy
+from monitor.events import COST_POLICIES, DIMENSIONS, CostPolicy
 from monitor.globs import Glob
 from monitor.periods import Period
 
 CostMode = CostPolicy
 COST_MODES: Final = COST_POLICIES
 """How a source's calls are costed: `CostPolicy`, defined once in events.py."""
-SCOPE_KEYS: Final[tuple[str, ...]] = ("source", "provider", "model", "operation")
+SCOPE_KEYS: Final = DIMENSIONS
 DEFAULT_WARN_AT: Final[tuple[Decimal, ...]] = (Decimal("0.5"), Decimal("0.8"), Decimal("1.0"))
 MAPPED_FIELDS: Final[tuple[str, ...]] = (
     "ts", "model", "provider", "operation", "input_tokens", "output_tokens",

@@ -16,11 +16,12 @@ import sqlite3
 from operator import add, itemgetter
 from typing import Final
 
+from monitor.events import DIMENSIONS as CALL_DIMENSIONS
 from monitor.ledger import rows
 from monitor.ledger.measures import MEASURES, ROLLUP_COLUMNS, add_excluded, sums_of_events
 from monitor.ledger.rows import EventRow
 
-COMBINATION: Final = ("source", "provider", "model", "operation")
+COMBINATION: Final = CALL_DIMENSIONS
 """What a rollup row is per besides its day (and, in `daily_tags`, its tag and value)."""
 DIMENSIONS: Final = ("day", *COMBINATION)
 _DIMS: Final = ", ".join(DIMENSIONS)
