@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +39,7 @@ from monitor.tui.feed import Stream, replay_connector
 from monitor.tui.state import LIVE_CAP, DashboardState, FeedBatch, budget_level
 from monitor.tui.widgets import BudgetGauge, LiveTable, gauge_line
 from tests.daemon_harness import Source, Workspace, append, studio_line
+from tests.factories import until
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 23, 14, 30, 0, tzinfo=UTC)
@@ -256,17 +257,6 @@ def live_rows(app: Dashboard) -> list[list[str]]:
 
 def gauges(app: Dashboard) -> dict[str, str]:
     return {str(g.budget["name"]): g.level for g in app.query(BudgetGauge)}
-
-
-async def until(predicate: Callable[[], T], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def _both(text: str, *needles: str) -> str | None:
