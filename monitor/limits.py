@@ -125,6 +125,31 @@ def _minutes(value: Any, name: str) -> int:
     return value
 
 
+def reading(
+    tool: str,
+    window_minutes: Any,
+    used_percent: Any,
+    resets_at: datetime | Any,
+    observed_at: datetime,
+    where: str,
+    plan: Any = None,
+) -> LimitSnapshot:
+    """One checked snapshot from raw record values (BadLimit names `where` and the field);
+    `resets_at` is epoch seconds unless already a datetime."""
+    minutes = _minutes(window_minutes, f"{where}.window_minutes")
+    if not isinstance(resets_at, datetime):
+        resets_at = _epoch(resets_at, f"{where}.resets_at")
+    return LimitSnapshot(
+        tool=tool,
+        # Older Codex CLIs wrote the windows a minute short (299, 10079).
+        window_minutes=_ONE_SHORT.get(minutes, minutes),
+        used_percent=_percent(used_percent, f"{where}.used_percent"),
+        resets_at=resets_at,
+        observed_at=observed_at,
+        plan=plan if isinstance(plan, str) and plan else None,
+    )
+
+
 def codex_limits(
     rate_limits: Mapping[str, Any], observed_at: datetime, tool: str = "codex"
 ) -> list[LimitSnapshot]:
@@ -150,19 +175,18 @@ def codex_limits(
             secs = raw["resets_in_seconds"]
             if isinstance(secs, bool) or not isinstance(secs, int | float) or secs < 0:
                 raise BadLimit(f"{where}.resets_in_seconds: {secs!r} is not a duration")
-            resets = observed_at + timedelta(seconds=secs)
+            resets: datetime | Any = observed_at + timedelta(seconds=secs)
         else:
-            resets = _epoch(raw.get("resets_at"), f"{where}.resets_at")
-        minutes = _minutes(raw.get("window_minutes"), f"{where}.window_minutes")
+            resets = raw.get("resets_at")
         out.append(
-            LimitSnapshot(
-                tool=tool,
-                # Older CLIs wrote the windows a minute short (299, 10079).
-                window_minutes=_ONE_SHORT.get(minutes, minutes),
-                used_percent=_percent(raw.get("used_percent"), f"{where}.used_percent"),
-                resets_at=resets,
-                observed_at=observed_at,
-                plan=plan if isinstance(plan, str) and plan else None,
+            reading(
+                tool,
+                raw.get("window_minutes"),
+                raw.get("used_percent"),
+                resets,
+                observed_at,
+                where,
+                plan,
             )
         )
     return out
@@ -172,11 +196,7 @@ _CLAUDE_WINDOWS: Final = (("five_hour", FIVE_HOURS), ("seven_day", WEEK))
 
 
 def claude_limits(
-    rate_limits: Mapping[str, Any],
-    observed_at: datetime,
-    tool: str = "claude-code",
-    *,
-    windows: Iterable[tuple[str, Any]] = _CLAUDE_WINDOWS,
+    rate_limits: Mapping[str, Any], observed_at: datetime, tool: str = "claude-code"
 ) -> list[LimitSnapshot]:
     """Snapshots from the `rate_limits` Claude Code passes its statusLine command.
 
@@ -184,20 +204,15 @@ def claude_limits(
     a missing or null window (API-key users, older versions) is no snapshot.
     """
     out = []
-    for name, raw_minutes in windows:
-        minutes = _minutes(raw_minutes, f"{name}.window_minutes")
+    for name, minutes in _CLAUDE_WINDOWS:
         raw = rate_limits.get(name)
         if raw is None:
             continue
         if not isinstance(raw, Mapping):
             raise BadLimit(f"rate_limits.{name}: {raw!r} is not an object")
         out.append(
-            LimitSnapshot(
-                tool=tool,
-                window_minutes=minutes,
-                used_percent=_percent(raw.get("used_percentage"), f"{name}.used_percentage"),
-                resets_at=_epoch(raw.get("resets_at"), f"{name}.resets_at"),
-                observed_at=observed_at,
+            reading(
+                tool, minutes, raw.get("used_percentage"), raw.get("resets_at"), observed_at, name
             )
         )
     return out

@@ -24,7 +24,6 @@ unreadable or out of range makes that line a bad record, never a call of 0 token
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -33,7 +32,7 @@ from typing import Any, Final
 import msgspec
 
 from monitor.events import UsageEvent, decimal_from_json
-from monitor.limits import BadLimit, LimitSnapshot, claude_limits
+from monitor.limits import BadLimit, LimitSnapshot, reading
 from monitor.sources.base import Format, ParseContext, ParseError, ParseResult, State, collect
 from monitor.sources.common import (
     TOKEN_FIELDS,
@@ -185,14 +184,15 @@ def _limit(ctx: ParseContext, obj: dict[str, Any]) -> LimitSnapshot:
     if not tool:
         raise BadLimit("limit record without a tool")
     when, _ = call_time(obj.get("ts"), ctx)
-    [snapshot] = claude_limits(
-        {"window": {"used_percentage": obj.get("used_percent"), "resets_at": obj.get("resets_at")}},
-        when,
+    return reading(
         tool,
-        windows=(("window", obj.get("window_minutes")),),
+        obj.get("window_minutes"),
+        obj.get("used_percent"),
+        obj.get("resets_at"),
+        when,
+        "limit",
+        obj.get("plan"),
     )
-    plan = obj.get("plan")
-    return replace(snapshot, plan=plan) if isinstance(plan, str) and plan else snapshot
 
 
 def encode_limit(snapshot: LimitSnapshot) -> bytes:
