@@ -24,8 +24,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(PYTEST)
 
+# The in-process tests share nothing (each its own tmp_path, ledger and event loop), so they
+# run on every core.
 test-fast: $(STAMP)
-	$(PYTEST) -m "not e2e"
+	$(PYTEST) -m "not e2e" -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

@@ -10,7 +10,9 @@ identity while a truncated or replaced one does not. While the file is shorter t
 1 KiB, each read that finds the old prefix intact widens the fingerprint to what is
 there now, so identity gets surer as the file grows. Known limit: a file truncated and
 rewritten between two reads, whose new bytes start with exactly the (short) prefix we
-fingerprinted and run past the old offset, is taken for the same file grown.
+fingerprinted and run past the old offset, is taken for the same file grown; and a file
+seen only empty, then written and copy-truncated before the next read, has no bytes by
+which its copy could be recognised (the daemon reads within milliseconds of a write).
 
 Each cursor also carries a `file_id` minted when the content was first seen; event
 keys of id-less records are built from it, and it travels with the content when the
@@ -217,15 +219,18 @@ def read_lines_file(source: str, path: str, cursor: Cursor | None) -> list[Chunk
             and size >= cursor.fp_len
             and _matches_prefix(fd, cursor)
         ):
-            if size == cursor.offset:
+            # The old prefix still matches: same content, grown. Widen the fingerprint (the
+            # file_id stays) so a later truncation is told apart more surely — even when
+            # only part of a line has arrived: a file first seen empty is otherwise known by
+            # its inode alone, and its copy made by a copy-truncate could not be found.
+            widen = cursor.fp_len < FINGERPRINT_BYTES and size > cursor.fp_len
+            if size == cursor.offset and not widen:
                 return []
             data, skipped, new_off = _read_lines(fd, cursor.offset, size)
-            if new_off == cursor.offset and not skipped:
+            if new_off == cursor.offset and not skipped and not widen:
                 return []
             nxt = replace(cursor, offset=new_off, size=size, mtime_ns=st.st_mtime_ns)
-            if cursor.fp_len < FINGERPRINT_BYTES and size > cursor.fp_len:
-                # The old prefix still matches: same content, grown. Widen the fingerprint
-                # (the file_id stays) so a later truncation is told apart more surely.
+            if widen:
                 nxt.fp_len, nxt.fp_hash = fingerprint(_read_prefix(fd, FINGERPRINT_BYTES))
             return [Chunk(nxt, data, cursor.offset, "grown", cursor, skipped)]
         directory = os.path.dirname(path)

@@ -8,12 +8,27 @@ marker honest: an unmarked test that starts a process fails and names the marker
 from __future__ import annotations
 
 import _posixsubprocess
+import gc
 import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the cyclic garbage collector off the imported modules and collected tests.
+
+    Without this it re-walks the whole, ever-growing heap (Textual, Rich, every test
+    module) about 1,900 times per run: 3.7 s of `make test-fast`'s 36 s. Frozen objects
+    are never collected, which is what they are anyway; a higher first threshold makes the
+    Textual tests' short-lived garbage collect in fewer, equally cheap passes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 1000)
+
 
 # subprocess keeps its own reference to fork_exec; multiprocessing uses the module's.
 _PATCHES: list[tuple[Any, str]] = [

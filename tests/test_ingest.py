@@ -383,6 +383,28 @@ def test_ledger_equals_records_written_exactly_once(tmp_path_factory, program: l
     world.close()
 
 
+def test_a_line_finished_and_copy_truncated_between_scans_is_read_from_the_copy(
+    tmp_path: Path,
+) -> None:
+    """Found by the model test: a file first seen empty, then holding half a line, was
+    known by its inode alone, so the copy logrotate made of the finished line was missed."""
+    world, f = studio_world(tmp_path)
+    f.write_bytes(b"")
+    world.scan()
+    line = record(1)
+    f.write_bytes(line[:-5])
+    world.scan()
+    with f.open("ab") as fh:
+        fh.write(line[-5:])
+    shutil.copyfile(f, f.with_name("tokens.jsonl.1"))
+    with f.open("r+b") as fh:
+        fh.truncate(0)
+    world.scan()
+    world.scan()
+    assert world.input_tokens() == [1]
+    world.close()
+
+
 def test_a_second_writer_with_stale_cursors_rereads_instead_of_counting_twice(
     tmp_path: Path,
 ) -> None:

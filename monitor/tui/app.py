@@ -187,15 +187,16 @@ class Dashboard(App[int]):
     # -- drawing -------------------------------------------------------------------------
 
     def _render_link(self) -> None:
-        self._home.query_one(LinkBar).show(
-            link_text(
-                self.link,
-                self._socket_label,
-                self.state.zone_name(),
-                self._clock().astimezone(self.state.tz),
-                self.state.daemon_state(),
-            )
+        text = link_text(
+            self.link,
+            self._socket_label,
+            self.state.zone_name(),
+            self._clock().astimezone(self.state.tz),
+            self.state.daemon_state(),
         )
+        # The once-a-second redraw can fire while the app is tearing its widgets down.
+        with suppress(NoMatches):
+            self._home.query_one(LinkBar).show(text)
 
     def _render_status(self) -> None:
         s = self.state
