@@ -18,7 +18,7 @@ Pure: no clock, no I/O. The caller feeds calls already in time order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -139,3 +139,88 @@ def _p90(values: list[_N]) -> _N:
     """The 90th percentile by nearest rank (a value the user really reached)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, (9 * len(ordered)) // 10)]
+
+
+# -- the estimated window ----------------------------------------------------------------
+
+LOOKBACK: Final = timedelta(days=8)
+"""History an estimate reads: claude-monitor learns from the last 192 hours too. A chain
+of blocks running unbroken across this edge would start a block an hour off; eight days
+without a five-hour pause do not happen to people."""
+LEARNING_FORMATS: Final = frozenset({"claude-code", "codex"})
+"""Formats metered by plan windows: they get a learned limit when none is configured. A
+batch job's 5-hour blocks mean nothing, so other sources need a configured size."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockLimit:
+    """What an estimated window is measured against."""
+
+    tokens: int | None
+    cost: Decimal | None
+    learned_from: int = 0
+    """0: configured in `[[limits]]`; else how many completed blocks its P90 came from."""
+
+    def percent(self, tokens: int, cost: Decimal) -> float:
+        """Use in percent; with both sizes the nearer one (the larger share) counts."""
+        shares = []
+        if self.tokens:
+            shares.append(Decimal(tokens) / self.tokens)
+        if self.cost:
+            shares.append(cost / self.cost)
+        return round(float(max(shares, default=Decimal(0)) * 100), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The active block of one source and the limit it is measured against."""
+
+    source: str
+    block: Block
+    limit: BlockLimit
+
+    @property
+    def used_percent(self) -> float:
+        return self.limit.percent(self.block.tokens, self.block.cost)
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateSource:
+    """A source as the estimate sees it: its name, format and configured size, if any."""
+
+    name: str
+    format: str
+    size: BlockLimit | None
+
+
+def estimates(
+    calls_by_source: Mapping[str, Sequence[BlockCall]],
+    sources: Iterable[EstimateSource],
+    reported: Iterable[str],
+    now: datetime,
+) -> list[Estimate]:
+    """The active block of every source that reports no current 5-hour window itself.
+
+    `calls_by_source`: each source's calls of the last `LOOKBACK`, in time order;
+    `reported`: the tools (source names or formats) with a 5-hour window reported and not
+    yet reset. A source's limit is its configured size, else (coding agents only) the P90
+    of its completed blocks — the first block is left out, it may be cut by the lookback.
+    """
+    skip = set(reported)
+    out = []
+    for src in sources:
+        calls = calls_by_source.get(src.name)
+        if not calls or src.name in skip or src.format in skip:
+            continue
+        drawn = blocks(calls)
+        active = drawn[-1]
+        if not active.is_active(now):
+            continue
+        limit = src.size
+        if limit is None and src.format in LEARNING_FORMATS:
+            learned = learned_limit(drawn[1:-1])
+            if learned is not None and learned.tokens > 0:
+                limit = BlockLimit(learned.tokens, None, learned.blocks)
+        if limit is not None:
+            out.append(Estimate(src.name, active, limit))
+    return out

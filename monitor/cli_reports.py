@@ -27,13 +27,12 @@ if TYPE_CHECKING:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from monitor.api import ApiError, snapshot_sync
-    from monitor.wire import status_part
+    from monitor.api import ApiError, status_sync
 
     config = config_of(args)
     doc: Mapping[str, Any] | None = None
     try:
-        doc = status_part(snapshot_sync(config.socket_path, timeout=2.0))
+        doc = status_sync(config.socket_path, timeout=2.0)
     except ApiError:
         doc = None
     if doc is None:
@@ -91,30 +90,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int], Any]:
-    """`estimate`'s price function: the cost of one call of `model` at today's prices."""
+def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int, int, int], Any]:
+    """`estimate`'s price function (`monitor.report.Pricer`): the cost of one call of
+    `model` at today's prices."""
     from datetime import UTC, datetime
 
     from monitor.events import UsageEvent
     from monitor.pricing import Pricer
-    from monitor.sources.common import infer_provider
+    from monitor.sources.common import provider_and_model
 
     pricer = Pricer(config.prices)
     now = datetime.now(UTC)
 
-    def price(model: str, provider: str | None, input_tokens: int, output_tokens: int) -> Any:
+    def price(
+        model: str,
+        provider: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cache_write_tokens: int,
+    ) -> Any:
+        provider, model = provider_and_model(provider, model)
         event = UsageEvent(
             key="estimate",
             ts=now,
             source="estimate",
-            provider=provider or infer_provider(model),
+            provider=provider,
             model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
         )
         return pricer.price(event)
 
     return price
+
+
+def _named(model: str | None, provider: str | None) -> tuple[str | None, str | None]:
+    """`--model` and `--provider` as the estimate shows them: a `vendor/model` name as the
+    vendor's bare model ("openai/gpt-5" → gpt-5, openai), as events store it."""
+    from monitor.sources.common import provider_and_model, split_model
+
+    if model is None or split_model(model)[0] is None:
+        return model, provider
+    provider, model = provider_and_model(provider, model)
+    return model, provider
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -123,6 +144,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     price = _cli_pricer(config)
+    model, provider = _named(args.model, args.provider)
     try:
         if args.like:
             like = parse_selection(args.like)
@@ -133,24 +155,24 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                     like,
                     config.tz,
                     calls=args.calls,
-                    model=args.model,
-                    provider=args.provider,
-                    price=price if args.model else None,
+                    model=model,
+                    provider=provider,
+                    price=price if model else None,
                 ),
             )
         else:
-            if not args.model or args.avg_input is None or args.avg_output is None:
+            if not model or args.avg_input is None or args.avg_output is None:
                 raise CommandError(
                     "estimate needs --model with --avg-input and --avg-output, or --like SELECTION",
                     EXIT_USAGE,
                 )
             result = estimate(
                 price,
-                model=args.model,
+                model=model,
                 calls=args.calls,
                 avg_input=args.avg_input,
                 avg_output=args.avg_output,
-                provider=args.provider,
+                provider=provider,
             )
     except ValueError as exc:
         raise _selection_error(exc) from None

@@ -30,7 +30,7 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from monitor import sdnotify
 from monitor.alert_store import AlertStore
@@ -53,13 +53,16 @@ from monitor.notify import Notifier
 from monitor.periods import local_day, local_midnight
 from monitor.picture import Picture, tracked_tags
 from monitor.pricing import Pricer
+from monitor.status.from_ledger import estimated_limits
 from monitor.watch import Watcher
-from monitor.wire import AlertPayload, DaemonInfo, SnapshotDoc
+from monitor.wire import AlertPayload, DaemonInfo, SnapshotDoc, StatusDoc
 from monitor.writer_lock import LedgerBusy, WriterLock
 
 log = logging.getLogger("llm_monitor.daemon")
 
 TOTALS_EVERY: Final = 30.0
+ESTIMATE_EVERY: Final = 2.0
+ALERTS_DRAIN: Final = 5.0
 """Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
 CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
@@ -110,6 +113,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.writer_lock: WriterLock | None = None
         self._since_trim = 0
+        self._estimates_due = asyncio.Event()
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -138,10 +142,12 @@ class Daemon:
             Notifier.from_config(config.alerts),
             lambda: self.picture.totals,
             sources_provider=lambda: self.picture.source_stats,
-            limits_provider=lambda: self.picture.limits,
+            limits_provider=lambda: self.picture.all_limits(),
             on_alert=lambda row: self.publish_alert(row.payload()),
         )
-        self.server = ApiServer(config.socket_path, self.snapshot, self.hello_info)
+        self.server = ApiServer(
+            config.socket_path, self.snapshot, self.hello_info, status=self.status
+        )
         await self.server.start()
         self.state = "backfilling"
         sdnotify.notify("READY=1\nSTATUS=backfilling")
@@ -164,9 +170,11 @@ class Daemon:
                 tg.create_task(self._backfill_then_ingest()),
                 tg.create_task(self._tick()),
                 tg.create_task(self._watch_config()),
+                tg.create_task(self._estimate()),
             ]
+            alerts = None
             if self.alerts is not None:
-                tasks.append(tg.create_task(self.alerts.run(self.should_exit)))
+                alerts = tg.create_task(self.alerts.run(self.should_exit))
             interval = sdnotify.watchdog_interval()
             if interval:
                 tasks.append(tg.create_task(self._watchdog(interval)))
@@ -179,6 +187,12 @@ class Daemon:
                 self.watcher.stop()
             for t in tasks:
                 t.cancel()
+            if alerts is not None:
+                # A notification on its way finishes and is recorded as sent: cut off
+                # between the two, it would go out again after the restart.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(alerts), ALERTS_DRAIN)
+                alerts.cancel()
 
     async def shutdown(self) -> None:
         if self._busy is not None:
@@ -383,6 +397,26 @@ class Daemon:
             self._publish_totals()
             if self.state == "ready":
                 self._evaluate_alerts()
+                self._estimates_due.set()
+
+    async def _estimate(self) -> None:
+        """Re-read the estimated 5-hour windows after new calls (at most every
+        ESTIMATE_EVERY seconds: the read covers eight days of calls) and on every tick (a
+        block ends with time alone), then publish them."""
+        while True:
+            await self._estimates_due.wait()
+            self._estimates_due.clear()
+            if self.ledger is None or self.state != "ready":
+                continue
+            picture = self.picture
+            estimated = await self._in_worker(
+                estimated_limits, self.ledger.db, self.config, datetime.now(UTC), picture.limits
+            )
+            if picture is self.picture:  # not replaced by a reload meanwhile
+                picture.estimated = estimated
+                self._publish_totals()
+                self._evaluate_alerts()
+            await asyncio.sleep(ESTIMATE_EVERY)
 
     async def _watchdog(self, interval: float) -> None:
         while True:
@@ -492,6 +526,8 @@ class Daemon:
         self.picture.count_round(
             report, self.ingestor.cursors if self.ingestor else (), datetime.now(UTC)
         )
+        if report.events or report.limits:
+            self._estimates_due.set()
 
     def _publish_totals(self) -> None:
         """Totals for subscribers: the snapshot minus the recent events (series included)."""
@@ -523,6 +559,12 @@ class Daemon:
             "config": str(find_config(self.config_path) or "(embedded default)"),
             "ledger": str(self.config.ledger_path),
         }
+
+    def status(self) -> StatusDoc:
+        alerts_db = self.alert_store.reader if self.alert_store is not None else None
+        return cast(
+            StatusDoc, self.picture.status_document(self.config, self.state, alerts_db)
+        )
 
     def snapshot(self, *, recent: bool = True) -> SnapshotDoc:
         return self.picture.snapshot(

@@ -19,7 +19,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from monitor.blocks import Estimate
 
 Basis = Literal["reported", "estimated"]
 FIVE_HOURS: Final = 300
@@ -42,6 +45,8 @@ class LimitSnapshot:
     observed_at: datetime
     plan: str | None = None
     basis: Basis = "reported"
+    estimate: Estimate | None = None
+    """For an estimated window: the active block and the limit it is measured against."""
 
     @property
     def window(self) -> str:
@@ -53,6 +58,29 @@ class LimitSnapshot:
             f"{self.tool}:{self.window_minutes}:{int(self.resets_at.timestamp())}:"
             f"{int(self.observed_at.timestamp() * 1000)}:{self.used_percent:g}"
         )
+
+
+def estimated(e: Estimate) -> LimitSnapshot:
+    """The 5-hour window estimated from a source's calls, as a snapshot like a reported one:
+    observed at the block's last call (the same whoever computes it), resetting at its end."""
+    return LimitSnapshot(
+        tool=e.source,
+        window_minutes=FIVE_HOURS,
+        used_percent=e.used_percent,
+        resets_at=e.block.end,
+        observed_at=e.block.last,
+        basis="estimated",
+        estimate=e,
+    )
+
+
+def current_windows(snapshots: Iterable[LimitSnapshot], minutes: int, now: datetime) -> set[str]:
+    """Tools with a reported window of `minutes` that has not reset yet."""
+    return {
+        s.tool
+        for s in snapshots
+        if s.basis == "reported" and s.window_minutes == minutes and now < s.resets_at
+    }
 
 
 def window_name(minutes: int) -> str:

@@ -21,6 +21,7 @@ from monitor.ledger.reads import first_day
 from monitor.limits import LimitSnapshot, window_states
 from monitor.periods import DOC_KEYS, PERIODS
 from monitor.status import budget_entries, build_status, sources_entries, totals_from_ledger
+from monitor.status.from_ledger import estimated_limits
 from monitor.totals import Totals, TotalsSummary, Usage
 from monitor.wire import AlertPayload, BreakdownRow, SnapshotDoc
 
@@ -52,7 +53,9 @@ class Picture:
     unpriced: dict[tuple[str, str], int] = field(default_factory=dict)
     source_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     limits: list[LimitSnapshot] = field(default_factory=list)
-    """Each (tool, window)'s latest snapshot."""
+    """Each (tool, window)'s latest reported snapshot."""
+    estimated: list[LimitSnapshot] = field(default_factory=list)
+    """The estimated 5-hour windows, as `estimated_limits` last read them from the ledger."""
 
     @classmethod
     def empty(cls, config: Config) -> Picture:
@@ -73,12 +76,14 @@ class Picture:
                 totals.seed_first_day(first)
         else:
             totals = totals_from_ledger(ledger, now)
+        reported = latest_limits(ledger.db)
         return cls(
             totals=totals,
             recent=deque(ledger.recent_events(RECENT), maxlen=RECENT),
             unpriced={(p, m): n for p, m, n in ledger.unpriced()},
             source_stats=ledger.source_stats(),
-            limits=latest_limits(ledger.db),
+            limits=reported,
+            estimated=estimated_limits(ledger.db, config, now, reported),
         )
 
     # -- moved by commits ------------------------------------------------------------
@@ -129,6 +134,10 @@ class Picture:
         for name, n in files.items():
             self.source_stats.setdefault(name, _new_stats())["files"] = n
 
+    def all_limits(self) -> list[LimitSnapshot]:
+        """The windows clients and alert rules see: reported, then estimated."""
+        return [*self.limits, *self.estimated]
+
     # -- what clients see ------------------------------------------------------------
 
     def status_document(
@@ -156,7 +165,7 @@ class Picture:
             unpriced=unpriced,
             sources=sources_entries(config, self.source_stats),
             state=state,
-            limits=self.limits,
+            limits=self.all_limits(),
         )
 
     def snapshot(

@@ -30,14 +30,23 @@ holds a price table of its own. What it adds:
 - Provider: the event's provider when genai-prices knows it (only that provider's
   prices, or those it falls back to, e.g. Azure → OpenAI); "unknown" or a provider it
   does not know lets genai-prices infer the provider from the model name.
+- Model names that name their vendor ("openai/gpt-5.5", as OpenRouter, LiteLLM and
+  Codex write them) are priced as `sources.common.provider_and_model` reads them, the
+  one rule adapters store them by: the vendor's bare model ("openai/gpt-5.5" is OpenAI's
+  gpt-5.5, also through OpenRouter), or a host's own name for it ("groq" +
+  "openai/gpt-oss-120b" is Groq's price); a host's name genai-prices does not know is
+  looked up bare, under the host, then under the vendor. This serves names adapters did
+  not store: events stored before, `estimate --model`, `price`.
 - Overrides: config `[prices."model"]` entries (`monitor.config.PriceOverride`),
-  matched on the model name exactly (case-insensitive). A rate the entry sets replaces
-  genai-prices' rate for that kind of token (flat: no tiers); a rate it leaves unset
-  keeps genai-prices' rate. Setting the input or cache-write rate drops genai-prices'
-  1-hour rate, so 1-hour writes cost 2× the overridden input rate. For a model
-  genai-prices does not know, the entry is the whole price: cache tokens without a
-  rate cost the input rate, and without both an input and an output rate the model
-  stays unpriced (never $0 for tokens nobody priced).
+  matched on the model name exactly (case-insensitive), or on its bare name
+  (`[prices."openai/gpt-5.5"]` prices gpt-5.5 too, unless `[prices."gpt-5.5"]` exists).
+  A rate the entry sets replaces genai-prices' rate for that kind of token (flat: no
+  tiers); a rate it leaves unset keeps genai-prices' rate. Setting the input or
+  cache-write rate drops genai-prices' 1-hour rate, so 1-hour writes cost 2× the
+  overridden input rate. For a model genai-prices does not know, the entry is the
+  whole price: cache tokens without a rate cost the input rate, and without both an
+  input and an output rate the model stays unpriced (never $0 for tokens nobody
+  priced).
 - Cost policy per source (`apply`) and repricing (`reprice`).
 
 Unknown model → `None` (unpriced), never $0; misses are memoized too. This module
@@ -76,6 +85,7 @@ from monitor.events import (
     opt_to_nano,
 )
 from monitor.price_info import PriceInfo, flat_price, price_info_of
+from monitor.sources.common import provider_and_model, split_model
 
 # The usage vector: the genai-prices usage keys an event fills, in slot order.
 _USAGE_KEYS: Final[tuple[str, ...]] = (
@@ -188,6 +198,11 @@ class Pricer:
                 if value is not None and not (value.is_finite() and value >= 0):
                     raise ValueError(f'[prices."{name}"] {field}: expected a price >= 0')
             self._overrides[name.strip().lower()] = (name, override)
+        for name, override in (overrides or {}).items():
+            # A bare model matches `[prices."vendor/model"]` too; its own entry comes first.
+            vendor, bare = split_model(name.strip())
+            if vendor is not None:
+                self._overrides.setdefault(bare.lower(), (name, override))
         self._snapshot: DataSnapshot | None = None
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._rates: dict[tuple[int, str | None], _Rate] = {}
@@ -278,7 +293,8 @@ class Pricer:
         snapshot = get_snapshot()
         if snapshot is not self._snapshot:
             self._reset(snapshot)
-        named = self._overrides.get(model.strip().lower())
+        key = self._override_key(model)
+        named = self._overrides[key] if key is not None else None
         override_name = named[0] if named is not None else None
         found = _find(snapshot, provider or "unknown", model)
         if found is None:
@@ -327,14 +343,24 @@ class Pricer:
         self._entries.clear()
         self._rates.clear()
 
+    def _override_key(self, model: str) -> str | None:
+        """The key of the config override for `model`: its name, else its bare name."""
+        key = model.strip().lower()
+        if key in self._overrides:
+            return key
+        if "/" in key:
+            bare = split_model(key)[1]
+            if bare in self._overrides:
+                return bare
+        return None
+
     def _resolve(self, provider: str, model: str) -> _Entry:
         self.stats.lookups += 1
         assert self._snapshot is not None
-        key = model.strip().lower()
-        override = key if key in self._overrides else None
+        override = self._override_key(model)
         found = _find(self._snapshot, provider, model)
         if found is None:
-            whole = _override_price(self._overrides[key][1]) if override else None
+            whole = _override_price(self._overrides[override][1]) if override else None
             if whole is None:
                 return _MISS
             self.stats.periods += 1
@@ -391,8 +417,23 @@ def genai_usage(usage: tuple[int, ...]) -> Usage:
 
 
 def _find(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, ModelInfo] | None:
-    """Resolve in genai-prices: under the event's provider when genai-prices knows it,
-    else under the provider genai-prices infers from the model name."""
+    """Resolve in genai-prices. A `vendor/model` name is first read as adapters read it
+    (`provider_and_model`: the vendor's bare model, or a host's own name); a host's name
+    genai-prices does not know is then looked up bare, under the host and then under the
+    vendor (see the module docstring)."""
+    if "/" in model:
+        provider, model = provider_and_model(provider, model)
+    found = _lookup(snapshot, provider, model)
+    if found is None and "/" in model:
+        vendor, bare = split_model(model)
+        if vendor is not None:
+            found = _lookup(snapshot, provider, bare) or _lookup(snapshot, vendor, bare)
+    return found
+
+
+def _lookup(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, ModelInfo] | None:
+    """Under the provider when genai-prices knows it, else under the one it infers from
+    the model name."""
     provider_id: str | None = None
     if provider and provider != "unknown":
         known = find_provider_by_id(snapshot.providers, provider)

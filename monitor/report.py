@@ -13,6 +13,15 @@ the per-call cost, weighted by calls. That is not a confidence interval for N
 independent calls (that would shrink with N); it is the range the total falls in if the
 planned calls resemble the cheaper or the dearer half of the past ones — the usual
 planning question, since planned work is rarely the same mix as the sample.
+
+Estimate at another model: `--like X --model Y` prices each past call's tokens at Y with
+the history's cache shares: if 96 % of X's input tokens were cache reads, so are 96 % of
+each re-priced call's, at Y's cache-read rate (genai-prices charges the input rate where
+Y has none); pricing it all as fresh input would overstate an agent's cost several
+times. 1-hour cache writes are priced as 5-minute ones: the rollups keep no 1-hour sums.
+
+Unpriced is never $0 (docs/architecture.md): a side of `compare` whose calls are all
+unpriced shows "unpriced", and no cost difference or saving is computed against it.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ from monitor.ledger.query import (
 )
 
 Format = Literal["text", "json", "csv"]
-Pricer = Callable[[str, str | None, int, int], Decimal | None]
-"""price(model, provider, input_tokens, output_tokens) → USD for one call, None if unknown."""
+Pricer = Callable[[str, str | None, int, int, int, int], Decimal | None]
+"""price(model, provider, input_tokens, output_tokens, cache_read_tokens,
+cache_write_tokens) → USD for one call, None if unknown. Input includes the cache
+tokens, as everywhere (docs/architecture.md)."""
 
 FIELDS: Final = (
     "calls",
@@ -218,8 +229,16 @@ class Side(NamedTuple):
     """Distinct `iteration` tags (per `run`), None when no selected event carries one."""
 
 
+def _all_unpriced(t: Totals) -> bool:
+    """Every call is unpriced: the cost is unknown, not $0."""
+    return t.calls > 0 and t.unpriced_calls == t.calls
+
+
 class Comparison(NamedTuple):
-    """A (the baseline) against B; savings are what B saves over A (negative: B costs more)."""
+    """A (the baseline) against B; savings are what B saves over A (negative: B costs more).
+
+    Cost savings are None when a side's calls are all unpriced: its cost is unknown.
+    With some unpriced calls they compare the priced ones (the text says so)."""
 
     a: Side
     b: Side
@@ -233,12 +252,20 @@ class Comparison(NamedTuple):
         return _pct(Decimal(self.token_savings), Decimal(self.a.totals.total_tokens))
 
     @property
-    def cost_savings(self) -> Decimal:
+    def cost_known(self) -> bool:
+        """Both sides have a cost: neither side's calls are all unpriced."""
+        return not (_all_unpriced(self.a.totals) or _all_unpriced(self.b.totals))
+
+    @property
+    def cost_savings(self) -> Decimal | None:
+        if not self.cost_known:
+            return None
         return self.a.totals.cost - self.b.totals.cost
 
     @property
     def cost_savings_pct(self) -> Decimal | None:
-        return _pct(self.cost_savings, self.a.totals.cost)
+        savings = self.cost_savings
+        return None if savings is None else _pct(savings, self.a.totals.cost)
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -248,7 +275,20 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 def compare(db: sqlite3.Connection, a: Selection, b: Selection, tz: tzinfo) -> Comparison:
-    return Comparison(_side(db, a, tz), _side(db, b, tz))
+    """A against B. Raises ValueError when a side matches no recorded call: a comparison
+    with nothing is no saving of 100 % (nor an infinite overspend)."""
+    result = Comparison(_side(db, a, tz), _side(db, b, tz))
+    empty = [
+        f"{name} ({side.selection.label!r})"
+        for name, side in (("A", result.a), ("B", result.b))
+        if not side.totals.calls
+    ]
+    if empty:
+        raise ValueError(
+            f"no recorded calls match {' nor '.join(empty)}: nothing to compare "
+            "(check the selection with `llm-monitor report --where …`)"
+        )
+    return result
 
 
 def _side(db: sqlite3.Connection, sel: Selection, tz: tzinfo) -> Side:
@@ -267,7 +307,7 @@ def _side_json(side: Side) -> dict[str, Any]:
         "total_tokens": t.total_tokens,
         "cache_read_tokens": t.cache_read_tokens,
         "cache_write_tokens": t.cache_write_tokens,
-        "cost_usd": usd_json(t.cost),
+        "cost_usd": None if _all_unpriced(t) else usd_json(t.cost),
         "unpriced_calls": t.unpriced_calls,
         "iterations": side.iterations,
     }
@@ -309,7 +349,7 @@ def render_comparison(c: Comparison, fmt: Literal["text", "json"]) -> str:
             _signed(b.output_tokens - a.output_tokens),
         ),
         ("Total tokens", _int(a.total_tokens), _int(b.total_tokens), _signed(-c.token_savings)),
-        ("Cost", usd_text(a.cost), usd_text(b.cost), _signed_usd(-c.cost_savings)),
+        ("Cost", _cost_cell(a), _cost_cell(b), _opt_signed_usd(c.cost_savings)),
     ]
     ia, ib = c.a.iterations, c.b.iterations
     if ia is not None or ib is not None:
@@ -326,27 +366,34 @@ def render_comparison(c: Comparison, fmt: Literal["text", "json"]) -> str:
         "",
     ]
     lines.append(_savings_line(c))
-    if a.unpriced_calls or b.unpriced_calls:
+    if not c.cost_known:
+        unpriced = " and ".join(n for n, t in (("A", a), ("B", b)) if _all_unpriced(t))
+        lines.append(f"No cost comparison: every call of {unpriced} is unpriced.")
+        lines.append(
+            'Add a [prices."MODEL"] override to the config, then run `llm-monitor reprice`.'
+        )
+    elif a.unpriced_calls or b.unpriced_calls:
         lines.append("Costs leave out unpriced calls.")
     return "\n".join(lines) + "\n"
 
 
 def _savings_line(c: Comparison) -> str:
-    tokens, cost = c.token_savings, c.cost_savings
-    tp, cp = c.token_savings_pct, c.cost_savings_pct
+    tokens, tp, cp = c.token_savings, c.token_savings_pct, c.cost_savings_pct
+    known = c.cost_savings
+    cost = Decimal(0) if known is None else known  # unknown: the tokens alone decide
     if tokens <= 0 and cost <= 0 and (tokens or cost):
+        cost_text = "unpriced" if known is None else f"{_signed_usd(-cost)} ({_pct_text(cp, -1)})"
         return (
             f"B spends more than A: tokens {_signed(-tokens)} ({_pct_text(tp, -1)}), "
-            f"cost {_signed_usd(-cost)} ({_pct_text(cp, -1)})"
+            f"cost {cost_text}"
         )
     word = (
         "Savings (B vs A)"
         if tokens >= 0 and cost >= 0
         else "Savings (B vs A; negative: B spends more)"
     )
-    return (
-        f"{word}: tokens {_int(tokens)} ({_pct_text(tp)}), cost {usd_text(cost)} ({_pct_text(cp)})"
-    )
+    cost_text = "unpriced" if known is None else f"{usd_text(cost)} ({_pct_text(cp)})"
+    return f"{word}: tokens {_int(tokens)} ({_pct_text(tp)}), cost {cost_text}"
 
 
 def _signed(n: int) -> str:
@@ -355,6 +402,11 @@ def _signed(n: int) -> str:
 
 def _signed_usd(amount: Decimal) -> str:
     return ("+" if amount > 0 else "") + usd_text(amount)
+
+
+def _opt_signed_usd(savings: Decimal | None) -> str:
+    """B - A of the costs (minus the savings); "n/a" when a side is unpriced."""
+    return "n/a" if savings is None else _signed_usd(-savings)
 
 
 def _opt_int(n: int | None) -> str:
@@ -388,6 +440,14 @@ class Estimate(NamedTuple):
     """Past calls the averages come from."""
     unpriced_sample_calls: int = 0
     """Past calls without a cost, left out of the average cost."""
+    avg_cache_read_tokens: int = 0
+    """Of `avg_input_tokens`, read from the cache (with `like`: as in the past calls)."""
+    avg_cache_write_tokens: int = 0
+    """Of `avg_input_tokens`, written to the cache."""
+    cache_read_share: Decimal | None = None
+    """With `like`: the past calls' cache reads over their input tokens (exact), which
+    re-pricing at `model` carries over; None when they had no input."""
+    cache_write_share: Decimal | None = None
 
     @property
     def input_tokens(self) -> int:
@@ -396,6 +456,14 @@ class Estimate(NamedTuple):
     @property
     def output_tokens(self) -> int:
         return self.calls * self.avg_output_tokens
+
+    @property
+    def cache_read_tokens(self) -> int:
+        return self.calls * self.avg_cache_read_tokens
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.calls * self.avg_cache_write_tokens
 
 
 def _check_counts(**counts: int) -> None:
@@ -415,7 +483,7 @@ def estimate(
 ) -> Estimate:
     """N planned calls of `model` with the given average tokens per call."""
     _check_counts(calls=calls, avg_input=avg_input, avg_output=avg_output)
-    per_call = price(model, provider, avg_input, avg_output)
+    per_call = price(model, provider, avg_input, avg_output, 0, 0)
     return Estimate(
         calls=calls,
         avg_input_tokens=avg_input,
@@ -443,12 +511,28 @@ def estimate_like(
 ) -> Estimate:
     """N planned calls like the past calls of `like`: their average tokens and cost per
     call, or — with `model` — each past call re-priced at `model` (per call, so tiered
-    prices apply as they would), then averaged."""
+    prices apply as they would), then averaged.
+
+    Re-priced calls keep the history's cache shares of their input (see the module
+    docstring): a past call of I input tokens is priced with round(I × R / T) cache
+    reads and round(I × W / T) cache writes, R, W and T the selection's cache reads,
+    cache writes and input tokens."""
     _check_counts(calls=calls)
     usage = event_usage(db, like, tz)
     n_calls = sum(u.calls for u in usage)
     if not n_calls:
         raise ValueError(f"no recorded calls match {like.label!r}")
+    history = query(db, (), like, tz).total
+    total_in = history.input_tokens
+    read, write = history.cache_read_tokens, history.cache_write_tokens
+
+    def cached(tokens: int) -> tuple[int, int]:
+        """(cache reads, cache writes) of `tokens` input tokens at the history's shares."""
+        if not total_in:
+            return 0, 0
+        r = min(_div_round(tokens * read, total_in), tokens)
+        return r, min(_div_round(tokens * write, total_in), tokens - r)
+
     samples: list[tuple[Decimal, int]] = []  # (nano-dollars per call, calls)
     unpriced = 0
     if model is None:
@@ -464,7 +548,7 @@ def estimate_like(
         for c, i, o, _ in usage:
             tokens = (_div_round(i, c), _div_round(o, c))
             if tokens not in memo:
-                memo[tokens] = price(model, provider, *tokens)
+                memo[tokens] = price(model, provider, *tokens, *cached(tokens[0]))
             usd = memo[tokens]
             if usd is None:
                 unpriced += c
@@ -476,9 +560,11 @@ def estimate_like(
         per_call = sum((v * w for v, w in samples), Decimal(0)) / weight / NANO
         low = _weighted_quantile(samples, _LOW_Q) * calls / NANO
         high = _weighted_quantile(samples, _HIGH_Q) * calls / NANO
+    avg_input = _div_round(sum(u[1] for u in usage), n_calls)
+    avg_read, avg_write = cached(avg_input)
     return Estimate(
         calls=calls,
-        avg_input_tokens=_div_round(sum(u[1] for u in usage), n_calls),
+        avg_input_tokens=avg_input,
         avg_output_tokens=_div_round(sum(u[2] for u in usage), n_calls),
         cost_per_call=per_call,
         cost=None if per_call is None else per_call * calls,
@@ -489,6 +575,10 @@ def estimate_like(
         like=like.label,
         sample_calls=n_calls,
         unpriced_sample_calls=unpriced,
+        avg_cache_read_tokens=avg_read,
+        avg_cache_write_tokens=avg_write,
+        cache_read_share=Decimal(read) / total_in if total_in else None,
+        cache_write_share=Decimal(write) / total_in if total_in else None,
     )
 
 
@@ -515,6 +605,15 @@ def _calls(n: int, noun: str = "call") -> str:
     return f"{_int(n)} {noun}{'' if n == 1 else 's'}"
 
 
+def _share_json(share: Decimal | None) -> float | None:
+    """A share of the input tokens, 0-1, to 4 places (a ratio, not money)."""
+    return None if share is None else float(share.quantize(Decimal("0.0001")))
+
+
+def _share_text(share: Decimal) -> str:
+    return f"{(share * 100).quantize(_TENTH, rounding=ROUND_HALF_EVEN)}%"
+
+
 def estimate_json(e: Estimate) -> dict[str, Any]:
     return {
         "calls": e.calls,
@@ -525,8 +624,14 @@ def estimate_json(e: Estimate) -> dict[str, Any]:
         "unpriced_sample_calls": e.unpriced_sample_calls,
         "avg_input_tokens": e.avg_input_tokens,
         "avg_output_tokens": e.avg_output_tokens,
+        "avg_cache_read_tokens": e.avg_cache_read_tokens,
+        "avg_cache_write_tokens": e.avg_cache_write_tokens,
+        "cache_read_share": _share_json(e.cache_read_share),
+        "cache_write_share": _share_json(e.cache_write_share),
         "input_tokens": e.input_tokens,
         "output_tokens": e.output_tokens,
+        "cache_read_tokens": e.cache_read_tokens,
+        "cache_write_tokens": e.cache_write_tokens,
         "cost_per_call_usd": usd_json(e.cost_per_call),
         "cost_usd": usd_json(e.cost),
         "low_usd": usd_json(e.low),
@@ -545,12 +650,21 @@ def render_estimate(e: Estimate, fmt: Literal["text", "json"]) -> str:
     if e.like is not None:
         past = _calls(e.sample_calls, "past call")
         lines.append(f"  Like {e.like}: {past}, {per}")
+        read, write = e.cache_read_share or Decimal(0), e.cache_write_share or Decimal(0)
+        if read or write:
+            shares = f"{_share_text(read)} cache reads, {_share_text(write)} cache writes"
+            if e.model is None:
+                lines.append(f"  Their input: {shares}")
+            else:
+                lines.append(f"  Their input: {shares}; priced so at {e.model}'s cache rates")
         if e.model is None:
             lines.append("  Priced as those calls were charged")
     else:
         lines.append(f"  {per}")
     rows = [
         ["Input tokens", _int(e.input_tokens)],
+        *([["  cache reads", _int(e.cache_read_tokens)]] if e.cache_read_tokens else []),
+        *([["  cache writes", _int(e.cache_write_tokens)]] if e.cache_write_tokens else []),
         ["Output tokens", _int(e.output_tokens)],
         ["Cost per call", _usd_per_call(e.cost_per_call)],
         ["Total cost", usd_text(e.cost)],

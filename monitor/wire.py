@@ -117,6 +117,28 @@ class LimitEntry(TypedDict):
     basis: str
     """"reported" (the tool said so) or "estimated"."""
     plan: NotRequired[str]
+    estimate: NotRequired[EstimateEntry]
+    """An estimated window's block, burn rate and projection (not once it has reset)."""
+
+
+class EstimateEntry(TypedDict):
+    """The active 5-hour block behind an estimated window."""
+
+    block_start: str
+    tokens: int
+    cost_usd: str
+    unpriced_calls: int
+    limit_tokens: int | None
+    limit_usd: str | None
+    limit_from: str
+    """"configured" (`[[limits]]`) or "learned" (P90 of the completed blocks)."""
+    burn_tokens_per_minute: float
+    burn_usd_per_hour: str
+    projected_tokens: int
+    projected_cost_usd: str
+    projected_percent: float
+    """Use at the block's end if calls go on at the burn rate."""
+    learned_from_blocks: NotRequired[int]
 
 
 class StatusDoc(TypedDict):

@@ -76,8 +76,11 @@ def studio_line(operation: str, input_tokens: int, output_tokens: int, **extra: 
     return json.dumps(record).encode() + b"\n"
 
 
-def claude_line(msg_id: str, input_tokens: int, output_tokens: int) -> bytes:
-    """One Claude Code assistant message with usage (as in examples/claude-code)."""
+def claude_line(
+    msg_id: str, input_tokens: int, output_tokens: int, timestamp: str | None = None
+) -> bytes:
+    """One Claude Code assistant message with usage (as in examples/claude-code), written
+    now unless `timestamp` says when."""
     record = {
         "parentUuid": None,
         "isSidechain": False,
@@ -101,7 +104,7 @@ def claude_line(msg_id: str, input_tokens: int, output_tokens: int) -> bytes:
         },
         "requestId": f"req_{msg_id}",
         "uuid": f"uuid-{msg_id}",
-        "timestamp": now_iso(),
+        "timestamp": timestamp or now_iso(),
     }
     return json.dumps(record).encode() + b"\n"
 

@@ -21,6 +21,9 @@ from monitor.sources.common import (
     iter_lines,
     json_lines,
     model_name,
+    provider_and_model,
+    record_event,
+    split_model,
 )
 from tests.factories import LATEST, parse_ctx
 
@@ -193,6 +196,81 @@ def test_a_model_is_a_string_and_a_missing_one_is_none() -> None:
             model_name(wrong)
 
 
+# -- provider and model: `vendor/model` names (issue 12) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "expected"),
+    [
+        ("openai", "openai/gpt-5.5", ("openai", "gpt-5.5")),  # Codex's turn_context.model
+        (None, "openai/gpt-5.5", ("openai", "gpt-5.5")),
+        (None, "google/gemini-2.5-pro", ("google", "gemini-2.5-pro")),
+        (None, "anthropic/claude-sonnet-4", ("anthropic", "claude-sonnet-4")),
+        (None, "x-ai/grok-4", ("x-ai", "grok-4")),
+        (None, "mistralai/mistral-large", ("mistral", "mistral-large")),
+        ("OpenAI", "OpenAI/GPT-5 ", ("openai", "GPT-5")),  # the model keeps its spelling
+        ("Vertex AI", "google/gemini-2.5-pro", ("google", "gemini-2.5-pro")),  # same vendor
+        # a router's prefix or provider gives way to the vendor the name names
+        (None, "openrouter/openai/gpt-5", ("openai", "gpt-5")),
+        ("openrouter", "anthropic/claude-sonnet-4", ("anthropic", "claude-sonnet-4")),
+        ("unknown", "x-ai/grok-4", ("x-ai", "grok-4")),
+        (None, "openrouter/auto", ("openrouter", "auto")),
+        # a maker named beside another maker's model is an assumption (Codex's "openai")
+        ("openai", "x-ai/grok-4", ("x-ai", "grok-4")),
+        ("openai", "google/gemini-2.5-pro", ("google", "gemini-2.5-pro")),
+        # a host serving another vendor's model under its `vendor/model` name keeps it
+        ("groq", "openai/gpt-oss-120b", ("groq", "openai/gpt-oss-120b")),
+        (None, "groq/openai/gpt-oss-120b", ("groq", "openai/gpt-oss-120b")),
+        ("Azure", "openai/gpt-4o", ("azure", "openai/gpt-4o")),
+        ("my-gateway", "anthropic/claude-sonnet-4", ("my-gateway", "anthropic/claude-sonnet-4")),
+        # a prefix naming no provider we know is part of the name, shown once
+        (None, "vendor/x", ("unknown", "vendor/x")),
+        ("acme", "vendor/x", ("acme", "vendor/x")),
+        (None, "accounts/fireworks/models/m1", ("unknown", "accounts/fireworks/models/m1")),
+        (None, "openai/", ("unknown", "openai/")),
+        # names without a prefix: as before
+        (None, "gpt-5", ("openai", "gpt-5")),
+        ("Claude", "claude-sonnet-4-5", ("anthropic", "claude-sonnet-4-5")),
+        (None, "mystery", ("unknown", "mystery")),
+    ],
+)  # fmt: skip
+def test_a_vendor_prefixed_model_is_the_vendors_bare_model(
+    provider: str | None, model: str, expected: tuple[str, str]
+) -> None:
+    assert provider_and_model(provider, model) == expected
+
+
+def test_split_model_strips_routers_then_one_vendor_or_host() -> None:
+    assert split_model("openrouter/openrouter/google/gemini-2.5-pro") == (
+        "google",
+        "gemini-2.5-pro",
+    )
+    assert split_model("together_ai/meta-llama/Llama-3-70b") == (
+        "together",
+        "meta-llama/Llama-3-70b",
+    )
+    assert split_model("gpt-5") == (None, "gpt-5")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "model", "shown"),
+    [
+        ({"provider": "openai"}, "openai/gpt-5.5", "openai/gpt-5.5"),
+        ({}, "google/gemini-2.5-pro", "google/gemini-2.5-pro"),
+        ({"provider": "openai"}, "x-ai/grok-4", "x-ai/grok-4"),
+        ({"provider": "groq"}, "openai/gpt-oss-120b", "groq/openai/gpt-oss-120b"),
+        ({}, "vendor/x", "unknown/vendor/x"),
+        ({"default_provider": "openai"}, "gpt-5", "openai/gpt-5"),
+    ],
+)
+def test_every_adapters_events_name_the_vendor_once(
+    kwargs: dict[str, str], model: str, shown: str
+) -> None:
+    when = (datetime(2026, 1, 2, tzinfo=UTC), 0)
+    event = record_event(make_ctx(), 0, when, model, **kwargs)  # type: ignore[arg-type]
+    assert f"{event.provider}/{event.model}" == shown
+
+
 # -- the time of a call ------------------------------------------------------------------
 
 MTIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -224,8 +302,9 @@ def test_a_missing_time_takes_the_mtime_flagged_or_is_bad_without_one(value: Any
 
 @pytest.mark.parametrize(
     "value",
-    ["yesterday", "2026-13-45T10:00:00", "2026-02-30", True, [2026], {"t": 1}, 1e20, 10**400,
-     "9999-12-31T23:59:59-23:00", float("nan")],
+    ["yesterday", "yesterday-ish", "2026-13-45T10:00:00", "2026-02-30", "2026-01-02T25:00Z",
+     "1767323040", True, [2026], {"t": 1}, 1e20, 10**400, "9999-12-31T23:59:59-23:00",
+     float("nan")],
 )  # fmt: skip
 def test_an_unreadable_time_is_bad_not_the_mtime(value: Any) -> None:
     with pytest.raises(BadValue, match=r"^unreadable timestamp: created = "):

@@ -533,3 +533,14 @@ def test_workspace_garbage_cost_is_a_bad_record() -> None:
     assert [(e.offset, e.message) for e in result.errors] == [
         (index, "estimated_cost: -0.01 is not a cost (negative)")
     ]
+
+
+def test_a_stamp_that_is_no_date_or_a_workflow_date_that_is_none_is_a_bad_record() -> None:
+    line = b"yesterday-ish - INFO - Token usage: 120 total (100 prompt + 20 completion)\n"
+    res = parse_log(ctx(), {}, line)
+    assert res.events == [] and [e.offset for e in res.errors] == [0]
+    assert "yesterday-ish" in res.errors[0].message
+    # A workflow folder stamped with a month 13: stated, unreadable, not the file's time.
+    bad_day = DESCRIPTIONS / "wf_openai_gpt-4o_narrative_20251345" / "logs" / "x.log"
+    res = parse_log(ctx(bad_day), {}, b"Token usage: 120 total (100 prompt + 20 completion)\n")
+    assert res.events == [] and "20251345" in res.errors[0].message

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from monitor.blocks import Block, BlockCall, blocks, learned_limit, project
+from monitor.blocks import (
+    Block,
+    BlockCall,
+    BlockLimit,
+    EstimateSource,
+    blocks,
+    estimates,
+    learned_limit,
+    project,
+)
+from monitor.limits import estimated
 
 
 def at(text: str) -> datetime:
@@ -80,3 +90,69 @@ def test_a_limit_is_learned_as_the_p90_of_completed_blocks_once_there_are_enough
     learned = learned_limit([done(t) for t in range(100, 1100, 100)])
     assert learned is not None
     assert (learned.tokens, learned.cost, learned.blocks) == (1000, Decimal(1), 10)
+
+
+# -- the estimated window ----------------------------------------------------------------
+
+NOW = at("2026-11-24 12:30:00")
+
+
+def _history() -> list[BlockCall]:
+    """Four completed blocks (one call each, 1,000 … 4,000 tokens) and an active one."""
+    done = [
+        BlockCall(at(f"2026-11-2{d} 09:10:00"), 1000 * d, Decimal("0.01")) for d in (1, 2, 3)
+    ]
+    done.append(BlockCall(at("2026-11-20 09:10:00"), 4000, Decimal("0.01")))
+    done.sort(key=lambda c: c.ts)
+    active = [
+        BlockCall(at("2026-11-24 10:05:00"), 1500, Decimal("0.50")),
+        BlockCall(at("2026-11-24 12:00:00"), 500, Decimal("0.25")),
+    ]
+    return [*done, *active]
+
+
+def coding(size: BlockLimit | None = None, name: str = "cc") -> EstimateSource:
+    return EstimateSource(name, "claude-code", size)
+
+
+def test_the_active_block_is_measured_against_the_p90_of_the_completed_ones() -> None:
+    [e] = estimates({"cc": _history()}, [coding()], reported=(), now=NOW)
+    # The first block (Nov 20) may be cut by the lookback: learned from Nov 21, 22, 23.
+    assert e.limit == BlockLimit(tokens=3000, cost=None, learned_from=3)
+    assert (e.block.start, e.block.tokens, e.block.cost) == (
+        at("2026-11-24 10:00"),
+        2000,
+        Decimal("0.75"),
+    )
+    assert e.used_percent == 66.67
+    snap = estimated(e)
+    assert (snap.tool, snap.window, snap.basis, snap.resets_at, snap.observed_at) == (
+        "cc",
+        "5h",
+        "estimated",
+        at("2026-11-24 15:00"),
+        at("2026-11-24 12:00"),
+    )
+
+
+def test_a_configured_size_wins_and_the_nearer_of_tokens_and_cost_counts() -> None:
+    size = BlockLimit(tokens=10_000, cost=Decimal("1.00"))
+    [e] = estimates({"cc": _history()}, [coding(size)], reported=(), now=NOW)
+    assert e.limit is size and e.used_percent == 75.0  # $0.75 of $1 beats 2,000 of 10,000
+
+
+def test_no_estimate_where_the_tool_reports_its_window_or_nothing_is_active() -> None:
+    history = {"cc": _history()}
+    assert estimates(history, [coding()], reported={"claude-code"}, now=NOW) == []
+    assert estimates(history, [coding()], reported={"cc"}, now=NOW) == []
+    # Five hours after the last call the block is over, though its end is not reached.
+    assert estimates(history, [coding()], reported=(), now=at("2026-11-24 15:00:01")) == []
+
+
+def test_other_sources_need_a_configured_size_and_too_little_history_learns_nothing() -> None:
+    studio = EstimateSource("studio", "studio-tokens", None)
+    assert estimates({"studio": _history()}, [studio], reported=(), now=NOW) == []
+    assert estimates({"cc": _history()[-3:]}, [coding()], reported=(), now=NOW) == []
+    sized = EstimateSource("studio", "studio-tokens", BlockLimit(tokens=4000, cost=None))
+    [e] = estimates({"studio": _history()}, [sized], reported=(), now=NOW)
+    assert e.used_percent == 50.0

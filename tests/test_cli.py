@@ -183,6 +183,53 @@ paths = ["{tmp_path}/studio/**/run_*/tokens.jsonl"]
     doc = json.loads(result.stdout)
     text = json.dumps(doc)
     assert "26.0" in text  # 25,000 → 18,500 tokens
+    # A side that matches nothing (a typo) is a usage error, not "savings 100 %".
+    typo = run("compare", "tag.run=run_tech_baseline", "tag.run=run_tech_typo", config=cfg)
+    assert (typo.returncode, typo.stdout) == (2, "")
+    assert "no recorded calls match B ('tag.run=run_tech_typo')" in typo.stderr
+
+
+def _codex_rollout(session: str, model: str) -> str:
+    """A Codex rollout: one turn of `model`, 12,000 input (10,000 cached) + 800 output."""
+    lines = [
+        {"timestamp": "2026-11-20T08:14:03.118Z", "type": "session_meta",
+         "payload": {"id": session, "cwd": "/w/proj"}},
+        {"timestamp": "2026-11-20T08:14:11.507Z", "type": "turn_context",
+         "payload": {"cwd": "/w/proj", "model": model}},
+        {"timestamp": "2026-11-20T08:14:20.000Z", "type": "event_msg",
+         "payload": {"type": "token_count", "info": {"total_token_usage": {
+             "input_tokens": 12000, "cached_input_tokens": 10000, "output_tokens": 800,
+             "reasoning_output_tokens": 300}}}},
+    ]  # fmt: skip
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+@pytest.mark.e2e
+def test_a_vendor_prefixed_codex_model_is_priced_and_named_once(tmp_path: Path) -> None:
+    sessions = tmp_path / "codex" / "sessions" / "2026" / "11" / "20"
+    sessions.mkdir(parents=True)
+    (sessions / "rollout-a.jsonl").write_text(_codex_rollout("a", "openai/gpt-5.5"))
+    (sessions / "rollout-b.jsonl").write_text(_codex_rollout("b", "gpt-5.5"))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[monitor]
+timezone = "UTC"
+state_dir = "{tmp_path / "state"}"
+socket = "{tmp_path / "sock"}"
+[[sources]]
+name = "codex"
+format = "codex"
+paths = ["{tmp_path}/codex/sessions/**/rollout-*.jsonl"]
+"""
+    )
+    assert run("scan", config=cfg).returncode == 0
+    result = run("report", "--by", "provider", "--by", "model", "--format", "json", config=cfg)
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)["rows"]
+    assert row["key"] == {"provider": "openai", "model": "gpt-5.5"}
+    assert (row["calls"], row["unpriced_calls"]) == (2, 0)
+    assert row["cost_usd"] != "0.000000"
 
 
 @pytest.mark.e2e

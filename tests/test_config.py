@@ -394,6 +394,15 @@ def test_error_message_names_file_key_expectation_and_value(
 
 SOURCE = '[[sources]]\nname = "studio"\nformat = "studio-tokens"\npaths = ["x"]\n'
 BUDGET = '[[budgets]]\nname = "m"\nperiod = "month"\nlimit = 5\n'
+LIMIT = '[[limits]]\ntool = "cc"\nwindow = "5h"\n'
+
+
+def test_a_limit_sizes_the_estimated_window_in_tokens_and_dollars(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    cfg = load_config(write(tmp_path / "c.toml", LIMIT + "tokens = 20000000\ncost = 50\n"), env=env)
+    [limit] = cfg.limits
+    assert (limit.tool, limit.window, limit.tokens, limit.cost) == ("cc", "5h", 20_000_000, 50)
 
 
 @pytest.mark.parametrize(
@@ -449,6 +458,11 @@ BUDGET = '[[budgets]]\nname = "m"\nperiod = "month"\nlimit = 5\n'
         ("[prices]\nm = {}\n", 'prices."m"', "at least one of"),
         ("[metrics]\nlisten = 'nowhere'\n", "metrics.listen", "host:port"),
         ("[metrics]\nport = 1\n", "metrics.port", "unknown key"),
+        (LIMIT + "tokens = -5\n", "limits[0].tokens", "whole number > 0, got -5"),
+        (LIMIT + "tokens = 1.5\n", "limits[0].tokens", "whole number > 0"),
+        (LIMIT + "cost = 0\n", "limits[0].cost", "> 0"),
+        (LIMIT.replace("5h", "7d") + "cost = 9\n", "limits[0].window", "5-hour window only"),
+        (LIMIT.replace("5h", "1h"), "limits[0].window", '"5h" or "7d"'),
     ],
 )
 def test_every_config_mistake_names_the_file_and_the_key(

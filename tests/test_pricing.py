@@ -15,6 +15,8 @@ from monitor.config import PriceOverride
 from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent
 from monitor.price_info import format_price_info
 from monitor.pricing import Pricer, genai_usage
+from monitor.sources.common import _PROVIDER_ALIASES, record_event
+from tests.factories import parse_ctx
 
 WHEN = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 MTOK = Decimal(1_000_000)
@@ -284,6 +286,98 @@ def test_model_names_as_tools_write_them_resolve() -> None:
         ("google", "gemini-2.5-pro"),
     ]:
         assert pricer.price(event(model, provider, input_tokens=1000)) is not None, model
+
+
+# -- `vendor/model` names (issue 12) -----------------------------------------------------
+
+
+def test_every_provider_we_normalize_to_is_a_genai_prices_provider_id() -> None:
+    # So a provider a record spells (or a model name's prefix) selects that provider's
+    # own prices: "google", not a fall-back to inference; "x-ai", not "xai".
+    providers = genai_prices.data_snapshot.get_snapshot().providers
+    local = {"ollama"}  # runs on your machine: nobody bills it
+    for ours in sorted(set(_PROVIDER_ALIASES.values()) - local):
+        found = genai_prices.data_snapshot.find_provider_by_id(providers, ours)
+        assert found is not None and found.id == ours, ours
+
+
+@pytest.mark.parametrize(
+    ("prefixed", "provider", "bare"),
+    [
+        ("openai/gpt-5.5", "openai", "gpt-5.5"),
+        ("openai/gpt-5", "openai", "gpt-5"),
+        ("google/gemini-2.5-pro", "google", "gemini-2.5-pro"),
+        ("anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
+        ("x-ai/grok-4", "x-ai", "grok-4"),
+        ("openrouter/openai/gpt-5", "openai", "gpt-5"),
+    ],
+)
+def test_a_vendor_prefixed_model_costs_what_the_vendors_model_costs(
+    prefixed: str, provider: str, bare: str
+) -> None:
+    pricer = Pricer()
+    usage = {"input_tokens": 120_000, "output_tokens": 3_000, "cache_read": 100_000}
+    expected = calc_price(event(bare, provider, **usage))  # type: ignore[arg-type]
+    assert expected is not None
+    # as an adapter builds it (Codex: provider "openai"): priced and shown once
+    when = (WHEN, 0)
+    built = record_event(
+        parse_ctx(), 0, when, prefixed, provider="openai",
+        input_tokens=120_000, output_tokens=3_000, cache_read_tokens=100_000,
+    )  # fmt: skip
+    assert (built.provider, built.model) == (provider, bare)
+    assert pricer.price(built) == expected
+    # as written (events stored before, `estimate --model`): priced the same
+    for as_written in ("unknown", provider, "openrouter"):
+        assert pricer.price(event(prefixed, as_written, **usage)) == expected  # type: ignore[arg-type]
+
+
+def test_an_unknown_vendors_model_is_unpriced_and_named_once() -> None:
+    built = record_event(parse_ctx(), 0, (WHEN, 0), "vendor/x", input_tokens=1000)
+    assert (built.provider, built.model) == ("unknown", "vendor/x")
+    pricer = Pricer()
+    assert pricer.apply(built).cost_basis == "unpriced" and built.cost is None
+    assert pricer.price(event("vendor/x", "openai", input_tokens=1000)) is None
+    assert pricer.price_info("vendor/x") is None
+
+
+def test_a_host_keeps_its_own_price_for_its_vendor_model_name() -> None:
+    # Groq names the open-weights model "openai/gpt-oss-120b" and bills it at its price.
+    built = record_event(
+        parse_ctx(), 0, (WHEN, 0), "openai/gpt-oss-120b", provider="groq",
+        input_tokens=10_000, output_tokens=1_000,
+    )  # fmt: skip
+    assert (built.provider, built.model) == ("groq", "openai/gpt-oss-120b")
+    groq = Pricer().price(built)
+    assert groq is not None and groq == calc_price(built)
+    # a gateway genai-prices does not know: the bare model under the vendor's prices
+    gateway = event("openai/gpt-4o", "my-gateway", input_tokens=5000, output_tokens=500)
+    assert Pricer().price(gateway) == calc_price(
+        event("gpt-4o", "openai", input_tokens=5000, output_tokens=500)
+    )
+
+
+def test_an_override_named_with_the_vendor_prices_the_bare_model() -> None:
+    pricer = Pricer({"openai/gpt-5.5": PriceOverride(Decimal("1"), Decimal("2"))})
+    bare = event("gpt-5.5", "openai", input_tokens=1_000_000, output_tokens=1_000_000)
+    assert pricer.price(bare) == Decimal(3)
+    assert pricer.price(bare.replace(model="openai/gpt-5.5")) == Decimal(3)
+    info = pricer.price_info("gpt-5.5", "openai")
+    assert info is not None and info.override == "openai/gpt-5.5"
+    # the model's own entry wins over the vendor-named one
+    both = Pricer(
+        {
+            "openai/gpt-5.5": PriceOverride(Decimal("1"), Decimal("2")),
+            "gpt-5.5": PriceOverride(Decimal("5"), Decimal("5")),
+        }
+    )
+    assert both.price(bare) == Decimal(10)
+
+
+def test_price_info_of_a_vendor_prefixed_name_is_the_vendors_model() -> None:
+    info = Pricer().price_info("openai/gpt-5", None, WHEN)
+    assert info is not None
+    assert (info.query, info.provider, info.model_id) == ("openai/gpt-5", "openai", "gpt-5")
 
 
 def test_per_request_fee_is_paid_by_every_call_of_a_summary_record() -> None:

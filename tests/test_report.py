@@ -40,19 +40,24 @@ DESIGN_REPORT_JSON = """
 """
 
 
-def per_mtok(prices: dict[str, tuple[str, str]]) -> Pricer:
-    """A pricer from explicit input/output USD per million tokens (unknown model: None)."""
+def per_mtok(prices: dict[str, tuple[str, ...]]) -> Pricer:
+    """A pricer from explicit USD per million tokens: input, output[, cache read, cache
+    write] (cache tokens at the input rate without their own; unknown model: None)."""
 
-    def price(model: str, provider: str | None, inp: int, out: int) -> Decimal | None:
+    def price(
+        model: str, provider: str | None, inp: int, out: int, read: int, write: int
+    ) -> Decimal | None:
         if model not in prices:
             return None
-        i, o = prices[model]
-        return (Decimal(i) * inp + Decimal(o) * out) / 1_000_000
+        i, o, *cache = map(Decimal, prices[model])
+        r, w = cache or (i, i)
+        return (i * (inp - read - write) + r * read + w * write + o * out) / 1_000_000
 
     return price
 
 
 GPT4 = per_mtok({"gpt-4": ("30", "60"), "gpt-4o-mini": ("0.15", "0.6")})
+SONNET = per_mtok({"sonnet": ("3", "15", "0.3", "3.75")})
 
 
 def open_ledger(tmp_path: Path, events: Sequence[UsageEvent]) -> Ledger:
@@ -426,15 +431,95 @@ def test_compare_says_when_b_spends_more(studio: Ledger) -> None:
     )
 
 
-def test_compare_with_an_empty_baseline_has_no_percentage(studio: Ledger) -> None:
-    c = compare(
-        studio.db, parse_selection("run=nope"), parse_selection("run=run_tech_baseline"), BERLIN
+@pytest.mark.parametrize(
+    ("a", "b", "says"),
+    [
+        ("run=nope", "run=run_tech_baseline", "no recorded calls match A ('run=nope')"),
+        ("run=run_tech_baseline", "run=nope", "no recorded calls match B ('run=nope')"),
+        ("run=x", "run=y", "no recorded calls match A ('run=x') nor B ('run=y')"),
+    ],
+)
+def test_compare_with_a_side_that_matches_nothing_is_an_error(
+    studio: Ledger, a: str, b: str, says: str
+) -> None:
+    # Not "savings 100 %": a comparison with nothing is a mistake in the selection.
+    with pytest.raises(ValueError, match=re.escape(says)):
+        compare(studio.db, parse_selection(a), parse_selection(b), BERLIN)
+
+
+def test_compare_with_a_zero_cost_baseline_has_no_percentage(tmp_path: Path) -> None:
+    events = [
+        ev("a", utc(2026, 11, 1, 9), inp=100, out=10, cost="0", run="a"),
+        ev("b", utc(2026, 11, 1, 9), inp=100, out=10, cost="0.1", run="b"),
+    ]
+    with open_ledger(tmp_path, events) as led:
+        c = compare(led.db, parse_selection("run=a"), parse_selection("run=b"), BERLIN)
+    assert (c.cost_savings, c.cost_savings_pct, c.token_savings_pct) == (
+        Decimal("-0.1"),
+        None,
+        Decimal("0.0"),
     )
-    assert c.token_savings == -25000
-    assert c.token_savings_pct is None
-    assert c.a.iterations is None
+    assert "cost +$0.10 (n/a)" in render_comparison(c, "text")
+
+
+def _unpriced_runs(tmp_path: Path) -> Ledger:
+    """Run `priced` ($0.90, 2 calls), `mystery` (3 calls, none priced), `mixed` (1 priced
+    at $0.30, 1 unpriced)."""
+    return open_ledger(
+        tmp_path,
+        [
+            ev("p1", utc(2026, 11, 1, 9), inp=1000, out=100, cost="0.4", run="priced"),
+            ev("p2", utc(2026, 11, 1, 9), inp=1000, out=100, cost="0.5", run="priced"),
+            *(
+                ev(f"u{i}", utc(2026, 11, 1, 9), model="mystery", inp=500, out=50, run="mystery")
+                for i in range(3)
+            ),
+            ev("m1", utc(2026, 11, 1, 9), inp=1000, out=100, cost="0.3", run="mixed"),
+            ev("m2", utc(2026, 11, 1, 9), model="mystery", inp=1000, out=100, run="mixed"),
+        ],
+    )
+
+
+def test_compare_shows_unpriced_not_zero_dollars(tmp_path: Path) -> None:
+    with _unpriced_runs(tmp_path) as led:
+        c = compare(led.db, parse_selection("run=priced"), parse_selection("run=mystery"), BERLIN)
+    assert (c.cost_known, c.cost_savings, c.cost_savings_pct) == (False, None, None)
+    assert c.token_savings == 2200 - 1650
     text = render_comparison(c, "text")
-    assert "B spends more than A: tokens +25,000 (n/a), cost +$0.90 (n/a)" in text
+    cost = next(line for line in text.splitlines() if line.startswith("Cost"))
+    assert cost.split() == ["Cost", "$0.90", "unpriced", "n/a"]
+    assert "$0.00" not in text
+    assert "Savings (B vs A): tokens 550 (25.0%), cost unpriced" in text
+    assert "every call of B is unpriced" in text
+    doc = json.loads(render_comparison(c, "json"))
+    assert (doc["a"]["cost_usd"], doc["b"]["cost_usd"]) == ("0.900000", None)
+    assert doc["b"]["unpriced_calls"] == 3
+    assert (doc["savings"]["cost_usd"], doc["savings"]["cost_pct"]) == (None, None)
+    assert doc["savings"]["tokens"] == 550
+
+
+def test_compare_against_an_unpriced_baseline_says_more_tokens_without_a_cost(
+    tmp_path: Path,
+) -> None:
+    with _unpriced_runs(tmp_path) as led:
+        c = compare(led.db, parse_selection("run=mystery"), parse_selection("run=priced"), BERLIN)
+    text = render_comparison(c, "text")
+    assert "B spends more than A: tokens +550 (+33.3%), cost unpriced" in text
+    assert "every call of A is unpriced" in text
+
+
+def test_compare_with_some_unpriced_calls_compares_the_priced_ones_and_says_so(
+    tmp_path: Path,
+) -> None:
+    with _unpriced_runs(tmp_path) as led:
+        c = compare(led.db, parse_selection("run=priced"), parse_selection("run=mixed"), BERLIN)
+    assert c.cost_savings == Decimal("0.6")
+    text = render_comparison(c, "text")
+    cost = next(line for line in text.splitlines() if line.startswith("Cost"))
+    assert cost.split() == ["Cost", "$0.90", "$0.30", "-$0.60"]
+    unpriced = next(line for line in text.splitlines() if line.startswith("Unpriced calls"))
+    assert unpriced.split() == ["Unpriced", "calls", "0", "1"]
+    assert "Costs leave out unpriced calls." in text
 
 
 # -- estimate ----------------------------------------------------------------------------
@@ -504,6 +589,47 @@ def test_estimate_like_reprices_each_past_call_at_another_model(studio: Ledger) 
     assert e.cost == Decimal("0.00615")
     assert e.model == "gpt-4o-mini"
     assert "Estimate: 7 calls of gpt-4o-mini" in render_estimate(e, "text")
+
+
+def test_estimate_like_at_another_model_keeps_the_historys_cache_shares(tmp_path: Path) -> None:
+    # An agent's calls: 96 % of the input read from the cache, 2 % written to it.
+    events = [
+        ev("c1", utc(2026, 11, 1, 9), inp=100_000, out=1_000, cache_read=96_000,
+           cache_write=2_000, cost="0.1", run="agent"),
+        ev("c2", utc(2026, 11, 1, 10), inp=50_000, out=500, cache_read=48_000,
+           cache_write=1_000, cost="0.05", run="agent"),
+    ]  # fmt: skip
+    with open_ledger(tmp_path, events) as led:
+        e = estimate_like(
+            led.db, parse_selection("run=agent"), BERLIN, calls=2, model="sonnet", price=SONNET
+        )
+    assert (e.cache_read_share, e.cache_write_share) == (Decimal("0.96"), Decimal("0.02"))
+    assert (e.avg_input_tokens, e.avg_cache_read_tokens, e.avg_cache_write_tokens) == (
+        75_000,
+        72_000,
+        1_500,
+    )
+    # Each call re-priced with its own input split as the history's: $3 fresh input,
+    # $0.30 cache reads, $3.75 cache writes, $15 output per MTok.
+    first = (2_000 * 3 + 96_000 * Decimal("0.3") + 2_000 * Decimal("3.75") + 1_000 * 15) / 10**6
+    second = (1_000 * 3 + 48_000 * Decimal("0.3") + 1_000 * Decimal("3.75") + 500 * 15) / 10**6
+    assert e.cost == first + second
+    everything_fresh = (150_000 * 3 + 1_500 * 15) / Decimal(10**6)
+    assert e.cost < everything_fresh / 3
+    text = render_estimate(e, "text")
+    assert "Their input: 96.0% cache reads, 2.0% cache writes; priced so at sonnet's" in text
+    assert re.search(r"cache reads +144,000\n", text)
+    doc = json.loads(render_estimate(e, "json"))
+    assert (doc["cache_read_share"], doc["cache_write_share"]) == (0.96, 0.02)
+    assert (doc["avg_cache_read_tokens"], doc["cache_read_tokens"]) == (72_000, 144_000)
+
+
+def test_estimate_like_without_cache_history_prices_all_input_fresh(studio: Ledger) -> None:
+    like = parse_selection("run=run_tech_with_scopes")
+    e = estimate_like(studio.db, like, BERLIN, calls=7, model="sonnet", price=SONNET)
+    assert (e.cache_read_share, e.cache_write_share) == (Decimal(0), Decimal(0))
+    assert e.cost == (11_000 * 3 + 7_500 * 15) / Decimal(10**6)
+    assert "cache" not in render_estimate(e, "text")
 
 
 def test_estimate_like_leaves_unpriced_calls_out_of_the_average(tmp_path: Path) -> None:
@@ -632,6 +758,31 @@ def test_compare_and_estimate_take_instants_in_their_selections(
     assert (code, err) == (0, "")
     assert json.loads(out)["sample_calls"] == 7
     assert json.loads(out)["cost_usd"] == "0.675000"
+
+
+def test_compare_with_a_side_matching_nothing_exits_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str], studio_config: Path
+) -> None:
+    cfg = ["--config", str(studio_config)]
+    code, out, err = cli(capsys, *cfg, "compare", "run=run_tech_baseline", "run=run_tech_typo")
+    assert (code, out) == (2, "")
+    assert "no recorded calls match B ('run=run_tech_typo')" in err
+    assert "Traceback" not in err
+
+
+def test_estimate_names_a_vendor_prefixed_model_once_and_prices_it_as_the_vendors(
+    capsys: pytest.CaptureFixture[str], studio_config: Path
+) -> None:
+    cfg = ["--config", str(studio_config)]
+    plan = ["--calls", "10", "--avg-input", "2000", "--avg-output", "1000", "--format", "json"]
+    code, out, err = cli(capsys, *cfg, "estimate", "--model", "openai/gpt-4o", *plan)
+    assert (code, err) == (0, "")
+    prefixed = json.loads(out)
+    assert (prefixed["model"], prefixed["provider"]) == ("gpt-4o", "openai")
+    code, out, _ = cli(capsys, *cfg, "estimate", "--model", "gpt-4o", *plan)
+    assert prefixed["cost_usd"] == json.loads(out)["cost_usd"] is not None
+    code, out, _ = cli(capsys, *cfg, "estimate", "--model", "openai/gpt-4o", *plan[:-2])
+    assert "Estimate: 10 calls of gpt-4o (openai)" in out
 
 
 # -- report --by block: 5-hour blocks per source (monitor.blocks) ---------------------

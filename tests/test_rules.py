@@ -481,3 +481,20 @@ def test_limits_config_sets_thresholds_or_turns_a_window_off() -> None:
 
 def test_a_window_whose_reset_has_passed_warns_no_more() -> None:
     assert limit_decisions([window(99.0, NOW - timedelta(minutes=1))]) == []
+
+
+def test_an_estimated_window_warns_only_when_its_size_is_configured() -> None:
+    from decimal import Decimal
+
+    from monitor.blocks import Block, BlockLimit, Estimate
+    from monitor.limits import estimated
+
+    start = berlin("2026-11-20 10:00").astimezone(UTC)
+    block = Block(start, start + timedelta(hours=5), start, NOW.astimezone(UTC), 3, 8500)
+    block.cost = Decimal("1.20")
+    sized = estimated(Estimate("claude", block, BlockLimit(10_000, None)))
+    [d] = limit_decisions([sized])
+    assert d.title == "llm-monitor: limit 'claude 5h' at 80 % (estimated, resets 15:00)"
+    assert "8,500 tokens ($1.20) of the configured 10,000 tokens: 85 %" in d.body
+    learned = estimated(Estimate("claude", block, BlockLimit(10_000, None, learned_from=12)))
+    assert limit_decisions([learned]) == []

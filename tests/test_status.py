@@ -152,3 +152,39 @@ def test_a_ledger_that_is_no_database_is_a_clear_error_naming_the_file(
     assert err.startswith(f"llm-monitor: {cfg.ledger_path}: cannot read the ledger: ")
     assert reason in err and "Traceback" not in err
     assert cfg.ledger_path.read_bytes() == content  # read-only: nothing was written
+
+
+def test_an_estimated_window_shows_its_block_burn_and_projection_in_json_and_text(
+    tmp_path: Path,
+) -> None:
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text(
+        f'[monitor]\ntimezone = "Europe/Berlin"\nstate_dir = "{tmp_path}"\n'
+        f'socket = "{tmp_path}/s.sock"\n'
+        '[[sources]]\nname = "studio"\nformat = "studio-tokens"\npaths = ["/x/*.jsonl"]\n'
+        '[[limits]]\ntool = "studio"\nwindow = "5h"\ntokens = 1000\n'
+    )
+    cfg = load_config(cfg_file)
+    calls = [
+        replace(ev("a", "0.30"), ts=datetime(2026, 11, 23, 10, 30, tzinfo=UTC)),
+        replace(ev("b", "0.30"), ts=datetime(2026, 11, 23, 11, 30, tzinfo=UTC)),
+    ]
+    with Ledger(cfg.ledger_path, BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(Batch(events=calls))
+        doc = status_from_ledger(cfg, ledger, NOW)
+    [w] = doc["limits"]
+    assert (w["tool"], w["window"], w["basis"], w["used_percent"]) == (
+        "studio", "5h", "estimated", 22.0
+    )  # fmt: skip
+    assert w["resets_at"] == "2026-11-23T15:00:00+00:00"
+    e = w["estimate"]
+    # 220 tokens in the 90 minutes since the first call: 2.44 a minute, 440 more by 15:00.
+    assert (e["tokens"], e["cost_usd"], e["limit_tokens"], e["limit_from"]) == (
+        220, "0.600000", 1000, "configured"
+    )  # fmt: skip
+    assert (e["burn_tokens_per_minute"], e["projected_tokens"], e["projected_percent"]) == (
+        2.4, 660, 66.0
+    )  # fmt: skip
+    text = render_status(doc)
+    assert "Plan windows" in text and "studio 5h" in text and "(estimated)" in text
+    assert "66 % at the end" in text

@@ -17,39 +17,79 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from monitor.api.client import daemon_answers, request_sync, snapshot_sync
-from monitor.api.protocol import (
-    MAX_REPLY_BYTES,
-    MAX_REQUEST_BYTES,
-    PROTOCOL_VERSION,
-    AlertMsg,
-    AlreadyRunning,
-    ApiError,
-    DaemonUnavailable,
-    ErrorMsg,
-    EventMsg,
-    Hello,
-    Message,
-    Payload,
-    ProtocolError,
-    Resync,
-    Snapshot,
-    Subscribe,
-    Subscribed,
-    TotalsMsg,
-    decode,
-    encode,
-    from_json,
-)
-
 if TYPE_CHECKING:
     from monitor.api.async_client import AsyncClient
+    from monitor.api.client import daemon_answers, request_sync, snapshot_sync, status_sync
+    from monitor.api.framing import (
+        MAX_REPLY_BYTES,
+        MAX_REQUEST_BYTES,
+        PROTOCOL_VERSION,
+        AlreadyRunning,
+        ApiError,
+        DaemonUnavailable,
+        Payload,
+        ProtocolError,
+        decode,
+        encode,
+    )
+    from monitor.api.protocol import (
+        AlertMsg,
+        ErrorMsg,
+        EventMsg,
+        Hello,
+        Message,
+        Resync,
+        Snapshot,
+        StatusMsg,
+        Subscribe,
+        Subscribed,
+        TotalsMsg,
+        from_json,
+    )
     from monitor.api.server import DEFAULT_QUEUE_SIZE, ApiServer
 
+# Every name is loaded on first use: the client and the framing are all `status` and the
+# status bar need; the message classes, asyncio and the server are for the daemon and the
+# dashboard.
 _LAZY = {
     "AsyncClient": "monitor.api.async_client",
     "ApiServer": "monitor.api.server",
     "DEFAULT_QUEUE_SIZE": "monitor.api.server",
+    **dict.fromkeys(
+        ("daemon_answers", "request_sync", "snapshot_sync", "status_sync"), "monitor.api.client"
+    ),
+    **dict.fromkeys(
+        (
+            "MAX_REPLY_BYTES",
+            "MAX_REQUEST_BYTES",
+            "PROTOCOL_VERSION",
+            "AlreadyRunning",
+            "ApiError",
+            "DaemonUnavailable",
+            "Payload",
+            "ProtocolError",
+            "decode",
+            "encode",
+        ),
+        "monitor.api.framing",
+    ),
+    **dict.fromkeys(
+        (
+            "AlertMsg",
+            "ErrorMsg",
+            "EventMsg",
+            "Hello",
+            "Message",
+            "Resync",
+            "Snapshot",
+            "StatusMsg",
+            "Subscribe",
+            "Subscribed",
+            "TotalsMsg",
+            "from_json",
+        ),
+        "monitor.api.protocol",
+    ),
 }
 
 
@@ -79,6 +119,7 @@ __all__ = [
     "ProtocolError",
     "Resync",
     "Snapshot",
+    "StatusMsg",
     "Subscribe",
     "Subscribed",
     "TotalsMsg",
@@ -88,4 +129,5 @@ __all__ = [
     "from_json",
     "request_sync",
     "snapshot_sync",
+    "status_sync",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from monitor.api.protocol import (
+from monitor.api.framing import (
     MAX_REPLY_BYTES,
     DaemonUnavailable,
     Payload,
@@ -21,7 +21,7 @@ from monitor.api.protocol import (
     decode,
     encode,
 )
-from monitor.wire import SnapshotDoc
+from monitor.wire import SnapshotDoc, StatusDoc
 
 
 def listener_at(path: Path) -> bool | None:
@@ -94,6 +94,13 @@ def request_sync(path: Path, request: Mapping[str, Any], timeout: float = 1.0) -
     if obj["type"] == "error":
         raise ProtocolError(f"the daemon refused {request.get('type')!r}: {obj.get('error')}")
     return obj
+
+
+def status_sync(path: Path, timeout: float = 1.0) -> StatusDoc:
+    """The daemon's status document: a status bar's and `status`'s question, without the
+    series, breakdown and recent calls of a snapshot. Raises as `request_sync` does."""
+    reply = request_sync(path, {"type": "status"}, timeout=timeout)
+    return cast(StatusDoc, {k: v for k, v in reply.items() if k != "type"})
 
 
 def snapshot_sync(path: Path, timeout: float = 1.0) -> SnapshotDoc:

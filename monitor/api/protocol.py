@@ -17,81 +17,36 @@ and never decides what they contain. Stdlib only (no asyncio): the CLI imports i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar, cast
 
-from monitor.events import usd_json, utc
-from monitor.wire import AlertPayload, DaemonInfo, EventPayload, SnapshotDoc
+from monitor.api.framing import (
+    MAX_REPLY_BYTES,
+    MAX_REQUEST_BYTES,
+    PROTOCOL_VERSION,
+    AlreadyRunning,
+    ApiError,
+    DaemonUnavailable,
+    Payload,
+    ProtocolError,
+    decode,
+    encode,
+)
+from monitor.wire import AlertPayload, DaemonInfo, EventPayload, SnapshotDoc, StatusDoc
 
-PROTOCOL_VERSION: Final = 1
-MAX_REQUEST_BYTES: Final = 64 * 1024
-"""Longest request line the server reads; a longer one is skipped and answered with an error."""
-MAX_REPLY_BYTES: Final = 64 * 1024 * 1024
-"""Longest line a client accepts (snapshots carry recent events, so this is generous)."""
-
-Payload = dict[str, Any]
-"""A decoded JSON object, before anyone says which document it is."""
-
-
-class ApiError(Exception):
-    """Base of everything the API raises on purpose."""
-
-
-class ProtocolError(ApiError):
-    """A line that is not a valid message, or a reply the caller did not ask for."""
-
-
-class DaemonUnavailable(ApiError):
-    """Nothing answers on the socket (no daemon, a stale socket file, or it went away)."""
-
-
-class AlreadyRunning(ApiError):
-    """Another daemon already serves this socket path."""
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return usd_json(value)
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def encode(obj: Mapping[str, Any]) -> bytes:
-    """One JSON object → one newline-terminated line.
-
-    Decimal becomes a 6-place dollar string and datetime ISO 8601 in UTC, so callers may
-    hand over either.
-
-    `ensure_ascii` keeps file paths decoded with surrogateescape (non-UTF-8 names)
-    encodable instead of failing the whole message.
-    """
-    try:
-        text = json.dumps(
-            obj, default=_json_default, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"cannot encode {obj.get('type')!r} message: {exc}") from exc
-    return text.encode("ascii") + b"\n"
-
-
-def decode(line: bytes | str) -> Payload:
-    """One line → a JSON object that has a string "type" (anything else is a ProtocolError)."""
-    try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"malformed JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise ProtocolError(f"expected a JSON object, got {type(obj).__name__}")
-    if not isinstance(obj.get("type"), str):
-        raise ProtocolError('the object has no string "type"')
-    return obj
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "MAX_REQUEST_BYTES",
+    "PROTOCOL_VERSION",
+    "AlreadyRunning",
+    "ApiError",
+    "DaemonUnavailable",
+    "Payload",
+    "ProtocolError",
+    "decode",
+    "encode",
+]
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -174,6 +129,12 @@ class Snapshot(_DocumentMessage[SnapshotDoc], type="snapshot"):
 
 
 @dataclass(frozen=True, slots=True)
+class StatusMsg(_DocumentMessage[StatusDoc], type="status"):
+    """Request: empty. Reply: the status document alone — what `status` and a status bar
+    show, a fraction of a snapshot's size (no series, breakdown or recent calls)."""
+
+
+@dataclass(frozen=True, slots=True)
 class EventMsg(_DocumentMessage[EventPayload], type="event"):
     """A call the daemon just counted (or counted again, larger, while it streamed)."""
 
@@ -221,13 +182,23 @@ class ErrorMsg(_Message, type="error"):
 
 
 Message = (
-    Hello | Snapshot | Subscribe | Subscribed | Resync | EventMsg | TotalsMsg | AlertMsg | ErrorMsg
+    Hello
+    | Snapshot
+    | StatusMsg
+    | Subscribe
+    | Subscribed
+    | Resync
+    | EventMsg
+    | TotalsMsg
+    | AlertMsg
+    | ErrorMsg
 )
 _MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     cls.type: cls
     for cls in (
         Hello,
         Snapshot,
+        StatusMsg,
         Subscribe,
         Subscribed,
         Resync,

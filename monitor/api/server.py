@@ -35,11 +35,12 @@ from monitor.api.protocol import (
     ProtocolError,
     Resync,
     Snapshot,
+    StatusMsg,
     Subscribe,
     Subscribed,
     from_json,
 )
-from monitor.wire import DaemonInfo, SnapshotDoc
+from monitor.wire import DaemonInfo, SnapshotDoc, StatusDoc, status_part
 
 DEFAULT_QUEUE_SIZE: Final = 1000
 # Linux's sun_path holds 108 bytes including the terminating NUL.
@@ -75,6 +76,7 @@ class ApiServer:
         snapshot: Callable[[], SnapshotDoc],
         hello_info: Callable[[], DaemonInfo],
         *,
+        status: Callable[[], StatusDoc] | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
@@ -82,6 +84,7 @@ class ApiServer:
             raise ValueError("queue_size must leave room for a resync marker and a snapshot")
         self._path = path
         self._snapshot = snapshot
+        self._status = status or (lambda: status_part(snapshot()))
         self._hello_info = hello_info
         self._queue_size = queue_size
         self._max_request = max_request_bytes
@@ -308,6 +311,8 @@ class ApiServer:
                     return [Hello(PROTOCOL_VERSION, self._daemon_info()).to_json()]
                 case Snapshot():
                     return [self._consistent_snapshot(client)]
+                case StatusMsg():
+                    return [StatusMsg(self._status()).to_json()]
                 case Subscribe():
                     replies = [Subscribed().to_json(), self._consistent_snapshot(client)]
                     if not client.subscribed:
@@ -318,7 +323,7 @@ class ApiServer:
                     return [
                         ErrorMsg(
                             f"{request.type!r} is not a request "
-                            "(expected hello, snapshot or subscribe)"
+                            "(expected hello, snapshot, status or subscribe)"
                         ).to_json()
                     ]
         except Exception as exc:

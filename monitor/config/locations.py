@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -37,7 +36,9 @@ _VAR: Final = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
 def default_config_text() -> str:
     """The embedded default config (what `init` starts from)."""
-    return resources.files("monitor").joinpath("default_config.toml").read_text("utf-8")
+    # Beside this package, installed as package data; `importlib.resources` would cost
+    # 13 ms of import time in every command, the status bar's included.
+    return (Path(__file__).parent.parent / "default_config.toml").read_text("utf-8")
 
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:

@@ -126,10 +126,16 @@ class LimitConfig:
     """`[[limits]]`: how one tool's plan window warns."""
 
     tool: str
+    """A tool as it reports its windows (`codex`, `claude-code`), or a source's name or format
+    for the estimated window."""
     window: str
     """"5h" or "7d"."""
     warn_at: tuple[Decimal, ...] = LIMIT_WARN_AT
     enabled: bool = True
+    tokens: int | None = None
+    """The estimated 5-hour window's size in tokens (input + output), where no tool reports it."""
+    cost: Decimal | None = None
+    """The estimated 5-hour window's size in USD; with `tokens` too, the nearer one counts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -354,19 +354,35 @@ def read_limits(ctx: Checker, raw: object) -> tuple[LimitConfig, ...]:
     out: list[LimitConfig] = []
     for i, table in enumerate(_array_of_tables(ctx, "limits", raw)):
         where = f"limits[{i}]"
-        no_unknown(ctx, where, table, {"tool", "window", "warn_at", "enabled"})
+        no_unknown(
+            ctx, where, table, {"tool", "window", "warn_at", "enabled", "tokens", "cost"}
+        )
         tool = table.get("tool")
         if not isinstance(tool, str) or not tool.strip():
             raise ctx.error(f"{where}.tool", f"expected a tool name (codex, …), got {show(tool)}")
         window = table.get("window")
         if window not in ("5h", "7d"):
             raise ctx.error(f"{where}.window", f'expected "5h" or "7d", got {show(window)}')
+        tokens = table.get("tokens")
+        if tokens is not None and (
+            isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0
+        ):
+            raise ctx.error(f"{where}.tokens", f"expected a whole number > 0, got {show(tokens)}")
+        cost = None if "cost" not in table else _money(ctx, f"{where}.cost", table["cost"])
+        if cost is not None and cost == 0:
+            raise ctx.error(f"{where}.cost", "expected an amount > 0 (USD)")
+        if window != "5h" and (tokens is not None or cost is not None):
+            raise ctx.error(
+                f"{where}.window", "`tokens` and `cost` size the estimated 5-hour window only"
+            )
         out.append(
             LimitConfig(
                 tool=tool,
                 window=window,
                 warn_at=_warn_at(ctx, f"{where}.warn_at", table.get("warn_at"), LIMIT_WARN_AT),
                 enabled=_bool(ctx, f"{where}.enabled", table.get("enabled", True)),
+                tokens=tokens,
+                cost=cost,
             )
         )
     return tuple(out)

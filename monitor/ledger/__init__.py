@@ -15,19 +15,49 @@ Nothing outside this package writes SQL against these tables or indexes their ro
 position; it asks these modules and gets typed rows back.
 """
 
-from monitor.ledger.batch import (
-    Applied,
-    BadRecord,
-    Batch,
-    CursorConflict,
-    CursorMark,
-    cursor_mark,
-)
-from monitor.ledger.connection import LedgerError, transaction
-from monitor.ledger.measures import MEASURES, Measure, Sums
-from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
-from monitor.ledger.schema import MIGRATIONS, SCHEMA_VERSION
-from monitor.ledger.store import MAX_ERRORS_KEPT, Ledger
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.ledger.batch import (
+        Applied,
+        BadRecord,
+        Batch,
+        CursorConflict,
+        CursorMark,
+        cursor_mark,
+    )
+    from monitor.ledger.connection import LedgerError, transaction
+    from monitor.ledger.measures import MEASURES, Measure, Sums
+    from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
+    from monitor.ledger.schema import MIGRATIONS, SCHEMA_VERSION
+    from monitor.ledger.store import MAX_ERRORS_KEPT, Ledger
+
+# Loaded on first use: `report` and the status bar read through `query`, `reads` and
+# `limits` alone, and the write path's modules (batch, store, tail) cost them ~30 ms.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ("Applied", "BadRecord", "Batch", "CursorConflict", "CursorMark", "cursor_mark"),
+        "batch",
+    ),
+    **dict.fromkeys(("LedgerError", "transaction"), "connection"),
+    **dict.fromkeys(("MEASURES", "Measure", "Sums"), "measures"),
+    **dict.fromkeys(("DayOf", "EventRow", "event_from_row", "event_row", "unstorable"), "rows"),
+    **dict.fromkeys(("MIGRATIONS", "SCHEMA_VERSION"), "schema"),
+    **dict.fromkeys(("MAX_ERRORS_KEPT", "Ledger"), "store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_ERRORS_KEPT",

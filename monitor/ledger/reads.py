@@ -12,12 +12,15 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from monitor.events import UsageEvent, from_ts_ms, ts_ms
+from monitor.events import UsageEvent, from_nano, from_ts_ms, ts_ms
 from monitor.ledger.measures import COST, ROLLUP_COLUMNS, Sums, sums_of_rollup
 from monitor.ledger.rollups import COMBINATION, DIMENSIONS
 from monitor.ledger.rows import COLUMN_LIST, event_from_row
+
+if TYPE_CHECKING:
+    from monitor.blocks import BlockCall
 
 
 class UnpricedModel(NamedTuple):
@@ -158,6 +161,22 @@ def priced_calls_since(db: sqlite3.Connection, since: datetime) -> Iterator[Pric
         (ts_ms(since),),
     ):
         yield PricedCall(from_ts_ms(ts), source, provider, model, operation or None, cost)
+
+
+def block_calls_since(db: sqlite3.Connection, since: datetime) -> dict[str, list[BlockCall]]:
+    """Each source's calls from `since` on, in time order, as 5-hour blocks need them."""
+    from monitor.blocks import BlockCall  # `report` and `status` without limits skip it
+
+    out: dict[str, list[BlockCall]] = {}
+    for source, ts, tokens, cost in db.execute(
+        f"""SELECT source, ts, input_tokens + output_tokens, {COST} FROM events
+            WHERE ts >= ? ORDER BY ts, id""",
+        (ts_ms(since),),
+    ):
+        out.setdefault(source, []).append(
+            BlockCall(from_ts_ms(ts), tokens, None if cost is None else from_nano(cost))
+        )
+    return out
 
 
 def events_between(

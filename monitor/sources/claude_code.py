@@ -46,7 +46,14 @@ from monitor.sources.base import (
     origin,
     rejected,
 )
-from monitor.sources.common import MAX_COUNT, call_time, cost, count, model_name
+from monitor.sources.common import (
+    MAX_COUNT,
+    call_time,
+    cost,
+    count,
+    model_name,
+    provider_and_model,
+)
 from monitor.sources.locations import claude_code_paths as default_paths
 
 _NEEDLE = b'"usage"'
@@ -210,6 +217,9 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         except RECORD_ERRORS as exc:
             errors.append(rejected(offset, exc))
             continue
+        provider = "anthropic"
+        if "/" in model:  # a gateway's "anthropic/claude-…": the vendor once, not twice
+            provider, model = provider_and_model(provider, model)
 
         msg_id, req_id = message.id, rec.requestId
         if not msg_id:
@@ -237,7 +247,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             key,
             ts,
             source,
-            "anthropic",
+            provider,
             model,
             None,
             input_tokens,

@@ -73,7 +73,9 @@ _PROVIDER_PREFIXES: tuple[tuple[str, str], ...] = (
     ("llama", "meta"),
 )
 
-# How tools spell providers → our normalized names (genai-prices provider ids).
+# How tools spell providers → our normalized names: genai-prices provider ids, so the
+# pricer finds each under its own prices (tests/test_pricing.py checks that). The same
+# table reads the prefix of a model name that names its vendor ("openai/gpt-5.5").
 _PROVIDER_ALIASES: dict[str, str] = {
     "openai": "openai",
     "open ai": "openai",
@@ -84,16 +86,41 @@ _PROVIDER_ALIASES: dict[str, str] = {
     "google": "google",
     "gemini": "google",
     "google gemini": "google",
+    "google-gla": "google",
+    "google-vertex": "google",
     "vertex": "google",
     "vertex ai": "google",
+    "vertex_ai": "google",
     "mistral": "mistral",
+    "mistralai": "mistral",
     "groq": "groq",
     "x-ai": "x-ai",
     "xai": "x-ai",
     "deepseek": "deepseek",
+    "cohere": "cohere",
+    "meta": "meta",
+    "meta-llama": "meta",
+    "moonshotai": "moonshotai",
+    "z-ai": "zai",
+    "zai": "zai",
+    "perplexity": "perplexity",
+    "together": "together",
+    "together_ai": "together",
+    "cerebras": "cerebras",
     "ollama": "ollama",
     "openrouter": "openrouter",
 }
+
+_ROUTERS: Final = frozenset({"openrouter", "litellm"})
+"""Providers that pass calls on to the vendor a `vendor/model` name names, at its prices."""
+_MAKERS: Final = frozenset(
+    {"openai", "anthropic", "google", "x-ai", "mistral", "deepseek", "cohere", "meta",
+     "moonshotai", "zai"}
+)  # fmt: skip
+"""Providers that serve their own models: one named beside another maker's `vendor/model`
+name is an assumption (Codex's "openai" for whatever `turn_context.model` names)."""
+_YIELDS: Final = _ROUTERS | _MAKERS | {"unknown"}
+"""A record's provider that gives way to the vendor its model's name names."""
 
 
 def infer_provider(model: str) -> str:
@@ -117,6 +144,57 @@ def normalize_provider(name: str | None, model: str = "", default: str = "unknow
             return key
     inferred = infer_provider(model)
     return default if inferred == "unknown" else inferred
+
+
+def split_model(model: str) -> tuple[str | None, str]:
+    """A model name that names its vendor → (that provider, the bare model); (None, model)
+    for a name that names none.
+
+    OpenRouter, LiteLLM and the tools behind them (Codex's `turn_context.model`) write
+    `vendor/model`: "openai/gpt-5.5" → ("openai", "gpt-5.5"). A router's prefix goes
+    first ("openrouter/x-ai/grok-4" → ("x-ai", "grok-4"); "openrouter/auto" →
+    ("openrouter", "auto")); after a vendor's or a host's prefix the rest is the model as
+    written ("groq/openai/gpt-oss-120b" → ("groq", "openai/gpt-oss-120b"), Groq's name
+    for it). A prefix that names no provider we know stays part of the name ("vendor/x",
+    "accounts/fireworks/models/…").
+    """
+    named: str | None = None
+    while "/" in model:
+        head, _, rest = model.partition("/")
+        provider = _PROVIDER_ALIASES.get(head.strip().lower())
+        rest = rest.strip()
+        if provider is None or not rest:
+            break
+        named, model = provider, rest
+        if provider not in _ROUTERS:
+            break
+    return named, model
+
+
+def provider_and_model(
+    provider: str | None, model: str, default: str = "unknown"
+) -> tuple[str, str]:
+    """The provider and model of a call, decided here for every format (issue 12).
+
+    The provider as the record spells it (`normalize_provider`); a model named
+    `vendor/model` (`split_model`) is the vendor's bare model, so a call reads
+    "openai/gpt-5.5", never "openai/openai/gpt-5.5", and is priced as "gpt-5.5". The
+    vendor wins over a record's provider that is none, a router or a model maker (whose
+    own API serves its own models only). A host that serves other vendors' models under
+    their `vendor/model` names (Groq's "openai/gpt-oss-120b", Azure, a company gateway)
+    keeps the name whole: it billed the call, at its price for that name (the pricer
+    falls back to the vendor's bare model where genai-prices does not know it).
+    """
+    if "/" not in model:
+        return normalize_provider(provider, model, default), model
+    vendor, bare = split_model(model)
+    if vendor is None:
+        return normalize_provider(provider, model, default), model
+    if provider and provider.strip():
+        own = normalize_provider(provider)
+        if own not in _YIELDS:
+            return own, model
+    return vendor, bare
 
 
 def parse_ts(value: Any, tz: tzinfo) -> datetime | None:
@@ -321,16 +399,17 @@ def record_event(
     """The event of the record at `offset`, built the same way in every format.
 
     `when` is what `call_time` gave: the time and its flags. The key is the record's own
-    (`key`) or else its place in the file (`line_key`); the provider is normalized from
-    how the record spells it, else inferred from the model, else `default_provider`; the
+    (`key`) or else its place in the file (`line_key`); provider and model are
+    `provider_and_model`'s (the provider as the record spells it, the vendor a
+    `vendor/model` name names, what the model implies, else `default_provider`); the
     source is the configured one unless the record names its own; `origin` points at the
     record. The rest are UsageEvent's fields by name (and default), values already
     checked: a `TokenCounts` or `docs.InputOutput` passes on as `**counts`.
     """
     ts, flags = when
+    provider, model = provider_and_model(provider, model, default_provider)
     return UsageEvent(
-        key or line_key(ctx, offset), ts, source or ctx.source,
-        normalize_provider(provider, model, default_provider), model, operation,
+        key or line_key(ctx, offset), ts, source or ctx.source, provider, model, operation,
         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
         cache_write_1h_tokens, reasoning_tokens, calls, None, cost_basis, reported_cost, None,
         {} if tags is None else tags, origin(ctx, offset), flags,

@@ -109,8 +109,15 @@ _INITIALIZED = re.compile(
 _WORKFLOW_STAMP = re.compile(r"_(?P<date>\d{8})(?:_(?P<time>\d{4,6}))?$")
 
 
+# A wrapper whose stamp is no date ("yesterday-ish - INFO - …"): a time stated but
+# unreadable, which makes a bad record rather than a call dated by the file.
+_LOOSE_WRAPPER = re.compile(
+    rf"^(?P<ts>[^\s\[][^\[]*?)\s+-\s+(?:\S+\s+-\s+)?{_LEVEL}\s+-\s(?P<msg>.*)$"
+)
+
+
 def _unwrap(line: str) -> tuple[str | None, str]:
-    for wrapper in _WRAPPERS:
+    for wrapper in (*_WRAPPERS, _LOOSE_WRAPPER):
         m = wrapper.match(line)
         if m:
             return m["ts"], m["msg"]
@@ -126,7 +133,7 @@ def _workflow(path: str) -> str:
     return ancestor(path, 2) if ancestor(path, 1) == "logs" else ancestor(path, 1)
 
 
-def _workflow_time(workflow: str, ctx: ParseContext) -> datetime | None:
+def _workflow_time(workflow: str, ctx: ParseContext) -> datetime | str | None:
     m = _WORKFLOW_STAMP.search(workflow)
     if m is None:
         return None
@@ -135,7 +142,7 @@ def _workflow_time(workflow: str, ctx: ParseContext) -> datetime | None:
         clock = m["time"]
         at = time(12) if clock is None else datetime.strptime(clock.ljust(6, "0"), "%H%M%S").time()
     except ValueError:
-        return None
+        return m.group(0).lstrip("_")  # stated but no date: `call_time` makes it a bad record
     return utc(datetime.combine(day, at, tzinfo=ctx.tz))
 
 

@@ -20,6 +20,7 @@ from monitor.periods import DOC_KEYS, PERIODS
 from monitor.totals import TotalsSummary
 
 if TYPE_CHECKING:
+    from monitor.blocks import Estimate
     from monitor.config import BudgetConfig, Config
 
 
@@ -107,6 +108,32 @@ def limit_entry(snapshot: LimitSnapshot, now: datetime) -> dict[str, Any]:
     }
     if snapshot.plan:
         entry["plan"] = snapshot.plan
+    if snapshot.estimate is not None and not state.reset:
+        entry["estimate"] = estimate_entry(snapshot.estimate, now)
+    return entry
+
+
+def estimate_entry(e: Estimate, now: datetime) -> dict[str, Any]:
+    """An estimated window's block, its burn rate and where it ends at that rate."""
+    from monitor.blocks import project
+
+    p = project(e.block, now)
+    entry: dict[str, Any] = {
+        "block_start": e.block.start.isoformat(),
+        "tokens": e.block.tokens,
+        "cost_usd": usd_json(e.block.cost),
+        "unpriced_calls": e.block.unpriced_calls,
+        "limit_tokens": e.limit.tokens,
+        "limit_usd": usd_json(e.limit.cost) if e.limit.cost is not None else None,
+        "limit_from": "learned" if e.limit.learned_from else "configured",
+        "burn_tokens_per_minute": round(p.burn_tokens_per_minute, 1),
+        "burn_usd_per_hour": usd_json(p.burn_cost_per_hour),
+        "projected_tokens": p.tokens_at_end,
+        "projected_cost_usd": usd_json(p.cost_at_end),
+        "projected_percent": e.limit.percent(p.tokens_at_end, p.cost_at_end),
+    }
+    if e.limit.learned_from:
+        entry["learned_from_blocks"] = e.limit.learned_from
     return entry
 
 

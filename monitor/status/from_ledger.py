@@ -16,6 +16,7 @@ from monitor.events import from_nano
 from monitor.forecast import forecast
 from monitor.ledger import reads
 from monitor.ledger.limits import latest as latest_limits
+from monitor.limits import FIVE_HOURS, LimitSnapshot, current_windows, estimated
 from monitor.periods import local_day, period_days, period_label
 from monitor.status.document import budget_entry, build_status, sources_entries
 from monitor.totals import Totals
@@ -23,6 +24,32 @@ from monitor.totals import Totals
 if TYPE_CHECKING:
     from monitor.config import BudgetConfig, Config
     from monitor.ledger import Ledger
+
+
+def estimated_limits(
+    db: sqlite3.Connection, config: Config, now: datetime, reported: Sequence[LimitSnapshot]
+) -> list[LimitSnapshot]:
+    """The estimated 5-hour windows (`monitor.blocks.estimates`) of the configured sources,
+    from the last eight days of calls — what the daemon and `status` both show."""
+    from monitor import blocks
+
+    sized = {
+        c.tool: blocks.BlockLimit(c.tokens, c.cost)
+        for c in config.limits
+        if c.window == "5h" and (c.tokens is not None or c.cost is not None)
+    }
+    sources = [
+        blocks.EstimateSource(s.name, s.format, sized.get(s.name) or sized.get(s.format))
+        for s in config.sources
+        if s.enabled
+    ]
+    found = blocks.estimates(
+        reads.block_calls_since(db, now - blocks.LOOKBACK),
+        sources,
+        current_windows(reported, FIVE_HOURS, now),
+        now,
+    )
+    return [estimated(e) for e in found]
 
 
 def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
@@ -93,6 +120,7 @@ def status_from_ledger(
     now = now or datetime.now(UTC)
     totals = totals_from_ledger(ledger, now)
     summary = totals.summary(now, top=5)
+    reported = latest_limits(ledger.db)
     return build_status(
         summary=summary,
         timezone=config.timezone_name,
@@ -100,5 +128,5 @@ def status_from_ledger(
         budgets=budget_entries(config.budgets, totals, now, ledger.tz, ledger.db),
         unpriced=ledger.unpriced(),
         sources=sources_entries(config, ledger.source_stats()),
-        limits=latest_limits(ledger.db),
+        limits=[*reported, *estimated_limits(ledger.db, config, now, reported)],
     )

@@ -46,8 +46,28 @@ def render_status(doc: Mapping[str, Any]) -> str:
         'Unpriced models (calls counted, cost unknown — add [prices."MODEL"])',
         [f"  {u['provider']}/{u['model']}: {u['calls']:,} calls" for u in doc["unpriced"]],
     )
+    lines += _section("Plan windows", [_limit_line(w) for w in doc.get("limits", [])])
     lines += _section("Sources", [_source_line(s) for s in doc["sources"]])
     return "\n".join(lines)
+
+
+def _limit_line(w: Mapping[str, Any]) -> str:
+    """`codex 5h  42 % (reported, plus plan), resets 14:05Z`; an estimate adds its burn."""
+    name = f"{w['tool']} {w['window']}"
+    basis = w["basis"] + (f", {w['plan']} plan" if w.get("plan") else "")
+    resets = w['resets_at'][:16].replace('T', ' ')
+    line = f"  {name:<22} {w['used_percent']:>5.1f} % ({basis}), resets {resets} UTC"
+    e = w.get("estimate")
+    if e:
+        size = (
+            f"{e['limit_tokens']:,} tokens" if e["limit_tokens"] else _money(e["limit_usd"])
+        )
+        line += (
+            f"; {e['tokens']:,} tokens {_money(e['cost_usd'])} of {size} "
+            f"({e['limit_from']}), {e['burn_tokens_per_minute']:,.0f} tokens/min, "
+            f"{e['projected_percent']:.0f} % at the end"
+        )
+    return line
 
 
 def _section(title: str, rows: list[str]) -> list[str]:

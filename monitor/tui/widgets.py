@@ -252,7 +252,12 @@ def window_line(entry: LimitEntry, width: int, now: datetime) -> Text:
         countdown = f"resets in {minutes // 60}h{minutes % 60:02d}m"
     except (KeyError, ValueError):
         countdown = ""
-    right = f" {pct:5.1f} % · {countdown} · {entry.get('basis', '')}"
+    basis = entry.get("basis", "")
+    estimate = entry.get("estimate")
+    if estimate is not None:
+        # Where the block ends at its burn rate: what makes an estimate worth a look.
+        basis += f", {estimate.get('projected_percent', 0.0):.0f} % at this pace"
+    right = f" {pct:5.1f} % · {countdown} · {basis}"
     cells = max(width - len(left) - len(right), 4)
     line = Text(left, style="bold")
     line.append_text(_bar(pct / 100, None, cells))
