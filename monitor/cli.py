@@ -12,11 +12,10 @@ daemon not reachable where required); 2 for bad usage or a bad config.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from monitor.cli_common import (
     EXIT_FAIL,
@@ -29,8 +28,12 @@ from monitor.cli_common import (
 from monitor.cli_reports import cmd_compare, cmd_estimate, cmd_report, cmd_status
 
 if TYPE_CHECKING:
+    import argparse
+
     from monitor.config import Config
     from monitor.wire import BudgetEntry
+
+STATUSLINE_FORMATS: Final = ("text", "tmux", "waybar", "json")
 
 __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CommandError", "build_parser", "main"]
 
@@ -308,6 +311,8 @@ def _add_common(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
     On subcommands their default is SUPPRESS: argparse would otherwise let a
     subcommand's default overwrite a value given before the command.
     """
+    import argparse
+
     default: Any = argparse.SUPPRESS if sub else None
     p.add_argument("--config", metavar="PATH", default=default, help="config file (see README)")
     p.add_argument(
@@ -344,6 +349,8 @@ def build_parser(
     """The whole command line; with `only`, the arguments of that command alone (the
     others are named but get no arguments): building all of them costs a status bar
     ~30 ms it runs every few hundred milliseconds."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="llm-monitor",
         description="Watch LLM token usage files, price every call once, alert on budgets.",
@@ -375,7 +382,7 @@ def build_parser(
         cmd_statusline,
         "one line for Claude Code's status bar (reads its JSON on stdin), tmux or waybar",
     )
-    p.add_argument("--format", choices=("text", "tmux", "waybar", "json"), default="text")
+    p.add_argument("--format", choices=STATUSLINE_FORMATS, default="text")
 
     p = add("report", cmd_report, "usage and cost tables from the ledger")
     p.add_argument(
@@ -486,13 +493,41 @@ def _setup_logging(verbose: bool, log_file: str | None = None) -> None:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
+def _statusline_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """`statusline`'s few arguments read without argparse (17 ms to import, and Claude
+    Code runs the command every few hundred milliseconds); None for anything else, which
+    then goes through argparse and its messages."""
+    from types import SimpleNamespace
+
+    opts: dict[str, Any] = {"config": None, "verbose": False, "format": "text"}
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if arg == "statusline":
+            continue
+        if arg in ("-v", "--verbose"):
+            opts["verbose"] = True
+        elif name in ("--config", "--format"):
+            value = value if eq else next(args, "")
+            if not value or (name == "--format" and value not in STATUSLINE_FORMATS):
+                return None
+            opts[name[2:]] = value
+        else:
+            return None
+    args = SimpleNamespace(command="statusline", func=cmd_statusline, **opts)
+    return cast("argparse.Namespace", args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(only=_command_in(argv))
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    command = _command_in(argv)
+    args = _statusline_args(argv) if command == "statusline" else None
+    if args is None:
+        parser = build_parser(only=command)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
     from monitor.config import ConfigError
     from monitor.ledger import LedgerError
 

@@ -4,11 +4,12 @@ opening the config and the ledger the way commands do (cheaply: imports happen i
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import argparse
+
     from monitor.config import Config
 
 EXIT_OK = 0

@@ -7,7 +7,6 @@ few tens of milliseconds, without genai-prices, textual or apprise.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,8 @@ from monitor.cli_common import (
 )
 
 if TYPE_CHECKING:
+    import argparse
+
     from monitor.config import Config
 
 

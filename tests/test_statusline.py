@@ -125,3 +125,34 @@ def test_colour_marks_the_level_unless_no_color(
     monkeypatch.setenv("NO_COLOR", "1")
     _, out = run(capsys, monkeypatch, claude_input(), "--config", str(config))
     assert "\x1b[" not in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["statusline"],
+        ["statusline", "--format", "tmux"],
+        ["statusline", "--format=waybar", "-v"],
+        ["--config", "/x/c.toml", "statusline", "--format", "json"],
+        ["statusline", "--config=/x/c.toml"],
+    ],
+)
+def test_the_status_bar_reads_its_arguments_without_argparse_as_argparse_would(
+    argv: list[str],
+) -> None:
+    from monitor.cli import _statusline_args, build_parser
+
+    keys = ("config", "verbose", "format", "func")
+    fast = vars(_statusline_args(argv))
+    slow = vars(build_parser().parse_args(argv))
+    assert {k: fast[k] for k in keys} == {
+        k: slow.get(k, None if k == "config" else False) for k in keys
+    }
+
+
+def test_anything_else_on_the_status_bar_line_goes_to_argparse() -> None:
+    from monitor.cli import _statusline_args
+
+    assert _statusline_args(["statusline", "--format", "bogus"]) is None
+    assert _statusline_args(["statusline", "--json"]) is None
+    assert _statusline_args(["statusline", "--config"]) is None
