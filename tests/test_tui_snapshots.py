@@ -37,3 +37,30 @@ def test_filtered_live_list_at_120x40(snap_compare: Callable[..., bool]) -> None
     assert snap_compare(
         fixed_app(), terminal_size=(120, 40), run_before=_loaded, press=["slash", "g", "p", "t"]
     )
+
+
+def _with_windows() -> Any:
+    """The fixed data plus a reported 5-hour window, a weekly cap and an estimated window."""
+    from datetime import UTC, timedelta
+
+    from tests.test_tui import NOW, sample_snapshot
+
+    def at(hours: float) -> str:
+        return (NOW + timedelta(hours=hours)).astimezone(UTC).isoformat()
+
+    snap = sample_snapshot()
+    seen = NOW.astimezone(UTC).isoformat()
+    snap["limits"] = [
+        {"tool": "codex", "window": "5h", "window_minutes": 300, "used_percent": 82.5,
+         "resets_at": at(2.2), "observed_at": seen, "basis": "reported", "plan": "plus"},
+        {"tool": "codex", "window": "7d", "window_minutes": 10080, "used_percent": 31.0,
+         "resets_at": at(80), "observed_at": seen, "basis": "reported", "plan": "plus"},
+        {"tool": "claude-code", "window": "5h", "window_minutes": 300, "used_percent": 64.0,
+         "resets_at": at(1.5), "observed_at": seen, "basis": "estimated",
+         "estimate": {"projected_percent": 121.4, "limit_from": "learned"}},
+    ]  # fmt: skip
+    return snap
+
+
+def test_plan_window_gauges_at_120x40(snap_compare: Callable[..., bool]) -> None:
+    assert snap_compare(fixed_app(_with_windows()), terminal_size=(120, 40), run_before=_loaded)

@@ -242,10 +242,13 @@ class BudgetList(Vertical):
             gauge.show(budget, today, name_width)
 
 
-def window_line(entry: LimitEntry, width: int, now: datetime) -> Text:
-    """One plan window: tool and window, bar, %, the countdown to its reset, its basis."""
+def _window_name(entry: LimitEntry) -> str:
+    return f"{entry.get('tool', '?')} {entry.get('window', '?')}"
+
+
+def _window_facts(entry: LimitEntry, now: datetime) -> str:
+    """What follows a window's bar: %, the countdown to its reset, its basis."""
     pct = float(entry.get("used_percent", 0.0))
-    left = f"{entry.get('tool', '?')} {entry.get('window', '?')} "
     try:
         resets = datetime.fromisoformat(entry["resets_at"])
         minutes = max(int((resets - now).total_seconds() // 60), 0)
@@ -257,7 +260,17 @@ def window_line(entry: LimitEntry, width: int, now: datetime) -> Text:
     if estimate is not None:
         # Where the block ends at its burn rate: what makes an estimate worth a look.
         basis += f", {estimate.get('projected_percent', 0.0):.0f} % at this pace"
-    right = f" {pct:5.1f} % · {countdown} · {basis}"
+    return f" {pct:5.1f} % · {countdown} · {basis}"
+
+
+def window_line(
+    entry: LimitEntry, width: int, now: datetime, name_width: int = 0, facts_width: int = 0
+) -> Text:
+    """One plan window: tool and window, bar, %, the countdown to its reset, its basis;
+    names and facts padded to the given widths, so the bars of several windows line up."""
+    pct = float(entry.get("used_percent", 0.0))
+    left = f"{_window_name(entry):<{name_width}} "
+    right = f"{_window_facts(entry, now):<{facts_width}}"
     cells = max(width - len(left) - len(right), 4)
     line = Text(left, style="bold")
     line.append_text(_bar(pct / 100, None, cells))
@@ -271,14 +284,28 @@ class WindowGauges(Static):
 
     DEFAULT_CSS = "WindowGauges { height: auto; padding: 0 1; }"
 
+    _windows: Sequence[LimitEntry] = ()
+    _now: datetime | None = None
+
     def show(self, windows: Sequence[LimitEntry], now: datetime) -> None:
+        self._windows, self._now = list(windows), now
         self.display = bool(windows)
-        width = max(self.size.width - 2, 40)
-        lines = [window_line(w, width, now) for w in windows]
-        self.update(Text("\n").join(lines) if lines else Text(""))
         worst = max((float(w.get("used_percent", 0.0)) for w in windows), default=0.0)
         self.set_class(worst >= 95, "-over")
         self.set_class(80 <= worst < 95, "-warn")
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        # Drawn at the width the widget has now, as the budget gauges are: bars fill it.
+        if not self._windows or self._now is None:
+            return Text("")
+        width = max(self.size.width, 40)
+        now = self._now
+        name_width = max(len(_window_name(w)) for w in self._windows)
+        facts_width = max(len(_window_facts(w, now)) for w in self._windows)
+        return Text("\n").join(
+            window_line(w, width, now, name_width, facts_width) for w in self._windows
+        )
 
 
 def _calls(n: object) -> str:
