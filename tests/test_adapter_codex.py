@@ -1,4 +1,5 @@
-"""The codex adapter: running totals turned into per-turn deltas, exactly once."""
+"""The codex adapter: running totals turned into per-turn deltas, exactly once, under keys
+of their content. Forks, subagents and per-response records: tests/test_codex_forks.py."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from monitor.sources.codex import FALLBACK_MODEL, FORMAT, default_paths, parse
 from tests.factories import parse_ctx
 from tests.test_adapter_common import BAD_TIMES, GARBAGE_COUNTS
 
-ROLLOUT = next(
-    (Path(__file__).resolve().parent.parent / "examples" / "codex" / "sessions").rglob(
-        "rollout-*.jsonl"
-    )
-)
 SESSION = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+ROLLOUT = (
+    Path(__file__).resolve().parent.parent
+    / "examples/codex/sessions/2026/11/20"
+    / f"rollout-2026-11-20T09-14-03-{SESSION}.jsonl"
+)
 
 
 def make_ctx(base_offset: int = 0, mtime: datetime | None = None) -> ParseContext:
@@ -89,15 +90,59 @@ def test_example_rollout_counts_each_turn_once() -> None:
     assert first.provider == "openai"
     assert first.tags == {"session": SESSION, "project": "/home/user/myproj"}
     assert first.ts == datetime(2026, 11, 20, 8, 14, 18, 241000, tzinfo=UTC)
-    assert result.state["totals"] == [29000, 16512, 1400, 800]
+    assert result.state["totals"] == [29000, 16512, 1400, 800, 0]
     assert result.state["model"] == "gpt-5"
 
 
-def test_keys_are_file_identity_and_offset() -> None:
+def test_keys_are_the_session_and_its_running_total_not_the_file() -> None:
+    meta = jl("session_meta", {"id": "s-1", "cwd": "/w/a"})
+    data = meta + turn("gpt-5") + token_count(10, 0, 1) + token_count(25, 4, 3, 1)
+    here = parse(make_ctx(base_offset=300), {}, data).events
+    elsewhere = parse(
+        parse_ctx("codex", "/h/.codex/archived_sessions/rollout-x.jsonl", file_id="9:9:00"),
+        {},
+        data,
+    ).events
+    assert [e.key for e in here] == ["codex:s-1:10,0,1,0,0", "codex:s-1:25,4,3,1,0"]
+    assert [e.key for e in elsewhere] == [e.key for e in here]
+    assert here[0].origin == f"/h/.codex/sessions/rollout-x.jsonl:{300 + len(meta + turn('gpt-5'))}"
+
+
+def test_a_rollout_without_session_meta_keys_by_file_identity_and_offset() -> None:
     data = turn("gpt-5") + token_count(10, 0, 1)
     (event,) = parse(make_ctx(base_offset=300), {}, data).events
     assert event.key == f"1:2:ff@{300 + len(turn('gpt-5'))}"
     assert event.origin == f"/h/.codex/sessions/rollout-x.jsonl:{300 + len(turn('gpt-5'))}"
+
+
+def test_a_total_that_starts_over_gets_keys_of_its_own() -> None:
+    meta = jl("session_meta", {"id": "s-1"})
+    data = meta + token_count(700, 0, 40) + token_count(500, 0, 30) + token_count(700, 0, 40)
+    events = parse(make_ctx(), {}, data).events
+    assert usage(events) == [(700, 0, 40, 0), (500, 0, 30, 0), (200, 0, 10, 0)]
+    assert [e.key for e in events] == [
+        "codex:s-1:700,0,40,0,0",
+        "codex:s-1:500,0,30,0,0#1",
+        "codex:s-1:700,0,40,0,0#1",
+    ]
+
+
+def test_cache_writes_are_read_as_a_part_of_the_input() -> None:
+    data = turn("gpt-5") + running_total(
+        input_tokens=900, cached_input_tokens=300, cache_write_input_tokens=512, output_tokens=20
+    )
+    (event,) = parse(make_ctx(), {}, data).events
+    assert (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens) == (
+        900,
+        300,
+        512,
+    )
+
+
+def test_state_saved_before_cache_writes_were_read_resumes_exactly() -> None:
+    older: State = {"model": "gpt-5", "totals": [100, 0, 10, 0], "session": "s-1"}
+    (event,) = parse(make_ctx(), older, token_count(250, 40, 30)).events
+    assert usage([event]) == [(150, 40, 20, 0)]
 
 
 def test_repeated_total_and_null_info_are_skipped() -> None:
@@ -122,13 +167,14 @@ def test_shrinking_total_counts_as_growth_from_zero() -> None:
     assert usage(parse(make_ctx(), {}, data).events) == [(5000, 1000, 300, 0), (700, 0, 40, 0)]
 
 
-def test_new_session_in_the_same_file_starts_from_zero() -> None:
+def test_a_later_session_meta_is_a_copy_not_a_new_session() -> None:
+    # Only forks hold a second session_meta: their ancestor's, copied (issue 12).
     meta = jl("session_meta", {"id": "s-1", "cwd": "/w/a"})
-    meta2 = jl("session_meta", {"id": "s-2", "cwd": "/w/b"})
+    meta2 = jl("session_meta", {"id": "s-0", "cwd": "/w/b"})
     data = meta + turn("gpt-5") + token_count(100, 0, 10) + meta2 + token_count(150, 0, 20)
     events = parse(make_ctx(), {}, data).events
-    assert usage(events) == [(100, 0, 10, 0), (150, 0, 20, 0)]
-    assert [e.tags["session"] for e in events] == ["s-1", "s-2"]
+    assert usage(events) == [(100, 0, 10, 0), (50, 0, 10, 0)]
+    assert [(e.tags["session"], e.tags["project"]) for e in events] == [("s-1", "/w/proj")] * 2
 
 
 def test_model_falls_back_to_gpt5_and_says_so() -> None:
@@ -192,14 +238,20 @@ def test_missing_timestamp_falls_back_to_mtime_flagged() -> None:
     assert event.ts == mtime and event.flags & FLAG_TS_FROM_MTIME
     result: ParseResult = parse(make_ctx(), {}, token_count(1, 0, 1, ts=None))
     assert result.events == [] and len(result.errors) == 1
-    assert result.state["totals"] == [1, 0, 1, 0]
+    assert result.state["totals"] == [1, 0, 1, 0, 0]
 
 
 def test_default_paths_follow_codex_home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEX_HOME", "/srv/codex/")
-    assert default_paths() == ["/srv/codex/sessions/**/rollout-*.jsonl"]
+    assert default_paths() == [
+        "/srv/codex/sessions/**/rollout-*.jsonl",
+        "/srv/codex/archived_sessions/**/rollout-*.jsonl",
+    ]
     monkeypatch.delenv("CODEX_HOME")
-    assert default_paths() == ["~/.codex/sessions/**/rollout-*.jsonl"]
+    assert default_paths() == [
+        "~/.codex/sessions/**/rollout-*.jsonl",
+        "~/.codex/archived_sessions/**/rollout-*.jsonl",
+    ]
 
 
 def test_absurd_values_are_errors_not_crashes() -> None:
@@ -233,7 +285,7 @@ def test_garbage_running_total_is_a_bad_record_and_the_next_growth_counts(
     assert usage(result.events) == [(100, 0, 10, 0), (200, 0, 20, 0)]
     assert [e.offset for e in result.errors] == [40 + len(head)]
     assert result.errors[0].message.startswith(f"{field}: {garbage!r} is not a token count")
-    assert result.state["totals"] == [300, 0, 30, 0]
+    assert result.state["totals"] == [300, 0, 30, 0, 0]
 
 
 def test_garbage_last_token_usage_is_a_bad_record() -> None:

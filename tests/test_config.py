@@ -110,7 +110,10 @@ def test_default_config_watches_claude_code_codex_and_the_spool(
     config = load_config(env=env)
     assert [s.name for s in config.sources] == ["claude-code", "codex", "spool"]
     assert f"{home}/.claude/projects/**/*.jsonl" in config.source("claude-code").paths
-    assert config.source("codex").paths == (f"{home}/.codex/sessions/**/rollout-*.jsonl",)
+    assert config.source("codex").paths == (
+        f"{home}/.codex/sessions/**/rollout-*.jsonl",
+        f"{home}/.codex/archived_sessions/**/rollout-*.jsonl",
+    )
     assert config.source("spool").paths == (str(config.spool_dir / "*.jsonl"),)
     assert config.state_dir == home / ".local/state/llm-monitor"
     assert config.ledger_path == home / ".local/state/llm-monitor/ledger.sqlite3"
@@ -133,7 +136,10 @@ def test_default_source_paths_follow_claude_config_dir_and_codex_home(
         f"{tmp_path}/c1/projects/**/*.jsonl",
         f"{tmp_path}/c2/projects/**/*.jsonl",
     )
-    assert config.source("codex").paths == (f"{tmp_path}/cx/sessions/**/rollout-*.jsonl",)
+    assert config.source("codex").paths == (
+        f"{tmp_path}/cx/sessions/**/rollout-*.jsonl",
+        f"{tmp_path}/cx/archived_sessions/**/rollout-*.jsonl",
+    )
 
 
 def test_every_commented_example_source_is_valid_once_uncommented(

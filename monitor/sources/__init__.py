@@ -7,14 +7,25 @@ reads one format does not pay for parsing code of the others.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from monitor.sources.base import Format
+if TYPE_CHECKING:  # the config needs the names only, not the adapter contract's imports
+    from monitor.sources.base import Format
 
 # format name -> "module:attribute". The names are a contract: users write them in
 # config.toml (`format = "codex"`), so renaming one breaks their configs.
 _REGISTRY: dict[str, str] = {
     "claude-code": "monitor.sources.claude_code:FORMAT",
     "codex": "monitor.sources.codex:FORMAT",
+    "gemini-cli": "monitor.sources.gemini_cli:FORMAT",
+    "gemini-cli-json": "monitor.sources.gemini_cli:JSON_FORMAT",
+    "qwen-code": "monitor.sources.qwen_code:FORMAT",
+    "amp": "monitor.sources.amp:FORMAT",
+    "copilot-cli": "monitor.sources.copilot_cli:FORMAT",
+    "pi": "monitor.sources.pi:FORMAT",
+    "openclaw": "monitor.sources.openclaw:FORMAT",
+    "droid": "monitor.sources.droid:FORMAT",
+    "kimi": "monitor.sources.kimi:FORMAT",
     "studio-tokens": "monitor.sources.studio:FORMAT",
     "haiku-costs": "monitor.sources.haiku:FORMAT",
     "openai-tracker": "monitor.sources.openai_tracker:FORMAT",
@@ -38,6 +49,8 @@ def get_format(name: str) -> Format:
         target = _REGISTRY[name]
     except KeyError:
         raise UnknownFormat(name) from None
+    from monitor.sources.base import Format
+
     module_name, attr = target.split(":")
     fmt = getattr(importlib.import_module(module_name), attr)
     assert isinstance(fmt, Format)
