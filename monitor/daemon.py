@@ -372,12 +372,20 @@ class Daemon:
                     self._wake.set()
                     continue
                 self._after_ingest(report)
+                if report.retry:  # a database locked or busy this round: read it again soon
+                    asyncio.get_running_loop().call_later(
+                        RETRY_AFTER, self._ingest_again, set(report.retry)
+                    )
                 self._since_trim += report.events
                 if not self._pending and self._since_trim >= TRIM_AFTER_EVENTS:
                     # Big rounds leave the heap at their peak; give it back once the
                     # burst is over, so memory stays flat under sustained load.
                     self._since_trim = 0
                     await asyncio.to_thread(_release_memory)
+
+    def _ingest_again(self, paths: set[str]) -> None:
+        self._pending.update(paths)
+        self._wake.set()
 
     async def _watch(self) -> None:
         assert self.watcher is not None

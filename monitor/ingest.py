@@ -6,7 +6,11 @@ committed together with the file's cursor (see ledger.py).
 
 This module owns the mapping from paths to sources and the in-memory index of cursors
 (by path, and by inode so that a file renamed to another matching name is recognised
-as already read, not read again from its start).
+as already read, not read again from its start). A source whose tool keeps its usage in
+SQLite (`sources.sqlite_db.DatabaseFormat`) is read through `db_reader`: its database is
+a document made of the rows its format names, read read-only; a database that cannot be
+read now (locked, busy, corrupt) is logged, stores nothing, and is tried again with the
+next round (`IngestReport.retry`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from monitor import parallel as _parallel
+from monitor.db_reader import DatabaseUnreadable, FullReads, read_database_file
 from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import Parsed, SourceSpec, parse_chunks
 from monitor.sources import get_format
 from monitor.sources.base import Format
+from monitor.sources.sqlite_db import DatabaseFormat
 from monitor.tail import Cursor, read_document_file, read_lines_file, read_moved
 
 if TYPE_CHECKING:
@@ -59,6 +65,9 @@ class IngestReport:
     applied: list[Applied] = field(default_factory=list)
     limits: list[LimitSnapshot] = field(default_factory=list)
     """Plan-window snapshots the round stored (or found stored already)."""
+    retry: set[str] = field(default_factory=set)
+    """Databases that could not be read this round (locked, busy, corrupt): read them
+    again soon, even if nothing reports a change (`ingest_paths` also retries them)."""
 
     def counts(self, source: str) -> SourceCounts:
         c = self.sources.get(source)
@@ -118,6 +127,10 @@ class Ingestor:
         self._reload_cursors()
         self._errors_logged: dict[tuple[str, str], int] = {}
         self._unreadable_logged: set[str] = set()
+        self._retry: set[str] = set()
+        """Databases that could not be read: tried again with every round."""
+        self._full_reads: FullReads = {}
+        """When each database was last read whole (db_reader: heals incremental reads)."""
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -250,11 +263,16 @@ class Ingestor:
         return stream.leftover
 
     def ingest_paths(self, paths: Iterable[str]) -> IngestReport:
-        """The given paths (reported changed by the watcher), for every source they match."""
+        """The given paths (reported changed by the watcher), for every source they match,
+        and the databases an earlier round could not read."""
         report = IngestReport()
         batch = Batch()
-        for path in paths:
-            for name in self.sources_for(path):
+        given = list(paths)
+        for path in [*given, *sorted(self._retry.difference(given))]:
+            names = self.sources_for(path)
+            if not names:
+                self._retry.discard(path)  # no source reads it any more (config reload)
+            for name in names:
                 report.counts(name).files += 1
                 self._collect(self.sources[name], path, batch, report)
         self._commit(batch, report)
@@ -310,14 +328,20 @@ class Ingestor:
             else:
                 self._collect_lines(src, path, batch, counts)
         except FileNotFoundError:
+            self._retry.discard(path)
             return
         except OSError as exc:
             counts.unreadable += 1
+            if isinstance(exc, DatabaseUnreadable):
+                # Nothing of it is stored and no cursor moves: read it again soon.
+                self._retry.add(path)
+                report.retry.add(path)
             if path not in self._unreadable_logged:
                 self._unreadable_logged.add(path)
                 log.warning("source %s: cannot read %s: %s", name, path, exc.strerror or exc)
             return
         self._unreadable_logged.discard(path)
+        self._retry.discard(path)
 
     def _moved_from(self, source: str, path: str) -> Cursor | None:
         """The cursor of a file new at `path` that we already read under another name.
@@ -393,7 +417,10 @@ class Ingestor:
         name = src.config.name
         cursor = self.cursors.get((name, path))
         batch.expect(name, path, cursor)
-        chunk = read_document_file(name, path, cursor)
+        if isinstance(src.fmt, DatabaseFormat):
+            chunk = read_database_file(name, path, cursor, src.fmt, self._full_reads)
+        else:
+            chunk = read_document_file(name, path, cursor)
         if chunk is None:
             return
         counts.files_read += 1

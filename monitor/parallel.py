@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Final
 
+from monitor.db_reader import read_database_file
 from monitor.ledger import DayOf, event_row
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import SourceSpec, parse_chunks
 from monitor.sources import get_format
+from monitor.sources.base import Format
+from monitor.sources.sqlite_db import DatabaseFormat
 from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
 
 log = logging.getLogger("llm_monitor.ingest")
@@ -68,7 +71,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
     out = []
     for path in paths:
         try:
-            chunks = _fresh_chunks(spec.name, fmt.kind, path)
+            chunks = _fresh_chunks(spec.name, fmt, path)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -88,10 +91,13 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
     return out
 
 
-def _fresh_chunks(source: str, kind: str, path: str) -> list[Chunk]:
+def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:
     """All of a file nobody has a cursor for, as the tail hands it out."""
-    if kind == "document":
-        chunk = read_document_file(source, path, None)
+    if fmt.kind == "document":
+        if isinstance(fmt, DatabaseFormat):  # a database: all its rows, read-only
+            chunk = read_database_file(source, path, None, fmt)
+        else:
+            chunk = read_document_file(source, path, None)
         return [chunk] if chunk is not None else []
     chunks: list[Chunk] = []
     cursor = None

@@ -5,7 +5,9 @@ runs watchfiles' notifiers over them, re-arms when the tree under them changes s
 and keeps a periodic stat sweep as a safety net for what notification misses. It never
 reads a file and never decides what happened to one (append, rotation, truncation,
 deletion): it yields paths and the tailer decides by `stat`. A deleted or renamed-away
-path is yielded too, so the tailer can finish the old inode.
+path is yielded too, so the tailer can finish the old inode. A SQLite database in WAL
+mode takes its commits into `<db>-wal` and reaches the main file only at a checkpoint:
+a change of the `-wal` yields the database, and the sweep's signature includes it.
 
 It never watches inside an excluded directory (the daemon's state dir: the ledger's own
 writes would wake it forever). A glob root that lies strictly inside an excluded dir
@@ -49,6 +51,7 @@ from monitor.globs import Glob, walk_all
 from monitor.watch_plan import (
     DEFAULT_PENDING_STEP_MS,
     DEFAULT_STEP_MS,
+    WAL_SUFFIX,
     Group,
     Scope,
     Sig,
@@ -60,6 +63,7 @@ from monitor.watch_plan import (
     norm_path,
     plan_for,
     plan_watches,
+    sig_of,
     stat_sig,
 )
 
@@ -366,13 +370,16 @@ class Watcher:
                 st = None
             if change == Change.deleted and path in armed:
                 self._request_rearm()
+            if path.endswith(WAL_SUFFIX):
+                self._on_wal(path[: -len(WAL_SUFFIX)])
             if st is None:
                 if scope.matches(path):
                     self._forget(path)
                     self._emit(path)
             elif stat.S_ISREG(st.st_mode):
-                if scope.matches(path):
-                    self._record(path, Sig(st.st_size, st.st_mtime_ns, st.st_ino))
+                sig = sig_of(path, st) if scope.matches(path) else None
+                if sig is not None:
+                    self._record(path, sig)
                     self._emit(path)
             elif stat.S_ISDIR(st.st_mode) and change == Change.added and scope.may_contain(path):
                 if group.recursive:
@@ -382,6 +389,16 @@ class Watcher:
         for d in sorted(new_dirs):
             if not any(o != d and inside(d, o) for o in new_dirs):
                 await self._walk_tree(d)
+
+    def _on_wal(self, database: str) -> None:
+        """A SQLite database's write-ahead log changed: its commits are new rows of the
+        database, whose own file may not change until a checkpoint."""
+        if not self._scope.matches(database):
+            return
+        sig = stat_sig(database)
+        if sig is not None:  # gone: the database's own change reports it
+            self._record(database, sig)
+            self._emit(database)
 
     def _emit(self, path: str) -> None:
         self._out.add(path)

@@ -35,11 +35,18 @@ _LIMIT_HINTS: Final = (
 
 
 class Sig(NamedTuple):
-    """What the sweep compares: a change in any of these means the file may have new bytes."""
+    """What the sweep compares: a change in any of these means the file may have new bytes.
+
+    A SQLite database in WAL mode takes its commits into `<db>-wal` and leaves the main
+    file untouched until a checkpoint: its write-ahead log's size counts too, and
+    `mtime_ns` is the later of the two files' (so an active database stays "hot").
+    """
 
     size: int
     mtime_ns: int
     inode: int
+    wal_size: int = -1
+    """The size of `<path>-wal`; -1 when there is none (every file but a WAL database)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +99,28 @@ def norm_path(path: str | os.PathLike[str]) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(os.fspath(path))))
 
 
+WAL_SUFFIX: Final = "-wal"
+"""A SQLite database's write-ahead log is `<database>-wal`, beside it."""
+
+
 def stat_sig(path: str) -> Sig | None:
     """The file's signature, or None when it is gone or not a regular file."""
     try:
         st = os.stat(path)
     except OSError:
         return None
+    return sig_of(path, st)
+
+
+def sig_of(path: str, st: os.stat_result) -> Sig | None:
+    """The signature of `path`, stat'ed as `st`, with its `-wal` if it has one."""
     if not stat.S_ISREG(st.st_mode):
         return None
-    return Sig(st.st_size, st.st_mtime_ns, st.st_ino)
+    try:
+        wal = os.stat(path + WAL_SUFFIX)
+    except OSError:
+        return Sig(st.st_size, st.st_mtime_ns, st.st_ino)
+    return Sig(st.st_size, max(st.st_mtime_ns, wal.st_mtime_ns), st.st_ino, wal.st_size)
 
 
 def dir_ident(path: str) -> tuple[int, int] | None:

@@ -15,6 +15,9 @@ Two kinds of format:
   keys come from the records' content, so re-parsing the same document is idempotent.
   A document that is not valid (yet) raises `IncompleteDocument`: it is retried on the
   next change, nothing is counted as an error.
+  A *database* format (`sources/sqlite_db.DatabaseFormat`, kind "document") is a document
+  whose bytes are the rows its queries select from the tool's SQLite database, read
+  read-only by `db_reader.py`; keys come from the rows' ids.
 
 Values are checked before they leave an adapter (issue 9): a count that is no count
 (negative, fractional, a bool, over 10**15), a cost that is no cost, a model that is no

@@ -111,7 +111,7 @@ _PROVIDER_ALIASES: dict[str, str] = {
     "openrouter": "openrouter",
 }
 
-_ROUTERS: Final = frozenset({"openrouter", "litellm"})
+_ROUTERS: Final = frozenset({"openrouter", "litellm", "kilo"})
 """Providers that pass calls on to the vendor a `vendor/model` name names, at its prices."""
 _MAKERS: Final = frozenset(
     {"openai", "anthropic", "google", "x-ai", "mistral", "deepseek", "cohere", "meta",

@@ -219,4 +219,8 @@ DEFAULT_PATHS: dict[str, Callable[[Mapping[str, str] | None], list[str]]] = {
     "openclaw": openclaw_paths,
     "droid": droid_paths,
     "kimi": kimi_paths,
+    "opencode": opencode_paths,
+    "kilo": kilo_paths,
+    "goose": goose_paths,
+    "hermes": hermes_paths,
 }
