@@ -1,8 +1,11 @@
 """`llm-monitor init`: write a starter config listing the usage files found on this machine.
 
 What it looks for:
-- the agent CLIs in their homes: Claude Code (each dir of `$CLAUDE_CONFIG_DIR`, else
-  `~/.claude` and `$XDG_CONFIG_HOME/claude`) and Codex (`$CODEX_HOME`, else `~/.codex`);
+- the coding agents in their homes, each format of `sources.locations.DEFAULT_PATHS`
+  (Claude Code, Codex, Gemini CLI, OpenCode, …) alike: an agent is found when the fixed
+  root of one of its default globs, under the environment's variables (`$CODEX_HOME`,
+  `$KIMI_SHARE_DIR`, …), is a directory; its source lists the globs that lie in
+  existing directories (`_agents`);
 - the seed tools, which write where they run, under the current directory: each
   format's own default glob (`**/run_*/tokens.jsonl`, `**/.costs/haiku_usage.json`, …),
   matched with `monitor.globs`. The walk is bounded (depth, directory count, no dot
@@ -113,7 +116,7 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or os.path.expanduser("~"))
 
 
-def _shown(path: Path, env: Mapping[str, str]) -> str:
+def _shown(path: Path | str, env: Mapping[str, str]) -> str:
     """`~/…` for paths in the home directory: readable, and it follows the config's owner."""
     home = str(_home(env)).rstrip("/")
     text = str(path)
@@ -164,40 +167,38 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
-def _agent_clis(env: Mapping[str, str], own: Sequence[Path] = ()) -> list[Found]:
+def _agents(env: Mapping[str, str], own: Sequence[Path] = ()) -> list[Found]:
+    """Every coding agent of `DEFAULT_PATHS` whose default location exists under `env`.
+
+    An agent is found when the fixed root of one of its globs (`Glob.root`, the
+    directories before the first wildcard) is a directory outside llm-monitor's own
+    (`own`): the agent has written there. Its source lists, as `~/…`, those globs and
+    the ones whose root is still missing in an existing directory: the agent's home,
+    where it creates them later (Codex's `archived_sessions/`, a Hermes profile). The
+    paths are written out, so the daemon watches the same places without the agents'
+    variables in its environment.
+    """
+    from monitor.config.locations import expand
+    from monitor.globs import Glob
+    from monitor.sources.locations import DEFAULT_PATHS
+
     found: list[Found] = []
-    home = _home(env)
-    claude_dirs = [d.strip() for d in env.get("CLAUDE_CONFIG_DIR", "").split(",") if d.strip()]
-    if claude_dirs:
-        candidates = [Path(d) for d in claude_dirs]
-    else:
-        xdg = env.get("XDG_CONFIG_HOME", "").strip()
-        candidates = [home / ".claude", (Path(xdg) if xdg else home / ".config") / "claude"]
-    projects = [
-        d / "projects"
-        for d in candidates
-        if (d / "projects").is_dir() and not _inside(d / "projects", own)
-    ]
-    if projects:
-        found.append(
-            Found(
-                "claude-code",
-                "claude-code",
-                [f"{_shown(p, env)}/**/*.jsonl" for p in projects],
-                "Claude Code transcripts",
-            )
-        )
-    codex_home = env.get("CODEX_HOME", "").strip()
-    sessions = (Path(codex_home) if codex_home else home / ".codex") / "sessions"
-    if sessions.is_dir() and not _inside(sessions, own):
-        found.append(
-            Found(
-                "codex",
-                "codex",
-                [f"{_shown(sessions, env)}/**/rollout-*.jsonl"],
-                "Codex CLI sessions",
-            )
-        )
+    for fmt, default_paths in DEFAULT_PATHS.items():
+        globs = []
+        for pattern in default_paths(env):
+            expanded = expand(pattern, env)
+            if os.path.isabs(expanded):  # a relative $VAR names no place of its own
+                globs.append(Glob(expanded))
+        roots = [g.root for g in globs if g.root.is_dir() and not _inside(g.root, own)]
+        if not roots:
+            continue
+        paths = [
+            _shown(g.pattern, env)
+            for g in globs
+            if (g.root in roots or g.root.parent.is_dir()) and not _inside(g.root, own)
+        ]
+        where = ", ".join(dict.fromkeys(_shown(r, env) for r in roots))
+        found.append(Found(fmt, fmt, paths, f"{fmt}: found in {where}"))
     return found
 
 
@@ -344,11 +345,11 @@ def _seed_tools(
 
 
 def discover(cwd: Path, env: Mapping[str, str]) -> Discovery:
-    """Every known tool's usage files on this machine (agent CLIs) and under `cwd`,
+    """Every known tool's usage files on this machine (coding agents) and under `cwd`,
     never llm-monitor's own sample files (`own_roots`)."""
     own = own_roots(cwd)
     seeds, scanned, truncated, skipped = _seed_tools(cwd, env, own)
-    return Discovery(_agent_clis(env, own) + seeds, scanned, truncated, skipped)
+    return Discovery(_agents(env, own) + seeds, scanned, truncated, skipped)
 
 
 # ---------------------------------------------------------------- rendering

@@ -99,16 +99,23 @@ def test_repository_config_is_the_embedded_default_byte_for_byte() -> None:
     ).read_bytes()
 
 
-def test_default_config_watches_claude_code_codex_and_the_spool(
+def test_default_config_watches_every_coding_agent_and_the_spool(
     home: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("monitor.sources.claude_code", reason="claude-code adapter not written yet")
-    pytest.importorskip("monitor.sources.codex", reason="codex adapter not written yet")
+    from monitor.sources.locations import DEFAULT_PATHS
+
     monkeypatch.setenv("HOME", str(home))
-    for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME"):
+    for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         monkeypatch.delenv(var, raising=False)
     config = load_config(env=env)
-    assert [s.name for s in config.sources] == ["claude-code", "codex", "spool"]
+    # Each agent with a default location, named after its format, and the spool last.
+    names = [s.name for s in config.sources]
+    assert sorted(names[:-1]) == sorted(DEFAULT_PATHS) and names[-1] == "spool"
+    assert all(s.name == s.format for s in config.sources)
+    assert config.source("gemini-cli").paths == (f"{home}/.gemini/tmp/*/chats/**/*.jsonl",)
+    assert config.source("gemini-cli-json").paths == (f"{home}/.gemini/tmp/*/chats/session-*.json",)
+    assert config.source("droid").paths == (f"{home}/.factory/sessions/**/*.settings.json",)
+    assert f"{home}/.local/share/opencode/opencode.db" in config.source("opencode").paths
     assert f"{home}/.claude/projects/**/*.jsonl" in config.source("claude-code").paths
     assert config.source("codex").paths == (
         f"{home}/.codex/sessions/**/rollout-*.jsonl",
@@ -140,6 +147,36 @@ def test_default_source_paths_follow_claude_config_dir_and_codex_home(
         f"{tmp_path}/cx/sessions/**/rollout-*.jsonl",
         f"{tmp_path}/cx/archived_sessions/**/rollout-*.jsonl",
     )
+
+
+def test_default_source_paths_follow_the_agents_environment_variables(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    env["GEMINI_CLI_HOME"] = str(tmp_path / "g")
+    env["KIMI_SHARE_DIR"] = str(tmp_path / "k")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    config = load_config(env=env)
+    assert config.source("gemini-cli-json").paths == (
+        f"{tmp_path}/g/.gemini/tmp/*/chats/session-*.json",
+    )
+    assert config.source("kimi").paths[0] == f"{tmp_path}/k/sessions/**/wire.jsonl"
+    assert config.source("goose").paths == (f"{tmp_path}/data/goose/sessions/sessions.db",)
+
+
+def test_scanning_the_embedded_default_with_no_agent_installed_finds_nothing_wrong(
+    home: Path, env: dict[str, str]
+) -> None:
+    from monitor.ingest import Ingestor
+    from monitor.ledger import Ledger
+    from monitor.pricing import Pricer
+
+    config = load_config(env=env)
+    with Ledger(config.ledger_path, config.tz, config.timezone_name) as ledger:
+        report = Ingestor(config.sources, ledger, Pricer(config.prices)).scan(parallel=False)
+    assert set(report.sources) == {s.name for s in config.sources}
+    for name, counts in report.sources.items():
+        assert (counts.files, counts.events, counts.errors, counts.unreadable) == (0, 0, 0, 0), name
+    assert not report.retry
 
 
 def test_every_commented_example_source_is_valid_once_uncommented(

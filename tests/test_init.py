@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,18 @@ from monitor.ingest import Ingestor
 from monitor.init_cmd import InitError, found_sources, init
 from monitor.ledger import Ledger
 from monitor.pricing import Pricer
+from monitor.sources import locations
+from monitor.sources.locations import DEFAULT_PATHS
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+
+AGENT_VARIABLES = frozenset(
+    re.findall(r"""["']([A-Z][A-Z_]*_[A-Z]+)["']""", Path(locations.__file__).read_text())
+)
+"""The environment variables that move an agent's files (`CODEX_HOME`, `XDG_DATA_HOME`, …):
+a test of `init` through the process environment unsets those the fake home does not set."""
 
 
 def fake_env(home: Path) -> dict[str, str]:
@@ -87,20 +98,120 @@ def test_paths_are_written_relative_to_home_for_readability(home: Path, work: Pa
 
 def test_agent_cli_homes_from_environment_variables(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    home.mkdir()
+    (home / ".kimi" / "sessions").mkdir(parents=True)  # moved away by $KIMI_SHARE_DIR
     claude = tmp_path / "claude-a"
     (claude / "projects").mkdir(parents=True)
     codex = tmp_path / "codex-home"
     (codex / "sessions").mkdir(parents=True)
+    kimi = tmp_path / "kimi-share"
+    (kimi / "sessions").mkdir(parents=True)
+    gemini = tmp_path / "gemini-home"
+    (gemini / ".gemini" / "tmp").mkdir(parents=True)
     env = {
         **fake_env(home),
         "CLAUDE_CONFIG_DIR": f"{claude},{tmp_path}/none",
         "CODEX_HOME": str(codex),
+        "KIMI_SHARE_DIR": str(kimi),
+        "GEMINI_CLI_HOME": str(gemini),
     }
-    path, _ = init(tmp_path / "c.toml", False, home, env)
+    path, text = init(tmp_path / "c.toml", False, home, env)
     sources = {s.name: s.paths for s in load_config(path, env=env).sources}
     assert sources["claude-code"] == (f"{claude}/projects/**/*.jsonl",)
-    assert sources["codex"] == (f"{codex}/sessions/**/rollout-*.jsonl",)
+    assert sources["codex"] == (
+        f"{codex}/sessions/**/rollout-*.jsonl",
+        f"{codex}/archived_sessions/**/rollout-*.jsonl",
+    )
+    assert sources["kimi"] == (f"{kimi}/sessions/**/wire.jsonl",)  # not ~/.kimi, nor ~/.kimi-code
+    assert sources["gemini-cli"] == (f"{gemini}/.gemini/tmp/*/chats/**/*.jsonl",)
+    assert sources["gemini-cli-json"] == (f"{gemini}/.gemini/tmp/*/chats/session-*.json",)
+    assert f"# kimi: found in {kimi}/sessions\n" in text
+    assert set(sources) == {
+        "claude-code", "codex", "kimi", "gemini-cli", "gemini-cli-json", "spool",
+    }  # fmt: skip
+
+
+# -- every coding agent, found where it writes ---------------------------------------------
+
+
+def test_each_coding_agent_is_found_when_its_default_location_exists(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".gemini" / "tmp" / "x" / "chats").mkdir(parents=True)
+    (home / ".local" / "share" / "opencode").mkdir(parents=True)
+    (home / ".factory" / "sessions").mkdir(parents=True)
+    (home / ".codex" / "sessions").mkdir(parents=True)
+    # An agent's home without the directory its usage goes to is no agent found:
+    # settings only (Qwen Code, Copilot CLI), or a file where a directory belongs.
+    (home / ".qwen").mkdir()
+    (home / ".qwen" / "settings.json").write_text("{}")
+    (home / ".copilot").mkdir()
+    (home / ".local" / "share" / "kilo").write_text("not a directory")
+    discovery = init_cmd.discover(home, fake_env(home))
+    found = {f.name: f for f in discovery.found}
+    assert list(found) == ["codex", "gemini-cli", "gemini-cli-json", "droid", "opencode"]
+    assert all(f.format == f.name for f in found.values())
+    assert found["gemini-cli"].paths == ["~/.gemini/tmp/*/chats/**/*.jsonl"]
+    assert found["gemini-cli"].note == "gemini-cli: found in ~/.gemini/tmp"
+    assert found["droid"].paths == ["~/.factory/sessions/**/*.settings.json"]
+    # Not the old versions' storage/message/ JSON files: no storage/ to create them in.
+    assert found["opencode"].paths == [
+        "~/.local/share/opencode/opencode.db",
+        "~/.local/share/opencode/opencode-*.db",
+    ]
+    assert found["opencode"].note == "opencode: found in ~/.local/share/opencode"
+    # A glob whose directory the agent creates later in its home is written too.
+    assert found["codex"].paths == [
+        "~/.codex/sessions/**/rollout-*.jsonl",
+        "~/.codex/archived_sessions/**/rollout-*.jsonl",
+    ]
+    assert found["codex"].note == "codex: found in ~/.codex/sessions"
+
+    path, text = init(None, False, home, fake_env(home))
+    assert "# Found: codex, gemini-cli, gemini-cli-json, droid, opencode.\n" in text
+    config = load_config(path, env=fake_env(home))
+    assert [s.name for s in config.sources] == [*found, "spool"]
+    assert config.source("droid").paths == (f"{home}/.factory/sessions/**/*.settings.json",)
+
+
+def _database(sql: Path, db: Path) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db) as conn:
+        conn.executescript(sql.read_text())
+    conn.close()
+
+
+def test_every_agent_found_in_a_home_of_examples_is_scanned(tmp_path: Path) -> None:
+    """Each agent's examples laid out where the agent writes: `init` finds every format
+    of DEFAULT_PATHS, and a scan of the config it writes reads usage from each."""
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    for example, where in (
+        ("claude-code/projects", home / ".claude/projects"),
+        ("codex/sessions", home / ".codex/sessions"),
+        ("gemini-cli/tmp", home / ".gemini/tmp"),
+        ("qwen-code/projects", home / ".qwen/projects"),
+        ("amp/threads", data / "amp/threads"),
+        ("copilot-cli/session-state", home / ".copilot/session-state"),
+        ("pi/sessions", home / ".pi/agent/sessions"),
+        ("openclaw/agents", home / ".openclaw/agents"),
+        ("droid/sessions", home / ".factory/sessions"),
+        ("kimi/kimi-cli/sessions", home / ".kimi/sessions"),
+        ("kimi/kimi-code/sessions", home / ".kimi-code/sessions"),
+        ("opencode/storage", data / "opencode/storage"),
+    ):
+        shutil.copytree(EXAMPLES / example, where)
+    _database(EXAMPLES / "opencode/opencode.sql", data / "opencode/opencode.db")
+    _database(EXAMPLES / "kilo/kilo.sql", data / "kilo/kilo.db")
+    _database(EXAMPLES / "goose/sessions.sql", data / "goose/sessions/sessions.db")
+    _database(EXAMPLES / "hermes/state.sql", home / ".hermes/state.db")
+
+    env = fake_env(home)
+    path, text = init(None, False, home, env)
+    assert sorted(found_sources(text)) == sorted(DEFAULT_PATHS)
+    config = load_config(path, env=env)
+    with Ledger(config.ledger_path, config.tz, config.timezone_name) as ledger:
+        report = Ingestor(config.sources, ledger, Pricer(config.prices)).scan(parallel=False)
+    for name in DEFAULT_PATHS:
+        assert report.sources[name].events > 0, name
 
 
 def test_nothing_found_still_writes_a_loadable_config_with_the_spool(tmp_path: Path) -> None:
@@ -166,7 +277,7 @@ def test_init_in_its_own_checkout_adopts_none_of_its_examples(
     home.mkdir()
     for key, value in fake_env(home).items():
         monkeypatch.setenv(key, value)
-    for key in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "LLM_MONITOR_CONFIG"):
+    for key in (*AGENT_VARIABLES - set(fake_env(home)), "LLM_MONITOR_CONFIG"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(REPO)
     assert main(["init"]) == 0
@@ -199,6 +310,15 @@ def test_agent_cli_homes_inside_the_checkout_are_not_adopted(tmp_path: Path) -> 
         **fake_env(home),
         "CLAUDE_CONFIG_DIR": str(EXAMPLES / "claude-code"),
         "CODEX_HOME": str(EXAMPLES / "codex"),
+        "GEMINI_DATA_DIR": str(EXAMPLES / "gemini-cli" / "tmp"),
+        "QWEN_HOME": str(EXAMPLES / "qwen-code"),
+        "AMP_DATA_DIR": str(EXAMPLES / "amp"),
+        "COPILOT_HOME": str(EXAMPLES / "copilot-cli"),
+        "PI_AGENT_DIR": str(EXAMPLES / "pi" / "sessions"),
+        "OPENCLAW_STATE_DIR": str(EXAMPLES / "openclaw"),
+        "DROID_SESSIONS_DIR": str(EXAMPLES / "droid" / "sessions"),
+        "KIMI_DATA_DIR": f"{EXAMPLES}/kimi/kimi-cli,{EXAMPLES}/kimi/kimi-code",
+        "OPENCODE_DATA_DIR": str(EXAMPLES / "opencode"),
     }
     assert init_cmd.discover(home, env).found == []
 

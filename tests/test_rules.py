@@ -102,7 +102,9 @@ NOW = berlin("2026-11-20 12:00")
 def test_the_registry_makes_every_rule_and_each_decides_from_one_situation() -> None:
     rules = [make() for make in RULES]
     names = [type(r).__name__ for r in rules]
-    assert names == ["BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch", "LimitRule"]
+    assert names == [
+        "BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch", "LimitRule", "DigestRule"
+    ]  # fmt: skip
     totals = totals_with(call(berlin("2026-11-20 11:30"), "45"))
     s = situation(NOW, totals, budgets=[budget()], alerts=AlertsConfig(spike_hourly=Decimal(10)))
     assert [(d.kind, d.rule) for r in rules for d in r.decide(s)] == [

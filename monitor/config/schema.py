@@ -101,6 +101,21 @@ class AlertsConfig:
     """Longest pause between delivery retries while a target is down."""
 
 
+WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""`[digest] weekly` day names (or the full names), Monday = 0 as `date.weekday()` counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestConfig:
+    """`[digest]`: when the summaries of the day and of the ISO week that just ended go out."""
+
+    daily: time | None = None
+    """Local wall-clock time of the daily digest (it covers yesterday); None = off."""
+    weekly: tuple[int, time] | None = None
+    """(weekday, Monday = 0; local wall-clock time) of the weekly digest (it covers the last
+    complete ISO week); None = off."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceOverride:
     """USD per million tokens; None = no override for that kind of token."""
@@ -158,6 +173,8 @@ class Config:
     """`[[limits]]`; a window without an entry warns at `LIMIT_WARN_AT`."""
     file_budgets: tuple[BudgetConfig, ...] = ()
     """The budgets as the config file itself has them, before budgets.toml."""
+    digest: DigestConfig = DigestConfig()
+    """`[digest]`: the daily and weekly summaries; both off by default."""
 
     @property
     def ledger_path(self) -> Path:

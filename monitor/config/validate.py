@@ -34,16 +34,19 @@ from monitor.config.schema import (
     MAPPED_FIELDS,
     PRICE_KEYS,
     SCOPE_KEYS,
+    WEEKDAYS,
     AlertsConfig,
     BudgetConfig,
     CallTimes,
     ConfigError,
+    DigestConfig,
     LimitConfig,
     MetricsConfig,
     PriceOverride,
     SourceConfig,
 )
 from monitor.config.values import (
+    _clock,
     parse_decimal,
     parse_duration,
     parse_listen,
@@ -58,7 +61,7 @@ _T = TypeVar("_T")
 _V = TypeVar("_V")
 
 TOP_LEVEL: Final = frozenset(
-    {"monitor", "sources", "budgets", "limits", "alerts", "prices", "metrics"}
+    {"monitor", "sources", "budgets", "limits", "alerts", "digest", "prices", "metrics"}
 )
 _MONITOR_KEYS: Final = frozenset(
     {"timezone", "state_dir", "socket", "calls_since", "future_tolerance"}
@@ -431,6 +434,53 @@ def read_alerts(ctx: Checker, raw: object) -> AlertsConfig:
         spike_hourly=_money(ctx, "alerts.spike.hourly", spike.get("hourly", 0)),
         retry_max_seconds=float(retry),
     )
+
+
+_FULL_DAYS: Final = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+
+def read_digest(ctx: Checker, raw: object) -> DigestConfig:
+    """`[digest]`: `daily = "HH:MM"`, `weekly = "DAY HH:MM"`; absent or "" = off.
+
+    A TOML local time (`daily = 08:00:00`, unquoted) is taken as well.
+    """
+    table = _table(ctx, "digest", raw)
+    no_unknown(ctx, "digest", table, {"daily", "weekly"})
+    daily_raw = table.get("daily", "")
+    daily = _clock_of(daily_raw)
+    if daily is None and daily_raw != "":
+        raise ctx.error("digest.daily", f'expected "HH:MM" (e.g. "08:00"), got {show(daily_raw)}')
+    weekly_raw = table.get("weekly", "")
+    weekly = _weekly(weekly_raw)
+    if weekly is None and weekly_raw != "":
+        raise ctx.error(
+            "digest.weekly",
+            f'expected "DAY HH:MM" with DAY one of {", ".join(WEEKDAYS)} '
+            f'(e.g. "mon 08:00"), got {show(weekly_raw)}',
+        )
+    return DigestConfig(daily=daily, weekly=weekly)
+
+
+def _clock_of(value: object) -> time | None:
+    """ "08:00" or a TOML local time of whole minutes → 08:00; None otherwise."""
+    if isinstance(value, time):
+        whole = value.tzinfo is None and value.second == 0 and value.microsecond == 0
+        return value if whole else None
+    return _clock(value.strip()) if isinstance(value, str) else None
+
+
+def _weekly(value: object) -> tuple[int, time] | None:
+    """ "mon 08:00" (or "Monday 08:00") → (0, 08:00); None when it is not that."""
+    if not isinstance(value, str):
+        return None
+    day, _, at = value.strip().partition(" ")
+    clock = _clock(at.strip())
+    for i, (short, full) in enumerate(zip(WEEKDAYS, _FULL_DAYS, strict=True)):
+        if day.lower() in (short, full) and clock is not None:
+            return i, clock
+    return None
 
 
 def read_prices(ctx: Checker, raw: object) -> dict[str, PriceOverride]:

@@ -21,6 +21,7 @@ from typing import Final
 
 from monitor.rules.base import Decision, Rule, Situation
 from monitor.rules.budget import BudgetRule
+from monitor.rules.digest import DigestRule
 from monitor.rules.forecast import ForecastRule
 from monitor.rules.health import HealthWatch
 from monitor.rules.limit import LimitRule
@@ -32,6 +33,7 @@ RULES: Final[tuple[Callable[[], Rule], ...]] = (
     SpikeRule,  # [alerts] spike: one call, the last hour
     HealthWatch,  # parse errors jumping, [[sources]] expect_every
     LimitRule,  # plan windows the tools report, [[limits]]
+    DigestRule,  # [digest] daily / weekly summaries, once per period
 )
 
 __all__ = ["RULES", "Decision", "Rule", "Situation"]

@@ -63,7 +63,9 @@ def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
         totals.seed_first_day(first_day)
     today = local_day(now, ledger.tz)
     first = min(period_days("month", today)[0], period_days("week", today)[0])
-    first = min(first, today - timedelta(days=8))
+    # The weekly digest compares the last complete ISO week with the one before it.
+    week = period_days("week", today)[0]
+    first = min(first, today - timedelta(days=8), week - timedelta(days=14))
     for day in reads.days_since(ledger.db, first):
         totals.seed_day(day.day, (day.source, day.provider, day.model, day.operation), day.sums)
     for call in reads.priced_calls_since(ledger.db, now - timedelta(hours=25)):
