@@ -177,6 +177,59 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Exit 0 when the daemon stopped or none was running ("ensure stopped")."""
+    from monitor.stop import StopError, stop_daemon
+
+    socket_path = config_of(args).socket_path
+    if args.timeout <= 0:
+        raise CommandError("--timeout expects a number of seconds above 0", EXIT_USAGE)
+    try:
+        stopped = stop_daemon(socket_path, args.timeout)
+    except StopError as exc:
+        raise CommandError(str(exc)) from None
+    if stopped.pid is None:
+        print(f"no daemon running on {socket_path}")
+        return EXIT_OK
+    print(f"stopped the llm-monitor daemon (pid {stopped.pid}) on {socket_path}")
+    if stopped.unit:
+        unit = stopped.unit
+        print(f"systemd ran it as {unit}; `systemctl --user start {unit}` starts it again")
+    return EXIT_OK
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    import os
+
+    from monitor import service
+    from monitor.config import find_config
+
+    try:
+        if args.action == "uninstall":
+            path = service.unit_path()
+            ran = service.uninstall(path)
+            if ran is None:
+                print(f"{service.UNIT} is not installed (no {path})")
+            else:
+                print("\n".join([f"removed {path}", *(f"ran: {r}" for r in ran)]))
+            return EXIT_OK
+        config = config_of(args)
+        # A config chosen for this command (--config, $LLM_MONITOR_CONFIG) is the
+        # daemon's too; systemd's environment knows neither.
+        chosen = getattr(args, "config", None) or os.environ.get("LLM_MONITOR_CONFIG")
+        text = service.unit_for(service.target_for(config, find_config(chosen) if chosen else None))
+        if args.print_only:
+            sys.stdout.write(text)
+            return EXIT_OK
+        done = service.install(
+            text, service.unit_path(), occupied=service.occupant(config.socket_path)
+        )
+    except service.ServiceError as exc:
+        raise CommandError(str(exc)) from None
+    print(service.describe(done))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.launch import run_all
 
@@ -187,6 +240,13 @@ def cmd_dash(args: argparse.Namespace) -> int:
     from monitor.launch import run_dash
 
     return run_dash(config_of(args).socket_path, getattr(args, "config", None))
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from monitor.web import serve
+
+    config_path = getattr(args, "config", None)
+    return serve(config_of(args).socket_path, config_path, host=args.host, port=args.port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -371,8 +431,31 @@ def build_parser(
     p.add_argument("--for-daemon", action="store_true", help=argparse.SUPPRESS)
     p = add("daemon", cmd_daemon, "run the service in the foreground (systemd Type=notify)")
     p.add_argument("--log-file", metavar="PATH", help="log to a rotating file instead of stderr")
+    p = add("stop", cmd_stop, "stop the running daemon gracefully and wait until it has exited")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="wait at most (default: 30)"
+    )
+    p = add("service", cmd_service, "install or remove the systemd user unit running the daemon")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("install", help="write llm-monitor.service, enable and start it")
+    _add_common(q, sub=True)
+    q.add_argument(
+        "--print",
+        dest="print_only",
+        action="store_true",
+        help="only print the unit: write nothing, run no systemctl",
+    )
+    q = actions.add_parser("uninstall", help="stop and disable the unit, remove its file")
+    _add_common(q, sub=True)
     add("run", cmd_run, "start the daemon if none runs, then open the dashboard")
     add("dash", cmd_dash, "attach the dashboard to the running daemon")
+    p = add("web", cmd_web, "the dashboard in a browser (each page attaches to the daemon)")
+    p.add_argument("--port", type=int, default=8765, help="default: 8765")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; any other needs the printed token)",
+    )
     p = add("demo", cmd_demo, "a daemon on simulated tools' files, and the dashboard")
     p.add_argument("--rate", type=float, help="simulated calls per second")
     p = add("status", cmd_status, "today / week / month spend, forecasts, budgets, sources")

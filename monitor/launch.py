@@ -175,7 +175,7 @@ def _systemd_unit_installed() -> bool:
 
 
 def stop_hint(pid: int | None) -> str:
-    how = [f"`kill {pid}`" if pid else "`kill <pid>` (the pid is in `llm-monitor status`)"]
+    how = ["`llm-monitor stop`"]
     if _systemd_unit_installed():
         how.append("`systemctl --user stop llm-monitor` when systemd runs it")
     who = f" (pid {pid})" if pid else ""

@@ -44,6 +44,8 @@ SKIPPED: dict[str, str] = {
     "demo": "starts a daemon and a simulator, then opens the dashboard (a TUI)",
     "daemon": "runs the service in the foreground until it is signalled",
     "notify-test": "sends a message to every configured notification target",
+    "service": "writes a systemd user unit and runs systemctl --user",
+    "web": "serves the dashboard in a browser until it is signalled",
 }
 """Output redirections (`completion bash > ~/.local/share/…`, `> token_summary.json`)
 and pipes are never followed: the command runs, its output goes to the test, so no

@@ -781,7 +781,7 @@ def test_ensure_daemon_starts_one_detached_once_and_it_outlives_the_call(
         assert os.getsid(pid) == pid  # its own session: closing our terminal leaves it running
         assert ensure_daemon(str(workspace.config_path)) == socket
         assert daemon_pid(socket) == pid
-        assert f"kill {pid}" in stop_hint(pid)
+        assert "`llm-monitor stop`" in stop_hint(pid) and f"pid {pid}" in stop_hint(pid)
         assert (workspace.state_dir / "daemon.log").exists()
     finally:
         if pid is not None:
