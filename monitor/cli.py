@@ -472,15 +472,24 @@ def build_parser(
         "--by",
         action="append",
         metavar="GROUP",
-        help="day|week|month|provider|model|source|operation|tag:KEY|block (repeatable)",
+        help="hour|day|week|month|provider|model|source|operation|tag:KEY|block (repeatable)",
     )
     p.add_argument(
-        "--since", help="first day (YYYY-MM-DD, inclusive) or instant (2026-11-01T12:00[+01:00])"
+        "--since",
+        help="first day (YYYY-MM-DD or today, yesterday, 7d, this-week, last-week, "
+        "this-month, last-month) or instant (2026-11-01T12:00[+01:00])",
     )
-    p.add_argument("--until", help="last day (YYYY-MM-DD, inclusive) or instant (ISO, exclusive)")
+    p.add_argument(
+        "--until", help="last day (YYYY-MM-DD or a word as --since) or instant (ISO, exclusive)"
+    )
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--where", action="append", metavar="KEY=VALUE", help="e.g. tag.run=X")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument(
+        "--drift",
+        action="store_true",
+        help="only rows where the tools' reported costs differ from prices, with the difference",
+    )
 
     p = add("compare", cmd_compare, "two selections side by side, with savings")
     p.add_argument("a", help="e.g. tag.run=run_baseline, source=studio, 2026-11-01..2026-11-15")

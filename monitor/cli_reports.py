@@ -21,6 +21,7 @@ from monitor.cli_common import (
 
 if TYPE_CHECKING:
     import argparse
+    from datetime import date
 
     from monitor.config import Config
 
@@ -53,6 +54,15 @@ def _selection_error(exc: ValueError) -> CommandError:
     return CommandError(str(exc), EXIT_USAGE)
 
 
+def _today(config: Config) -> date:
+    """The local date now in the configured zone: what relative dates count from."""
+    from datetime import UTC, datetime
+
+    from monitor.periods import local_day
+
+    return local_day(datetime.now(UTC), config.tz)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from monitor.ledger.query import query, selection
     from monitor.report import render_report
@@ -68,12 +78,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         # `selection` reads --since/--until with `parse_bound`, as selections do.
         sel = selection(
-            since=args.since, until=args.until, sources=tuple(args.source or ()), where=where
+            since=args.since,
+            until=args.until,
+            sources=tuple(args.source or ()),
+            where=where,
+            today=_today(config),
         )
         result = read_ledger(config, lambda ledger: query(ledger.db, group_by, sel, config.tz))
     except ValueError as exc:
         raise _selection_error(exc) from None
-    sys.stdout.write(render_report(result, args.format))
+    sys.stdout.write(render_report(result, args.format, only_drifting=args.drift))
     return EXIT_OK
 
 
@@ -83,7 +97,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = config_of(args)
     try:
-        a, b = parse_selection(args.a), parse_selection(args.b)
+        today = _today(config)
+        a, b = parse_selection(args.a, today=today), parse_selection(args.b, today=today)
         result = read_ledger(config, lambda ledger: compare(ledger.db, a, b, config.tz))
     except ValueError as exc:
         raise _selection_error(exc) from None
@@ -148,7 +163,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     model, provider = _named(args.model, args.provider)
     try:
         if args.like:
-            like = parse_selection(args.like)
+            like = parse_selection(args.like, today=_today(config))
             result = read_ledger(
                 config,
                 lambda ledger: estimate_like(

@@ -22,6 +22,12 @@ times. 1-hour cache writes are priced as 5-minute ones: the rollups keep no 1-ho
 
 Unpriced is never $0 (docs/architecture.md): a side of `compare` whose calls are all
 unpriced shows "unpriced", and no cost difference or saving is computed against it.
+
+Price drift: every report row carries `reported_cost_usd` and `priced_cost_usd`, both
+over exactly the calls whose tool reported a cost (null when none did; the priced side
+also when some of those calls have no price). `report --drift` keeps the rows where both
+are known and differ, adds `drift_usd` (reported - priced) and `drift_pct` (of priced),
+and totals the rows it shows.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final, Literal, NamedTuple
 
-from monitor.events import NANO, usd_json, usd_text
+from monitor.events import NANO, usd_json, usd_text, usd_true_text
 from monitor.ledger.query import (
     Bound,
     QueryResult,
@@ -60,7 +66,11 @@ FIELDS: Final = (
     "cache_write_tokens",
     "cost_usd",
     "unpriced_calls",
+    "reported_cost_usd",
+    "priced_cost_usd",
 )
+DRIFT_FIELDS: Final = ("drift_usd", "drift_pct")
+"""What `report --drift` adds to each row, after `FIELDS`."""
 _TENTH: Final = Decimal("0.1")
 _LOW_Q: Final = Decimal("0.25")
 _HIGH_Q: Final = Decimal("0.75")
@@ -78,23 +88,53 @@ def _fields(t: Totals) -> dict[str, Any]:
         "cache_write_tokens": t.cache_write_tokens,
         "cost_usd": usd_json(t.cost),
         "unpriced_calls": t.unpriced_calls,
+        "reported_cost_usd": usd_json(t.reported_cost),
+        "priced_cost_usd": usd_json(t.priced_cost),
     }
+
+
+def _drift_fields(t: Totals) -> dict[str, Any]:
+    return {**_fields(t), "drift_usd": usd_json(drift(t)), "drift_pct": _pct_json(drift_pct(t))}
+
+
+def drift(t: Totals) -> Decimal | None:
+    """What the tools reported minus what prices say, over the calls whose tool reported a
+    cost (positive: the tools charged more); None when either side is unknown."""
+    reported, priced = t.reported_cost, t.priced_cost
+    return None if reported is None or priced is None else reported - priced
+
+
+def drift_pct(t: Totals) -> Decimal | None:
+    """`drift` as a percentage of the priced side, to 0.1; None when that is $0."""
+    difference = drift(t)
+    return None if difference is None or t.priced_cost is None else _pct(difference, t.priced_cost)
+
+
+def only_drift(result: QueryResult) -> QueryResult:
+    """The rows whose reported and priced costs are both known and differ; the total is
+    theirs (so the shown rows add up to it)."""
+    rows = tuple(r for r in result.rows if drift(r.totals))
+    total = Totals(*map(sum, zip(*(r.totals for r in rows), strict=True))) if rows else Totals()
+    return result._replace(rows=rows, total=total, unpriced=())
 
 
 def _iso(bound: Bound) -> str | None:
     return None if bound is None else bound.isoformat()
 
 
-def report_json(result: QueryResult) -> dict[str, Any]:
+def report_json(result: QueryResult, *, with_drift: bool = False) -> dict[str, Any]:
+    """The documented shape; `with_drift` adds `DRIFT_FIELDS` to each row and the total
+    (the rows are as given: `only_drift` chooses them)."""
+    fields = _drift_fields if with_drift else _fields
     return {
         "since": _iso(result.since),
         "until": _iso(result.until),
         "group_by": list(result.group_by),
         "rows": [
-            {"key": dict(zip(result.group_by, row.key, strict=True)), **_fields(row.totals)}
+            {"key": dict(zip(result.group_by, row.key, strict=True)), **fields(row.totals)}
             for row in result.rows
         ],
-        "total": _fields(result.total),
+        "total": fields(result.total),
     }
 
 
@@ -107,21 +147,27 @@ def _report_json_text(doc: dict[str, Any]) -> str:
     return f'{head},\n "rows": {body},\n "total": {json.dumps(doc["total"])}}}\n'
 
 
-def render_report(result: QueryResult, fmt: Format) -> str:
+def render_report(result: QueryResult, fmt: Format, *, only_drifting: bool = False) -> str:
+    """`report`'s output; `only_drifting` (`--drift`): the rows whose tools' reported
+    costs differ from prices, with the difference (`only_drift`)."""
+    shown = only_drift(result) if only_drifting else result
     if fmt == "json":
-        return _report_json_text(report_json(result))
+        return _report_json_text(report_json(shown, with_drift=only_drifting))
     if fmt == "csv":
-        return _report_csv(result)
+        return _report_csv(shown, with_drift=only_drifting)
+    if only_drifting:
+        return _drift_text(shown, result.total)
     return _report_text(result)
 
 
-def _report_csv(result: QueryResult) -> str:
+def _report_csv(result: QueryResult, *, with_drift: bool = False) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*result.group_by, *FIELDS])
+    writer.writerow([*result.group_by, *FIELDS, *(DRIFT_FIELDS if with_drift else ())])
+    fields = _drift_fields if with_drift else _fields
     for row in result.rows:
-        values = _fields(row.totals)
-        writer.writerow([*("" if k is None else k for k in row.key), *values.values()])
+        # csv writes None (an unknown cost) as an empty cell.
+        writer.writerow([*("" if k is None else k for k in row.key), *fields(row.totals).values()])
     return out.getvalue()
 
 
@@ -164,7 +210,10 @@ def _report_text(result: QueryResult) -> str:
         lines.append("No usage recorded for this selection.")
         return "\n".join(lines) + "\n"
     show_unpriced = result.total.unpriced_calls > 0
+    show_reported = result.total.reported_events > 0
     header = [*result.group_by, "calls", "input", "output", "cache read", "cache write", "cost"]
+    if show_reported:
+        header += ["reported", "priced"]
     if show_unpriced:
         header.append("unpriced")
 
@@ -177,6 +226,8 @@ def _report_text(result: QueryResult) -> str:
             _int(t.cache_write_tokens),
             _cost_cell(t),
         ]
+        if show_reported:
+            cells += _reported_cells(t, usd_text)
         return [*cells, _int(t.unpriced_calls)] if show_unpriced else cells
 
     body = [[*map(_key_cell, r.key), *numbers(r.totals)] for r in result.rows]
@@ -194,6 +245,58 @@ def _report_text(result: QueryResult) -> str:
             'Add a [prices."MODEL"] override to the config, then run `llm-monitor reprice`.'
         )
     return "\n".join(lines) + "\n"
+
+
+def _reported_cells(t: Totals, money: Callable[[Decimal], str]) -> list[str]:
+    """The reported and the priced cost: "-" where no tool reported a cost, "unpriced"
+    where some of those calls have no price."""
+    reported, priced = t.reported_cost, t.priced_cost
+    if reported is None:
+        return ["-", "-"]
+    return [money(reported), "unpriced" if priced is None else money(priced)]
+
+
+def _precise(amount: Decimal) -> str:
+    """Drift is often cents of cents: sub-dollar amounts keep their digits ($0.336)."""
+    return usd_true_text(amount)
+
+
+def _drift_text(shown: QueryResult, whole: Totals) -> str:
+    """`report --drift` for people: the differing rows, reported against priced."""
+    by = f" by {', '.join(shown.group_by)}" if shown.group_by else ""
+    lines = [f"Price drift{by}, {_range_text(shown.since, shown.until)}"]
+    if not shown.rows:
+        if not whole.reported_events:
+            lines.append("No tool reported a cost for this selection.")
+        else:
+            lines.append("No drift: the reported costs equal prices wherever both are known.")
+        return "\n".join(lines) + "\n"
+    lines.append("Calls whose tool reported a cost: what it reported, what prices say.")
+    header = [*shown.group_by, "reported", "priced", "difference", "%"]
+
+    def numbers(t: Totals) -> list[str]:
+        difference, pct = drift(t), drift_pct(t)
+        return [
+            *_reported_cells(t, _precise),
+            "n/a" if difference is None else _signed_precise(difference),
+            _signed_pct(pct),
+        ]
+
+    body = [[*map(_key_cell, r.key), *numbers(r.totals)] for r in shown.rows]
+    label = ["TOTAL", *[""] * (len(shown.group_by) - 1)] if shown.group_by else []
+    total = [*label, *numbers(shown.total)]
+    if not shown.group_by:
+        header, body, total = ["", *header], [], ["TOTAL", *total]
+    lines += _table(header, body, total, left=max(1, len(shown.group_by)))
+    return "\n".join(lines) + "\n"
+
+
+def _signed_precise(amount: Decimal) -> str:
+    return ("+" if amount > 0 else "") + _precise(amount)
+
+
+def _signed_pct(pct: Decimal | None) -> str:
+    return "n/a" if pct is None else f"{pct:+}%"
 
 
 def _table(

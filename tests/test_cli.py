@@ -77,7 +77,8 @@ def test_scan_then_report_json_has_the_documented_shape(world: Path) -> None:
     studio = next(r for r in doc["rows"] if r["key"] == {"source": "studio"})
     assert list(studio) == [
         "key", "calls", "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_tokens", "cost_usd", "unpriced_calls",
+        "cache_write_tokens", "cost_usd", "unpriced_calls", "reported_cost_usd",
+        "priced_cost_usd",
     ]  # fmt: skip
     assert isinstance(studio["cost_usd"], str) and len(studio["cost_usd"].split(".")[1]) == 6
     assert sum(r["calls"] for r in doc["rows"]) == doc["total"]["calls"]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -418,10 +419,128 @@ def test_ledger_without_tag_rollup_answers_from_events(ledger: Ledger, tmp_path:
             query(ro.db, ["tag:run"], ALL, BERLIN, path="daily")
 
 
-@pytest.mark.parametrize("bad", ["hour", "tag:", "user"])
+@pytest.mark.parametrize("bad", ["minute", "tag:", "user"])
 def test_unknown_grouping_is_a_clear_error(ledger: Ledger, bad: str) -> None:
     with pytest.raises(ValueError, match="grouping|tag name"):
         query(ledger.db, [bad], ALL, BERLIN)
+
+
+# -- hours: read from the events, in the local zone --------------------------------------
+
+# Berlin's 2026-10-25 has 25 hours: 02:00-03:00 comes twice, CEST (+02:00) then CET (+01:00).
+REPEATED_HOUR = [
+    ev("h1", utc(2026, 10, 25, 0, 5), inp=1, out=2, cost="0.001"),  # 02:05 CEST
+    ev("h2", utc(2026, 10, 25, 0, 55), inp=10, out=20, cost="0.01"),  # 02:55 CEST
+    ev("h3", utc(2026, 10, 25, 1, 0), inp=100, out=200, cost="0.1"),  # 02:00 CET
+    ev("h4", utc(2026, 10, 25, 1, 59), inp=1000, out=2000, source="claude-code"),  # 02:59 CET
+    ev("h5", utc(2026, 10, 25, 2, 0), inp=10000, out=20000, cost="10"),  # 03:00 CET
+]
+
+
+def test_hours_are_local_and_the_repeated_hour_of_a_dst_change_is_two_rows(
+    ledger: Ledger,
+) -> None:
+    ledger.commit(Batch(events=REPEATED_HOUR))
+    sel = selection(since=date(2026, 10, 25), until=date(2026, 10, 25))
+    result = query(ledger.db, ["hour"], sel, BERLIN)
+    assert result.table == "events"
+    assert [(r.key[0], r.totals.calls, r.totals.input_tokens) for r in result.rows] == [
+        ("2026-10-25T00:00+02:00", 1, 3000),  # k2, 00:30 CEST
+        ("2026-10-25T02:00+02:00", 2, 11),
+        ("2026-10-25T02:00+01:00", 2, 1100),
+        ("2026-10-25T03:00+01:00", 1, 10000),
+        ("2026-10-25T23:00+01:00", 1, 2000),  # k3, 23:30 CET
+    ]
+    events = query(ledger.db, [], sel, BERLIN, path="events").total
+    assert result.total == events
+    assert Totals(*map(sum, zip(*(r.totals for r in result.rows), strict=True))) == events
+
+
+def test_hour_totals_equal_the_events_with_other_groupings(ledger: Ledger) -> None:
+    ledger.commit(Batch(events=REPEATED_HOUR))
+    by_hour = query(ledger.db, ["source", "hour"], ALL, BERLIN)
+    everything = query(ledger.db, ["source"], ALL, BERLIN)
+    assert by_hour.total == everything.total
+    assert by_hour.unpriced == everything.unpriced
+    per_source: dict[object, list[Totals]] = {}
+    for row in by_hour.rows:
+        per_source.setdefault(row.key[0], []).append(row.totals)
+    for row in everything.rows:
+        summed = Totals(*map(sum, zip(*per_source[row.key[0]], strict=True)))
+        assert summed == row.totals
+    assert ("claude-code", "2026-10-25T02:00+01:00") in {r.key for r in by_hour.rows}
+    with pytest.raises(ValueError, match="rollups cannot answer .*hours"):
+        query(ledger.db, ["hour"], ALL, BERLIN, path="daily")
+
+
+def test_hours_of_a_half_hour_zone_start_at_half_past_utc(tmp_path: Path) -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+05:30
+    events = [
+        ev("a", utc(2026, 11, 20, 10, 15)),  # 15:45 IST
+        ev("b", utc(2026, 11, 20, 10, 40)),  # 16:10 IST
+        ev("c", utc(2026, 11, 20, 11, 29)),  # 16:59 IST
+    ]
+    with Ledger(tmp_path / "k.sqlite3", kolkata, "Asia/Kolkata") as led:
+        led.commit(Batch(events=events))
+        result = query(led.db, ["hour"], ALL, kolkata)
+    assert [(r.key[0], r.totals.calls) for r in result.rows] == [
+        ("2026-11-20T15:00+05:30", 1),
+        ("2026-11-20T16:00+05:30", 2),
+    ]
+
+
+# -- price drift: the reported and priced sums in the rollups ------------------------------
+
+
+def reported(key: str, ts: datetime, rep: str, priced: str | None, **fields: Any) -> UsageEvent:
+    e = ev(key, ts, cost=rep, **fields)
+    return e.replace(
+        cost_basis="reported",
+        reported_cost=Decimal(rep),
+        priced_cost=None if priced is None else Decimal(priced),
+    )
+
+
+DRIFTING = [
+    reported("d1", utc(2026, 10, 24, 21, 30), "0.15", "0.147", run="run_a"),
+    reported("d2", utc(2026, 10, 25, 9), "0.10", None, model="my-finetune", run="run_a"),
+    reported("d3", utc(2026, 10, 26, 9), "1", "0.9", source="claude-code", operation="x"),
+]
+
+
+@pytest.mark.parametrize(
+    "group_by", [[], ["day"], ["week", "model"], ["source", "operation"], ["tag:run"]]
+)
+def test_rollups_and_events_give_the_same_drift_sums(ledger: Ledger, group_by: list[str]) -> None:
+    ledger.commit(Batch(events=DRIFTING))
+    result = assert_paths_agree(ledger, group_by, ALL)
+    total = result.total
+    assert (total.reported_events, total.reported_nano) == (3, 1_250_000_000)
+    assert (total.reported_priced_nano, total.reported_unpriced_events) == (1_047_000_000, 1)
+    assert (total.reported_cost, total.priced_cost) == (Decimal("1.25"), None)
+    sel = selection(where={"model": "gpt-4o"})
+    gpt = assert_paths_agree(ledger, group_by, sel).total
+    assert (gpt.reported_cost, gpt.priced_cost) == (Decimal("1.15"), Decimal("1.047"))
+
+
+def test_drift_sums_follow_larger_copies_and_repricing_as_a_rebuild_would(
+    ledger: Ledger,
+) -> None:
+    from monitor.ledger.rollups import rebuild
+
+    ledger.commit(Batch(events=DRIFTING))
+    grown = DRIFTING[0].replace(output_tokens=5000, reported_cost=Decimal("0.3"))
+    ledger.commit(Batch(events=[grown]))
+    old = next(e for e in ledger.iter_events() if e.key == "d2")
+    ledger.rewrite_costs([(old, old.replace(priced_cost=Decimal("0.08")))])
+    total = assert_paths_agree(ledger, ["day", "tag:run"], ALL).total
+    assert (total.reported_cost, total.priced_cost) == (Decimal("1.4"), Decimal("1.127"))
+    kept = ledger.db.execute("SELECT * FROM daily ORDER BY 1, 2, 3, 4, 5").fetchall()
+    tags = ledger.db.execute("SELECT * FROM daily_tags ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
+    rebuild(ledger.db)
+    assert ledger.db.execute("SELECT * FROM daily ORDER BY 1, 2, 3, 4, 5").fetchall() == kept
+    after = ledger.db.execute("SELECT * FROM daily_tags ORDER BY 1, 2, 3, 4, 5, 6, 7").fetchall()
+    assert [r for r in after if r[7]] == [r for r in tags if r[7]]
 
 
 def test_unknown_where_key_is_a_clear_error() -> None:
@@ -525,10 +644,17 @@ def test_bounds_read_days_and_instants_with_or_without_offset(
         assert got.utcoffset() == bound.utcoffset()
 
 
-@pytest.mark.parametrize("text", ["2026-11-31", "yesterday", "2026-11-01T25:00", "11/01/2026"])
+@pytest.mark.parametrize(
+    "text", ["2026-11-31", "lastweek", "0x7d", "2026-11-01T25:00", "11/01/2026"]
+)
 def test_bad_bounds_are_a_clear_error(text: str) -> None:
-    with pytest.raises(ValueError, match="bad date .*use YYYY-MM-DD"):
-        parse_bound(text)
+    with pytest.raises(ValueError, match="bad date .*use YYYY-MM-DD.* or today, yesterday, Nd"):
+        parse_bound(text, today=date(2026, 11, 20))
+
+
+def test_a_relative_bound_without_todays_date_is_refused() -> None:
+    with pytest.raises(ValueError, match="relative date 'yesterday' without today's date"):
+        parse_bound("yesterday")
 
 
 def test_cli_shaped_selection_reads_since_and_until_as_typed(ledger: Ledger) -> None:

@@ -33,10 +33,11 @@ DESIGN_REPORT_JSON = """
 {"since": null, "until": null, "group_by": ["source"],
  "rows": [{"key": {"source": "studio"}, "calls": 12, "input_tokens": 11000,
            "output_tokens": 7500, "cache_read_tokens": 0, "cache_write_tokens": 0,
-           "cost_usd": "0.675000", "unpriced_calls": 0}],
+           "cost_usd": "0.675000", "unpriced_calls": 0,
+           "reported_cost_usd": null, "priced_cost_usd": null}],
  "total": {"calls": 12, "input_tokens": 11000, "output_tokens": 7500,
            "cache_read_tokens": 0, "cache_write_tokens": 0, "cost_usd": "0.675000",
-           "unpriced_calls": 0}}
+           "unpriced_calls": 0, "reported_cost_usd": null, "priced_cost_usd": null}}
 """
 
 
@@ -162,10 +163,12 @@ def test_csv_report_has_group_columns_then_the_fields(studio: Ledger) -> None:
             "cache_write_tokens",
             "cost_usd",
             "unpriced_calls",
+            "reported_cost_usd",
+            "priced_cost_usd",
         ],
-        ["advocate", "3", "5700", "3500", "0", "0", "0.336000", "0"],
-        ["contrarian", "3", "5000", "2800", "0", "0", "0.285000", "0"],
-        ["integrator", "1", "300", "1200", "0", "0", "0.054000", "0"],
+        ["advocate", "3", "5700", "3500", "0", "0", "0.336000", "0", "", ""],
+        ["contrarian", "3", "5000", "2800", "0", "0", "0.285000", "0", "", ""],
+        ["integrator", "1", "300", "1200", "0", "0", "0.054000", "0", "", ""],
     ]
 
 
@@ -262,8 +265,8 @@ def test_seed_000_per_workflow_totals_as_csv(tmp_path: Path) -> None:
     with open_ledger(tmp_path, events) as led:
         text = render_report(query(led.db, ["tag:workflow"], Selection(), BERLIN), "csv")
     assert text.splitlines()[1:] == [
-        "wf_claude_sonnet-45_narrative_20251007,4,637600,115600,0,0,3.650000,0",
-        "wf_openai_gpt-4o_narrative_20251007,4,315600,70900,0,0,1.500000,0",
+        "wf_claude_sonnet-45_narrative_20251007,4,637600,115600,0,0,3.650000,0,,",
+        "wf_openai_gpt-4o_narrative_20251007,4,315600,70900,0,0,1.500000,0,,",
     ]
 
 
@@ -785,6 +788,26 @@ def test_estimate_names_a_vendor_prefixed_model_once_and_prices_it_as_the_vendor
     assert "Estimate: 10 calls of gpt-4o (openai)" in out
 
 
+def test_report_by_hour_names_local_hours_with_their_offset(
+    capsys: pytest.CaptureFixture[str], studio_config: Path
+) -> None:
+    base = ["--config", str(studio_config), "report", "--by", "hour"]
+    code, out, err = cli(capsys, *base, "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert [(r["key"]["hour"], r["calls"]) for r in doc["rows"]] == [
+        ("2026-02-27T11:00+01:00", 10),  # 10:10-10:51 UTC
+        ("2026-02-28T13:00+01:00", 7),
+    ]
+    assert doc["total"]["cost_usd"] == "1.575000"
+    code, out, _ = cli(capsys, *base, "--by", "operation", "--format", "csv")
+    assert code == 0 and out.splitlines()[1].startswith("2026-02-27T11:00+01:00,advocate,5,")
+    code, out, _ = cli(capsys, *base, "--since", "yesterday")
+    assert code == 0 and "No usage recorded" in out
+    code, out, err = cli(capsys, *base, "--by", "block")
+    assert code == 2 and "block" in err
+
+
 # -- report --by block: 5-hour blocks per source (monitor.blocks) ---------------------
 
 
@@ -962,14 +985,16 @@ def test_report_by_block_on_the_command_line_in_text_json_and_csv(
         "cache_write_tokens": 300,
         "cost_usd": "0.030000",
         "unpriced_calls": 0,
+        "reported_cost_usd": None,
+        "priced_cost_usd": None,
     }
     assert [r["key"]["block"] for r in doc["rows"]] == [B10, B15, B01]
     code, out, err = cli(capsys, *base, "--format", "csv")
     assert (code, err) == (0, "")
     assert out.splitlines()[:2] == [
         "block,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
-        "cost_usd,unpriced_calls",
-        f"{B10},2,3000,300,2100,300,0.030000,0",
+        "cost_usd,unpriced_calls,reported_cost_usd,priced_cost_usd",
+        f"{B10},2,3000,300,2100,300,0.030000,0,,",
     ]
     code, out, err = cli(capsys, *base)
     assert (code, err) == (0, "")

@@ -103,7 +103,8 @@ def test_the_registry_makes_every_rule_and_each_decides_from_one_situation() -> 
     rules = [make() for make in RULES]
     names = [type(r).__name__ for r in rules]
     assert names == [
-        "BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch", "LimitRule", "DigestRule"
+        "BudgetRule", "ForecastRule", "SpikeRule", "HealthWatch", "LimitRule", "DigestRule",
+        "DriftRule",
     ]  # fmt: skip
     totals = totals_with(call(berlin("2026-11-20 11:30"), "45"))
     s = situation(NOW, totals, budgets=[budget()], alerts=AlertsConfig(spike_hourly=Decimal(10)))

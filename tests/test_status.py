@@ -188,3 +188,13 @@ def test_an_estimated_window_shows_its_block_burn_and_projection_in_json_and_tex
     text = render_status(doc)
     assert "Plan windows" in text and "studio 5h" in text and "(estimated)" in text
     assert "66 % at the end" in text
+
+
+def test_status_reads_a_ledger_whose_rollup_predates_a_measure(tmp_path: Path) -> None:
+    """`status` beside a daemon that has not migrated the ledger yet: no missing column."""
+    cfg = config(tmp_path, ())
+    with Ledger(cfg.ledger_path, BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(Batch(events=[ev("a", "1.25")]))
+        ledger.db.execute("ALTER TABLE daily DROP COLUMN reported_events")
+        doc = status_from_ledger(cfg, ledger, NOW)
+    assert doc["today"]["cost_usd"] == "1.250000" and doc["today"]["calls"] == 1

@@ -14,6 +14,13 @@ Adding a measure (say `audio_tokens`, a `sum` of the event field of that name; `
    `daily` and `daily_tags` when it is rolled up, and `rebuild_rollups=True`;
 3. the `UsageEvent` field of the same name, after its other counts, that adapters fill in.
 Nothing else names it in SQL.
+
+Price drift: four measures compare, over the calls whose tool reported a cost, what the
+tool said (`reported_nano`) with what the prices say (`reported_priced_nano`); they read
+the events' `reported_nano` and `priced_nano` columns. `reported_events` tells a row
+where no tool reported a cost (both sides unknown) from one where they sum to $0, and
+`reported_unpriced_events` one where some of those calls have no price (the priced
+side unknown: unpriced is never $0).
 """
 
 from __future__ import annotations
@@ -23,7 +30,16 @@ from typing import Final, Literal, NamedTuple
 
 from monitor.events import from_nano
 
-Derive = Literal["count", "sum", "cost", "unpriced"]
+Derive = Literal[
+    "count",
+    "sum",
+    "cost",
+    "unpriced",
+    "reported_count",
+    "reported",
+    "reported_priced",
+    "reported_unpriced",
+]
 
 
 class Measure(NamedTuple):
@@ -48,6 +64,10 @@ MEASURES: Final[tuple[Measure, ...]] = (
     Measure("reasoning_tokens", "sum"),
     Measure("cost_nano", "cost"),
     Measure("unpriced_calls", "unpriced"),
+    Measure("reported_events", "reported_count"),
+    Measure("reported_nano", "reported"),
+    Measure("reported_priced_nano", "reported_priced"),
+    Measure("reported_unpriced_events", "reported_unpriced"),
 )
 
 
@@ -66,11 +86,29 @@ class Sums(NamedTuple):
     reasoning_tokens: int = 0
     cost_nano: int = 0
     unpriced_calls: int = 0
+    reported_events: int = 0
+    reported_nano: int = 0
+    reported_priced_nano: int = 0
+    reported_unpriced_events: int = 0
 
     @property
     def cost(self) -> Decimal:
         """Cost of the priced calls; unpriced calls add nothing (see `unpriced_calls`)."""
         return from_nano(self.cost_nano)
+
+    @property
+    def reported_cost(self) -> Decimal | None:
+        """What the tools reported for the calls they reported a cost for; None when
+        none did."""
+        return from_nano(self.reported_nano) if self.reported_events else None
+
+    @property
+    def priced_cost(self) -> Decimal | None:
+        """What the prices say those same calls cost; None when no tool reported a cost
+        or some of those calls have no price."""
+        if not self.reported_events or self.reported_unpriced_events:
+            return None
+        return from_nano(self.reported_priced_nano)
 
     @property
     def total_tokens(self) -> int:
@@ -83,6 +121,10 @@ EVENT_COUNTS: Final = tuple(m.name for m in MEASURES if m.derive == "sum")
 """The count columns every event stores (tokens, calls), in `MEASURES` order."""
 COST: Final = next(m.name for m in MEASURES if m.derive == "cost")
 CALLS: Final = "calls"
+REPORTED: Final = "reported_nano"
+"""The events column of the cost the tool reported (NULL: it reported none)."""
+PRICED: Final = "priced_nano"
+"""The events column of the cost computed from prices (NULL: no price known)."""
 
 if Sums._fields != ROLLUP_COLUMNS:  # pragma: no cover - caught by any import
     raise RuntimeError(f"Sums fields {Sums._fields} differ from the rolled-up {ROLLUP_COLUMNS}")
@@ -95,7 +137,15 @@ def _of_events(m: Measure) -> str:
         return f"SUM({m.name})"
     if m.derive == "cost":
         return f"COALESCE(SUM({COST}), 0)"
-    return f"SUM(CASE WHEN {COST} IS NULL THEN {CALLS} ELSE 0 END)"
+    if m.derive == "unpriced":
+        return f"SUM(CASE WHEN {COST} IS NULL THEN {CALLS} ELSE 0 END)"
+    if m.derive == "reported_count":
+        return f"COUNT({REPORTED})"
+    if m.derive == "reported":
+        return f"COALESCE(SUM({REPORTED}), 0)"
+    if m.derive == "reported_priced":
+        return f"COALESCE(SUM(CASE WHEN {REPORTED} IS NOT NULL THEN {PRICED} END), 0)"
+    return f"COUNT(CASE WHEN {REPORTED} IS NOT NULL AND {PRICED} IS NULL THEN 1 END)"
 
 
 def sums_of_events(prefix: str = "") -> str:

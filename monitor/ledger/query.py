@@ -7,15 +7,20 @@ groupings by day / week / month / provider / model / source / operation, filters
 source / provider / model / operation, and whole-day ranges. The `daily_tags` rollup
 (the same per tag name and value) answers when the tag groupings and tag filters name
 one tag: events lacking that tag have no row there, so their `None` group is `daily`
-minus the tag's rows over the same other groupings. Two tag names, or a range bounded
-by an instant, read `events` (tags via `json_extract`). Every path filters whole days
-on the same stored local `day`, so they give identical numbers. The `block` grouping
-(5-hour blocks, `block_query`) reads the selected events in time order.
+minus the tag's rows over the same other groupings. Two tag names, a range bounded by
+an instant, or the `hour` grouping (rollups are daily) read `events` (tags via
+`json_extract`), and so does a ledger whose rollups lack a measure (one opened read-only
+before its daemon migrated it). Every path filters whole days on the same stored local
+`day`, so they give identical numbers. The `block` grouping (5-hour blocks,
+`block_query`) reads the selected events in time order.
 
 Ranges: `since` is inclusive, `until` is inclusive when it is a date (`--since
 2026-11-01 --until 2026-11-30` is all of November) and exclusive when it is a datetime
 (an instant, as in `ts < until`); a naive datetime is read in the caller's time zone.
-Days, weeks (ISO, `2026-W47`) and months are those of the ledger's time zone.
+A bound may also be a relative date (`today`, `7d`, `last-week`, …: whole local days,
+`monitor.periods.relative_days`), resolved against the caller's `today`. Days, weeks
+(ISO, `2026-W47`), months and hours ("2026-11-20T14:00+01:00", `monitor.periods.hour_key`)
+are those of the ledger's time zone.
 
 Index use is decided here, not left to SQLite: without statistics it walks the `day`
 index for any range or day grouping, one random row lookup per event — 4 s instead of
@@ -32,13 +37,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from operator import add, sub
 from typing import Any, Final, Literal, NamedTuple
 
 from monitor.events import from_ts_ms, ts_ms
-from monitor.ledger.measures import Sums, sums_of_events, sums_of_rollup
+from monitor.ledger.measures import ROLLUP_COLUMNS, Sums, sums_of_events, sums_of_rollup
 from monitor.ledger.reads import UnpricedModel
+from monitor.periods import RELATIVE_WORDS, hour_key, relative_days
 
 Bound = date | datetime | None
 Table = Literal["daily", "daily_tags", "events"]
@@ -48,6 +54,11 @@ TIME_GROUPS: Final = ("day", "week", "month")
 COLUMNS: Final = ("provider", "model", "source", "operation")
 GROUPS: Final = (*TIME_GROUPS, *COLUMNS)
 """Groupings the rollup can answer; `tag:KEY` groupings read the events."""
+HOUR: Final = "hour"
+"""The local hour grouping: read from the events (the rollups are daily)."""
+_QUARTER_MS: Final = 900_000
+"""Events are grouped by quarter hour, then by local hour: every real UTC offset is a
+whole number of quarter hours, so no quarter straddles two local hours."""
 BLOCK: Final = "block"
 """The 5-hour block grouping (`block_query`): alone or with `source`, read from the events."""
 
@@ -108,12 +119,12 @@ def where_field(key: str) -> str:
 
 
 def check_group(name: str) -> str:
-    if name in GROUPS:
+    if name in GROUPS or name == HOUR:
         return name
     if name.startswith("tag:"):
         return "tag:" + _tag_key(name[4:])
     raise ValueError(
-        f"unknown grouping {name!r}: use day, week, month, provider, model, source, "
+        f"unknown grouping {name!r}: use hour, day, week, month, provider, model, source, "
         "operation, tag:KEY or block"
     )
 
@@ -129,33 +140,46 @@ def _tag_path(key: str) -> str:
     return f'$."{key}"'
 
 
-def parse_bound(text: str) -> date | datetime:
+_PROBE: Final = date(2000, 1, 1)
+"""Any day: tells whether a text is a relative date when no `today` was given."""
+_WORDS: Final = ", ".join(RELATIVE_WORDS)
+_DATE_FORMS: Final = f"use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM] or {_WORDS}"
+
+
+def parse_bound(text: str, *, today: date | None = None, end: bool = False) -> date | datetime:
     """The one reading of a range bound, for `--since`/`--until` and selections alike.
 
     `2026-11-01` → a whole day; `2026-11-01T12:00` (or with a space, seconds, a
-    fraction, `Z` or an offset such as `+01:00`) → an instant.
+    fraction, `Z` or an offset such as `+01:00`) → an instant; a relative date
+    (`today`, `yesterday`, `7d`, `this-week`, `last-week`, `this-month`, `last-month`)
+    → its first local day counted from `today`, or with `end` its last.
     """
     text = text.strip()
+    days = relative_days(text, _PROBE if today is None else today)
+    if days is not None:
+        if today is None:  # a caller's bug: words need the local date they count from
+            raise ValueError(f"relative date {text!r} without today's date")
+        return days[1] if end else days[0]
     try:
         if "T" in text or "t" in text or " " in text:
             return datetime.fromisoformat(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"bad date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
-        ) from None
+        raise ValueError(f"bad date {text!r}: {_DATE_FORMS}") from None
 
 
-def _bound(value: str | Bound) -> Bound:
-    return parse_bound(value) if isinstance(value, str) else value
+def _bound(value: str | Bound, today: date | None, *, end: bool = False) -> Bound:
+    return parse_bound(value, today=today, end=end) if isinstance(value, str) else value
 
 
-def parse_selection(text: str) -> Selection:
+def parse_selection(text: str, *, today: date | None = None) -> Selection:
     """A selection as `compare` and `estimate --like` take it, comma-separated parts:
 
     `source=studio`, `provider=…`, `model=…`, `operation=…`, `tag.KEY=V` (or, shorter,
     any other `KEY=V`, e.g. `run=run_tech_baseline`), a range `2026-11-01..2026-11-15`
     (either end may be left open; both ends inclusive for dates) or one day `2026-11-05`.
+    Either end, or the one day, may be a relative date counted from `today`
+    (`last-week` alone is that whole week, `30d..` the last 30 days).
     Repeated `source=` parts mean any of them.
     """
     since: Bound = None
@@ -184,10 +208,11 @@ def parse_selection(text: str) -> Selection:
         has_range = True
         if ".." in part:
             lo, hi = part.split("..", 1)
-            since = parse_bound(lo) if lo.strip() else None
-            until = parse_bound(hi) if hi.strip() else None
+            since = parse_bound(lo, today=today) if lo.strip() else None
+            until = parse_bound(hi, today=today, end=True) if hi.strip() else None
         else:
-            since = until = parse_bound(part)
+            since = parse_bound(part, today=today)
+            until = parse_bound(part, today=today, end=True)
     if not (sources or where or has_range):
         raise ValueError(f"empty selection {text!r}")
     return Selection(since, until, tuple(sources), tuple(where.items()), text.strip())
@@ -200,12 +225,16 @@ def selection(
     sources: Sequence[str] = (),
     where: Mapping[str, str] | None = None,
     label: str = "",
+    today: date | None = None,
 ) -> Selection:
     """A Selection from CLI-shaped options: `--since`/`--until` as typed (text, read by
-    `parse_bound`) or already parsed, `--where` keys checked here. Text must not reach
+    `parse_bound`; a relative date counted from `today`, as a start its first day, as an
+    end its last) or already parsed, `--where` keys checked here. Text must not reach
     the Selection: SQL would skip it as neither day nor instant, and output would crash."""
     items = tuple((where_field(k), v) for k, v in (where or {}).items())
-    return Selection(_bound(since), _bound(until), tuple(sources), items, label)
+    return Selection(
+        _bound(since, today), _bound(until, today, end=True), tuple(sources), items, label
+    )
 
 
 _NARROW: Final = 0.2
@@ -293,9 +322,9 @@ def choose_table(group_by: Sequence[str], sel: Selection, path: PathChoice = "au
     tags = _tag_names(group_by, sel)
     if path == "events":
         return "events"
-    if sel.has_instant or len(tags) > 1:
+    if sel.has_instant or len(tags) > 1 or HOUR in group_by:
         if path == "daily":
-            raise ValueError("the rollups cannot answer instants or two different tags")
+            raise ValueError("the rollups cannot answer instants, hours or two different tags")
         return "events"
     return "daily_tags" if tags else "daily"
 
@@ -303,6 +332,13 @@ def choose_table(group_by: Sequence[str], sel: Selection, path: PathChoice = "au
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
     row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return row.fetchone() is not None
+
+
+def _rollups_current(db: sqlite3.Connection) -> bool:
+    """The rollups keep every measure: false for a ledger opened read-only before its
+    daemon migrated it to a schema that added one."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(daily)")}
+    return have.issuperset(ROLLUP_COLUMNS)
 
 
 Key = tuple[str | None, ...]
@@ -323,6 +359,12 @@ def query(
         return block_query(db, group_by, sel, tz)
     groups = tuple(check_group(g) for g in group_by)
     table = choose_table(groups, sel, path)
+    if table != "events" and not _rollups_current(db):
+        # A ledger from before a measure was rolled up, opened read-only: its daemon
+        # upgrades it.
+        if path == "daily":
+            raise ValueError("this ledger's rollups are not upgraded yet")
+        table = "events"
     if table == "daily_tags" and not _has_table(db, "daily_tags"):
         # A ledger from before the tag rollup, opened read-only: its daemon upgrades it.
         if path == "daily":
@@ -331,20 +373,20 @@ def query(
     tag = next(iter(_tag_names(groups, sel))) if table == "daily_tags" else None
     clauses, args = _filters(sel, tz, tag)
     source = _events_from(db, sel, tz) if table == "events" else table
-    found = _grouped(db, groups, table, source, clauses, args)
+    found = _grouped(db, groups, table, source, clauses, args, tz)
     acc = _merged(found, {})
     unpriced_from = source
     if tag is not None and not any(f.startswith("tag.") for f, _ in sel.where):
         # Events lacking the tag: all of `daily` minus the tag's rows, per other grouping.
         clauses, args = _filters(sel, tz)
         unpriced_from = "daily"
-        _merged(_grouped(db, groups, "daily", "daily", clauses, args), acc)
+        _merged(_grouped(db, groups, "daily", "daily", clauses, args, tz), acc)
         tagged = [i for i, g in enumerate(groups) if g.startswith("tag:")]
         for key, values in found:
             blank = _blank(key, tagged)
             acc[blank] = list(map(sub, acc.get(blank, _ZEROS), values))
         acc = {k: v for k, v in acc.items() if v[0]}
-    rows = tuple(Row(k, Totals(*acc[k])) for k in sorted(acc, key=_sort_key))
+    rows = tuple(Row(k, Totals(*acc[k])) for k in sorted(acc, key=_sorter(groups)))
     total = Totals(*map(sum, zip(*acc.values(), strict=True))) if acc else Totals()
     unpriced = _unpriced(db, unpriced_from, clauses, args) if total.unpriced_calls else ()
     return QueryResult(groups, sel.since, sel.until, rows, total, unpriced, table)
@@ -401,6 +443,7 @@ def _grouped(
     source: str,
     clauses: list[str],
     where_args: list[Any],
+    tz: tzinfo,
 ) -> list[tuple[Key, list[int]]]:
     """(group key, sums) of one table's groups; `daily` reads tag groupings as None."""
     select: list[str] = []
@@ -411,6 +454,9 @@ def _grouped(
             select.append(f"day AS g{i}")
         elif g == "month":
             select.append(f"substr(day, 1, 7) AS g{i}")
+        elif g == HOUR:  # quarter hours, folded into local hours below
+            select.append(f"ts / {_QUARTER_MS} AS g{i}")
+            convert.append((i, _hours(tz)))
         elif not g.startswith("tag:"):
             select.append(f"{g} AS g{i}")
         elif table == "daily_tags":
@@ -464,6 +510,19 @@ def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _hours(tz: tzinfo) -> Callable[[Any], str | None]:
+    """Quarter hour since the epoch → its local hour's key (`monitor.periods.hour_key`)."""
+    memo: dict[int, str] = {}
+
+    def hour(quarter: Any) -> str:
+        key = memo.get(quarter)
+        if key is None:
+            key = memo[quarter] = hour_key(from_ts_ms(quarter * _QUARTER_MS), tz)
+        return key
+
+    return hour
+
+
 def _operation(value: str) -> str | None:
     return value or None
 
@@ -491,6 +550,24 @@ def _sort_key(key: tuple[str | None, ...]) -> tuple[tuple[int, int, str], ...]:
         (2, 0, "") if v is None else (0, int(v), v) if v.isascii() and v.isdigit() else (1, 0, v)
         for v in key
     )
+
+
+def _sorter(groups: Sequence[str]) -> Callable[[Key], tuple[tuple[int, int, str], ...]]:
+    """`_sort_key`, with hours in time order: across a DST change "02:00+02:00" comes
+    before "02:00+01:00", which text order would put first."""
+    hours = [i for i, g in enumerate(groups) if g == HOUR]
+    if not hours:
+        return _sort_key
+
+    def key(k: Key) -> tuple[tuple[int, int, str], ...]:
+        out = list(_sort_key(k))
+        for i in hours:
+            v = k[i]
+            if v is not None:
+                out[i] = (1, 0, datetime.fromisoformat(v).astimezone(UTC).isoformat())
+        return tuple(out)
+
+    return key
 
 
 def _unpriced(

@@ -74,8 +74,13 @@ def first_day(db: sqlite3.Connection) -> date | None:
 
 
 def days_since(db: sqlite3.Connection, first: date) -> Iterator[DayRow]:
-    """Every `daily` row from local day `first` on."""
-    sql = f"SELECT {', '.join(DIMENSIONS)}, {', '.join(ROLLUP_COLUMNS)} FROM daily WHERE day >= ?"
+    """Every `daily` row from local day `first` on.
+
+    A measure a newer schema added reads as 0 on a ledger opened read-only before its
+    daemon migrated it (`status` beside an old daemon): the totals it shows need none."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(daily)")}
+    columns = ", ".join(c if c in have else "0" for c in ROLLUP_COLUMNS)
+    sql = f"SELECT {', '.join(DIMENSIONS)}, {columns} FROM daily WHERE day >= ?"
     for r in db.execute(sql, (first.isoformat(),)):
         yield DayRow(date.fromisoformat(r[0]), r[1], r[2], r[3], r[4] or None, Sums(*r[5:]))
 

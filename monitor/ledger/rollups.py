@@ -68,12 +68,29 @@ def _one(derive: str) -> str:
 
 
 # A delta vector holds the events counted, then every summed column, then the cost and
-# the unpriced calls: laid out so that `Delta.add` walks the summed columns in one run.
+# the unpriced calls, then the four drift measures: laid out so that `Delta.add` walks the
+# summed columns in one run.
 _SUMMED: Final = tuple(m.name for m in MEASURES if m.rolled_up and m.derive == "sum")
-_VECTOR: Final = (_one("count"), *_SUMMED, _one("cost"), _one("unpriced"))
+_VECTOR: Final = (
+    _one("count"),
+    *_SUMMED,
+    _one("cost"),
+    _one("unpriced"),
+    _one("reported_count"),
+    _one("reported"),
+    _one("reported_priced"),
+    _one("reported_unpriced"),
+)
+if sorted(_VECTOR) != sorted(ROLLUP_COLUMNS):  # pragma: no cover - caught by any import
+    raise RuntimeError(f"Delta does not keep every rolled-up measure: {_VECTOR}")
 _summed_of = itemgetter(*(rows.AT[name] for name in _SUMMED))
-_COST_POS, _UNPRICED_POS = len(_VECTOR) - 2, len(_VECTOR) - 1
+_COST_POS, _UNPRICED_POS = _VECTOR.index(_one("cost")), _VECTOR.index(_one("unpriced"))
+_REP_EVENTS_POS, _REP_POS, _REP_PRICED_POS, _REP_UNPRICED_POS = (
+    _VECTOR.index(_one(d))
+    for d in ("reported_count", "reported", "reported_priced", "reported_unpriced")
+)
 _COST, _CALLS = rows.COST_AT, rows.CALLS_AT
+_REPORTED, _PRICED = rows.REPORTED, rows.PRICED
 _DELTA_COLUMNS: Final = ", ".join(_VECTOR)
 _UPSERT_DAILY: Final = f"""
 INSERT INTO daily ({_DIMS}, {_DELTA_COLUMNS})
@@ -122,6 +139,15 @@ class Delta:
             cur[_UNPRICED_POS] += row[_CALLS]
         else:
             cur[_COST_POS] += cost
+        reported = row[_REPORTED]
+        if reported is not None:
+            cur[_REP_EVENTS_POS] += 1
+            cur[_REP_POS] += reported
+            priced = row[_PRICED]
+            if priced is None:
+                cur[_REP_UNPRICED_POS] += 1
+            else:
+                cur[_REP_PRICED_POS] += priced
 
     def remove(self, row: EventRow) -> None:
         key = _key_of(row)
@@ -136,6 +162,15 @@ class Delta:
             cur[_UNPRICED_POS] -= row[_CALLS]
         else:
             cur[_COST_POS] -= cost
+        reported = row[_REPORTED]
+        if reported is not None:
+            cur[_REP_EVENTS_POS] -= 1
+            cur[_REP_POS] -= reported
+            priced = row[_PRICED]
+            if priced is None:
+                cur[_REP_UNPRICED_POS] -= 1
+            else:
+                cur[_REP_PRICED_POS] -= priced
 
     def apply(self, db: sqlite3.Connection) -> None:
         """Add the differences to `daily` and `daily_tags` (inside the caller's transaction)."""

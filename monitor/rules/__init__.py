@@ -22,6 +22,7 @@ from typing import Final
 from monitor.rules.base import Decision, Rule, Situation
 from monitor.rules.budget import BudgetRule
 from monitor.rules.digest import DigestRule
+from monitor.rules.drift import DriftRule
 from monitor.rules.forecast import ForecastRule
 from monitor.rules.health import HealthWatch
 from monitor.rules.limit import LimitRule
@@ -34,6 +35,7 @@ RULES: Final[tuple[Callable[[], Rule], ...]] = (
     HealthWatch,  # parse errors jumping, [[sources]] expect_every
     LimitRule,  # plan windows the tools report, [[limits]]
     DigestRule,  # [digest] daily / weekly summaries, once per period
+    DriftRule,  # tools' reported costs more than 10 % off prices, per source/model/day
 )
 
 __all__ = ["RULES", "Decision", "Rule", "Situation"]
