@@ -42,11 +42,21 @@ def run_measured(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout_s: float = 600.0,
+    stdin: bytes = b"",
 ) -> Measured:
-    """Run `argv` to completion; stdout/stderr go through temp files (no pipe deadlock)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run `argv` to completion with `stdin` as its input; stdout/stderr go through temp
+    files (no pipe deadlock)."""
+    with (
+        tempfile.TemporaryFile() as inp,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        inp.write(stdin)
+        inp.seek(0)
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            list(argv), stdin=inp, stdout=out, stderr=err, env=env, cwd=cwd
+        )
         timer = threading.Timer(timeout_s, proc.kill)
         timer.start()
         try:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import argparse
 
     from monitor.config import Config
+    from monitor.progress import Progress
     from monitor.wire import BudgetEntry
 
 STATUSLINE_FORMATS: Final = ("text", "tmux", "waybar", "json")
@@ -57,7 +58,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with _writer(config, "scan", inherit=args.for_daemon), open_ledger(
         config, readonly=False
     ) as ledger:
-        ingestor = Ingestor(config.sources, ledger, Pricer(config.prices))
+        show = _progress_shower(for_daemon=args.for_daemon)
+        ingestor = Ingestor(config.sources, ledger, Pricer(config.prices), on_progress=show)
         report = ingestor.scan()
     for name, c in report.sources.items():
         line = (
@@ -69,6 +71,31 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr if c.errors or c.unreadable else sys.stdout)
     logging.shutdown()
     return EXIT_OK
+
+
+def _progress_shower(*, for_daemon: bool) -> Callable[[Progress], None] | None:
+    """How `scan` shows its progress: JSON lines to the daemon that started it, one line
+    redrawn on a terminal, nothing when its output goes elsewhere (a log, a pipe)."""
+    import time
+
+    if not for_daemon and not sys.stderr.isatty():
+        return None
+    every = 0.5 if for_daemon else 0.2
+    last = [0.0, False]
+
+    def show(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < every and not p.done and p.recent_final == last[1]:
+            return
+        last[0], last[1] = now, p.recent_final
+        if for_daemon:
+            sys.stdout.write(p.to_json() + "\n")
+            sys.stdout.flush()
+        else:
+            sys.stderr.write("\r\x1b[K" + p.line() + ("\n" if p.done else ""))
+            sys.stderr.flush()
+
+    return show
 
 
 @contextmanager

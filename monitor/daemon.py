@@ -53,6 +53,7 @@ from monitor.notify import Notifier
 from monitor.periods import local_day, local_midnight
 from monitor.picture import Picture, tracked_tags
 from monitor.pricing import Pricer
+from monitor.progress import Progress
 from monitor.status.from_ledger import estimated_limits
 from monitor.watch import Watcher
 from monitor.wire import AlertPayload, DaemonInfo, SnapshotDoc, StatusDoc
@@ -114,6 +115,8 @@ class Daemon:
         self.writer_lock: WriterLock | None = None
         self._since_trim = 0
         self._estimates_due = asyncio.Event()
+        self.backfill: Progress | None = None
+        """The first backfill's progress, as its child process reports it."""
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -284,7 +287,7 @@ class Daemon:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
                 pass_fds=(self.writer_lock.fd,),
                 env={**os.environ, **self.writer_lock.child_env()},
             )
@@ -292,6 +295,11 @@ class Daemon:
             log.exception("cannot start the backfill process")
             return False
         try:
+            assert proc.stdout is not None
+            async for line in proc.stdout:
+                progress = Progress.from_json(line)
+                if progress is not None:
+                    await self._backfill_progress(progress)
             code = await proc.wait()
         finally:
             if proc.returncode is None:  # the daemon is stopping: so does the backfill
@@ -299,6 +307,27 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(proc.wait())
         return code == 0
+
+    async def _backfill_progress(self, progress: Progress) -> None:
+        """Show how far the backfill has come; once this month's files are in (they go
+        first), rebuild the picture from the ledger, so today's, this week's and this
+        month's totals are final on the socket while older history fills in behind."""
+        first_final = progress.recent_final and not (
+            self.backfill is not None and self.backfill.recent_final
+        )
+        self.backfill = progress
+        sdnotify.notify(f"STATUS=backfilling, {progress.fraction * 100:.0f} %")
+        if first_final:
+            self._adopt_state(await self._in_worker(self._read_ledger_state))
+            log.info("this month's files are in (%s); older history follows", progress.line())
+            self._publish_snapshot()
+        else:
+            self._publish_totals()
+
+    def _backfill_entry(self) -> dict[str, Any] | None:
+        if self.state != "backfilling" or self.backfill is None:
+            return None
+        return self.backfill.entry()
 
     def _make_ingestor(self) -> Ingestor:
         assert self.ledger is not None
@@ -570,9 +599,10 @@ class Daemon:
 
     def status(self) -> StatusDoc:
         alerts_db = self.alert_store.reader if self.alert_store is not None else None
-        return cast(
-            StatusDoc, self.picture.status_document(self.config, self.state, alerts_db)
+        doc = self.picture.status_document(
+            self.config, self.state, alerts_db, backfill=self._backfill_entry()
         )
+        return cast(StatusDoc, doc)
 
     def snapshot(self, *, recent: bool = True) -> SnapshotDoc:
         return self.picture.snapshot(
@@ -581,6 +611,7 @@ class Daemon:
             self.alert_store.reader if self.alert_store is not None else None,
             self.alerts.recent_payloads() if self.alerts is not None else [],
             recent=recent,
+            backfill=self._backfill_entry(),
         )
 
 

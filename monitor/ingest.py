@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from monitor import parallel as _parallel
@@ -28,6 +30,8 @@ from monitor.globs import Glob
 from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import Parsed, SourceSpec, parse_chunks
+from monitor.periods import local_day, local_midnight, period_days
+from monitor.progress import Progress
 from monitor.sources import get_format
 from monitor.sources.base import Format
 from monitor.sources.sqlite_db import DatabaseFormat
@@ -92,6 +96,25 @@ class _Source:
     spec: SourceSpec
 
 
+def _found_files(src: _Source) -> list[tuple[str, int, float]]:
+    """(path, size, mtime) of every file a source's globs match, newest first: the order a
+    backfill reads them in (see `Ingestor.scan`)."""
+    out: list[tuple[str, int, float]] = []
+    seen: set[str] = set()
+    for glob in src.globs:
+        for path in glob.walk():
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None  # gone since the walk: read (and found missing) like any other
+            out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
+    out.sort(key=lambda f: f[2], reverse=True)
+    return out
+
+
 class Ingestor:
     def __init__(
         self,
@@ -101,6 +124,7 @@ class Ingestor:
         *,
         keep_applied: bool = False,
         on_commit: Callable[[list[Applied]], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.pricer = pricer
@@ -108,6 +132,12 @@ class Ingestor:
         """Keep the Applied list in reports (a big scan does not need it)."""
         self.on_commit = on_commit
         """Called after every commit with what it stored (the daemon feeds its totals)."""
+        self.on_progress = on_progress
+        """Told how far a `scan` has come after each commit (and when the recent files are
+        in); the caller throttles what it shows."""
+        self.progress = Progress()
+        self._sizes: dict[str, int] = {}
+        self._started = time.monotonic()
         self.stop = threading.Event()
         """Set from another thread to end a long `scan` early, after a clean commit."""
         self.sources: dict[str, _Source] = {}
@@ -152,69 +182,115 @@ class Ingestor:
     def sources_for(self, path: str) -> list[str]:
         return [name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)]
 
-    def scan(self, *, parallel: bool = True) -> IngestReport:
+    def scan(
+        self, *, parallel: bool = True, recent_since: datetime | None = None
+    ) -> IngestReport:
         """Every file of every source, once: a backfill or a `scan` command.
 
+        Newest first: the files changed since `recent_since` (default: the start of this
+        month or this week, whichever is earlier, in the ledger's zone) go first, newest
+        first, so this month's, this week's and today's totals are complete early
+        (`Progress.recent_final`, told through `on_progress`); older files follow, newest
+        first too. A file last written before that instant holds no call after it.
         Files nobody has read yet are parsed in worker processes when there are many
-        (see monitor.parallel); files with a cursor are followed here, in order.
+        (see monitor.parallel); files with a cursor are followed here.
         """
         report = IngestReport()
-        batch = Batch()
-        pool: _parallel.Pool | None = None
         # The ledger is the truth: a cursor another process committed since this one
         # started (a rotation it followed, say) must be followed from here too.
         self._reload_cursors()
+        found = {name: _found_files(src) for name, src in self.sources.items()}
+        progress = self.progress = Progress(
+            files_total=sum(len(f) for f in found.values()),
+            bytes_total=sum(size for f in found.values() for _, size, _ in f),
+        )
+        self._sizes = {path: size for f in found.values() for path, size, _ in f}
+        self._started = time.monotonic()
+        cutoff = (recent_since or self._recent_since()).timestamp()
+        pool: _parallel.Pool | None = None
         try:
-            for name, src in self.sources.items():
-                counts = report.counts(name)
-                seen: set[str] = set()
-                fresh: list[str] = []
-                stream: _parallel.JobStream | None = None
-                for glob in src.globs:
-                    for path in glob.walk():
-                        if path in seen:
-                            continue
-                        seen.add(path)
-                        counts.files += 1
-                        if (name, path) not in self.cursors and self._moved_from(
-                            name, path
-                        ) is None:
-                            if stream is not None:
-                                stream.add(path)
-                                continue
-                            fresh.append(path)
-                            if parallel and len(fresh) >= _parallel.MIN_FILES:
-                                # Many new files: a backfill. Workers parse them while
-                                # this process walks on.
-                                if pool is None:
-                                    pool = self._pool()
-                                stream = pool.stream(src.spec)
-                                for p in fresh:
-                                    stream.add(p)
-                                fresh = []
-                            continue
-                        self._collect(src, path, batch, report)
-                        batch = self._maybe_commit(batch, report)
-                        if self.stop.is_set():
-                            break
-                if stream is not None:
-                    fresh = self._collect_parallel(stream, src, batch, report)
-                    batch = Batch()
-                for path in fresh:
+            for recent in (True, False):
+                for name, src in self.sources.items():
+                    files = [p for p, _, mtime in found[name] if (mtime >= cutoff) == recent]
+                    pool = self._scan_files(src, files, report, parallel, pool)
                     if self.stop.is_set():
                         break
-                    self._collect(src, path, batch, report)
-                    batch = self._maybe_commit(batch, report)
+                if self.stop.is_set():
+                    break
+                progress.recent_final = True
+                self._tell()
+            for name, src in self.sources.items():
                 if src.fmt.kind == "lines" and not self.stop.is_set():
-                    gone = [p for (s, p) in self.cursors if s == name and p not in seen]
-                    for path in gone:
-                        if any(g.matches(path) for g in src.globs):
-                            self._collect(src, path, batch, report)
+                    seen = {p for p, _, _ in found[name]}
+                    batch = Batch()
+                    for source, path in list(self.cursors):
+                        if source == name and path not in seen:
+                            if any(g.matches(path) for g in src.globs):
+                                self._collect(src, path, batch, report)
+                    self._commit(batch, report)
         finally:
             if pool is not None:
                 pool.close()
-        self._commit(batch, report)
+        progress.done = not self.stop.is_set()
+        self._tell()
         return report
+
+    def _recent_since(self) -> datetime:
+        """The start of this month or this week, whichever is earlier (local midnight)."""
+        now = datetime.now(UTC)
+        today = local_day(now, self.ledger.tz)
+        first = min(period_days("month", today)[0], period_days("week", today)[0])
+        return local_midnight(first, self.ledger.tz)
+
+    def _scan_files(
+        self,
+        src: _Source,
+        files: list[str],
+        report: IngestReport,
+        parallel: bool,
+        pool: _parallel.Pool | None,
+    ) -> _parallel.Pool | None:
+        """Read `files` (newest first, as given) of one source; returns the pool it made."""
+        name = src.config.name
+        report.counts(name).files += len(files)
+        batch = Batch()
+        fresh: list[str] = []
+        for path in files:
+            if (name, path) not in self.cursors and self._moved_from(name, path) is None:
+                fresh.append(path)
+                continue
+            self._collect(src, path, batch, report)
+            self._advance(path)
+            batch = self._maybe_commit(batch, report)
+            if self.stop.is_set():
+                break
+        if parallel and len(fresh) >= _parallel.MIN_FILES and not self.stop.is_set():
+            # Many new files: a backfill. Workers parse them, newest first.
+            if pool is None:
+                pool = self._pool()
+            stream = pool.stream(src.spec)
+            for path in fresh:
+                stream.add(path)
+            fresh = self._collect_parallel(stream, src, batch, report)
+            batch = Batch()
+        for path in fresh:
+            if self.stop.is_set():
+                break
+            self._collect(src, path, batch, report)
+            self._advance(path)
+            batch = self._maybe_commit(batch, report)
+        self._commit(batch, report)
+        return pool
+
+    def _advance(self, path: str) -> None:
+        progress = self.progress
+        progress.files_done += 1
+        progress.bytes_done += self._sizes.get(path, 0)
+
+    def _tell(self) -> None:
+        if self.on_progress is not None:
+            self.progress.elapsed = time.monotonic() - self._started
+            self.on_progress(self.progress)
 
     def _pool(self) -> _parallel.Pool:
         formats = sorted({s.config.format for s in self.sources.values()})
@@ -239,6 +315,7 @@ class Ingestor:
         counts = report.counts(name)
         for results in stream.results():
             for res in results:
+                self._advance(res.path)
                 if res.unreadable is not None:
                     counts.unreadable += 1
                     log.warning("source %s: cannot read %s: %s", name, res.path, res.unreadable)
@@ -306,6 +383,8 @@ class Ingestor:
             report.applied.extend(applied)
         if self.on_commit is not None and applied:
             self.on_commit(applied)
+        self.progress.calls = report.events
+        self._tell()
 
     def _reread(self, batch: Batch, report: IngestReport) -> Batch:
         """The same files read again from the cursors the ledger holds now (batch dropped)."""

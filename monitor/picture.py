@@ -10,7 +10,7 @@ the ledger reads of `from_ledger` (run in the worker thread).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -147,6 +147,7 @@ class Picture:
         alerts_db: sqlite3.Connection | None,
         now: datetime | None = None,
         summary: TotalsSummary | None = None,
+        backfill: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         now = now or datetime.now(UTC)
         budgets = (
@@ -166,6 +167,7 @@ class Picture:
             sources=sources_entries(config, self.source_stats),
             state=state,
             limits=self.all_limits(),
+            backfill=backfill,
         )
 
     def snapshot(
@@ -176,10 +178,14 @@ class Picture:
         alerts: Sequence[AlertPayload],
         *,
         recent: bool = True,
+        backfill: Mapping[str, Any] | None = None,
     ) -> SnapshotDoc:
         now = datetime.now(UTC)
         summary = self.totals.summary(now, top=10)
-        doc = cast(SnapshotDoc, self.status_document(config, state, alerts_db, now, summary))
+        doc = cast(
+            SnapshotDoc,
+            self.status_document(config, state, alerts_db, now, summary, backfill),
+        )
         doc["series"] = {
             "hourly_usd": [str(v) for v in summary.hourly],
             "daily_usd": [str(v) for v in summary.daily],

@@ -141,6 +141,20 @@ class EstimateEntry(TypedDict):
     learned_from_blocks: NotRequired[int]
 
 
+class BackfillEntry(TypedDict):
+    """`monitor.progress.Progress.entry()`: the backfill's progress."""
+
+    percent: float
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    calls: int
+    eta_seconds: float | None
+    recent_final: bool
+    """This month's, this week's and today's files are all in: those totals are final."""
+
+
 class StatusDoc(TypedDict):
     """`status --json`: the spend now, as the daemon keeps it or as the ledger has it."""
 
@@ -150,6 +164,8 @@ class StatusDoc(TypedDict):
     """Answered by a running daemon (True) or read from the ledger (False)."""
     state: NotRequired[str]
     """The daemon's state ("backfilling", "ready", …); absent when read from the ledger."""
+    backfill: NotRequired[BackfillEntry]
+    """How far the first backfill has come, while the state is "backfilling"."""
     today: PeriodDoc
     week: PeriodDoc
     month: PeriodDoc

@@ -63,6 +63,7 @@ def build_status(
     unpriced: Iterable[tuple[str, str, int]],
     sources: Sequence[dict[str, Any]],
     state: str | None = None,
+    backfill: Mapping[str, Any] | None = None,
     limits: Sequence[LimitSnapshot] = (),
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
@@ -72,6 +73,8 @@ def build_status(
     }
     if state is not None:
         doc["state"] = state
+    if backfill is not None:
+        doc["backfill"] = dict(backfill)
     for kind in PERIODS:
         p = summary.period(kind)
         entry: dict[str, Any] = {

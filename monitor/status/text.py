@@ -20,6 +20,14 @@ def _money(value: str | None) -> str:
 def render_status(doc: Mapping[str, Any]) -> str:
     origin = "daemon" if doc.get("daemon") else "ledger (no daemon running)"
     state = f", {doc['state']}" if doc.get("state") else ""
+    backfill = doc.get("backfill")
+    if backfill:
+        eta = backfill.get("eta_seconds")
+        state += f" {backfill['percent']:.0f} %" + (
+            f" (about {int(eta) // 60}:{int(eta) % 60:02d} left)" if eta is not None else ""
+        )
+        if backfill.get("recent_final"):
+            state += "; this month's totals are complete"
     lines = [
         f"llm-monitor status — {doc['now'][:19]}Z, {doc['timezone']}, from {origin}{state}",
         "",

@@ -275,6 +275,9 @@ class DashboardState:
     def daemon_state(self) -> str:
         """The daemon's state as its last document said ("backfilling", "ready"), or ""."""
         state = self.status.get("state") if self.status is not None else None
+        backfill = self.status.get("backfill") if self.status is not None else None
+        if state and isinstance(backfill, dict) and "percent" in backfill:
+            return f"{state}, {backfill['percent']:.0f} %"
         return str(state) if state else ""
 
     def zone_name(self) -> str:
