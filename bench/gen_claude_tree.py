@@ -35,7 +35,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -696,7 +696,22 @@ def write_file(root: Path, spec: FileSpec, costs: bool) -> Partial:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         f.write(b"".join(session.out))
+    last = last_time(session.out)
+    if last is not None:
+        # As Claude Code leaves it: last written when its last line was. A backfill that
+        # goes newest first (issue 13) sees the tree a real user has.
+        os.utime(path, (last, last))
     return session.part
+
+
+def last_time(lines: Sequence[bytes]) -> float | None:
+    """The epoch seconds of the last line that has a `timestamp`."""
+    for line in reversed(lines):
+        at = line.find(b'"timestamp":"')
+        if at >= 0:
+            text = line[at + 13 : line.index(b'"', at + 13)].decode()
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return None
 
 
 # --------------------------------------------------------------------------- workers

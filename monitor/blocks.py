@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final, TypeVar
 
+from monitor.events import from_nano, from_ts_ms
+
 BLOCK: Final = timedelta(hours=5)
 _N = TypeVar("_N", int, Decimal)
 
@@ -84,6 +86,42 @@ def blocks(calls: Iterable[BlockCall]) -> list[Block]:
             out.append(Block(start=start, end=start + BLOCK, first=call.ts, last=call.ts))
         out[-1].add(call)
     return out
+
+
+_HOUR_MS: Final = 3_600_000
+_BLOCK_MS: Final = 5 * _HOUR_MS
+
+
+def blocks_of_rows(rows: Iterable[tuple[int, int, int | None]]) -> list[Block]:
+    """`blocks` of plain rows in time order — (epoch ms, tokens, cost in nano-dollars or
+    None), as the ledger gives them — with datetimes and Decimals made once per block,
+    not per call: `status` draws eight days of calls."""
+    acc: list[list[int]] = []  # start, first, last, calls, tokens, cost nano, unpriced
+    cur: list[int] = []
+    for ts, tokens, cost in rows:
+        if not cur or ts - cur[0] > _BLOCK_MS:
+            cur = [ts - ts % _HOUR_MS, ts, ts, 0, 0, 0, 0]
+            acc.append(cur)
+        cur[2] = ts
+        cur[3] += 1
+        cur[4] += tokens
+        if cost is None:
+            cur[6] += 1
+        else:
+            cur[5] += cost
+    return [
+        Block(
+            start=from_ts_ms(start),
+            end=from_ts_ms(start + _BLOCK_MS),
+            first=from_ts_ms(first),
+            last=from_ts_ms(last),
+            calls=calls,
+            tokens=tokens,
+            cost=from_nano(nano),
+            unpriced_calls=unpriced,
+        )
+        for start, first, last, calls, tokens, nano, unpriced in acc
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,15 +231,24 @@ class EstimateSource:
     size: BlockLimit | None
 
 
+def needs_estimate(src: EstimateSource, reported: Iterable[str]) -> bool:
+    """Whether `estimates` can give the source a window: it reports none itself, and it
+    has a configured size or is a coding agent whose limit can be learned."""
+    skip = set(reported)
+    if src.name in skip or src.format in skip:
+        return False
+    return src.size is not None or src.format in LEARNING_FORMATS
+
+
 def estimates(
-    calls_by_source: Mapping[str, Sequence[BlockCall]],
+    blocks_by_source: Mapping[str, Sequence[Block]],
     sources: Iterable[EstimateSource],
     reported: Iterable[str],
     now: datetime,
 ) -> list[Estimate]:
     """The active block of every source that reports no current 5-hour window itself.
 
-    `calls_by_source`: each source's calls of the last `LOOKBACK`, in time order;
+    `blocks_by_source`: each source's blocks of the last `LOOKBACK` (`blocks`);
     `reported`: the tools (source names or formats) with a 5-hour window reported and not
     yet reset. A source's limit is its configured size, else (coding agents only) the P90
     of its completed blocks — the first block is left out, it may be cut by the lookback.
@@ -209,10 +256,9 @@ def estimates(
     skip = set(reported)
     out = []
     for src in sources:
-        calls = calls_by_source.get(src.name)
-        if not calls or src.name in skip or src.format in skip:
+        drawn = blocks_by_source.get(src.name)
+        if not drawn or not needs_estimate(src, skip):
             continue
-        drawn = blocks(calls)
         active = drawn[-1]
         if not active.is_active(now):
             continue

@@ -315,13 +315,16 @@ class Daemon:
         first_final = progress.recent_final and not (
             self.backfill is not None and self.backfill.recent_final
         )
-        self.backfill = progress
         sdnotify.notify(f"STATUS=backfilling, {progress.fraction * 100:.0f} %")
         if first_final:
+            # The picture first, then the word that it is final: a client asking in
+            # between must not read "final" beside the old totals.
             self._adopt_state(await self._in_worker(self._read_ledger_state))
+            self.backfill = progress
             log.info("this month's files are in (%s); older history follows", progress.line())
             self._publish_snapshot()
         else:
+            self.backfill = progress
             self._publish_totals()
 
     def _backfill_entry(self) -> dict[str, Any] | None:

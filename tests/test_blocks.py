@@ -11,6 +11,7 @@ from monitor.blocks import (
     BlockLimit,
     EstimateSource,
     blocks,
+    blocks_of_rows,
     estimates,
     learned_limit,
     project,
@@ -116,7 +117,7 @@ def coding(size: BlockLimit | None = None, name: str = "cc") -> EstimateSource:
 
 
 def test_the_active_block_is_measured_against_the_p90_of_the_completed_ones() -> None:
-    [e] = estimates({"cc": _history()}, [coding()], reported=(), now=NOW)
+    [e] = estimates({"cc": blocks(_history())}, [coding()], reported=(), now=NOW)
     # The first block (Nov 20) may be cut by the lookback: learned from Nov 21, 22, 23.
     assert e.limit == BlockLimit(tokens=3000, cost=None, learned_from=3)
     assert (e.block.start, e.block.tokens, e.block.cost) == (
@@ -137,12 +138,12 @@ def test_the_active_block_is_measured_against_the_p90_of_the_completed_ones() ->
 
 def test_a_configured_size_wins_and_the_nearer_of_tokens_and_cost_counts() -> None:
     size = BlockLimit(tokens=10_000, cost=Decimal("1.00"))
-    [e] = estimates({"cc": _history()}, [coding(size)], reported=(), now=NOW)
+    [e] = estimates({"cc": blocks(_history())}, [coding(size)], reported=(), now=NOW)
     assert e.limit is size and e.used_percent == 75.0  # $0.75 of $1 beats 2,000 of 10,000
 
 
 def test_no_estimate_where_the_tool_reports_its_window_or_nothing_is_active() -> None:
-    history = {"cc": _history()}
+    history = {"cc": blocks(_history())}
     assert estimates(history, [coding()], reported={"claude-code"}, now=NOW) == []
     assert estimates(history, [coding()], reported={"cc"}, now=NOW) == []
     # Five hours after the last call the block is over, though its end is not reached.
@@ -151,8 +152,23 @@ def test_no_estimate_where_the_tool_reports_its_window_or_nothing_is_active() ->
 
 def test_other_sources_need_a_configured_size_and_too_little_history_learns_nothing() -> None:
     studio = EstimateSource("studio", "studio-tokens", None)
-    assert estimates({"studio": _history()}, [studio], reported=(), now=NOW) == []
-    assert estimates({"cc": _history()[-3:]}, [coding()], reported=(), now=NOW) == []
+    assert estimates({"studio": blocks(_history())}, [studio], reported=(), now=NOW) == []
+    assert estimates({"cc": blocks(_history()[-3:])}, [coding()], reported=(), now=NOW) == []
     sized = EstimateSource("studio", "studio-tokens", BlockLimit(tokens=4000, cost=None))
-    [e] = estimates({"studio": _history()}, [sized], reported=(), now=NOW)
+    [e] = estimates({"studio": blocks(_history())}, [sized], reported=(), now=NOW)
     assert e.used_percent == 50.0
+
+
+def test_blocks_of_ledger_rows_are_the_blocks_of_the_calls() -> None:
+    """The plain-row path `status` uses draws exactly what `blocks` draws."""
+    calls = _history() + calls_at_the_boundary()
+    calls.sort(key=lambda c: c.ts)
+    rows = [
+        (int(c.ts.timestamp() * 1000), c.tokens, None if c.cost is None else int(c.cost * 10**9))
+        for c in calls
+    ]
+    assert blocks_of_rows(rows) == blocks(calls)
+
+
+def calls_at_the_boundary() -> list[BlockCall]:
+    return calls("2026-11-25 10:17:00", "2026-11-25 15:00:00", "2026-11-25 15:00:01", cost=None)

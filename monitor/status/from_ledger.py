@@ -43,12 +43,14 @@ def estimated_limits(
         for s in config.sources
         if s.enabled
     ]
-    found = blocks.estimates(
-        reads.block_calls_since(db, now - blocks.LOOKBACK),
-        sources,
-        current_windows(reported, FIVE_HOURS, now),
-        now,
-    )
+    skip = current_windows(reported, FIVE_HOURS, now)
+    wanted = [s.name for s in sources if blocks.needs_estimate(s, skip)]
+    if wanted:  # only a source with a call in the last five hours has an active block
+        active = reads.sources_since(db, now - blocks.BLOCK)
+        wanted = [name for name in wanted if name in active]
+    rows = reads.block_rows_since(db, now - blocks.LOOKBACK, wanted)
+    drawn = {name: blocks.blocks_of_rows(found) for name, found in rows.items()}
+    found = blocks.estimates(drawn, sources, skip, now)
     return [estimated(e) for e in found]
 
 
