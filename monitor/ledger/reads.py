@@ -20,7 +20,6 @@ from monitor.ledger.rollups import COMBINATION, DIMENSIONS
 from monitor.ledger.rows import COLUMN_LIST, event_from_row
 
 
-
 class UnpricedModel(NamedTuple):
     provider: str
     model: str
