@@ -422,6 +422,31 @@ def test_a_second_writer_with_stale_cursors_rereads_instead_of_counting_twice(
     world.close()
 
 
+def test_a_stale_writer_of_a_backfill_sized_batch_rereads_every_moved_file(
+    tmp_path: Path,
+) -> None:
+    """Over 64 files a batch checks its cursors in one read: the same compare-and-swap."""
+    world, _ = studio_world(tmp_path)
+    files = []
+    for i in range(100):
+        f = tmp_path / "output" / "tech" / f"run_{i + 2}" / "tokens.jsonl"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(record(10 * i + 1))
+        files.append(f)
+    late = Ledger(tmp_path / "ledger.sqlite3", UTC_ZONE, "UTC")
+    stale = Ingestor(world.sources, late, PRICER)  # knows no cursor yet
+    world.ingestor.scan(parallel=False)
+    for i, f in enumerate(files):
+        with f.open("ab") as fh:
+            fh.write(record(10 * i + 2))
+    stale.scan(parallel=False)  # every file read from 0: all 100 moved under it
+    world.ingestor.scan(parallel=False)
+    expected = [10 * i + 1 for i in range(100)] + [10 * i + 2 for i in range(100)]
+    assert world.input_tokens() == sorted(expected)
+    late.close()
+    world.close()
+
+
 @pytest.mark.parametrize("count", ["1e30", str(2**64), "1e308", str(2**63)])
 def test_an_oversized_count_is_a_bad_record_and_the_records_after_it_count(
     tmp_path: Path, count: str
