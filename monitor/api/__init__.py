@@ -47,57 +47,21 @@ if TYPE_CHECKING:
         from_json,
     )
     from monitor.api.server import DEFAULT_QUEUE_SIZE, ApiServer
-
-# Every name is loaded on first use: the client and the framing are all `status` and the
-# status bar need; the message classes, asyncio and the server are for the daemon and the
-# dashboard.
-_LAZY = {
-    "AsyncClient": "monitor.api.async_client",
-    "ApiServer": "monitor.api.server",
-    "DEFAULT_QUEUE_SIZE": "monitor.api.server",
-    **dict.fromkeys(
-        ("daemon_answers", "request_sync", "snapshot_sync", "status_sync"), "monitor.api.client"
-    ),
-    **dict.fromkeys(
-        (
-            "MAX_REPLY_BYTES",
-            "MAX_REQUEST_BYTES",
-            "PROTOCOL_VERSION",
-            "AlreadyRunning",
-            "ApiError",
-            "DaemonUnavailable",
-            "Payload",
-            "ProtocolError",
-            "decode",
-            "encode",
-        ),
-        "monitor.api.framing",
-    ),
-    **dict.fromkeys(
-        (
-            "AlertMsg",
-            "ErrorMsg",
-            "EventMsg",
-            "Hello",
-            "Message",
-            "Resync",
-            "Snapshot",
-            "StatusMsg",
-            "Subscribe",
-            "Subscribed",
-            "TotalsMsg",
-            "from_json",
-        ),
-        "monitor.api.protocol",
-    ),
-}
+# Every name is loaded on first use, from the lightest module that has it: the framing
+# and the client are all `status` and the status bar need; the message classes, asyncio
+# and the server are for the daemon and the dashboard.
+_MODULES = ("framing", "client", "protocol", "async_client", "server")
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in __all__:
+        for module in _MODULES:
+            found = importlib.import_module(f"{__name__}.{module}")
+            if hasattr(found, name):
+                value = getattr(found, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

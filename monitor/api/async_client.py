@@ -11,15 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Self, TypeVar
 
-from monitor.api.protocol import (
+from monitor.api.framing import (
     MAX_REPLY_BYTES,
     PROTOCOL_VERSION,
     ApiError,
     DaemonUnavailable,
+    ProtocolError,
+)
+from monitor.api.protocol import (
     ErrorMsg,
     Hello,
     Message,
-    ProtocolError,
     Snapshot,
     Subscribe,
     Subscribed,

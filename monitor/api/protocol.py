@@ -21,33 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar, cast
 
-from monitor.api.framing import (
-    MAX_REPLY_BYTES,
-    MAX_REQUEST_BYTES,
-    PROTOCOL_VERSION,
-    AlreadyRunning,
-    ApiError,
-    DaemonUnavailable,
-    Payload,
-    ProtocolError,
-    decode,
-    encode,
-)
+from monitor.api.framing import PROTOCOL_VERSION, Payload, ProtocolError, decode, encode
 from monitor.wire import AlertPayload, DaemonInfo, EventPayload, SnapshotDoc, StatusDoc
-
-__all__ = [
-    "MAX_REPLY_BYTES",
-    "MAX_REQUEST_BYTES",
-    "PROTOCOL_VERSION",
-    "AlreadyRunning",
-    "ApiError",
-    "DaemonUnavailable",
-    "Payload",
-    "ProtocolError",
-    "decode",
-    "encode",
-]
-
 
 # --- messages --------------------------------------------------------------------------------
 

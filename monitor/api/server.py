@@ -24,15 +24,17 @@ from typing import Any, Final, Self
 
 from monitor.api.async_client import close_stream, peer_pid
 from monitor.api.client import listener_at
-from monitor.api.protocol import (
+from monitor.api.framing import (
     MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
     AlreadyRunning,
     ApiError,
+    ProtocolError,
+)
+from monitor.api.protocol import (
     ErrorMsg,
     Hello,
     Message,
-    ProtocolError,
     Resync,
     Snapshot,
     StatusMsg,
