@@ -97,8 +97,8 @@ class _Source:
 
 
 def _found_files(src: _Source) -> list[tuple[str, int, float]]:
-    """(path, size, mtime) of every file a source's globs match, newest first: the order a
-    backfill reads them in (see `Ingestor.scan`)."""
+    """(path, size, mtime) of every file a source's globs match, in the order they were
+    last written (see `Ingestor.scan`)."""
     out: list[tuple[str, int, float]] = []
     seen: set[str] = set()
     for glob in src.globs:
@@ -111,7 +111,7 @@ def _found_files(src: _Source) -> list[tuple[str, int, float]]:
             except OSError:
                 st = None  # gone since the walk: read (and found missing) like any other
             out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
-    out.sort(key=lambda f: f[2], reverse=True)
+    out.sort(key=lambda f: f[2])
     return out
 
 
@@ -187,11 +187,13 @@ class Ingestor:
     ) -> IngestReport:
         """Every file of every source, once: a backfill or a `scan` command.
 
-        Newest first: the files changed since `recent_since` (default: the start of this
-        month or this week, whichever is earlier, in the ledger's zone) go first, newest
-        first, so this month's, this week's and today's totals are complete early
-        (`Progress.recent_final`, told through `on_progress`); older files follow, newest
-        first too. A file last written before that instant holds no call after it.
+        The most recently written files first: those changed since `recent_since`
+        (default: the start of this month or this week, whichever is earlier, in the
+        ledger's zone) go first, so this month's, this week's and today's totals are
+        complete early (`Progress.recent_final`, told through `on_progress`); the older
+        files follow. A file last written before that instant holds no call after it.
+        Within each group files go in the order they were written: of two equal copies of
+        a call (`log --id` run twice), the one written first is kept, as before.
         Files nobody has read yet are parsed in worker processes when there are many
         (see monitor.parallel); files with a cursor are followed here.
         """
@@ -250,7 +252,7 @@ class Ingestor:
         parallel: bool,
         pool: _parallel.Pool | None,
     ) -> _parallel.Pool | None:
-        """Read `files` (newest first, as given) of one source; returns the pool it made."""
+        """Read `files` (in the order given) of one source; returns the pool it made."""
         name = src.config.name
         report.counts(name).files += len(files)
         batch = Batch()
@@ -265,7 +267,7 @@ class Ingestor:
             if self.stop.is_set():
                 break
         if parallel and len(fresh) >= _parallel.MIN_FILES and not self.stop.is_set():
-            # Many new files: a backfill. Workers parse them, newest first.
+            # Many new files: a backfill. Workers parse them, in that order.
             if pool is None:
                 pool = self._pool()
             stream = pool.stream(src.spec)

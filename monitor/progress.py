@@ -3,7 +3,7 @@
 A `scan` on a terminal redraws one line of it; the daemon's backfill child writes it as
 JSON lines to the daemon, which shows it in `status` and on the dashboard
 ("backfilling, 34 %"). `recent_final` says the files that can hold this month's, this
-week's and today's calls are all in (they go first, newest first): from then on those
+week's and today's calls are all in (they are read first): from then on those
 totals are final while older history fills in behind.
 
 Pure: the caller passes the monotonic clock's readings.

@@ -25,7 +25,7 @@ def test_progress_counts_bytes_as_the_work_and_gives_an_eta_once_there_is_a_rate
     assert p.entry()["percent"] == 100.0 and p.entry()["recent_final"] is True
 
 
-def test_a_backfill_reads_this_months_files_first_newest_first(tmp_path: Path) -> None:
+def test_a_backfill_reads_this_months_files_first(tmp_path: Path) -> None:
     """When the recent files are in, every call of this month is in and none older."""
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     now = time.time()
