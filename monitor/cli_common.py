@@ -1,10 +1,11 @@
-"""What every `llm-monitor` command shares: exit codes, the error that carries one, and
-opening the config and the ledger the way commands do (cheaply: imports happen inside).
+"""What every `llm-monitor` command shares: exit codes, the error that carries one,
+`KEY=VALUE` options, and opening the config and the ledger the way commands do (cheaply:
+imports happen inside).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -23,6 +24,18 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
         super().__init__(message)
         self.code = code
+
+
+def key_values(items: Iterable[str] | None, option: str) -> dict[str, str]:
+    """The `KEY=VALUE` items of a repeatable option (`--tag`, `--where`) as a dict;
+    anything else is a usage error naming the option."""
+    pairs: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"{option} expects KEY=VALUE, got {item!r}", EXIT_USAGE)
+        pairs[key] = value
+    return pairs
 
 
 def config_of(args: argparse.Namespace) -> Config:

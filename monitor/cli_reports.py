@@ -16,6 +16,7 @@ from monitor.cli_common import (
     EXIT_USAGE,
     CommandError,
     config_of,
+    key_values,
     read_ledger,
 )
 
@@ -64,17 +65,13 @@ def _today(config: Config) -> date:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from monitor.ledger.query import query, selection
+    from monitor.ledger.query import query
+    from monitor.ledger.selection import selection
     from monitor.report import render_report
 
     config = config_of(args)
     group_by = [g.strip() for item in args.by or [] for g in item.split(",") if g.strip()]
-    where: dict[str, str] = {}
-    for item in args.where or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--where expects KEY=VALUE, got {item!r}", EXIT_USAGE)
-        where[key] = value
+    where = key_values(args.where, "--where")
     try:
         # `selection` reads --since/--until with `parse_bound`, as selections do.
         sel = selection(
@@ -92,8 +89,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from monitor.ledger.query import parse_selection
-    from monitor.report import compare, render_comparison
+    from monitor.compare import compare, render_comparison
+    from monitor.ledger.selection import parse_selection
 
     config = config_of(args)
     try:
@@ -107,7 +104,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cli_pricer(config: Config) -> Callable[[str, str | None, int, int, int, int], Any]:
-    """`estimate`'s price function (`monitor.report.Pricer`): the cost of one call of
+    """`estimate`'s price function (`monitor.estimate.Pricer`): the cost of one call of
     `model` at today's prices."""
     from datetime import UTC, datetime
 
@@ -155,8 +152,8 @@ def _named(model: str | None, provider: str | None) -> tuple[str | None, str | N
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from monitor.ledger.query import parse_selection
-    from monitor.report import estimate, estimate_like, render_estimate
+    from monitor.estimate import estimate, estimate_like, render_estimate
+    from monitor.ledger.selection import parse_selection
 
     config = config_of(args)
     price = _cli_pricer(config)

@@ -7,13 +7,13 @@ reloads, all tasks owned by one TaskGroup), `shutdown()` (stop watching, finish 
 commit in flight, close clients, remove the socket, STOPPING=1). Signal handlers only
 set flags; a second SIGTERM/SIGINT forces the exit.
 
-The first backfill runs in a child process (`scan --for-daemon`): a cold backfill of a
-big tree needs hundreds of MB of heap that a long-lived process would keep. The child
-commits through the same exactly-once path, holds this daemon's writer lock (inherited)
-and dies with it (writer_lock.py); afterwards the daemon rebuilds its totals from the
-ledger's rollups. Live ingestion runs in a worker thread (`asyncio.to_thread`), one
-batch at a time, so the socket keeps answering; results come back to the loop thread —
-the only thread that touches totals and clients.
+The first backfill runs in a child process (`scan --for-daemon`, backfill.py): a cold
+backfill of a big tree needs hundreds of MB of heap that a long-lived process would
+keep. The child commits through the same exactly-once path, holds this daemon's writer
+lock (inherited) and dies with it (writer_lock.py); afterwards the daemon rebuilds its
+totals from the ledger's rollups. Live ingestion runs in a worker thread
+(`asyncio.to_thread`), one batch at a time, so the socket keeps answering; results come
+back to the loop thread — the only thread that touches totals and clients.
 
 READY=1 is sent once the socket answers, before the backfill ends: a first backfill of
 a large tree can outlast systemd's start timeout, and clients are served meanwhile;
@@ -27,7 +27,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
@@ -35,15 +34,8 @@ from typing import Any, Final, cast
 from monitor import sdnotify
 from monitor.alert_store import AlertStore
 from monitor.alerts import AlertService
-from monitor.api import (
-    AlertMsg,
-    AlreadyRunning,
-    ApiServer,
-    EventMsg,
-    Snapshot,
-    TotalsMsg,
-    daemon_answers,
-)
+from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
+from monitor.backfill import backfill_in_child, backfill_in_process, take_writer_lock
 from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
 from monitor.events import event_payload
 from monitor.ingest import Ingestor, IngestReport
@@ -57,7 +49,7 @@ from monitor.progress import Progress
 from monitor.status.from_ledger import estimated_limits
 from monitor.watch import Watcher
 from monitor.wire import AlertPayload, DaemonInfo, SnapshotDoc, StatusDoc
-from monitor.writer_lock import LedgerBusy, WriterLock
+from monitor.writer_lock import WriterLock
 
 log = logging.getLogger("llm_monitor.daemon")
 
@@ -70,11 +62,8 @@ LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 WATCH_READY_TIMEOUT: Final = 10.0
 RETRY_AFTER: Final = 1.0
-BACKFILL_RETRY: Final = 10.0
 TRIM_AFTER_EVENTS: Final = 20_000
 """Live events after which an idle moment returns the heap's unused memory to the system."""
-LOCK_WAIT: Final = 10.0
-"""Seconds a starting daemon waits for the ledger lock held by a process that is exiting."""
 
 
 def _release_memory() -> None:
@@ -134,7 +123,7 @@ class Daemon:
         config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.writer_lock = await asyncio.to_thread(_take_writer_lock, config)
+        self.writer_lock = await asyncio.to_thread(take_writer_lock, config)
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
         # Its own connections: alert writes run in the alert service's writer thread
         # while an ingest transaction may be open in the worker thread (WAL).
@@ -275,39 +264,6 @@ class Daemon:
     def _adopt_state(self, picture: Picture) -> None:
         self.picture = picture
 
-    async def _backfill_in_child(self) -> bool:
-        """`llm-monitor scan --for-daemon` with this daemon's config; True if it succeeded."""
-        assert self.writer_lock is not None and self.writer_lock.fd is not None
-        argv = [sys.executable, "-m", "monitor.cli", "scan", "--for-daemon"]
-        if self.config_path is not None:
-            argv += ["--config", str(self.config_path)]
-        try:
-            # The child holds this daemon's writer lock (the inherited descriptor) and
-            # dies with it: see writer_lock.py.
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                pass_fds=(self.writer_lock.fd,),
-                env={**os.environ, **self.writer_lock.child_env()},
-            )
-        except OSError:
-            log.exception("cannot start the backfill process")
-            return False
-        try:
-            assert proc.stdout is not None
-            async for line in proc.stdout:
-                progress = Progress.from_json(line)
-                if progress is not None:
-                    await self._backfill_progress(progress)
-            code = await proc.wait()
-        finally:
-            if proc.returncode is None:  # the daemon is stopping: so does the backfill
-                proc.terminate()
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(proc.wait())
-        return code == 0
-
     async def _backfill_progress(self, progress: Progress) -> None:
         """Show how far the backfill has come; once this month's files are in (they go
         first), rebuild the picture from the ledger, so today's, this week's and this
@@ -344,36 +300,14 @@ class Daemon:
     # -- tasks -------------------------------------------------------------------------------
 
     async def _backfill_then_ingest(self) -> None:
-        assert self.ledger is not None
-        if self.watcher is not None:
-            # Watches first, then the backfill: a line appended in between is seen by one.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
-        # The backfill runs as a child `scan`: a cold backfill of a big tree needs a few
-        # hundred MB of heap that a long-lived process would keep. Its commits are the same
-        # exactly-once commits; the state here is rebuilt from the ledger's rollups after.
-        ok = await self._backfill_in_child()
-        events = "?"
-        if not ok and not self.should_exit.is_set():
-            log.warning("backfill in a child process failed; backfilling in-process")
-            self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
-            while True:
-                try:
-                    report: IngestReport = await self._in_worker(self.ingestor.scan)
-                    events = str(report.events)
-                    break
-                except Exception:
-                    # E.g. a full disk: what was committed stays, the rest is read again.
-                    log.exception("backfill failed; retrying in %.0f s", BACKFILL_RETRY)
-                    sdnotify.notify("STATUS=backfill failed; retrying")
-                    await asyncio.sleep(BACKFILL_RETRY)
-                    self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
+        events = await self._backfill()
         if self.should_exit.is_set():
             return
         self.ingestor = self._make_ingestor()
         self._adopt_state(await self._in_worker(self._read_ledger_state))
         if self.metrics is not None:
             await self._in_worker(self.metrics.seed_from_ledger, self.ledger)
+        assert self.ledger is not None
         await self._in_worker(self.ledger.shrink_cache)
         _release_memory()
         self.state = "ready"
@@ -381,6 +315,34 @@ class Daemon:
         log.info("backfill done (%s new events); following live", events)
         self._publish_snapshot()
         self._evaluate_alerts()
+        await self._ingest_live()
+
+    async def _backfill(self) -> str:
+        """The first backfill (backfill.py); how many new events it stored, "?" when a
+        child did it."""
+        assert self.ledger is not None and self.writer_lock is not None
+        if self.watcher is not None:
+            # Watches first, then the backfill: a line appended in between is seen by one.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
+        # The backfill runs as a child `scan`: a cold backfill of a big tree needs a few
+        # hundred MB of heap that a long-lived process would keep. Its commits are the same
+        # exactly-once commits; the state here is rebuilt from the ledger's rollups after.
+        ok = await backfill_in_child(self.config_path, self.writer_lock, self._backfill_progress)
+        if ok or self.should_exit.is_set():
+            return "?"
+        log.warning("backfill in a child process failed; backfilling in-process")
+        report = await backfill_in_process(self._scan_in_process)
+        return str(report.events)
+
+    async def _scan_in_process(self) -> IngestReport:
+        assert self.ledger is not None
+        self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
+        return cast(IngestReport, await self._in_worker(self.ingestor.scan))
+
+    async def _ingest_live(self) -> None:
+        """Ingest what the watcher reports, reload when asked; until cancelled."""
+        assert self.ingestor is not None
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -616,27 +578,6 @@ class Daemon:
             recent=recent,
             backfill=self._backfill_entry(),
         )
-
-
-def _take_writer_lock(config: Config) -> WriterLock:
-    """The ledger's writer lock, or AlreadyRunning / LedgerBusy naming who holds it.
-
-    A daemon that answers on our socket is refused at once. Otherwise the holder may be
-    the backfill child of a daemon that was just killed, which the kernel is killing
-    too: wait a little for it instead of refusing a restart.
-    """
-    lock = WriterLock(config.ledger_path)
-    try:
-        lock.acquire("daemon")
-    except LedgerBusy as busy:
-        if daemon_answers(config.socket_path):
-            who = f" ({busy.holder})" if busy.holder else ""
-            raise AlreadyRunning(
-                f"another llm-monitor daemon is running on {config.socket_path}{who} "
-                f"and writes {config.ledger_path}"
-            ) from None
-        lock.acquire("daemon", wait=LOCK_WAIT)
-    return lock
 
 
 def run_daemon(config_path: str | Path | None = None) -> int:

@@ -25,7 +25,8 @@ from monitor.config import AlertsConfig, Config, SourceConfig
 from monitor.events import UsageEvent, from_nano, to_nano, usd_json
 from monitor.ledger import Applied, Batch, Ledger
 from monitor.ledger import schema as ledger_schema
-from monitor.ledger.query import Selection, query
+from monitor.ledger.query import query
+from monitor.ledger.selection import Selection
 from monitor.notify import Outcome
 from monitor.pricing import Pricer
 from monitor.report import drift, drift_pct, only_drift, render_report

@@ -16,15 +16,12 @@ from monitor.ledger import Batch, Ledger
 from monitor.ledger.query import (
     GROUPS,
     QueryResult,
-    Selection,
     Totals,
     UnpricedModel,
     count_tag_values,
-    parse_bound,
-    parse_selection,
     query,
-    selection,
 )
+from monitor.ledger.selection import Selection, parse_bound, parse_selection, selection
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ALL = Selection()

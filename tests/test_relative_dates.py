@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from monitor.ledger import Batch, Ledger
-from monitor.ledger.query import parse_bound, parse_selection, query, selection
+from monitor.ledger.query import query
+from monitor.ledger.selection import parse_bound, parse_selection, selection
 from monitor.periods import local_day, relative_days
 from tests.test_query import BERLIN, EVENTS, REPEATED_HOUR, ev
 from tests.test_report import cli

@@ -15,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from monitor.compare import compare, render_comparison
+from monitor.estimate import Pricer, estimate, estimate_like, render_estimate
 from monitor.events import UsageEvent
 from monitor.ledger import Batch, Ledger
-from monitor.ledger.query import QueryResult, Selection, parse_selection, query, selection
-from monitor.report import (
-    Pricer,
-    compare,
-    estimate,
-    estimate_like,
-    render_comparison,
-    render_estimate,
-    render_report,
-)
+from monitor.ledger.query import QueryResult, query
+from monitor.ledger.selection import Selection, parse_selection, selection
+from monitor.report import render_report
 from tests.test_query import BERLIN, ev, utc
 
 DESIGN_REPORT_JSON = """

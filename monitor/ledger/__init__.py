@@ -8,6 +8,7 @@ that reads or writes usage (the alert store keeps its own table's).
 - `store`: `Ledger`, the exactly-once commit (events + cursors in one transaction).
 - `reads`: named reads for the daemon, `status`, the metrics and the launcher.
 - `query`: the grouped reads behind `report`, `compare` and `estimate`.
+- `selection`: which events a command means (ranges, sources, fields), parsed once.
 - `limits`: the plan-window snapshots, committed with the events that carried them.
 - `connection`: opening the file, and `transaction()`.
 

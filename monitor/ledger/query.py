@@ -14,12 +14,9 @@ before its daemon migrated it). Every path filters whole days on the same stored
 `day`, so they give identical numbers. The `block` grouping (5-hour blocks,
 `block_query`) reads the selected events in time order.
 
-Ranges: `since` is inclusive, `until` is inclusive when it is a date (`--since
-2026-11-01 --until 2026-11-30` is all of November) and exclusive when it is a datetime
-(an instant, as in `ts < until`); a naive datetime is read in the caller's time zone.
-A bound may also be a relative date (`today`, `7d`, `last-week`, …: whole local days,
-`monitor.periods.relative_days`), resolved against the caller's `today`. Days, weeks
-(ISO, `2026-W47`), months and hours ("2026-11-20T14:00+01:00", `monitor.periods.hour_key`)
+Which events a question is about is a `Selection` (`monitor.ledger.selection`, where
+ranges and their bounds are read); this module turns it into SQL. Days, weeks (ISO,
+`2026-W47`), months and hours ("2026-11-20T14:00+01:00", `monitor.periods.hour_key`)
 are those of the ledger's time zone.
 
 Index use is decided here, not left to SQLite: without statistics it walks the `day`
@@ -36,7 +33,7 @@ it sums is `monitor.ledger.measures`' business: the SUM(...) lists come from the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from operator import add, sub
 from typing import Any, Final, Literal, NamedTuple
@@ -44,14 +41,13 @@ from typing import Any, Final, Literal, NamedTuple
 from monitor.events import from_ts_ms, ts_ms
 from monitor.ledger.measures import ROLLUP_COLUMNS, Sums, sums_of_events, sums_of_rollup
 from monitor.ledger.reads import UnpricedModel
-from monitor.periods import RELATIVE_WORDS, hour_key, relative_days
+from monitor.ledger.selection import COLUMNS, Bound, Selection, tag_key
+from monitor.periods import hour_key
 
-Bound = date | datetime | None
 Table = Literal["daily", "daily_tags", "events"]
 PathChoice = Literal["auto", "daily", "events"]
 
 TIME_GROUPS: Final = ("day", "week", "month")
-COLUMNS: Final = ("provider", "model", "source", "operation")
 GROUPS: Final = (*TIME_GROUPS, *COLUMNS)
 """Groupings the rollup can answer; `tag:KEY` groupings read the events."""
 HOUR: Final = "hour"
@@ -88,153 +84,19 @@ class QueryResult(NamedTuple):
     """Which table answered (a rollup or the events)."""
 
 
-class Selection(NamedTuple):
-    """Which events: a range, sources (any of), and field filters (all of)."""
-
-    since: Bound = None
-    until: Bound = None
-    sources: tuple[str, ...] = ()
-    where: tuple[tuple[str, str], ...] = ()
-    """(field, value) with field one of COLUMNS or `tag.KEY`."""
-    label: str = ""
-    """How the user wrote it, for display."""
-
-    @property
-    def needs_events(self) -> bool:
-        """No rollup can answer it, whatever the grouping: an instant, or two tag names."""
-        return self.has_instant or len(_tag_names((), self)) > 1
-
-    @property
-    def has_instant(self) -> bool:
-        return isinstance(self.since, datetime) or isinstance(self.until, datetime)
-
-
-def where_field(key: str) -> str:
-    """A `--where` key → its canonical field (`tag:K` and `tag.K` both mean tag K)."""
-    if key in COLUMNS:
-        return key
-    if key.startswith(("tag.", "tag:")):
-        return "tag." + _tag_key(key[4:])
-    raise ValueError(f"unknown filter {key!r}: use source, provider, model, operation or tag.KEY")
-
-
 def check_group(name: str) -> str:
     if name in GROUPS or name == HOUR:
         return name
     if name.startswith("tag:"):
-        return "tag:" + _tag_key(name[4:])
+        return "tag:" + tag_key(name[4:])
     raise ValueError(
         f"unknown grouping {name!r}: use hour, day, week, month, provider, model, source, "
         "operation, tag:KEY or block"
     )
 
 
-def _tag_key(key: str) -> str:
-    # A double quote would end the quoted JSON path label early.
-    if not key or '"' in key:
-        raise ValueError(f"bad tag name {key!r}")
-    return key
-
-
 def _tag_path(key: str) -> str:
     return f'$."{key}"'
-
-
-_PROBE: Final = date(2000, 1, 1)
-"""Any day: tells whether a text is a relative date when no `today` was given."""
-_WORDS: Final = ", ".join(RELATIVE_WORDS)
-_DATE_FORMS: Final = f"use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][+HH:MM] or {_WORDS}"
-
-
-def parse_bound(text: str, *, today: date | None = None, end: bool = False) -> date | datetime:
-    """The one reading of a range bound, for `--since`/`--until` and selections alike.
-
-    `2026-11-01` → a whole day; `2026-11-01T12:00` (or with a space, seconds, a
-    fraction, `Z` or an offset such as `+01:00`) → an instant; a relative date
-    (`today`, `yesterday`, `7d`, `this-week`, `last-week`, `this-month`, `last-month`)
-    → its first local day counted from `today`, or with `end` its last.
-    """
-    text = text.strip()
-    days = relative_days(text, _PROBE if today is None else today)
-    if days is not None:
-        if today is None:  # a caller's bug: words need the local date they count from
-            raise ValueError(f"relative date {text!r} without today's date")
-        return days[1] if end else days[0]
-    try:
-        if "T" in text or "t" in text or " " in text:
-            return datetime.fromisoformat(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"bad date {text!r}: {_DATE_FORMS}") from None
-
-
-def _bound(value: str | Bound, today: date | None, *, end: bool = False) -> Bound:
-    return parse_bound(value, today=today, end=end) if isinstance(value, str) else value
-
-
-def parse_selection(text: str, *, today: date | None = None) -> Selection:
-    """A selection as `compare` and `estimate --like` take it, comma-separated parts:
-
-    `source=studio`, `provider=…`, `model=…`, `operation=…`, `tag.KEY=V` (or, shorter,
-    any other `KEY=V`, e.g. `run=run_tech_baseline`), a range `2026-11-01..2026-11-15`
-    (either end may be left open; both ends inclusive for dates) or one day `2026-11-05`.
-    Either end, or the one day, may be a relative date counted from `today`
-    (`last-week` alone is that whole week, `30d..` the last 30 days).
-    Repeated `source=` parts mean any of them.
-    """
-    since: Bound = None
-    until: Bound = None
-    sources: list[str] = []
-    where: dict[str, str] = {}
-    has_range = False
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        if "=" in part:
-            key, value = (s.strip() for s in part.split("=", 1))
-            if key == "source":
-                sources.append(value)
-                continue
-            if key in COLUMNS or key[:4] in ("tag.", "tag:"):
-                field = where_field(key)
-            else:
-                field = "tag." + _tag_key(key)  # `run=X` is short for `tag.run=X`
-            if field in where:
-                raise ValueError(f"{key!r} given twice in selection {text!r}")
-            where[field] = value
-            continue
-        if has_range:
-            raise ValueError(f"more than one date range in selection {text!r}")
-        has_range = True
-        if ".." in part:
-            lo, hi = part.split("..", 1)
-            since = parse_bound(lo, today=today) if lo.strip() else None
-            until = parse_bound(hi, today=today, end=True) if hi.strip() else None
-        else:
-            since = parse_bound(part, today=today)
-            until = parse_bound(part, today=today, end=True)
-    if not (sources or where or has_range):
-        raise ValueError(f"empty selection {text!r}")
-    return Selection(since, until, tuple(sources), tuple(where.items()), text.strip())
-
-
-def selection(
-    *,
-    since: str | Bound = None,
-    until: str | Bound = None,
-    sources: Sequence[str] = (),
-    where: Mapping[str, str] | None = None,
-    label: str = "",
-    today: date | None = None,
-) -> Selection:
-    """A Selection from CLI-shaped options: `--since`/`--until` as typed (text, read by
-    `parse_bound`; a relative date counted from `today`, as a start its first day, as an
-    end its last) or already parsed, `--where` keys checked here. Text must not reach
-    the Selection: SQL would skip it as neither day nor instant, and output would crash."""
-    items = tuple((where_field(k), v) for k, v in (where or {}).items())
-    return Selection(
-        _bound(since, today), _bound(until, today, end=True), tuple(sources), items, label
-    )
 
 
 _NARROW: Final = 0.2
@@ -312,9 +174,7 @@ def _events_from(db: sqlite3.Connection, sel: Selection, tz: tzinfo) -> str:
 
 
 def _tag_names(group_by: Sequence[str], sel: Selection) -> set[str]:
-    names = {g[4:] for g in group_by if g.startswith("tag:")}
-    names.update(f[4:] for f, _ in sel.where if f.startswith("tag."))
-    return names
+    return {g[4:] for g in group_by if g.startswith("tag:")} | sel.tag_names
 
 
 def choose_table(group_by: Sequence[str], sel: Selection, path: PathChoice = "auto") -> Table:
@@ -597,10 +457,10 @@ def count_tag_values(
     """
     clauses, args = _filters(sel, tz)
     value = "json_extract(tags, ?)"
-    head = [_tag_path(_tag_key(key))]
+    head = [_tag_path(tag_key(key))]
     if per is not None:
         value = f"COALESCE(json_extract(tags, ?), '') || char(31) || {value}"
-        head.insert(0, _tag_path(_tag_key(per)))
+        head.insert(0, _tag_path(tag_key(per)))
     if _plain(key):
         # Events without the key count nothing; skip them before parsing any JSON.
         clauses.append("(instr(tags, '\\') > 0 OR instr(tags, ?) > 0)")
