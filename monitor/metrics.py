@@ -68,6 +68,11 @@ TOKEN_KINDS: Final = ("input", "output", "cache_read", "cache_write")
 
 _POLL: Final = 0.05
 """Seconds the server thread waits between checks for `stop()` (the daemon's exit waits)."""
+_SOURCE_COUNTERS: Final = (
+    ("llm_monitor_events", "Usage events stored in the ledger, per source (total ever)"),
+    ("llm_monitor_parse_errors", "Bad records skipped, per source (total ever)"),
+)
+"""The health counters per source (name, help): events stored, bad records skipped."""
 _USAGE_LABELS: Final = ("source", "provider", "model")
 _BUDGET_LABELS: Final = ("budget", "period")
 
@@ -309,23 +314,12 @@ class Metrics:
         for name in sorted({*STATES, current}):
             state.add_metric([name], 1 if name == current else 0)
         yield state
-        ingested = CounterMetricFamily(
-            "llm_monitor_events",
-            "Usage events stored in the ledger, per source (total ever)",
-            labels=["source"],
-        )
         sources = sorted({*events, *errors})
-        for source in sources:
-            ingested.add_metric([source], events.get(source, 0))
-        yield ingested
-        bad = CounterMetricFamily(
-            "llm_monitor_parse_errors",
-            "Bad records skipped, per source (total ever)",
-            labels=["source"],
-        )
-        for source in sources:
-            bad.add_metric([source], errors.get(source, 0))
-        yield bad
+        for (name, documentation), counts in zip(_SOURCE_COUNTERS, (events, errors), strict=True):
+            counter = CounterMetricFamily(name, documentation, labels=["source"])
+            for source in sources:
+                counter.add_metric([source], counts.get(source, 0))
+            yield counter
         newest = GaugeMetricFamily(
             "llm_monitor_last_event_timestamp_seconds",
             "Timestamp of the newest usage event per source (Unix time)",

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from monitor.events import DIMENSIONS, UsageEvent, from_nano, to_nano, utc
 from monitor.forecast import RATE_DAYS, RECENT_HOURS, Forecast, days_between, forecast
@@ -79,6 +79,17 @@ _WIDTH: Final = 7
 
 Combo = tuple[str | None, ...]
 _Vector = tuple[int, ...]
+_K = TypeVar("_K")
+
+
+def _add_to(table: dict[_K, list[int]], key: _K, v: Sequence[int]) -> None:
+    """Add the vector `v` to `table[key]` (a copy of `v` where the key is new)."""
+    acc = table.get(key)
+    if acc is None:
+        table[key] = list(v)
+    else:
+        for i in range(_WIDTH):
+            acc[i] += v[i]
 
 
 # ---------------------------------------------------------------- minutes
@@ -441,24 +452,14 @@ class Totals:
         per_combo: dict[int, list[int]] = {}
         for day in days_between(first, end):
             for cid, v in self._days.get(day, {}).items():
-                acc = per_combo.get(cid)
-                if acc is None:
-                    per_combo[cid] = list(v)
-                else:
-                    for i in range(_WIDTH):
-                        acc[i] += v[i]
+                _add_to(per_combo, cid, v)
         total = [0] * _WIDTH
         groups: list[dict[str | None, list[int]]] = [{} for _ in self.dimensions]
         for cid, v in per_combo.items():
             for i in range(_WIDTH):
                 total[i] += v[i]
             for group, value in zip(groups, self._combos[cid], strict=True):
-                acc = group.get(value)
-                if acc is None:
-                    group[value] = list(v)
-                else:
-                    for i in range(_WIDTH):
-                        acc[i] += v[i]
+                _add_to(group, value, v)
         by = {
             dim: tuple(
                 (value, Usage.of(v))

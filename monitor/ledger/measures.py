@@ -130,22 +130,22 @@ if Sums._fields != ROLLUP_COLUMNS:  # pragma: no cover - caught by any import
     raise RuntimeError(f"Sums fields {Sums._fields} differ from the rolled-up {ROLLUP_COLUMNS}")
 
 
+_OF_EVENTS: Final[dict[Derive, str]] = {
+    "count": "COUNT(*)",
+    "sum": "SUM({name})",
+    "cost": f"COALESCE(SUM({COST}), 0)",
+    "unpriced": f"SUM(CASE WHEN {COST} IS NULL THEN {CALLS} ELSE 0 END)",
+    "reported_count": f"COUNT({REPORTED})",
+    "reported": f"COALESCE(SUM({REPORTED}), 0)",
+    "reported_priced": f"COALESCE(SUM(CASE WHEN {REPORTED} IS NOT NULL THEN {PRICED} END), 0)",
+    "reported_unpriced": f"COUNT(CASE WHEN {REPORTED} IS NOT NULL AND {PRICED} IS NULL THEN 1 END)",
+}
+"""Each kind of measure aggregated over `events` rows (`{name}`: the measure's column)."""
+
+
 def _of_events(m: Measure) -> str:
-    if m.derive == "count":
-        return "COUNT(*)"
-    if m.derive == "sum":
-        return f"SUM({m.name})"
-    if m.derive == "cost":
-        return f"COALESCE(SUM({COST}), 0)"
-    if m.derive == "unpriced":
-        return f"SUM(CASE WHEN {COST} IS NULL THEN {CALLS} ELSE 0 END)"
-    if m.derive == "reported_count":
-        return f"COUNT({REPORTED})"
-    if m.derive == "reported":
-        return f"COALESCE(SUM({REPORTED}), 0)"
-    if m.derive == "reported_priced":
-        return f"COALESCE(SUM(CASE WHEN {REPORTED} IS NOT NULL THEN {PRICED} END), 0)"
-    return f"COUNT(CASE WHEN {REPORTED} IS NOT NULL AND {PRICED} IS NULL THEN 1 END)"
+    """The SQL of `m` over `events` rows (a new kind of measure: its line in `_OF_EVENTS`)."""
+    return _OF_EVENTS[m.derive].format(name=m.name)
 
 
 def sums_of_events(prefix: str = "") -> str:

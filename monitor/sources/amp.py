@@ -34,22 +34,14 @@ from pathlib import PurePath
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    BadValue,
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    collect,
-)
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
 from monitor.sources.common import (
     TokenCounts,
     call_time,
     count,
+    json_object,
     model_name,
     record_event,
-    shown,
 )
 from monitor.sources.docs import document_records, load_document, member, split_tokens, text
 from monitor.sources.locations import amp_paths as default_paths
@@ -121,9 +113,7 @@ def _ledger_event(
     entry_id = text(entry.get("id"))
     if not entry_id:
         raise BadValue("ledger entry without an id (its key is built from it)")
-    tokens = entry.get("tokens")
-    if not isinstance(tokens, dict | None):
-        raise BadValue(f"tokens: {shown(tokens)} is not an object")
+    tokens = json_object(entry.get("tokens"), "tokens")
     message = usages.get(_message_id(entry.get("toMessageId")), {})
     counts = _counts(tokens or {}, ("input", "output", "total"), message, None, "tokens.")
     if counts is None:
@@ -161,8 +151,9 @@ def _ledger(doc: Any) -> list[Any] | None:
     return entries if isinstance(entries, list) and entries else None
 
 
-def _usages(messages: list[Any] | ParseError | None) -> dict[Any, dict[str, Any]]:
-    """Each assistant message's usage by its messageId: the ledger's cache counts."""
+def _usages(messages: object) -> dict[Any, dict[str, Any]]:
+    """Each assistant message's usage by its messageId: the ledger's cache counts (none
+    when the thread has no list of messages: `member`'s None or ParseError)."""
     found = messages if isinstance(messages, list) else []
     by_id = {}
     for message in found:

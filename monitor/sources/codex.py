@@ -107,11 +107,13 @@ from monitor.sources.base import (
 from monitor.sources.common import (
     call_time,
     count,
+    fallback_model,
     json_lines,
     model_name,
     parse_ts,
     record_event,
     shown,
+    struct_lines,
 )
 from monitor.sources.locations import codex_paths as default_paths
 
@@ -124,6 +126,8 @@ _COUNTERS: Final = (
     "cache_write_input_tokens",
 )
 """A usage object's counts, in the order state and keys keep them."""
+_INPUT, _CACHED, _OUTPUT, _REASONING, _CACHE_WRITE = range(len(_COUNTERS))
+"""Their positions in a usage list."""
 
 REPLAY_GAP: Final = 1.0
 """Seconds. Codex writes a child's copied history in one burst at the fork; the child's own
@@ -158,15 +162,8 @@ class _Entry(msgspec.Struct):
     ordinal: Any = None
 
 
-_DECODER = msgspec.json.Decoder(_Entry)
-
-
-def _entry(line: bytes) -> _Entry | None:
-    """The rollout envelope; None for JSON of another shape (nothing we count)."""
-    try:
-        return _DECODER.decode(line)
-    except msgspec.ValidationError:
-        return None
+_entry = struct_lines(_Entry)
+"""The rollout envelope of a line; None for JSON of another shape (nothing we count)."""
 
 
 def _counters(usage: Any) -> list[int] | None:
@@ -484,22 +481,18 @@ def _event(
         tags["session"] = session
     if state.get("cwd"):
         tags["project"] = state["cwd"]
-    if not model:
-        model = FALLBACK_MODEL
-        tags["model_fallback"] = "true"
-    input_tokens, cached, output, reasoning, cache_write = usage
     return record_event(
         ctx,
         offset,
         when,
-        model,
+        fallback_model(model, FALLBACK_MODEL, tags),
         key=key,
         provider=provider or "openai",
-        input_tokens=input_tokens,
-        output_tokens=output,
-        cache_read_tokens=cached,
-        cache_write_tokens=cache_write,
-        reasoning_tokens=reasoning,
+        input_tokens=usage[_INPUT],
+        output_tokens=usage[_OUTPUT],
+        cache_read_tokens=usage[_CACHED],
+        cache_write_tokens=usage[_CACHE_WRITE],
+        reasoning_tokens=usage[_REASONING],
         tags=tags,
     )
 

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, Final, TypedDict, TypeVar, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast
 
 from monitor.events import (
     FLAG_TS_FROM_MTIME,
@@ -26,9 +27,23 @@ from monitor.events import (
     decimal_from_json,
     utc,
 )
-from monitor.sources.base import BadValue, ParseContext, ParseError, line_key, origin
+from monitor.sources.base import (
+    BadValue,
+    Outcome,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    collect,
+    line_key,
+    origin,
+)
+
+if TYPE_CHECKING:
+    import msgspec
 
 T = TypeVar("T")
+S = TypeVar("S", bound="msgspec.Struct")
 
 
 class TokenCounts(TypedDict):
@@ -367,6 +382,26 @@ def model_name(value: Any, name: str = "model") -> str | None:
     raise BadValue(f"{name}: {shown(value)} is not a model name")
 
 
+def fallback_model(model: str | None, fallback: str, tags: dict[str, str]) -> str:
+    """The model a call is counted under: `model`, else the format's `fallback`, with the
+    tag `model_fallback=true` added to `tags` (the model, and so the price, is a guess)."""
+    if model:
+        return model
+    tags["model_fallback"] = "true"
+    return fallback
+
+
+def json_object(value: Any, name: str) -> dict[str, Any] | None:
+    """An object a record holds (its usage, its tokens); None when missing (null).
+
+    Anything else (a number, a string, a list) raises BadValue naming `name`: the record
+    is bad, not one without usage.
+    """
+    if value is None or isinstance(value, dict):
+        return value
+    raise BadValue(f"{name}: {shown(value)} is not an object")
+
+
 def token_counts(values: Mapping[str, Any], *, strings: bool = False) -> TokenCounts:
     """The six counts of a record that spells them by UsageEvent's own names (`count`:
     missing is 0, a bad one raises BadValue naming the field)."""
@@ -467,6 +502,38 @@ def json_lines(
         except ValueError as exc:
             value = _rejected(start, line, decode, exc)
         yield start, value
+
+
+def struct_lines(kind: type[S]) -> Callable[[bytes], S | None]:
+    """A `decode` for `json_lines` into the msgspec Struct `kind`, which declares only the
+    fields a format reads (msgspec skips the rest unbuilt); None for JSON of another shape
+    (not an object, a declared field of the wrong type): nothing the format counts."""
+    import msgspec  # here: `status` and `report` use this module without loading msgspec
+
+    decode = msgspec.json.Decoder(kind).decode
+    other_shape = msgspec.ValidationError
+
+    def line(data: bytes) -> S | None:
+        try:
+            return decode(data)
+        except other_shape:
+            return None
+
+    return line
+
+
+def parse_lines(
+    ctx: ParseContext,
+    state: State,
+    data: bytes,
+    decode: Callable[[bytes], T],
+    build: Callable[[ParseContext, State, int, T], Outcome],
+) -> ParseResult:
+    """The result of the JSON lines in `data` (`json_lines`, `collect`) of a format whose
+    lines carry state on to the next ones (a session id, the current model):
+    `build(ctx, state, offset, record)` moves a copy of `state`, the result's."""
+    state = dict(state)
+    return collect(state, json_lines(data, ctx.base_offset, decode), partial(build, ctx, state))
 
 
 def _without_terminator(line: bytes) -> bytes:

@@ -36,21 +36,14 @@ from typing import Any
 import msgspec
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    BadValue,
-    Format,
-    ParseContext,
-    ParseResult,
-    State,
-    collect,
-    line_key,
-)
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, line_key
 from monitor.sources.common import (
     call_time,
     count,
     infer_provider,
-    json_lines,
+    json_object,
     model_name,
+    parse_lines,
     record_event,
     shown,
 )
@@ -72,12 +65,7 @@ def _decode(line: bytes) -> Any:
 
 def _object(record: dict[str, Any], name: str, where: str = "") -> dict[str, Any]:
     """`record[name]`: an object, or {} when missing; anything else is a bad value."""
-    value = record.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadValue(f"{where}{name}: {shown(value)} is not an object")
-    return value
+    return json_object(record.get(name), where + name) or {}
 
 
 def _model_event(
@@ -97,16 +85,14 @@ def _model_event(
     calls = count(_object(row, "requests", where).get("count"), f"{where}requests.count")
     if not (fresh or output or read or write or reasoning or calls):
         return None
-    provider = infer_provider(name)
-    if provider == "google" or reasoning > output:
+    if infer_provider(name) == "google" or reasoning > output:
         output = count(output + reasoning, f"{where}usage.outputTokens + reasoningTokens")
-    return record_event(
+    return record_event(  # the provider is what the model implies (`record_event`'s default)
         ctx,
         offset,
         when,
         name,
         key=f"{key}:{name}",
-        provider=provider,
         input_tokens=fresh,
         output_tokens=output,
         cache_read_tokens=read,
@@ -146,9 +132,7 @@ def _line_events(
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the `session.shutdown` lines in `data`; `state` carries session and cwd."""
-    state = dict(state)
-    lines = json_lines(data, ctx.base_offset, _decode)
-    return collect(state, lines, partial(_line_events, ctx, state))
+    return parse_lines(ctx, state, data, _decode, _line_events)
 
 
 FORMAT = Format(name="copilot-cli", kind="lines", parse=parse, default_paths=default_paths)

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePath
 from typing import Any, TypedDict, TypeVar
 
-from monitor.sources.base import IncompleteDocument, ParseContext, ParseError
+from monitor.sources.base import (
+    IncompleteDocument,
+    Outcome,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    State,
+    guarded,
+)
 from monitor.sources.common import count, json_lines
 
 _Kind = TypeVar("_Kind", list[Any], dict[str, Any])
@@ -41,6 +49,21 @@ def load_document(data: bytes) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise IncompleteDocument(str(exc)) from None
+
+
+def object_document(
+    state: State, data: bytes, what: str, build: Callable[[dict[str, Any]], Outcome]
+) -> ParseResult:
+    """The result of a whole-file document that is one record, a JSON object (`what` names
+    it: "an OpenCode message"): what `build(doc)` gives, a bad value in it the record's
+    ParseError (offset 0), as is a document that is no object."""
+    doc = load_document(data)
+    result = ParseResult(state=state)
+    if not isinstance(doc, dict):
+        result.errors.append(ParseError(0, f"expected a JSON object ({what})"))
+    else:
+        result.add(guarded(0, build, doc))
+    return result
 
 
 def member(doc: Any, name: str, kind: type[_Kind], not_an_object: str) -> _Kind | ParseError | None:
@@ -133,6 +156,12 @@ def first_item(mapping: Mapping[str, Any], *names: str) -> tuple[str, Any]:
         if value is not None:
             return name, value
     return names[0], None
+
+
+def text_tags(record: Mapping[str, Any], fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Tags from a record's text fields, (tag, field) pairs in order; a field without text
+    (`text`: missing, blank) gives no tag."""
+    return {tag: value for tag, field in fields if (value := text(record.get(field)))}
 
 
 def text(value: Any) -> str | None:

@@ -41,20 +41,20 @@ no string, and a time out of range.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, Final
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    BadValue,
-    Format,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    guarded,
+from monitor.sources.base import Format, ParseContext, ParseResult, State
+from monitor.sources.common import (
+    call_time,
+    count,
+    fallback_model,
+    json_object,
+    model_name,
+    record_event,
 )
-from monitor.sources.common import call_time, count, model_name, record_event, shown
-from monitor.sources.docs import load_document, text
+from monitor.sources.docs import object_document, text, text_tags
 from monitor.sources.locations import droid_paths as default_paths
 
 FALLBACK_MODEL: Final = "unknown"
@@ -85,10 +85,8 @@ def _model(value: Any) -> str | None:
     return bare.lower() or None
 
 
-def _totals(usage: Any) -> list[int]:
+def _totals(usage: dict[str, Any]) -> list[int]:
     """The running totals a `tokenUsage` reports, in `_COUNTERS` order."""
-    if not isinstance(usage, dict):
-        raise BadValue(f"tokenUsage: {shown(usage)} is not an object")
     totals = [count(usage.get(name), f"tokenUsage.{name}") for name in _COUNTERS]
     if not any(totals):
         totals[0] = count(usage.get("totalTokens"), "tokenUsage.totalTokens")
@@ -97,18 +95,16 @@ def _totals(usage: Any) -> list[int]:
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """The growth of the session's totals since the state's; the new totals in state."""
-    doc = load_document(data)
-    result = ParseResult(state=dict(state))
-    if not isinstance(doc, dict):
-        result.errors.append(ParseError(0, "expected a JSON object (Droid session settings)"))
-    elif doc.get("tokenUsage") is not None:
-        result.add(guarded(0, _growth, ctx, result.state, doc))
-    return result
+    state = dict(state)
+    return object_document(state, data, "Droid session settings", partial(_growth, ctx, state))
 
 
 def _growth(ctx: ParseContext, state: State, doc: dict[str, Any]) -> UsageEvent | None:
     """The event of the totals' growth; moves `state` only once the document proved good."""
-    totals = _totals(doc["tokenUsage"])
+    usage = json_object(doc.get("tokenUsage"), "tokenUsage")
+    if usage is None:
+        return None
+    totals = _totals(usage)
     count(totals[0] + totals[2] + totals[3], "tokenUsage input with cache")
     count(totals[1] + totals[4], "tokenUsage output with thinking")
     model = _model(doc.get("model"))
@@ -129,18 +125,12 @@ def _growth(ctx: ParseContext, state: State, doc: dict[str, Any]) -> UsageEvent 
     if not any(delta):
         return None
     fresh, output, cache_write, cache_read, thinking = delta
-    tags = {"session": session}
-    api_provider = text(doc.get("apiProviderLock"))
-    if api_provider:
-        tags["api_provider"] = api_provider
-    if not model:
-        model = FALLBACK_MODEL
-        tags["model_fallback"] = "true"
+    tags = {"session": session, **text_tags(doc, (("api_provider", "apiProviderLock"),))}
     return record_event(
         ctx,
         0,
         when,
-        model,
+        fallback_model(model, FALLBACK_MODEL, tags),
         key=key,
         provider=text(doc.get("providerLock")),
         input_tokens=fresh + cache_write + cache_read,

@@ -48,12 +48,13 @@ from monitor.sources.common import (
     TokenCounts,
     call_time,
     count,
-    json_lines,
+    json_object,
     model_name,
+    parse_lines,
     record_event,
-    shown,
 )
 from monitor.sources.docs import ancestor, document_records, load_document, member, text
+from monitor.sources.locations import gemini_cli_json_paths as json_paths
 from monitor.sources.locations import gemini_cli_paths as default_paths
 
 TOKEN_NAMES: Final = ("input", "output", "cached", "thoughts", "tool", "total")
@@ -100,6 +101,18 @@ def google_counts(
     )
 
 
+def google_usage(
+    record: Mapping[str, Any], name: str, names: tuple[str, ...], *, thoughts_apart: bool
+) -> TokenCounts | None:
+    """`google_counts` of the usageMetadata `record[name]`; None when it counts no tokens
+    or is null (Gemini CLI: its usage is not known yet, a later copy will carry it). One
+    that is no object raises BadValue."""
+    usage = json_object(record.get(name), name)
+    if usage is None:
+        return None
+    return google_counts(usage, names, thoughts_apart=thoughts_apart, where=f"{name}.")
+
+
 def largest_copies(events: Iterable[UsageEvent]) -> list[UsageEvent]:
     """One event per key: the copy with the most tokens (the first among equals), in the
     order the keys first appear — what the ledger keeps of a record written again."""
@@ -129,12 +142,7 @@ def _message_event(
     own = model_name(message.get("model"))
     if own:
         state["model"] = own
-    tokens = message.get("tokens")
-    if tokens is None:
-        return None  # its usage is not known yet: a later copy will carry it
-    if not isinstance(tokens, dict):
-        raise BadValue(f"tokens: {shown(tokens)} is not an object")
-    counts = google_counts(tokens, TOKEN_NAMES, thoughts_apart=True, where="tokens.")
+    counts = google_usage(message, "tokens", TOKEN_NAMES, thoughts_apart=True)
     if counts is None:
         return None
     msg_id = text(message.get("id"))
@@ -179,9 +187,7 @@ def _decode(line: bytes) -> Any:
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the gemini messages with tokens in `data` (one per message id)."""
-    state = dict(state)
-    lines = json_lines(data, ctx.base_offset, _decode)
-    result = collect(state, lines, partial(_line_event, ctx, state))
+    result = parse_lines(ctx, state, data, _decode, _line_event)
     result.events = largest_copies(result.events)
     return result
 
@@ -196,11 +202,6 @@ def parse_json(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     result = collect(state, records, partial(_message_event, ctx, scratch))
     result.events = largest_copies(result.events)
     return result
-
-
-def json_paths() -> list[str]:
-    """Where the pre-JSONL session documents lie: beside today's recordings."""
-    return [glob.replace("**/*.jsonl", "session-*.json") for glob in default_paths()]
 
 
 FORMAT = Format(name="gemini-cli", kind="lines", parse=parse, default_paths=default_paths)

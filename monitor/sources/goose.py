@@ -26,15 +26,14 @@ Rules (ccusage's Goose loader is the reference reader):
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from functools import partial
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import BadValue, ParseContext, ParseResult, State, collect
+from monitor.sources.base import BadValue, ParseContext
 from monitor.sources.common import call_time, cost, count, model_name, parse_ts, record_event
-from monitor.sources.docs import default_model, text
+from monitor.sources.docs import default_model, text, text_tags
 from monitor.sources.locations import goose_paths
-from monitor.sources.sqlite_db import DatabaseFormat, Query, decode, json_column
+from monitor.sources.sqlite_db import Query, json_column, row_format
 
 SESSIONS = Query(
     "sessions",
@@ -93,10 +92,7 @@ def _event(ctx: ParseContext, rowid: int, row: dict[str, Any]) -> UsageEvent | N
     model = None
     if isinstance(config, dict):
         model = model_name(config.get("model_name"), "model_config_json.model_name")
-    tags = {"session": session}
-    project = text(row.get("working_dir"))
-    if project:
-        tags["project"] = project
+    tags = {"session": session, **text_tags(row, (("project", "working_dir"),))}
     kind = text(row.get("session_type"))
     if kind and kind != "user":
         tags["session_type"] = kind
@@ -117,18 +113,5 @@ def _event(ctx: ParseContext, rowid: int, row: dict[str, Any]) -> UsageEvent | N
     )
 
 
-def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    """One event per session row of a database read."""
-    rows = decode(data)
-    if rows is None:
-        return ParseResult(state=state)  # not a database read: nothing of Goose's
-    return collect(state, rows.table(SESSIONS.name).records(), partial(_event, ctx))
-
-
-FORMAT = DatabaseFormat(
-    name="goose",
-    kind="document",
-    parse=parse,
-    default_paths=goose_paths,
-    queries=(SESSIONS,),
-)
+FORMAT = row_format("goose", SESSIONS, _event, goose_paths)
+parse = FORMAT.parse

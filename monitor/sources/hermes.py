@@ -27,15 +27,14 @@ Rules (ccusage's Hermes loader is the reference reader):
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Final
 
 from monitor.events import UsageEvent
-from monitor.sources.base import BadValue, ParseContext, ParseResult, State, collect
+from monitor.sources.base import BadValue, ParseContext
 from monitor.sources.common import call_time, cost, count, model_name, record_event
-from monitor.sources.docs import default_model, text
+from monitor.sources.docs import default_model, text, text_tags
 from monitor.sources.locations import hermes_paths
-from monitor.sources.sqlite_db import DatabaseFormat, Query, decode
+from monitor.sources.sqlite_db import Query, row_format
 
 SESSIONS = Query(
     "sessions",
@@ -59,6 +58,8 @@ SESSIONS = Query(
 )
 
 
+_TAGS: Final = (("platform", "source"), ("project", "cwd"))
+"""Tags from the session's columns: (tag, column)."""
 _BILLING_PROVIDERS: Final = {"openai-codex": "openai", "openai_codex": "openai"}
 """Hermes's billing routes that are a provider's subscription, by the provider."""
 _NO_PROVIDER: Final = frozenset({"auto", "custom"})
@@ -86,13 +87,7 @@ def _event(ctx: ParseContext, rowid: int, row: dict[str, Any]) -> UsageEvent | N
     if not (fresh or out or read or write or reasoning or actual or estimated):
         return None
     model = model_name(row.get("model"))
-    tags = {"session": session}
-    platform = text(row.get("source"))
-    if platform:
-        tags["platform"] = platform
-    project = text(row.get("cwd"))
-    if project:
-        tags["project"] = project
+    tags = {"session": session, **text_tags(row, _TAGS)}
     return record_event(
         ctx,
         rowid,
@@ -111,18 +106,5 @@ def _event(ctx: ParseContext, rowid: int, row: dict[str, Any]) -> UsageEvent | N
     )
 
 
-def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    """One event per session row of a database read."""
-    rows = decode(data)
-    if rows is None:
-        return ParseResult(state=state)  # not a database read: nothing of Hermes's
-    return collect(state, rows.table(SESSIONS.name).records(), partial(_event, ctx))
-
-
-FORMAT = DatabaseFormat(
-    name="hermes",
-    kind="document",
-    parse=parse,
-    default_paths=hermes_paths,
-    queries=(SESSIONS,),
-)
+FORMAT = row_format("hermes", SESSIONS, _event, hermes_paths)
+parse = FORMAT.parse

@@ -78,6 +78,7 @@ from monitor.sources.docs import (
     member,
     split_tokens,
     text,
+    text_tags,
 )
 
 OPERATION = "describe_image"
@@ -251,10 +252,8 @@ def _description_event(
     model = model_name(entry.get("model")) or default_model(ctx)
     cost_name, cost_value = first_item(entry, "cost", "estimated_cost", "cost_usd")
     ident = text(entry.get("id"))
-    tags = {"workspace": workspace, "image": image}
-    style = text(entry.get("prompt_style"))
-    if style:
-        tags["prompt_style"] = style
+    style = text_tags(entry, (("prompt_style", "prompt_style"),))
+    tags = {"workspace": workspace, "image": image, **style}
     return record_event(
         ctx,
         index,

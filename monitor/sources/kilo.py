@@ -9,21 +9,8 @@ channels write `kilo-<channel>.db`; `$KILO_DB` names another database.
 
 from __future__ import annotations
 
-from monitor.sources.base import ParseContext, ParseResult, State
 from monitor.sources.locations import kilo_paths
-from monitor.sources.opencode import MESSAGES, STEPS, parse_for
-from monitor.sources.sqlite_db import DatabaseFormat
+from monitor.sources.opencode import format_for
 
-
-def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    return parse_for("kilo", ctx, state, data)
-
-
-FORMAT = DatabaseFormat(
-    name="kilo",
-    kind="document",
-    parse=parse,
-    default_paths=kilo_paths,
-    queries=(MESSAGES, STEPS),
-    documents=True,
-)
+FORMAT = format_for("kilo", kilo_paths)
+parse = FORMAT.parse

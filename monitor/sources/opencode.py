@@ -35,20 +35,13 @@ Rules:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from functools import partial
 from pathlib import PurePath
 from typing import Any
 
 from monitor.events import UsageEvent
-from monitor.sources.base import (
-    BadValue,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    State,
-    collect,
-    guarded,
-)
+from monitor.sources.base import BadValue, ParseContext, ParseResult, State, collect
 from monitor.sources.common import (
     TokenCounts,
     call_time,
@@ -58,7 +51,7 @@ from monitor.sources.common import (
     record_event,
     shown,
 )
-from monitor.sources.docs import ancestor, default_model, load_document, text
+from monitor.sources.docs import ancestor, default_model, object_document, text
 from monitor.sources.locations import opencode_paths
 from monitor.sources.sqlite_db import DatabaseFormat, Query, Table, decode, json_column
 
@@ -214,37 +207,35 @@ def _row_event(
     return _event(ctx, prefix, rowid, msg, message_id, session, mine, row.get("time_created"))
 
 
-def _file(prefix: str, ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    """One message file of the older storage: `storage/message/<session>/<message>.json`."""
-    doc = load_document(data)
-    result = ParseResult(state=state)
-    if not isinstance(doc, dict):
-        result.errors.append(ParseError(0, "expected a JSON object (an OpenCode message)"))
-        return result
+def _file_event(ctx: ParseContext, prefix: str, doc: dict[str, Any]) -> UsageEvent | None:
+    """The message of a file of the older storage: `storage/message/<session>/<message>.json`."""
     message_id = text(doc.get("id")) or PurePath(ctx.path).stem
     session = text(doc.get("sessionID")) or ancestor(ctx.path, 1)
-    result.add(guarded(0, _event, ctx, prefix, 0, doc, message_id, session, None, None))
-    return result
+    return _event(ctx, prefix, 0, doc, message_id, session, None, None)
 
 
 def parse_for(prefix: str, ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """The events of a database read (`sqlite_db.Rows`) or of one message file."""
     rows = decode(data)
     if rows is None:
-        return _file(prefix, ctx, state, data)
+        build = partial(_file_event, ctx, prefix)
+        return object_document(state, data, "an OpenCode message", build)
     build = partial(_row_event, ctx, prefix, _steps(rows.table(STEPS.name)))
     return collect(state, rows.table(MESSAGES.name).records(), build)
 
 
-def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
-    return parse_for("opencode", ctx, state, data)
+def format_for(prefix: str, default_paths: Callable[[], list[str]]) -> DatabaseFormat:
+    """The format of OpenCode, or of a fork that keeps its schema (Kilo), named `prefix`
+    as its keys are (`<prefix>:<message id>`)."""
+    return DatabaseFormat(
+        name=prefix,
+        kind="document",
+        parse=partial(parse_for, prefix),
+        default_paths=default_paths,
+        queries=(MESSAGES, STEPS),
+        documents=True,
+    )
 
 
-FORMAT = DatabaseFormat(
-    name="opencode",
-    kind="document",
-    parse=parse,
-    default_paths=opencode_paths,
-    queries=(MESSAGES, STEPS),
-    documents=True,
-)
+FORMAT = format_for("opencode", opencode_paths)
+parse = FORMAT.parse

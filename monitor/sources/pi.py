@@ -60,15 +60,17 @@ from typing import Any, Final
 import msgspec
 
 from monitor.events import UsageEvent
-from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
+from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State
 from monitor.sources.common import (
     call_time,
     cost,
     count,
-    json_lines,
+    fallback_model,
+    json_object,
     model_name,
+    parse_lines,
     record_event,
-    shown,
+    struct_lines,
 )
 from monitor.sources.docs import text
 from monitor.sources.locations import pi_paths as default_paths
@@ -78,22 +80,21 @@ _SNAPSHOT: Final = "model-snapshot"
 _COUNTS: Final = ("input", "output", "cacheRead", "cacheWrite")
 
 
-class _Message(msgspec.Struct):
-    role: Any = None
+class _Model(msgspec.Struct):
+    """A model an entry names: a reply's own, a model_change's, a model-snapshot's `data`."""
+
     provider: Any = None
-    model: Any = None
     modelId: Any = None
+    model: Any = None
+
+
+class _Message(_Model):
+    role: Any = None
     usage: Any = None
     timestamp: Any = None
 
 
-class _ModelData(msgspec.Struct):
-    provider: Any = None
-    modelId: Any = None
-    model: Any = None
-
-
-class _Entry(msgspec.Struct):
+class _Entry(_Model):
     """The fields read of any entry; the rest (content, tool results) stays unbuilt."""
 
     type: Any = None
@@ -102,21 +103,11 @@ class _Entry(msgspec.Struct):
     cwd: Any = None
     message: _Message | None = None
     customType: Any = None
-    provider: Any = None
-    modelId: Any = None
-    model: Any = None
-    data: _ModelData | None = None
+    data: _Model | None = None
 
 
-_DECODER = msgspec.json.Decoder(_Entry)
-
-
-def _entry(line: bytes) -> _Entry | None:
-    """The entry of a line; None for JSON of another shape (nothing we count)."""
-    try:
-        return _DECODER.decode(line)
-    except msgspec.ValidationError:
-        return None
+_entry = struct_lines(_Entry)
+"""The entry of a line; None for JSON of another shape (nothing we count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +121,15 @@ class Family:
 
 def parse_sessions(family: Family, ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the assistant replies in `data`; `state` carries header and model."""
-    state = dict(state)
-    build = partial(_entry_event, family, ctx, state, family.path_tags(ctx.path))
-    return collect(state, json_lines(data, ctx.base_offset, _entry), build)
+    build = partial(_entry_event, family, family.path_tags(ctx.path))
+    return parse_lines(ctx, state, data, _entry, build)
 
 
 def _entry_event(
     family: Family,
+    path_tags: dict[str, str],
     ctx: ParseContext,
     state: State,
-    path_tags: dict[str, str],
     offset: int,
     entry: _Entry | None,
 ) -> UsageEvent | None:
@@ -156,18 +146,16 @@ def _entry_event(
         _set_model(state, entry.modelId if entry.modelId is not None else entry.model, entry)
         return None
     if kind == "custom" and entry.customType == _SNAPSHOT:
-        found = entry.data or _ModelData()
+        found = entry.data or _Model()
         _set_model(state, found.modelId if found.modelId is not None else found.model, found)
         return None
     message = entry.message
     if kind not in (None, "message") or message is None or message.role != "assistant":
         return None
-    if message.usage is None:
-        return None
     return _reply_event(family, ctx, state, path_tags, offset, entry, message)
 
 
-def _set_model(state: State, value: Any, source: _Entry | _ModelData) -> None:
+def _set_model(state: State, value: Any, source: _Model) -> None:
     """Take the model an entry names. A bad one (BadValue) makes the entry a bad record
     and leaves the replies after it to the fallback model (flagged), not a stale one."""
     try:
@@ -190,15 +178,15 @@ def _reply_event(
     entry: _Entry,
     message: _Message,
 ) -> UsageEvent | None:
-    usage = message.usage
-    if not isinstance(usage, dict):
-        raise BadValue(f"message.usage: {shown(usage)} is not an object")
+    usage = json_object(message.usage, "message.usage")
+    if usage is None:
+        return None
     fresh, output, read, write = (count(usage.get(name), f"usage.{name}") for name in _COUNTS)
     total = count(usage.get("totalTokens"), "usage.totalTokens")
     if not (fresh or output or read or write):
         fresh = total  # only a total: its split is unknown, counted as input
-    input_tokens = count(fresh + read + write, "usage.input with cacheRead and cacheWrite")
-    if not (input_tokens or output):
+    count(fresh + read + write, "usage.input with cacheRead and cacheWrite")  # our input's bound
+    if not (fresh or output or read or write):
         return None
     reported = _reported_cost(usage)
     if message.modelId is not None:  # some OpenClaw versions (ccusage reads it first)
@@ -219,10 +207,7 @@ def _reply_event(
     for tag in ("session", "project"):
         if state.get(tag):
             tags[tag] = state[tag]
-    model = own_model or state.get("model")
-    if not model:
-        model = FALLBACK_MODEL
-        tags["model_fallback"] = "true"
+    model = fallback_model(own_model or state.get("model"), FALLBACK_MODEL, tags)
     return record_event(
         ctx,
         offset,
@@ -230,7 +215,7 @@ def _reply_event(
         model,
         provider=text(message.provider) or state.get("provider"),
         key=key,
-        input_tokens=input_tokens,
+        input_tokens=fresh + read + write,
         output_tokens=output,
         cache_read_tokens=read,
         cache_write_tokens=write,

@@ -38,9 +38,9 @@ import msgspec
 
 from monitor.events import UsageEvent
 from monitor.sources.base import BadValue, Format, ParseContext, ParseResult, State, collect
-from monitor.sources.common import call_time, json_lines, model_name, record_event, shown
-from monitor.sources.docs import text
-from monitor.sources.gemini_cli import google_counts
+from monitor.sources.common import call_time, json_lines, model_name, record_event
+from monitor.sources.docs import text, text_tags
+from monitor.sources.gemini_cli import google_usage
 from monitor.sources.locations import qwen_code_paths as default_paths
 
 TOKEN_NAMES: Final = (
@@ -67,19 +67,14 @@ def _event(ctx: ParseContext, offset: int, record: Any) -> UsageEvent | None:
     """The event of an assistant record with usage; None for any other record."""
     if not isinstance(record, dict) or record.get("type") != "assistant":
         return None
-    usage = record.get("usageMetadata")
-    if usage is None:
-        return None
-    if not isinstance(usage, dict):
-        raise BadValue(f"usageMetadata: {shown(usage)} is not an object")
-    counts = google_counts(usage, TOKEN_NAMES, thoughts_apart=False, where="usageMetadata.")
+    counts = google_usage(record, "usageMetadata", TOKEN_NAMES, thoughts_apart=False)
     if counts is None:
         return None
     model = model_name(record.get("model"))
     if model is None:
         raise BadValue("assistant record with usage but no model")
     uuid = text(record.get("uuid"))
-    tags = {tag: value for tag, field in _TAGS if (value := text(record.get(field)))}
+    tags = text_tags(record, _TAGS)
     return record_event(
         ctx,
         offset,

@@ -126,6 +126,15 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _key(obj: dict[str, Any]) -> str | None:
+    """`spool:<id>` for a record with an `id` of its own (a string or an int), so a retried
+    write counts once; None without one (the line's place keys it)."""
+    record_id = obj.get("id")
+    if isinstance(record_id, str | int) and not isinstance(record_id, bool) and str(record_id):
+        return f"spool:{record_id}"
+    return None
+
+
 def _event(ctx: ParseContext, offset: int, obj: Any) -> UsageEvent | ParseError:
     """The event one spool record stands for, or why it cannot be read."""
     if not isinstance(obj, dict):
@@ -135,18 +144,16 @@ def _event(ctx: ParseContext, offset: int, obj: Any) -> UsageEvent | ParseError:
         return ParseError(offset, "spool record without model")
     when = call_time(obj.get("ts"), ctx, "ts")
     reported = cost(obj.get("cost"), "cost")
+    calls = obj.get("calls")
     raw_tags = obj.get("tags")
     if raw_tags is not None and not isinstance(raw_tags, dict):
         return ParseError(offset, "tags is not a JSON object")
-    record_id = obj.get("id")
-    own_id = isinstance(record_id, str | int) and not isinstance(record_id, bool) and str(record_id)
-    calls = obj.get("calls")
     return record_event(
         ctx,
         offset,
         when,
         model,
-        key=f"spool:{record_id}" if own_id else None,
+        key=_key(obj),
         source=_string(obj.get("source")),
         provider=_string(obj.get("provider")),
         operation=_string(obj.get("operation")),

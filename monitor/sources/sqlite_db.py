@@ -20,13 +20,22 @@ harmless, by their keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import msgspec
 
-from monitor.sources.base import BadValue, Format
+from monitor.sources.base import (
+    BadValue,
+    Format,
+    Outcome,
+    ParseContext,
+    ParseResult,
+    State,
+    collect,
+)
 from monitor.sources.common import shown
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -124,6 +133,27 @@ def decode(data: bytes) -> Rows | None:
         for name, t in (doc.get("tables") or {}).items()
     }
     return Rows(tables, bool(doc.get("full")))
+
+
+def row_format(
+    name: str,
+    query: Query,
+    event: Callable[[ParseContext, int, dict[str, Any]], Outcome],
+    default_paths: Callable[[], list[str]],
+) -> DatabaseFormat:
+    """A format whose tool keeps one record per row of one table (Goose's and Hermes's
+    sessions): `event(ctx, rowid, row)` is a row's outcome."""
+
+    def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
+        """One event per row of a database read."""
+        rows = decode(data)
+        if rows is None:
+            return ParseResult(state=state)  # not a database read: nothing of this tool's
+        return collect(state, rows.table(query.name).records(), partial(event, ctx))
+
+    return DatabaseFormat(
+        name=name, kind="document", parse=parse, default_paths=default_paths, queries=(query,)
+    )
 
 
 def json_column(value: Any, name: str) -> Any:
