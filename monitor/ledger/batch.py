@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from monitor.events import UsageEvent
 from monitor.ledger.rows import EventRow
 from monitor.limits import LimitSnapshot
-from monitor.tail import Cursor
+
+if TYPE_CHECKING:  # `status` opens a ledger without loading the tail (hashing, secrets)
+    from monitor.tail import Cursor
 
 
 class CursorConflict(Exception):

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import UsageEvent, ts_ms
 from monitor.ledger import limits, reads, rows, schema
@@ -30,7 +30,9 @@ from monitor.ledger.batch import Applied, BadRecord, Batch, CursorConflict, Curs
 from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
 from monitor.ledger.rollups import Delta, rebuild
 from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
-from monitor.tail import Cursor
+
+if TYPE_CHECKING:  # loaded by `cursors()`: `status` and `report` never read cursors
+    from monitor.tail import Cursor
 
 _KEY_CHUNK: Final = 500
 _CURSORS_ONE_BY_ONE: Final = 64
@@ -137,6 +139,8 @@ class Ledger:
     # -- cursors ----------------------------------------------------------------
 
     def cursors(self, source: str | None = None) -> list[Cursor]:
+        from monitor.tail import Cursor
+
         sql = f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM cursors"
         args: tuple[Any, ...] = ()
         if source is not None:

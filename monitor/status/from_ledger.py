@@ -31,6 +31,11 @@ def estimated_limits(
 ) -> list[LimitSnapshot]:
     """The estimated 5-hour windows (`monitor.blocks.estimates`) of the configured sources,
     from the last eight days of calls — what the daemon and `status` both show."""
+    # Only a source with a call in the last five hours has an active block: with none,
+    # there is nothing to draw (and `status` need not load the block arithmetic).
+    active = reads.sources_since(db, now - timedelta(minutes=FIVE_HOURS))
+    if not active:
+        return []
     from monitor import blocks
 
     sized = {
@@ -44,10 +49,7 @@ def estimated_limits(
         if s.enabled
     ]
     skip = current_windows(reported, FIVE_HOURS, now)
-    wanted = [s.name for s in sources if blocks.needs_estimate(s, skip)]
-    if wanted:  # only a source with a call in the last five hours has an active block
-        active = reads.sources_since(db, now - blocks.BLOCK)
-        wanted = [name for name in wanted if name in active]
+    wanted = [s.name for s in sources if s.name in active and blocks.needs_estimate(s, skip)]
     rows = reads.block_rows_since(db, now - blocks.LOOKBACK, wanted)
     drawn = {name: blocks.blocks_of_rows(found) for name, found in rows.items()}
     found = blocks.estimates(drawn, sources, skip, now)
