@@ -12,9 +12,13 @@ import gc
 import os
 import subprocess
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.daemon_harness import Workspace
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -61,3 +65,12 @@ def _processes_only_in_e2e(request: pytest.FixtureRequest) -> Iterator[None]:
             real = _REAL[(id(mod), name)]
             if real is not None:
                 setattr(mod, name, real)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace for the real daemon (tests/daemon_harness.py), its processes stopped after."""
+    from tests.daemon_harness import workspace
+
+    with workspace(tmp_path) as w:
+        yield w

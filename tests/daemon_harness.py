@@ -450,3 +450,8 @@ class Subscriber:
 async def run_blocking(fn: Callable[[], T]) -> T:
     """Blocking harness calls (CLI, request_sync) from an async test, off the loop."""
     return await asyncio.to_thread(fn)
+
+
+def studio_source(ws: Workspace) -> Source:
+    """The studio-tokens source over the workspace's `output/**/run_*/tokens.jsonl`."""
+    return Source("studio", "studio-tokens", (f"{ws.root}/output/**/run_*/tokens.jsonl",))

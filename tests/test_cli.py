@@ -162,19 +162,7 @@ def test_report_on_missing_ledger_says_what_to_do(world: Path) -> None:
 @pytest.mark.e2e
 def test_compare_shows_seed_003_savings(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES / "studio", tmp_path / "studio")
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"""
-[monitor]
-timezone = "UTC"
-state_dir = "{tmp_path / "state"}"
-socket = "{tmp_path / "sock"}"
-[[sources]]
-name = "studio"
-format = "studio-tokens"
-paths = ["{tmp_path}/studio/**/run_*/tokens.jsonl"]
-"""
-    )
+    cfg = one_source_config(tmp_path, "studio", "studio-tokens", "studio/**/run_*/tokens.jsonl")
     run("scan", config=cfg)
     result = run(
         "compare", "tag.run=run_tech_baseline", "tag.run=run_tech_20260228_123456",
@@ -211,19 +199,7 @@ def test_a_vendor_prefixed_codex_model_is_priced_and_named_once(tmp_path: Path) 
     sessions.mkdir(parents=True)
     (sessions / "rollout-a.jsonl").write_text(_codex_rollout("a", "openai/gpt-5.5"))
     (sessions / "rollout-b.jsonl").write_text(_codex_rollout("b", "gpt-5.5"))
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"""
-[monitor]
-timezone = "UTC"
-state_dir = "{tmp_path / "state"}"
-socket = "{tmp_path / "sock"}"
-[[sources]]
-name = "codex"
-format = "codex"
-paths = ["{tmp_path}/codex/sessions/**/rollout-*.jsonl"]
-"""
-    )
+    cfg = one_source_config(tmp_path, "codex", "codex", "codex/sessions/**/rollout-*.jsonl")
     assert run("scan", config=cfg).returncode == 0
     result = run("report", "--by", "provider", "--by", "model", "--format", "json", config=cfg)
     assert result.returncode == 0, result.stderr
@@ -254,6 +230,24 @@ def test_status_and_report_do_not_import_heavy_modules(world: Path) -> None:
 
 
 # ---------------------------------------------------------------- budget list after set
+
+
+def one_source_config(tmp_path: Path, name: str, fmt: str, glob: str) -> Path:
+    """A UTC config with one source over `tmp_path/glob`; state and socket inside tmp_path."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[monitor]
+timezone = "UTC"
+state_dir = "{tmp_path / "state"}"
+socket = "{tmp_path / "sock"}"
+[[sources]]
+name = "{name}"
+format = "{fmt}"
+paths = ["{tmp_path}/{glob}"]
+"""
+    )
+    return cfg
 
 
 @pytest.fixture

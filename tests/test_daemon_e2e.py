@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,9 @@ from tests.daemon_harness import (
     ledger_totals,
     run_blocking,
     studio_line,
+    studio_source,
     until,
     wait_for,
-    workspace,
     write_haiku,
 )
 
@@ -55,14 +54,9 @@ INGEST = 10.0
 """Deadline for a write to show up; the goal is ~0.1 s, so this only bounds a failure."""
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    with workspace(tmp_path) as w:
-        yield w
 
 
-def studio(ws: Workspace) -> Source:
-    return Source("studio", "studio-tokens", (f"{ws.root}/output/**/run_*/tokens.jsonl",))
+studio = studio_source
 
 
 def claude(ws: Workspace) -> Source:

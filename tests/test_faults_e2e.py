@@ -13,20 +13,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.daemon_harness import (
-    Source,
     Workspace,
     append,
     clean_env,
     ledger_totals,
     studio_line,
+    studio_source,
     wait_for,
-    workspace,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -35,14 +33,9 @@ BIG = 120_000
 """Lines in the backfill file: enough that the backfill child is still at work when killed."""
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    with workspace(tmp_path) as w:
-        yield w
 
 
-def studio(ws: Workspace) -> Source:
-    return Source("studio", "studio-tokens", (f"{ws.root}/output/**/run_*/tokens.jsonl",))
+studio = studio_source
 
 
 def write_studio(ws: Workspace, lines: int) -> Path:

@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
 
-from tests.daemon_harness import Source, Workspace, append, claude_line, wait_for, workspace
+from tests.daemon_harness import Source, Workspace, append, claude_line, wait_for
 from tests.http_receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    with workspace(tmp_path) as w:
-        yield w
 
 
 def rollout_line(pct5: float, resets5: int) -> bytes:

@@ -33,12 +33,11 @@ from monitor import stop
 from monitor.stop import StopError, identify, stop_daemon
 from monitor.writer_lock import WriterLock
 from tests.daemon_harness import (
-    Source,
     Workspace,
     clean_env,
     ledger_totals,
     studio_line,
-    workspace,
+    studio_source,
 )
 from tests.factories import wait_for
 
@@ -49,14 +48,9 @@ again at the end, so there is a long stretch with one batch committed and one in
 works — where `stop` must cut cleanly."""
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    with workspace(tmp_path) as w:
-        yield w
 
 
-def studio(ws: Workspace) -> Source:
-    return Source("studio", "studio-tokens", (f"{ws.root}/output/**/run_*/tokens.jsonl",))
+studio = studio_source
 
 
 def lock_is_free(ws: Workspace) -> bool:
