@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("llm_monitor.ingest")
 
-BATCH_EVENTS: Final = 50_000
+BATCH_EVENTS: Final = 20_000
 """Commit at least this often during a backfill: bounds memory and shows progress."""
 LOGGED_ERRORS_PER_FILE: Final = 5
 CONFLICT_RETRIES: Final = 3

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -521,6 +523,54 @@ def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path
     assert workers.input_tokens() == expected
     workers.close()
     inline.close()
+
+
+class _InlineExecutor:
+    """Runs each job in this process at once (the pool's edge, without processes), and
+    breaks after `jobs` jobs; records the most jobs it ever held unfinished."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.submitted = 0
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        if self.submitted >= self.jobs:
+            raise RuntimeError("the pool broke")
+        self.submitted += 1
+        done: Future[Any] = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def shutdown(self, **kwargs: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("breaks_after", [1000, 3])
+def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_breaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breaks_after: int
+) -> None:
+    """Jobs go out a few at a time (IN_FLIGHT) and a broken pool's queue is read in-process."""
+    from monitor import parallel
+
+    executor = _InlineExecutor(breaks_after)
+
+    def inline_pool(self: parallel.Pool, overrides: Any, tz: Any, formats: Any = ()) -> None:
+        parallel._init_worker(overrides, tz, formats)
+        self.executor = executor  # type: ignore[assignment]
+        self.workers = 2
+
+    monkeypatch.setattr(parallel.Pool, "__init__", inline_pool)
+    monkeypatch.setattr(parallel, "JOB_BYTES", 2 * len(record(1)))  # two files a job
+    files = parallel.MIN_FILES + 20
+    for i in range(files):
+        run = tmp_path / "output" / "tech" / f"run_{i}"
+        run.mkdir(parents=True)
+        (run / "tokens.jsonl").write_bytes(record(i))
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world.ingestor.scan(parallel=True)
+    assert world.input_tokens() == list(range(files))
+    assert executor.submitted == min(breaks_after, files // 2)
+    world.close()
 
 
 def test_files_are_parsed_in_process_when_the_worker_pool_is_unavailable(
