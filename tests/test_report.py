@@ -24,7 +24,7 @@ from monitor.ledger.selection import Selection, parse_selection, selection
 from monitor.report import render_report
 from tests.test_query import BERLIN, ev, utc
 
-DESIGN_REPORT_JSON = """
+DOCUMENTED_REPORT_JSON = """
 {"since": null, "until": null, "group_by": ["source"],
  "rows": [{"key": {"source": "studio"}, "calls": 12, "input_tokens": 11000,
            "output_tokens": 7500, "cache_read_tokens": 0, "cache_write_tokens": 0,
@@ -126,7 +126,7 @@ def test_json_report_has_the_documented_shape_key_for_key(tmp_path: Path) -> Non
     with open_ledger(tmp_path, events) as led:
         text = render_report(query(led.db, ["source"], Selection(), BERLIN), "json")
     got = json.loads(text)
-    want = json.loads(DESIGN_REPORT_JSON)
+    want = json.loads(DOCUMENTED_REPORT_JSON)
     assert got == want
     assert list(got) == list(want)
     assert list(got["rows"][0]) == list(want["rows"][0])
