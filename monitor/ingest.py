@@ -96,9 +96,12 @@ class _Source:
     spec: SourceSpec
 
 
-def _found_files(src: _Source) -> list[tuple[str, int, float]]:
+def _found_files(
+    src: _Source, many: Callable[[], None] = lambda: None
+) -> list[tuple[str, int, float]]:
     """(path, size, mtime) of every file a source's globs match, in the order they were
-    last written (see `Ingestor.scan`)."""
+    last written (see `Ingestor.scan`); `many` is called once the walk has found enough
+    files to be worth the parsing workers."""
     out: list[tuple[str, int, float]] = []
     seen: set[str] = set()
     for glob in src.globs:
@@ -111,6 +114,8 @@ def _found_files(src: _Source) -> list[tuple[str, int, float]]:
             except OSError:
                 st = None  # gone since the walk: read (and found missing) like any other
             out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
+            if len(out) == _parallel.MIN_FILES:
+                many()
     out.sort(key=lambda f: f[2])
     return out
 
@@ -201,16 +206,24 @@ class Ingestor:
         # The ledger is the truth: a cursor another process committed since this one
         # started (a rotation it followed, say) must be followed from here too.
         self._reload_cursors()
-        found = {name: _found_files(src) for name, src in self.sources.items()}
-        progress = self.progress = Progress(
-            files_total=sum(len(f) for f in found.values()),
-            bytes_total=sum(size for f in found.values() for _, size, _ in f),
-        )
-        self._sizes = {path: size for f in found.values() for path, size, _ in f}
-        self._started = time.monotonic()
-        cutoff = (recent_since or self._recent_since()).timestamp()
         pool: _parallel.Pool | None = None
+
+        def warm() -> None:
+            # A first backfill of many files: the workers start while the tree is listed.
+            nonlocal pool
+            if parallel and pool is None and not self.cursors:
+                pool = self._pool()
+                pool.warm()
+
         try:
+            found = {name: _found_files(src, warm) for name, src in self.sources.items()}
+            progress = self.progress = Progress(
+                files_total=sum(len(f) for f in found.values()),
+                bytes_total=sum(size for f in found.values() for _, size, _ in f),
+            )
+            self._sizes = {path: size for f in found.values() for path, size, _ in f}
+            self._started = time.monotonic()
+            cutoff = (recent_since or self._recent_since()).timestamp()
             for recent in (True, False):
                 for name, src in self.sources.items():
                     files = [p for p, _, mtime in found[name] if (mtime >= cutoff) == recent]

@@ -128,6 +128,15 @@ class Pool:
         )
         self.workers = workers
 
+    def warm(self) -> None:
+        """Start the workers now (they import the adapters and prices for ~0.5 s), so a
+        cold backfill's first files do not wait for them after the tree is listed."""
+        try:
+            for _ in range(self.workers):
+                self.executor.submit(os.getpid)
+        except Exception:
+            pass  # a pool that cannot start says so when the first job is given to it
+
     def stream(self, spec: SourceSpec) -> JobStream:
         return JobStream(self, spec)
 
