@@ -25,9 +25,9 @@ test: $(STAMP)
 	$(PYTEST)
 
 # The in-process tests share nothing (each its own tmp_path, ledger and event loop), so they
-# run on every core.
+# run on every core; the model tests try fewer programs than `make test` does.
 test-fast: $(STAMP)
-	$(PYTEST) -m "not e2e" -n auto --dist worksteal
+	MODEL_EXAMPLES=25 $(PYTEST) -m "not e2e" -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
