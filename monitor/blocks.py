@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final, TypeVar
 
-from monitor.events import from_nano, from_ts_ms
+from monitor.events import from_nano, from_ts_ms, to_nano, ts_ms
 
 BLOCK: Final = timedelta(hours=5)
 _N = TypeVar("_N", int, Decimal)
@@ -54,42 +54,26 @@ class Block:
     def is_active(self, now: datetime) -> bool:
         return now < self.end and now - self.last < BLOCK
 
-    def add(self, call: BlockCall) -> None:
-        self.calls += 1
-        self.tokens += call.tokens
-        self.last = call.ts
-        if call.cost is None:
-            self.unpriced_calls += 1
-        else:
-            self.cost += call.cost
+
+_HOUR_MS: Final = 3_600_000
+_BLOCK_MS: Final = 5 * _HOUR_MS
 
 
-def floor_hour(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def block_starts(times: Iterable[datetime]) -> Iterator[tuple[datetime, datetime]]:
-    """(block start, call time) for each call time, in order: the block each call is in."""
-    start: datetime | None = None
+def block_starts(times: Iterable[int]) -> Iterator[int]:
+    """The start of the block each call is in, for call times in order (all epoch ms,
+    UTC): the one rule `report --by block`, `status` and the daemon draw blocks by."""
+    start: int | None = None
     for ts in times:
-        if start is None or ts - start > BLOCK:
-            start = floor_hour(ts)
-        yield start, ts
+        if start is None or ts - start > _BLOCK_MS:
+            start = ts - ts % _HOUR_MS
+        yield start
 
 
 def blocks(calls: Iterable[BlockCall]) -> list[Block]:
     """The blocks of calls given in time order (see the module docstring)."""
-    out: list[Block] = []
-    ordered = list(calls)
-    for (start, _), call in zip(block_starts(c.ts for c in ordered), ordered, strict=True):
-        if not out or out[-1].start != start:
-            out.append(Block(start=start, end=start + BLOCK, first=call.ts, last=call.ts))
-        out[-1].add(call)
-    return out
-
-
-_HOUR_MS: Final = 3_600_000
-_BLOCK_MS: Final = 5 * _HOUR_MS
+    return blocks_of_rows(
+        (ts_ms(c.ts), c.tokens, None if c.cost is None else to_nano(c.cost)) for c in calls
+    )
 
 
 def blocks_of_rows(rows: Iterable[tuple[int, int, int | None]]) -> list[Block]:
@@ -98,9 +82,11 @@ def blocks_of_rows(rows: Iterable[tuple[int, int, int | None]]) -> list[Block]:
     not per call: `status` draws eight days of calls."""
     acc: list[list[int]] = []  # start, first, last, calls, tokens, cost nano, unpriced
     cur: list[int] = []
-    for ts, tokens, cost in rows:
-        if not cur or ts - cur[0] > _BLOCK_MS:
-            cur = [ts - ts % _HOUR_MS, ts, ts, 0, 0, 0, 0]
+    ordered = list(rows)
+    starts = block_starts(r[0] for r in ordered)
+    for start, (ts, tokens, cost) in zip(starts, ordered, strict=True):
+        if not cur or cur[0] != start:
+            cur = [start, ts, ts, 0, 0, 0, 0]
             acc.append(cur)
         cur[2] = ts
         cur[3] += 1

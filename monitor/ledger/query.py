@@ -284,9 +284,8 @@ def block_query(
         groups = (BLOCK, "source")
     acc: dict[Key, list[int]] = {}
     for source, found in per_source.items():
-        times = (from_ts_ms(r[1]) for r in found)
-        for (start, _), r in zip(block_starts(times), found, strict=True):
-            parts = {BLOCK: start.isoformat(), "source": source}
+        for start, r in zip(block_starts(r[1] for r in found), found, strict=True):
+            parts = {BLOCK: from_ts_ms(start).isoformat(), "source": source}
             key = tuple(parts[g] for g in groups)
             have = acc.get(key)
             acc[key] = list(r[2:]) if have is None else list(map(add, have, r[2:]))
