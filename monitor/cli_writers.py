@@ -60,13 +60,14 @@ def _progress_shower(*, for_daemon: bool) -> Callable[[Progress], None] | None:
     if not for_daemon and not sys.stderr.isatty():
         return None
     every = 0.5 if for_daemon else 0.2
-    last = [0.0, False]
+    shown_at, recent_shown = 0.0, False
 
     def show(p: Progress) -> None:
+        nonlocal shown_at, recent_shown
         now = time.monotonic()
-        if now - last[0] < every and not p.done and p.recent_final == last[1]:
+        if now - shown_at < every and not p.done and p.recent_final == recent_shown:
             return
-        last[0], last[1] = now, p.recent_final
+        shown_at, recent_shown = now, p.recent_final
         if for_daemon:
             sys.stdout.write(p.to_json() + "\n")
             sys.stdout.flush()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -101,3 +102,24 @@ async def until(predicate: Callable[[], T | None | Literal[False]], timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(POLL)
+
+
+def one_source_config(
+    tmp_path: Path, name: str, fmt: str, glob: str, timezone: str = "UTC"
+) -> Path:
+    """A config with one source over `tmp_path/glob` (or an absolute glob); state and
+    socket inside tmp_path."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[monitor]
+timezone = "{timezone}"
+state_dir = "{tmp_path / "state"}"
+socket = "{tmp_path / "sock"}"
+[[sources]]
+name = "{name}"
+format = "{fmt}"
+paths = ["{tmp_path / glob}"]
+"""
+    )
+    return cfg

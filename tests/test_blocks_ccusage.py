@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bench.ccusage import CcusageUnavailable, install
+from tests.factories import one_source_config
 from tests.test_cli import REPO, run
 
 SESSIONS = ("3b1e6f0a-2c4d-4e8f-9a1b-5c6d7e8f9a0b", "8d2f7a1b-3e5c-4f9a-8b2c-6d7e8f9a0b1c")
@@ -151,19 +152,8 @@ def test_report_by_block_equals_ccusage_blocks_on_the_same_files(tmp_path: Path)
         if not b["isGap"]
     ]
 
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[monitor]
-timezone = "Europe/Berlin"
-state_dir = "{tmp_path / "state"}"
-socket = "{tmp_path / "sock"}"
-
-[[sources]]
-name = "claude-code"
-format = "claude-code"
-paths = ["{tree}/projects/**/*.jsonl"]
-"""
+    config = one_source_config(
+        tmp_path, "claude-code", "claude-code", f"{tree}/projects/**/*.jsonl", "Europe/Berlin"
     )
     scan = run("scan", config=config)
     assert scan.returncode == 0, scan.stderr

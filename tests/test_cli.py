@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
+from tests.factories import one_source_config
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -230,24 +231,6 @@ def test_status_and_report_do_not_import_heavy_modules(world: Path) -> None:
 
 
 # ---------------------------------------------------------------- budget list after set
-
-
-def one_source_config(tmp_path: Path, name: str, fmt: str, glob: str) -> Path:
-    """A UTC config with one source over `tmp_path/glob`; state and socket inside tmp_path."""
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f"""
-[monitor]
-timezone = "UTC"
-state_dir = "{tmp_path / "state"}"
-socket = "{tmp_path / "sock"}"
-[[sources]]
-name = "{name}"
-format = "{fmt}"
-paths = ["{tmp_path}/{glob}"]
-"""
-    )
-    return cfg
 
 
 @pytest.fixture
