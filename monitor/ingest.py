@@ -443,6 +443,8 @@ class Ingestor:
         A rename to a name the glob also matches (`app.log` → `app.log.1` with
         `app.log*`) must continue from the old offset, not re-read from 0.
         """
+        if not self.by_inode:
+            return None  # a first backfill: no file read yet, and no stat per file for it
         try:
             st = os.stat(path)
         except OSError:
