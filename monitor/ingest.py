@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Final
 from monitor import parallel as _parallel
 from monitor.db_reader import DatabaseUnreadable, FullReads, read_database_file
 from monitor.globs import Glob
-from monitor.ledger import Applied, BadRecord, Batch, CursorConflict, Ledger
+from monitor.ledger import (
+    Applied,
+    BadRecord,
+    Batch,
+    CursorConflict,
+    EventRow,
+    Ledger,
+    PreparedRows,
+)
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import Parsed, SourceSpec, parse_chunks
 from monitor.periods import local_day, local_midnight, period_days
@@ -187,9 +195,7 @@ class Ingestor:
     def sources_for(self, path: str) -> list[str]:
         return [name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)]
 
-    def scan(
-        self, *, parallel: bool = True, recent_since: datetime | None = None
-    ) -> IngestReport:
+    def scan(self, *, parallel: bool = True, recent_since: datetime | None = None) -> IngestReport:
         """Every file of every source, once: a backfill or a `scan` command.
 
         The most recently written files first: those changed since `recent_since`
@@ -285,7 +291,7 @@ class Ingestor:
                 pool = self._pool()
             stream = pool.stream(src.spec)
             for path in fresh:
-                stream.add(path)
+                stream.add(path, self._sizes.get(path, 0))
             fresh = self._collect_parallel(stream, src, batch, report)
             batch = Batch()
         for path in fresh:
@@ -312,7 +318,7 @@ class Ingestor:
         return _parallel.Pool(self.pricer.overrides, self.ledger.tz, formats)
 
     def _maybe_commit(self, batch: Batch, report: IngestReport) -> Batch:
-        if len(batch.events) + len(batch.rows) >= BATCH_EVENTS:
+        if batch.size >= BATCH_EVENTS:
             self._commit(batch, report)
             return Batch()
         return batch
@@ -328,8 +334,9 @@ class Ingestor:
         (those of jobs a broken pool did not finish)."""
         name = src.config.name
         counts = report.counts(name)
-        for results in stream.results():
-            for res in results:
+        for job in stream.results():
+            rows: list[EventRow] = []
+            for res in job.files:
                 self._advance(res.path)
                 if res.unreadable is not None:
                     counts.unreadable += 1
@@ -339,7 +346,7 @@ class Ingestor:
                     counts.pending += 1
                     continue
                 counts.files_read += 1
-                batch.rows.extend(res.rows)
+                rows += res.rows
                 batch.limits.extend(res.limits)
                 for c in res.cursors:
                     batch.expect(name, c.path, None)
@@ -347,6 +354,7 @@ class Ingestor:
                     self._remember(c)
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
+            batch.prepared.append(PreparedRows(rows, job.delta))
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
                 stream.cancel()

@@ -20,13 +20,15 @@ from datetime import tzinfo
 from typing import Any, Final
 
 from monitor.db_reader import read_database_file
-from monitor.ledger import DayOf, event_row
+from monitor.ledger import DayOf, event_row, unstorable
+from monitor.ledger.rollups import Delta
+from monitor.ledger.rows import origin_of
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import SourceSpec, parse_chunks
 from monitor.sources import get_format
 from monitor.sources.base import Format
 from monitor.sources.sqlite_db import DatabaseFormat
-from monitor.tail import Chunk, Cursor, read_document_file, read_lines_file
+from monitor.tail import READ_LIMIT, Chunk, Cursor, read_document_file, read_lines_file
 
 log = logging.getLogger("llm_monitor.ingest")
 
@@ -34,9 +36,10 @@ MIN_FILES: Final = 64
 """Fewer new files than this are parsed in-process: workers cost ~0.3 s to start."""
 JOB_BYTES: Final = 4 * 1024 * 1024
 """Files are grouped into jobs of about this many bytes (balance vs. per-job overhead)."""
-IN_FLIGHT: Final = 4
-"""Jobs given to the workers at a time: two per worker keeps both busy while the main
-process stores, and bounds what waits in memory."""
+IN_FLIGHT: Final = 12
+"""Jobs given to the workers at a time (~50 MB of files, a few MB of rows coming back):
+enough that the workers keep parsing while the main process stores a batch (~0.5 s), and
+a bound on what waits in memory."""
 
 
 @dataclass(slots=True)
@@ -46,12 +49,22 @@ class FileResult:
     path: str
     cursors: list[Cursor] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Checked storable (`ledger.unstorable`): the refused are in `errors`."""
     errors: list[tuple[str, int, str]] = field(default_factory=list)
     """(path, offset, message) of bad records."""
     limits: list[LimitSnapshot] = field(default_factory=list)
     pending: bool = False
     unreadable: str | None = None
     """Why the file could not be read (its OS error), if it could not."""
+
+
+@dataclass(slots=True)
+class JobResult:
+    """A job's files, and the rollup delta of all their rows (`ledger.PreparedRows`):
+    summed here, where the CPU is to spare, not in the process that stores them."""
+
+    files: list[FileResult]
+    delta: Delta
 
 
 _worker: dict[str, Any] = {}
@@ -66,13 +79,14 @@ def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Seque
         get_format(name)  # import the adapter (and msgspec) before the first job
 
 
-def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
+def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
     """Worker entry point: every path from offset 0 (no cursor yet), through the same
     per-file pipeline as in-process ingestion (`parse_chunks`)."""
     pricer = _worker["pricer"]
     day_of = _worker["day_of"]
     fmt = get_format(spec.format)
     out = []
+    delta = Delta()
     for path in paths:
         try:
             chunks = _fresh_chunks(spec.name, fmt, path)
@@ -82,17 +96,20 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> list[FileResult]:
             out.append(FileResult(path, unreadable=exc.strerror or str(exc)))
             continue
         parsed = parse_chunks(spec, fmt, pricer, chunks)
-        out.append(
-            FileResult(
-                path,
-                cursors=parsed.cursors,
-                rows=[event_row(e, day_of) for e in parsed.events],
-                errors=parsed.errors,
-                limits=parsed.limits,
-                pending=parsed.pending,
-            )
-        )
-    return out
+        result = FileResult(
+            path, cursors=parsed.cursors, errors=parsed.errors, limits=parsed.limits,
+            pending=parsed.pending,
+        )  # fmt: skip
+        for e in parsed.events:
+            row = event_row(e, day_of)
+            why = unstorable(row)
+            if why is None:
+                result.rows.append(row)
+                delta.add(row)
+            else:
+                result.errors.append((*origin_of(row)[1:], why))
+        out.append(result)
+    return JobResult(out, delta)
 
 
 def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:
@@ -107,9 +124,11 @@ def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:
     cursor = None
     while True:
         got = read_lines_file(source, path, cursor)
-        if not got:
-            return chunks
         chunks.extend(got)
+        if not got or got[-1].cursor.size - got[-1].base_offset <= READ_LIMIT:
+            # All of the file as it was when opened: what follows is read with the next
+            # change, as for any file (a second open here would only find nothing new).
+            return chunks
         cursor = got[-1].cursor
 
 
@@ -120,9 +139,11 @@ class Pool:
         self, overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Sequence[str] = ()
     ) -> None:
         workers = max(1, min(os.cpu_count() or 1, 4))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.worker_preload"])
         self.executor = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("forkserver"),
+            mp_context=context,
             initializer=_init_worker,
             initargs=(overrides, ledger_tz, tuple(formats)),
         )
@@ -164,14 +185,12 @@ class JobStream:
         self._job: list[str] = []
         self._bytes = 0
         self._queued: deque[list[str]] = deque()
-        self._futures: dict[Future[list[FileResult]], list[str]] = {}
+        self._futures: dict[Future[JobResult], list[str]] = {}
         self._broken = False
 
-    def add(self, path: str) -> None:
-        try:
-            self._bytes += os.stat(path).st_size
-        except OSError:
-            pass
+    def add(self, path: str, size: int) -> None:
+        """Queue `path` (`size` bytes as listed: jobs are only balanced by it)."""
+        self._bytes += size
         self._job.append(path)
         if self._bytes >= JOB_BYTES:
             self._close_job()
@@ -192,7 +211,7 @@ class JobStream:
                 self._broken = True
                 self.leftover.extend(job)
 
-    def results(self) -> Iterator[list[FileResult]]:
+    def results(self) -> Iterator[JobResult]:
         """Every job's results, as they finish (failed jobs' paths go to `leftover`)."""
         self._close_job()
         while self._futures:

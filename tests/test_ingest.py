@@ -548,6 +548,19 @@ class _InlineExecutor:
         pass
 
 
+def _inline_pool(monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor) -> None:
+    """Parsing workers that run in this process: jobs of two files, through `executor`."""
+    from monitor import parallel
+
+    def inline_pool(self: parallel.Pool, overrides: Any, tz: Any, formats: Any = ()) -> None:
+        parallel._init_worker(overrides, tz, formats)
+        self.executor = executor  # type: ignore[assignment]
+        self.workers = 2
+
+    monkeypatch.setattr(parallel.Pool, "__init__", inline_pool)
+    monkeypatch.setattr(parallel, "JOB_BYTES", 2 * len(record(1)))
+
+
 @pytest.mark.parametrize("breaks_after", [1000, 3])
 def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_breaks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breaks_after: int
@@ -556,14 +569,7 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
     from monitor import parallel
 
     executor = _InlineExecutor(breaks_after)
-
-    def inline_pool(self: parallel.Pool, overrides: Any, tz: Any, formats: Any = ()) -> None:
-        parallel._init_worker(overrides, tz, formats)
-        self.executor = executor  # type: ignore[assignment]
-        self.workers = 2
-
-    monkeypatch.setattr(parallel.Pool, "__init__", inline_pool)
-    monkeypatch.setattr(parallel, "JOB_BYTES", 2 * len(record(1)))  # two files a job
+    _inline_pool(monkeypatch, executor)
     files = parallel.MIN_FILES + 20
     for i in range(files):
         run = tmp_path / "output" / "tech" / f"run_{i}"
@@ -573,6 +579,37 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
     assert executor.submitted == min(breaks_after, files // 2)
+    world.close()
+
+
+def test_a_worker_refuses_an_unstorable_call_as_a_bad_record_and_its_delta_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10^12 input tokens is a count, but $2.5 M for one call is past what the ledger
+    stores: the worker reports it (file and offset) instead of sending the row, and the
+    rollups it summed still equal a rebuild from the stored events."""
+    from monitor import parallel
+    from monitor.ledger.rollups import rebuild
+
+    _inline_pool(monkeypatch, _InlineExecutor(1000))
+    files = parallel.MIN_FILES + 6
+    for i in range(files):
+        run = tmp_path / "output" / "tech" / f"run_{i}"
+        run.mkdir(parents=True)
+        (run / "tokens.jsonl").write_bytes(record(i) + (record(10**12) if i == 7 else b""))
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    report = world.ingestor.scan(parallel=True)
+    assert world.input_tokens() == list(range(files))
+    assert report.counts("studio").errors == 1
+    [(path, offset, message)] = world.ledger.db.execute(
+        "SELECT path, offset, message FROM parse_errors"
+    ).fetchall()
+    assert (path.endswith("run_7/tokens.jsonl"), offset) == (True, len(record(7)))
+    assert "out of range" in message
+    daily = "SELECT * FROM daily ORDER BY day, model"
+    kept = world.ledger.db.execute(daily).fetchall()
+    rebuild(world.ledger.db)
+    assert world.ledger.db.execute(daily).fetchall() == kept
     world.close()
 
 

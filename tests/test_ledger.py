@@ -324,3 +324,39 @@ def test_rollups_kept_by_commits_equal_a_rebuild_from_the_events(tmp_path: Path)
         kept = daily(ledger), tag_rollup(ledger)
         rebuild(ledger.db)
         assert (daily(ledger), tag_rollup(ledger)) == kept
+
+
+def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would_make(
+    tmp_path: Path,
+) -> None:
+    """Rows that arrive summed (a worker's `PreparedRows`) and lose to a larger copy — in
+    the same block, in another block, among the batch's events or already stored — are
+    taken back out of the delta: the rollups end as a rebuild from the events."""
+    from monitor.ledger import PreparedRows
+    from monitor.ledger.rollups import Delta, rebuild
+    from monitor.ledger.rows import DayOf, event_row
+
+    day_of = DayOf(BERLIN)
+
+    def block(*events: UsageEvent) -> PreparedRows:
+        made = [event_row(e, day_of) for e in events]
+        return PreparedRows(made, Delta.of(made))
+
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("stored", out=40), ev("grows", out=5)]))
+        ledger.commit(
+            Batch(
+                events=[ev("a", out=30), ev("b", out=1)],
+                prepared=[
+                    block(ev("a", out=20), ev("b", out=9), ev("c", out=3), ev("c", out=7)),
+                    block(ev("c", out=5), ev("stored", out=10), ev("grows", out=50, cost=None)),
+                    block(ev("d", out=2, tags={"x": "y"}), ev("d", out=2, tags={"x": "z"})),
+                ],
+            )
+        )
+        stored = {e.key: e.output_tokens for e in ledger.iter_events()}
+        assert stored == {"stored": 40, "grows": 50, "a": 30, "b": 9, "c": 7, "d": 2}
+        kept = daily(ledger), tag_rollup(ledger)
+        rebuild(ledger.db)
+        assert (daily(ledger), tag_rollup(ledger)) == kept
+        assert [(r[0], r[1]) for r in tag_rollup(ledger) if r[0] == "x"] == [("x", "y")]

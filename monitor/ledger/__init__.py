@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Batch,
         CursorConflict,
         CursorMark,
+        PreparedRows,
         cursor_mark,
     )
     from monitor.ledger.connection import LedgerError, transaction
@@ -40,7 +41,15 @@ if TYPE_CHECKING:
 # `limits` alone, and the write path's modules (batch, store, tail) cost them ~30 ms.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
-        ("Applied", "BadRecord", "Batch", "CursorConflict", "CursorMark", "cursor_mark"),
+        (
+            "Applied",
+            "BadRecord",
+            "Batch",
+            "CursorConflict",
+            "CursorMark",
+            "PreparedRows",
+            "cursor_mark",
+        ),
         "batch",
     ),
     **dict.fromkeys(("LedgerError", "transaction"), "connection"),
@@ -75,6 +84,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Measure",
+    "PreparedRows",
     "Sums",
     "cursor_mark",
     "event_from_row",

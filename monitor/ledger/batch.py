@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor.events import UsageEvent
+from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import EventRow
 from monitor.limits import LimitSnapshot
 
@@ -49,6 +50,17 @@ class BadRecord:
 
 
 @dataclass(slots=True)
+class PreparedRows:
+    """Event rows made where the CPU is to spare (a parsing worker): each already checked
+    storable (`rows.unstorable`), and summed into `delta`, the difference they make to the
+    rollups should every one be stored. The commit then spends nothing per row on either;
+    it only takes back the few a larger copy displaces or that are stored already."""
+
+    rows: list[EventRow]
+    delta: Delta
+
+
+@dataclass(slots=True)
 class Batch:
     """What one commit stores atomically."""
 
@@ -56,8 +68,9 @@ class Batch:
     cursors: dict[tuple[str, str], Cursor] = field(default_factory=dict)
     """The latest cursor per (source, path); see `put_cursor` / `drop_cursor`."""
     errors: list[BadRecord] = field(default_factory=list)
-    rows: list[EventRow] = field(default_factory=list)
-    """Events already turned into ledger rows (`event_row`), e.g. by parsing workers."""
+    prepared: list[PreparedRows] = field(default_factory=list)
+    """Events already turned into checked ledger rows, with their rollup delta (parsing
+    workers make them)."""
     dropped_cursors: set[tuple[str, str]] = field(default_factory=set)
     """(source, path) of cursors whose file moved to a path that has its own cursor now."""
     limits: list[LimitSnapshot] = field(default_factory=list)
@@ -80,10 +93,15 @@ class Batch:
         self.cursors.pop((source, path), None)
         self.dropped_cursors.add((source, path))
 
+    @property
+    def size(self) -> int:
+        """Events and rows in the batch."""
+        return len(self.events) + sum(len(p.rows) for p in self.prepared)
+
     def __bool__(self) -> bool:
         return bool(
             self.events
-            or self.rows
+            or self.prepared
             or self.cursors
             or self.errors
             or self.dropped_cursors

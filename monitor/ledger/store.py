@@ -20,7 +20,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,8 +36,6 @@ if TYPE_CHECKING:  # loaded by `cursors()`: `status` and `report` never read cur
     from monitor.tail import Cursor
 
 _KEY_CHUNK: Final = 500
-_CURSORS_ONE_BY_ONE: Final = 64
-"""Up to this many files in a batch, their cursors are checked one query each."""
 _SESSION_KEYS_MAX: Final = 400_000
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
@@ -54,6 +53,27 @@ _PUT_CURSOR: Final = (
 
 def _cursor_row(c: Cursor) -> tuple[Any, ...]:
     return (*_cursor_fields(c), json.dumps(c.state, separators=(",", ":")) if c.state else "{}")
+
+
+_Chosen = tuple[EventRow, UsageEvent | None, bool]
+"""A row picked to store, the event it came from (None for prepared rows), and whether
+the commit's delta counts it already."""
+
+
+_key_of = itemgetter(rows.KEY)
+
+
+def _new_per_source(inserted: list[EventRow]) -> dict[str, list[int]]:
+    """[new events, newest ts, 0 updated] per source of rows all newly inserted."""
+    sources = set(map(itemgetter(rows.SOURCE), inserted))
+    if len(sources) == 1:
+        return {sources.pop(): [len(inserted), max(map(itemgetter(rows.TS), inserted)), 0]}
+    stats: dict[str, list[int]] = {}
+    for row in inserted:
+        st = stats.setdefault(row[rows.SOURCE], [0, row[rows.TS], 0])
+        st[0] += 1
+        st[1] = max(st[1], row[rows.TS])
+    return stats
 
 
 def _bad_row(row: EventRow, message: str) -> BadRecord:
@@ -90,7 +110,9 @@ class Ledger:
         """(new, updated) events per source of the last commit."""
         self.last_refused: list[BadRecord] = []
         """Events the last commit stored as bad records instead (`unstorable`)."""
-        self._session_keys: set[str] | None = None
+        self._session_keys: set[int] | None = None
+        """On a ledger opened empty, the hashes of the keys this process stored: only a key
+        whose hash is in it can be stored (a collision costs one lookup, never a call)."""
         self._cold = False
         if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             self._session_keys = set()
@@ -186,41 +208,49 @@ class Ledger:
             return []
         db = self.db
         tokens, source_at, ts_at = rows.tokens, rows.SOURCE, rows.TS
-        chosen, refused = self._largest_copies(batch)
+        chosen, refused, delta = self._largest_copies(batch)
         applied: list[Applied] = []
         with transaction(db):
             self._check_cursors(batch.expected)
             existing = self._existing(list(chosen))
             inserts: list[EventRow] = []
             updates: list[EventRow] = []
-            delta = Delta()
             stats: dict[str, list[int]] = {}
-            for key, (row, ev) in chosen.items():
-                old = existing.get(key)
-                if old is not None and tokens(row) <= tokens(old):
-                    continue
-                delta.add(row)
-                source, ts = row[source_at], row[ts_at]
-                st = stats.get(source)
-                if st is None:
-                    st = stats[source] = [0, ts, 0]
-                elif ts > st[1]:
-                    st[1] = ts
-                if old is None:
-                    inserts.append(row)
-                    st[0] += 1
-                    if want_applied:
-                        applied.append(Applied(ev or event_from_row(row)))
-                else:
-                    st[2] += 1
-                    delta.remove(old)
-                    updates.append(rows.update_params(row))
-                    if want_applied:
-                        applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
+            if existing or want_applied or batch.events:
+                for key, (row, ev, counted) in chosen.items():
+                    old = existing.get(key)
+                    if old is not None and tokens(row) <= tokens(old):
+                        if counted:
+                            delta.remove(row)
+                        continue
+                    if not counted:
+                        delta.add(row)
+                    source, ts = row[source_at], row[ts_at]
+                    st = stats.get(source)
+                    if st is None:
+                        st = stats[source] = [0, ts, 0]
+                    elif ts > st[1]:
+                        st[1] = ts
+                    if old is None:
+                        inserts.append(row)
+                        st[0] += 1
+                        if want_applied:
+                            applied.append(Applied(ev or event_from_row(row)))
+                    else:
+                        st[2] += 1
+                        delta.remove(old)
+                        updates.append(rows.update_params(row))
+                        if want_applied:
+                            applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
+            else:
+                # A backfill's batch: prepared rows only, none stored before, no answer
+                # wanted. Every chosen row is inserted, its delta counted already.
+                inserts = [c[0] for c in chosen.values()]
+                stats = _new_per_source(inserts)
             if inserts:
                 db.executemany(rows.INSERT_EVENT, inserts)
                 if self._session_keys is not None:
-                    self._session_keys.update(r[rows.KEY] for r in inserts)
+                    self._session_keys.update(map(hash, map(_key_of, inserts)))
                     if len(self._session_keys) > _SESSION_KEYS_MAX:
                         self._session_keys = None  # memory bound: look every key up again
             if updates:
@@ -250,54 +280,62 @@ class Ledger:
         self.last_refused = refused
         return applied
 
-    def _largest_copies(
-        self, batch: Batch
-    ) -> tuple[dict[str, tuple[EventRow, UsageEvent | None]], list[BadRecord]]:
+    def _largest_copies(self, batch: Batch) -> tuple[dict[str, _Chosen], list[BadRecord], Delta]:
         """The batch's storable rows, the largest copy of each key (first among equals), by
-        key, with the event each came from (None for `batch.rows`); and the unstorable."""
+        key; the unstorable; and the rollup delta of the chosen rows that arrived counted
+        (`PreparedRows`), those displaced by a larger copy already taken back out."""
         day_of = self.day_of
-        tokens, key_at = rows.tokens, rows.KEY
-        chosen: dict[str, tuple[EventRow, UsageEvent | None]] = {}
+        tokens = rows.tokens
+        chosen: dict[str, _Chosen] = {}
         refused: list[BadRecord] = []
-        candidates: list[tuple[EventRow, UsageEvent | None]]
-        candidates = [(event_row(e, day_of), e) for e in batch.events]
-        candidates += [(row, None) for row in batch.rows]
-        for row, ev in candidates:
+        delta = Delta()
+        for e in batch.events:
+            row = event_row(e, day_of)
             why = unstorable(row)
             if why is not None:
                 refused.append(_bad_row(row, why))
                 continue
-            key = row[key_at]
-            have = chosen.get(key)
+            have = chosen.get(e.key)
             if have is None or tokens(row) > tokens(have[0]):
-                chosen[key] = (row, ev)
-        return chosen, refused
+                if have is not None and have[2]:
+                    delta.remove(have[0])
+                chosen[e.key] = (row, e, False)
+        for block in batch.prepared:
+            delta.merge(block.delta)
+            keys = list(map(_key_of, block.rows))
+            if len(set(keys)) == len(keys) and chosen.keys().isdisjoint(keys):
+                counted = zip(block.rows, repeat(None), repeat(True), strict=False)
+                chosen.update(zip(keys, counted, strict=True))
+                continue
+            for key, row in zip(keys, block.rows, strict=True):
+                have = chosen.get(key)
+                if have is None:
+                    chosen[key] = (row, None, True)
+                elif tokens(row) > tokens(have[0]):
+                    if have[2]:
+                        delta.remove(have[0])
+                    chosen[key] = (row, None, True)
+                else:
+                    delta.remove(row)
+        return chosen, refused, delta
 
     def _check_cursors(self, expected: dict[tuple[str, str], CursorMark]) -> None:
         """CursorConflict unless every file's stored cursor is the one its bytes were
         read from. Inside the commit's write transaction, so nobody moves one meanwhile."""
-        moved = []
-        if len(expected) > _CURSORS_ONE_BY_ONE:
-            # A backfill's batch names thousands of files: one read of their sources'
-            # cursors instead of a query per file (a second of a cold scan).
-            sources = sorted({source for source, _ in expected})
-            marks = ",".join("?" * len(sources))
-            stored = {
-                (source, path): (file_id, offset)
-                for source, path, file_id, offset in self.db.execute(
-                    f"SELECT source, path, file_id, offset FROM cursors WHERE source IN ({marks})",
-                    sources,
-                )
-            }
-            moved = [key for key, mark in expected.items() if stored.get(key) != mark]
-        else:
-            for (source, path), mark in expected.items():
-                row = self.db.execute(
-                    "SELECT file_id, offset FROM cursors WHERE source = ? AND path = ?",
-                    (source, path),
-                ).fetchone()
-                if (None if row is None else (row[0], row[1])) != mark:
-                    moved.append((source, path))
+        paths: dict[str, list[str]] = {}
+        for source, path in expected:
+            paths.setdefault(source, []).append(path)
+        stored: dict[tuple[str, str], CursorMark] = {}
+        for source, names in paths.items():
+            for i in range(0, len(names), _KEY_CHUNK):
+                part = names[i : i + _KEY_CHUNK]
+                for path, file_id, offset in self.db.execute(
+                    "SELECT path, file_id, offset FROM cursors WHERE source = ? AND path IN "
+                    f"({','.join('?' * len(part))})",
+                    (source, *part),
+                ):
+                    stored[(source, path)] = (file_id, offset)
+        moved = [key for key, mark in expected.items() if stored.get(key) != mark]
         if moved:
             # Another writer exists (or existed): keys this process did not insert may
             # be stored, so stop trusting the empty-ledger shortcut.
@@ -310,8 +348,11 @@ class Ledger:
         A ledger that was empty when opened can only hold keys this process inserted:
         only those are looked up, which spares a cold backfill most of its queries.
         """
-        if self._session_keys is not None:
-            keys = [k for k in keys if k in self._session_keys]
+        session = self._session_keys
+        if session is not None:
+            if session.isdisjoint(map(hash, keys)):
+                return {}
+            keys = [k for k in keys if hash(k) in session]
         found: dict[str, EventRow] = {}
         for i in range(0, len(keys), _KEY_CHUNK):
             part = keys[i : i + _KEY_CHUNK]
