@@ -1,16 +1,21 @@
 """Backfill benchmark: llm-monitor against ccusage on one generated Claude Code tree.
 
 Steps: generate the tree (or reuse `bench/out/tree` when its params match);
-time `ccusage claude daily --json --offline` (best of N); time our cold
-`llm-monitor scan` into an empty ledger; time `llm-monitor report --by day --format
-json` and `llm-monitor status --json` (best of 5 each); check every total against the
-generator's truth. Prints a table and writes `bench/out/backfill.json`.
+time `ccusage claude daily --json --offline` (best of N after a warm-up); time our cold
+`llm-monitor scan` into an empty ledger (best of N); time `llm-monitor report --by day
+--format json`, `llm-monitor status --json` and `llm-monitor statusline` on that ledger
+(best of 5 each); start `llm-monitor daemon` on an empty ledger and time until its
+socket says today's spend is final (`backfill.recent_final`: this month's files are in),
+then until the whole backfill is; check every total against the generator's truth.
+Prints a table and writes `bench/out/backfill.json`.
 
-Goals: cold scan ≤ 2× ccusage's time; report and status ≥ 20× faster than ccusage;
-totals exactly equal to the truth.
+Goals (the constants below), on wall time: cold scan ≤ 1.5× ccusage's `daily`
+(SCAN_GOAL); report, status and statusline each ≥ 30× faster than it (ANSWER_GOAL);
+the daemon's today's spend final on its socket within 0.5× ccusage's whole `daily`
+(FIRST_GOAL); totals exactly equal to the truth. A missed goal is printed as MISSED.
 
 Run from the repository root: `.venv/bin/python -m bench.bench_backfill [--scale 0.1]`.
-Exit status 1 when a step failed or a total differs from the truth.
+Exit status 1 when a step failed or a total differs from the truth (not for a missed goal).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from bench.gen_claude_tree import (
     params_from_args,
     resolve_end,
 )
-from bench.measure import Measured, best_of, run_measured
+from bench.measure import Measured, best_of, compile_package, run_measured
 
 SCAN_GOAL: Final = 1.5  # cold scan at most this many times ccusage's time
 ANSWER_GOAL: Final = 30.0  # report/status/statusline at least this many times faster
@@ -123,7 +128,11 @@ def diff_days(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, A
 # --------------------------------------------------------------------------- steps
 
 
-def ensure_tree(out: Path, params: TreeParams, result: Result) -> dict[str, Any]:
+def ensure_tree(
+    out: Path, params: TreeParams, result: Result, jobs: int | None = None
+) -> dict[str, Any]:
+    """`out/tree` with these params: reused when its truth.json says so, else generated
+    (with `jobs` worker processes; default: one per core)."""
     tree = out / "tree"
     truth = load_truth(tree)
     if truth is not None and truth.get("params") == params.as_dict():
@@ -132,7 +141,7 @@ def ensure_tree(out: Path, params: TreeParams, result: Result) -> dict[str, Any]
         return truth
     print(f"generating {tree} …", file=sys.stderr)
     t0 = time.perf_counter()
-    truth = generate_tree(tree, params)
+    truth = generate_tree(tree, params, jobs)
     elapsed = time.perf_counter() - t0
     result.data["generator"] = {"reused": False, "wall_s": round(elapsed, 3)}
     print(f"generated in {elapsed:.1f} s", file=sys.stderr)
@@ -456,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = resolve_end(params_from_args(args))
     out: Path = args.out
+    compile_package()  # before any timed run: byte-code as an installation has it
     result = Result()
     result.data["params"] = params.as_dict()
 

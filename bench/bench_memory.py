@@ -124,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                 done += n
                 written += n
                 # Keep the daemon live (events, not one huge backfill-like round).
-                wait(lambda w=written: stored(state / "ledger.sqlite3") >= w - 20 * BURST,
-                     120, "the daemon to keep up")
+                wait(
+                    lambda w=written: stored(state / "ledger.sqlite3") >= w - 20 * BURST,
+                    120,
+                    "the daemon to keep up",
+                )
             wait(lambda w=written: stored(state / "ledger.sqlite3") == w, 120, "the step")
             points.append((written, rss_mb(proc.pid)))
             print(f"{written:>9,} events  RSS {points[-1][1]:6.1f} MB", flush=True)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+from bench.measure import compile_package
 from monitor.api import ApiError, request_sync
 
 WORK: Final = Path("bench/out/statusline").absolute()
@@ -83,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
-    # Byte-code as an installation has it (pip compiles at install), whatever
-    # PYTHONDONTWRITEBYTECODE says here: compiling every module each run is no user's cost.
-    import compileall
-
-    compileall.compile_dir(Path(__file__).resolve().parent.parent / "monitor", quiet=1)
+    compile_package()  # byte-code as an installation has it (see its docstring)
     shutil.rmtree(WORK, ignore_errors=True)
     root, state, socket = WORK / "root", WORK / "state", WORK / "d.sock"
     root.mkdir(parents=True)

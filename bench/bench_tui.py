@@ -41,38 +41,82 @@ _MODELS: Final = ("claude-sonnet-4-5", "gpt-4o", "gemini-2.5-flash", "gpt-5-code
 def document(calls: int) -> dict[str, Any]:
     """A status document of realistic size: budgets, series, breakdowns."""
     rows = [
-        {"key": m, "cost_usd": "1.250000", "calls": 10, "input_tokens": 1000,
-         "output_tokens": 100, "unpriced_calls": 0}
+        {
+            "key": m,
+            "cost_usd": "1.250000",
+            "calls": 10,
+            "input_tokens": 1000,
+            "output_tokens": 100,
+            "unpriced_calls": 0,
+        }
         for m in _MODELS
     ]
-    period = {"cost_usd": "12.340000", "calls": calls, "unpriced_calls": 0,
-              "forecast_usd": "20.000000", "forecast_low_usd": "15.0", "forecast_high_usd": "25.0"}
+    period = {
+        "cost_usd": "12.340000",
+        "calls": calls,
+        "unpriced_calls": 0,
+        "forecast_usd": "20.000000",
+        "forecast_low_usd": "15.0",
+        "forecast_high_usd": "25.0",
+    }
     return {
-        "now": datetime.now(UTC).isoformat(), "timezone": "UTC", "daemon": True, "state": "ready",
-        "today": period, "week": period, "month": period,
+        "now": datetime.now(UTC).isoformat(),
+        "timezone": "UTC",
+        "daemon": True,
+        "state": "ready",
+        "today": period,
+        "week": period,
+        "month": period,
         "burn_rate": {"per_hour_usd": "1.000000", "per_day_usd": "10.000000"},
         "budgets": [
-            {"name": f"budget-{i}", "period": "day", "limit_usd": "50.000000",
-             "spent_usd": "12.340000", "fraction": 0.2468, "forecast_usd": "20.000000",
-             "forecast_low_usd": "15.0", "forecast_high_usd": "25.0", "runs_out_on": None,
-             "scope": {}, "warn_at": [0.5, 0.8, 1.0], "alerts": []}
+            {
+                "name": f"budget-{i}",
+                "period": "day",
+                "limit_usd": "50.000000",
+                "spent_usd": "12.340000",
+                "fraction": 0.2468,
+                "forecast_usd": "20.000000",
+                "forecast_low_usd": "15.0",
+                "forecast_high_usd": "25.0",
+                "runs_out_on": None,
+                "scope": {},
+                "warn_at": [0.5, 0.8, 1.0],
+                "alerts": [],
+            }
             for i in range(3)
         ],
-        "unpriced": [], "sources": [],
+        "unpriced": [],
+        "sources": [],
         "series": {"hourly_usd": ["0.500000"] * 24, "daily_usd": ["5.000000"] * 23},
-        "breakdown": {p: {d: rows for d in ("model", "provider", "source", "operation")}
-                      for p in ("today", "week", "month")},
+        "breakdown": {
+            p: {d: rows for d in ("model", "provider", "source", "operation")}
+            for p in ("today", "week", "month")
+        },
     }
 
 
 def event(n: int) -> dict[str, Any]:
     return {
-        "key": f"bench:{n}", "ts": datetime.now(UTC).isoformat(), "source": "bench",
-        "provider": "anthropic", "model": _MODELS[n % len(_MODELS)], "operation": "advocate",
-        "input_tokens": 12000, "output_tokens": 800, "cache_read_tokens": 9000,
-        "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0, "calls": 1,
-        "cost_usd": "0.012300", "cost_basis": "priced", "reported_cost_usd": None,
-        "priced_cost_usd": None, "tags": {"run": "bench"}, "origin": "bench:0", "flags": 0,
+        "key": f"bench:{n}",
+        "ts": datetime.now(UTC).isoformat(),
+        "source": "bench",
+        "provider": "anthropic",
+        "model": _MODELS[n % len(_MODELS)],
+        "operation": "advocate",
+        "input_tokens": 12000,
+        "output_tokens": 800,
+        "cache_read_tokens": 9000,
+        "cache_write_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "reasoning_tokens": 0,
+        "calls": 1,
+        "cost_usd": "0.012300",
+        "cost_basis": "priced",
+        "reported_cost_usd": None,
+        "priced_cost_usd": None,
+        "tags": {"run": "bench"},
+        "origin": "bench:0",
+        "flags": 0,
     }
 
 

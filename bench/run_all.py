@@ -12,6 +12,7 @@ import time
 
 BENCHES = (
     ("backfill: cold scan, report, status vs ccusage", "bench.bench_backfill", ["--keep"]),
+    ("scaling: scan, report, status at 200k and 1 M messages", "bench.bench_scaling", []),
     ("daemon: append→event latency, idle CPU, memory with 1 M events", "bench.bench_daemon", []),
     ("daemon memory over a million live events", "bench.bench_memory", []),
     ("watcher alone: latency and idle CPU", "bench.bench_watch", []),
