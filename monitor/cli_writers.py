@@ -60,14 +60,15 @@ def _progress_shower(*, for_daemon: bool) -> Callable[[Progress], None] | None:
     if not for_daemon and not sys.stderr.isatty():
         return None
     every = 0.5 if for_daemon else 0.2
-    shown_at, recent_shown = 0.0, False
+    shown_at, finals_shown = 0.0, (False, False)
 
     def show(p: Progress) -> None:
-        nonlocal shown_at, recent_shown
+        nonlocal shown_at, finals_shown
         now = time.monotonic()
-        if now - shown_at < every and not p.done and p.recent_final == recent_shown:
+        finals = (p.today_final, p.recent_final)
+        if now - shown_at < every and not p.done and finals == finals_shown:
             return
-        shown_at, recent_shown = now, p.recent_final
+        shown_at, finals_shown = now, finals
         if for_daemon:
             sys.stdout.write(p.to_json() + "\n")
             sys.stdout.flush()

@@ -265,19 +265,21 @@ class Daemon:
         self.picture = picture
 
     async def _backfill_progress(self, progress: Progress) -> None:
-        """Show how far the backfill has come; once this month's files are in (they go
-        first), rebuild the picture from the ledger, so today's, this week's and this
-        month's totals are final on the socket while older history fills in behind."""
-        first_final = progress.recent_final and not (
-            self.backfill is not None and self.backfill.recent_final
+        """Show how far the backfill has come; once today's files are in, and again once
+        this month's are (they go first), rebuild the picture from the ledger, so those
+        totals are final on the socket while older history fills in behind."""
+        before = self.backfill
+        newly_final = (progress.today_final and not (before and before.today_final)) or (
+            progress.recent_final and not (before and before.recent_final)
         )
         sdnotify.notify(f"STATUS=backfilling, {progress.fraction * 100:.0f} %")
-        if first_final:
+        if newly_final:
             # The picture first, then the word that it is final: a client asking in
             # between must not read "final" beside the old totals.
             self._adopt_state(await self._in_worker(self._read_ledger_state))
             self.backfill = progress
-            log.info("this month's files are in (%s); older history follows", progress.line())
+            what = "this month's" if progress.recent_final else "today's"
+            log.info("%s files are in (%s); older history follows", what, progress.line())
             self._publish_snapshot()
         else:
             self.backfill = progress

@@ -79,7 +79,6 @@ class Forecast:
     """Complete days the rate came from; 0 = today's pace (week/month) or the hourly pace (day)."""
 
 
-
 def _mean_sd(values: Sequence[int]) -> tuple[Decimal, Decimal | None]:
     """Mean and sample standard deviation (None below two values), exact in Decimal."""
     n = len(values)

@@ -195,15 +195,23 @@ class Ingestor:
     def sources_for(self, path: str) -> list[str]:
         return [name for name, s in self.sources.items() if any(g.matches(path) for g in s.globs)]
 
-    def scan(self, *, parallel: bool = True, recent_since: datetime | None = None) -> IngestReport:
+    def scan(
+        self,
+        *,
+        parallel: bool = True,
+        today_since: datetime | None = None,
+        recent_since: datetime | None = None,
+    ) -> IngestReport:
         """Every file of every source, once: a backfill or a `scan` command.
 
-        The most recently written files first: those changed since `recent_since`
-        (default: the start of this month or this week, whichever is earlier, in the
-        ledger's zone) go first, so this month's, this week's and today's totals are
-        complete early (`Progress.recent_final`, told through `on_progress`); the older
-        files follow. A file last written before that instant holds no call after it.
-        Within each group files go in the order they were written: of two equal copies of
+        The most recently written files first, in three stages: those changed since
+        `today_since` (default: today's local midnight), then since `recent_since` (the
+        start of this month or this week, whichever is earlier), then the rest. A file
+        last written before an instant holds no call after it, so once a stage is in,
+        today's (`Progress.today_final`), then this week's and this month's
+        (`Progress.recent_final`) totals are complete, told through `on_progress`, while
+        older history fills in behind.
+        Within each stage files go in the order they were written: of two equal copies of
         a call (`log --id` run twice), the one written first is kept, as before.
         Files nobody has read yet are parsed in worker processes when there are many
         (see monitor.parallel); files with a cursor are followed here.
@@ -229,17 +237,21 @@ class Ingestor:
             )
             self._sizes = {path: size for f in found.values() for path, size, _ in f}
             self._started = time.monotonic()
-            cutoff = (recent_since or self._recent_since()).timestamp()
-            for recent in (True, False):
+            today, recent = self._stage_starts(today_since, recent_since)
+            until = float("inf")
+            for since, final in ((today, "today_final"), (recent, "recent_final"), (None, "")):
+                start = -until if since is None else since.timestamp()
                 for name, src in self.sources.items():
-                    files = [p for p, _, mtime in found[name] if (mtime >= cutoff) == recent]
+                    files = [p for p, _, mtime in found[name] if start <= mtime < until]
                     pool = self._scan_files(src, files, report, parallel, pool)
                     if self.stop.is_set():
                         break
                 if self.stop.is_set():
                     break
-                progress.recent_final = True
-                self._tell()
+                if final:
+                    setattr(progress, final, True)
+                    self._tell()
+                until = start
             for name, src in self.sources.items():
                 if src.fmt.kind == "lines" and not self.stop.is_set():
                     seen = {p for p, _, _ in found[name]}
@@ -256,12 +268,19 @@ class Ingestor:
         self._tell()
         return report
 
-    def _recent_since(self) -> datetime:
-        """The start of this month or this week, whichever is earlier (local midnight)."""
-        now = datetime.now(UTC)
-        today = local_day(now, self.ledger.tz)
-        first = min(period_days("month", today)[0], period_days("week", today)[0])
-        return local_midnight(first, self.ledger.tz)
+    def _stage_starts(
+        self, today: datetime | None, recent: datetime | None
+    ) -> tuple[datetime, datetime]:
+        """Where the backfill's first two stages start: today's local midnight, and the
+        start of this month or this week, whichever is earlier (never after the first)."""
+        tz = self.ledger.tz
+        day = local_day(datetime.now(UTC), tz)
+        if today is None:
+            today = local_midnight(day, tz)
+        if recent is None:
+            first = min(period_days("month", day)[0], period_days("week", day)[0])
+            recent = local_midnight(first, tz)
+        return today, min(today, recent)
 
     def _scan_files(
         self,

@@ -88,9 +88,7 @@ class Parsed:
     """A document caught half-written: nothing to store; it is read again on its next change."""
 
 
-def parse_chunks(
-    spec: SourceSpec, fmt: Format, pricer: Pricer, chunks: Sequence[Chunk]
-) -> Parsed:
+def parse_chunks(spec: SourceSpec, fmt: Format, pricer: Pricer, chunks: Sequence[Chunk]) -> Parsed:
     """Run the adapter over each chunk (with the safety net) and price what it returns.
 
     Each chunk's cursor gets the adapter's new state; the caller stores the events, the

@@ -57,8 +57,6 @@ class PriceInfo:
     """Prices vary by time of day (e.g. off-peak hours)."""
 
 
-
-
 _INFO_KEYS: Final[dict[str, str]] = {
     "input_mtok": "input",
     "output_mtok": "output",

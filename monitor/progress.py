@@ -2,9 +2,9 @@
 
 A `scan` on a terminal redraws one line of it; the daemon's backfill child writes it as
 JSON lines to the daemon, which shows it in `status` and on the dashboard
-("backfilling, 34 %"). `recent_final` says the files that can hold this month's, this
-week's and today's calls are all in (they are read first): from then on those
-totals are final while older history fills in behind.
+("backfilling, 34 %"). `today_final` says the files that can hold today's calls are all
+in (they are read first), `recent_final` the same of this week's and this month's: from
+then on those totals are final while older history fills in behind.
 
 Pure: the caller passes the monotonic clock's readings.
 """
@@ -28,6 +28,7 @@ class Progress:
     """Calls stored so far (new events)."""
     elapsed: float = 0.0
     """Seconds since the walk ended (the work measured by the ETA)."""
+    today_final: bool = False
     recent_final: bool = False
     done: bool = False
 
@@ -62,6 +63,8 @@ class Progress:
             parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
         if self.recent_final and not self.done:
             parts.append("this month in")
+        elif self.today_final and not self.done:
+            parts.append("today in")
         return " · ".join(parts)
 
     def to_json(self) -> str:
@@ -88,5 +91,6 @@ class Progress:
             "bytes_total": self.bytes_total,
             "calls": self.calls,
             "eta_seconds": None if eta is None else round(eta, 1),
+            "today_final": self.today_final,
             "recent_final": self.recent_final,
         }

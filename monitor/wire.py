@@ -151,6 +151,8 @@ class BackfillEntry(TypedDict):
     bytes_total: int
     calls: int
     eta_seconds: float | None
+    today_final: bool
+    """Today's files are all in (read first): today's totals are final."""
     recent_final: bool
     """This month's, this week's and today's files are all in: those totals are final."""
 

@@ -46,13 +46,16 @@ def test_todays_spend_is_final_while_older_history_still_fills_in(tmp_path: Path
         daemon = ws.daemon()
         daemon.start()
 
-        def recent_in() -> dict[str, Any] | None:
+        def complete(flag: str) -> dict[str, Any] | None:
             doc = _status(ws.socket)
-            if doc is None or not doc.get("backfill", {}).get("recent_final"):
+            if doc is None or not doc.get("backfill", {}).get(flag):
                 return None
             return doc
 
-        doc = wait_for(recent_in, 60, "this month's files in, while backfilling")
+        doc = wait_for(lambda: complete("today_final"), 60, "today's files in, while backfilling")
+        assert doc["state"] == "backfilling", "the backfill ended before it could be seen"
+        assert doc["today"]["cost_usd"] == "3.250000" and doc["today"]["calls"] == 2
+        doc = wait_for(lambda: complete("recent_final"), 60, "this month's files in, too")
         assert doc["state"] == "backfilling", "the backfill ended before it could be seen"
         assert doc["today"]["cost_usd"] == "3.250000" and doc["today"]["calls"] == 2
         assert doc["backfill"]["files_done"] >= 1 and doc["backfill"]["percent"] < 100

@@ -18,6 +18,8 @@ def test_progress_counts_bytes_as_the_work_and_gives_an_eta_once_there_is_a_rate
     p.elapsed = 10.0
     assert p.eta_seconds() == 30.0
     assert p.line() == "1 / 4 files · 0 / 0 MB · 7 calls · 25 % · ETA 0:30"
+    p.today_final = True
+    assert p.line().endswith("ETA 0:30 · today in")
     p.recent_final, p.done = True, True
     assert p.fraction == 1.0 and p.eta_seconds() == 0.0
     assert Progress.from_json(p.to_json()) == p
@@ -25,8 +27,9 @@ def test_progress_counts_bytes_as_the_work_and_gives_an_eta_once_there_is_a_rate
     assert p.entry()["percent"] == 100.0 and p.entry()["recent_final"] is True
 
 
-def test_a_backfill_reads_this_months_files_first(tmp_path: Path) -> None:
-    """When the recent files are in, every call of this month is in and none older."""
+def test_a_backfill_reads_todays_files_then_this_months_then_the_rest(tmp_path: Path) -> None:
+    """When today's files are in, every call of today is in and none older; when the
+    recent files are, every call of this month is."""
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     now = time.time()
     ages_days = {"run_1": 40, "run_2": 0, "run_3": 90, "run_4": 0.5, "run_5": 65}
@@ -35,16 +38,20 @@ def test_a_backfill_reads_this_months_files_first(tmp_path: Path) -> None:
         f.parent.mkdir(parents=True)
         f.write_bytes(record(i))
         os.utime(f, (now - age * 86400, now - age * 86400))
-    seen: list[tuple[bool, list[int]]] = []
+    seen: list[tuple[bool, bool, list[int]]] = []
 
     def watch(p: Progress) -> None:
-        seen.append((p.recent_final, world.input_tokens()))
+        seen.append((p.today_final, p.recent_final, world.input_tokens()))
 
     world.ingestor.on_progress = watch
+    today = datetime.now(UTC) - timedelta(hours=6)
     since = datetime.now(UTC) - timedelta(days=30)
-    world.ingestor.scan(parallel=False, recent_since=since)
-    first_final = next(tokens for final, tokens in seen if final)
-    assert first_final == [2, 4]  # run_2 (today) and run_4 (12 h ago): this month's
+    world.ingestor.scan(parallel=False, today_since=today, recent_since=since)
+    today_in = next(tokens for today_final, _, tokens in seen if today_final)
+    assert today_in == [2]  # run_2, written now; run_4 (12 h ago) is not "today" here
+    month_in = next(tokens for today_final, final, tokens in seen if final)
+    assert month_in == [2, 4]  # and run_4: this month's
+    assert all(today_final for today_final, final, _ in seen if final)
     assert world.input_tokens() == [1, 2, 3, 4, 5]
     assert world.ingestor.progress.done and world.ingestor.progress.files_done == 5
     world.close()

@@ -368,6 +368,21 @@ def test_snapshot_replaces_what_came_before_it_in_a_batch() -> None:
     assert [e["key"] for e in batch.events] == ["k2"]
 
 
+def test_the_top_line_says_how_far_the_backfill_is_and_which_totals_are_complete() -> None:
+    state = DashboardState()
+    seen = []
+    for flags in ({}, {"today_final": True}, {"today_final": True, "recent_final": True}):
+        state.status = {"state": "backfilling", "backfill": {"percent": 34.4, **flags}}  # type: ignore[typeddict-item]
+        seen.append(state.daemon_state())
+    state.status = {"state": "ready"}  # type: ignore[typeddict-item]
+    assert [*seen, state.daemon_state()] == [
+        "backfilling, 34 %",
+        "backfilling, 34 %, today complete",
+        "backfilling, 34 %, this month complete",
+        "ready",
+    ]
+
+
 def test_latest_totals_win_and_a_burst_keeps_only_what_fits_the_list() -> None:
     batch = FeedBatch()
     for i in range(LIVE_CAP + 100):

@@ -357,9 +357,7 @@ def read_limits(ctx: Checker, raw: object) -> tuple[LimitConfig, ...]:
     out: list[LimitConfig] = []
     for i, table in enumerate(_array_of_tables(ctx, "limits", raw)):
         where = f"limits[{i}]"
-        no_unknown(
-            ctx, where, table, {"tool", "window", "warn_at", "enabled", "tokens", "cost"}
-        )
+        no_unknown(ctx, where, table, {"tool", "window", "warn_at", "enabled", "tokens", "cost"})
         tool = table.get("tool")
         if not isinstance(tool, str) or not tool.strip():
             raise ctx.error(f"{where}.tool", f"expected a tool name (codex, …), got {show(tool)}")

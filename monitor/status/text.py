@@ -28,6 +28,8 @@ def render_status(doc: Mapping[str, Any]) -> str:
         )
         if backfill.get("recent_final"):
             state += "; this month's totals are complete"
+        elif backfill.get("today_final"):
+            state += "; today's totals are complete"
     lines = [
         f"llm-monitor status — {doc['now'][:19]}Z, {doc['timezone']}, from {origin}{state}",
         "",
@@ -63,13 +65,11 @@ def _limit_line(w: Mapping[str, Any]) -> str:
     """`codex 5h  42 % (reported, plus plan), resets 14:05Z`; an estimate adds its burn."""
     name = f"{w['tool']} {w['window']}"
     basis = w["basis"] + (f", {w['plan']} plan" if w.get("plan") else "")
-    resets = w['resets_at'][:16].replace('T', ' ')
+    resets = w["resets_at"][:16].replace("T", " ")
     line = f"  {name:<22} {w['used_percent']:>5.1f} % ({basis}), resets {resets} UTC"
     e = w.get("estimate")
     if e:
-        size = (
-            f"{e['limit_tokens']:,} tokens" if e["limit_tokens"] else _money(e["limit_usd"])
-        )
+        size = f"{e['limit_tokens']:,} tokens" if e["limit_tokens"] else _money(e["limit_usd"])
         line += (
             f"; {e['tokens']:,} tokens {_money(e['cost_usd'])} of {size} "
             f"({e['limit_from']}), {e['burn_tokens_per_minute']:,.0f} tokens/min, "

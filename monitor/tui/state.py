@@ -277,7 +277,14 @@ class DashboardState:
         state = self.status.get("state") if self.status is not None else None
         backfill = self.status.get("backfill") if self.status is not None else None
         if state and isinstance(backfill, dict) and "percent" in backfill:
-            return f"{state}, {backfill['percent']:.0f} %"
+            complete = (
+                ", this month complete"
+                if backfill.get("recent_final")
+                else ", today complete"
+                if backfill.get("today_final")
+                else ""
+            )
+            return f"{state}, {backfill['percent']:.0f} %{complete}"
         return str(state) if state else ""
 
     def zone_name(self) -> str:
