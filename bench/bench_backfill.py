@@ -5,8 +5,11 @@ time `ccusage claude daily --json --offline` (best of N after a warm-up); time o
 `llm-monitor scan` into an empty ledger (best of N); time `llm-monitor report --by day
 --format json`, `llm-monitor status --json` and `llm-monitor statusline` on that ledger
 (best of 5 each); start `llm-monitor daemon` on an empty ledger and time until its
-socket says today's spend is final (`backfill.recent_final`: this month's files are in),
-then until the whole backfill is; check every total against the generator's truth.
+socket says today's spend is final (`backfill.today_final`), this month's
+(`backfill.recent_final`: this month's files are in), then the whole backfill (`state`
+"ready", which makes both final if no flag came first); check every total, and the
+today and month costs at their moments, against the generator's truth. The tree's
+window ends at the current UTC hour by default, so today has calls.
 Prints a table and writes `bench/out/backfill.json`.
 
 Goals (the constants below), on wall time: cold scan ≤ 1.5× ccusage's `daily`
@@ -26,6 +29,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -274,11 +278,56 @@ def bench_monitor(
     return scan, (report if report.ok else None), (status if status.ok else None)
 
 
+@dataclass(frozen=True, slots=True)
+class FirstAnswer:
+    """Seconds from the daemon's start until its socket had today's spend final, this
+    month's, and the whole backfill done."""
+
+    today_s: float
+    month_s: float
+    whole_s: float
+
+
+def _doc_now(doc: dict[str, Any]) -> datetime:
+    """The status document's `now` in UTC (the bench's config: timezone UTC); the clock's
+    when the document has none."""
+    try:
+        return datetime.fromisoformat(doc["now"]).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+def check_period(
+    doc: dict[str, Any], key: str, prefix: str, truth: dict[str, Any]
+) -> tuple[bool, str]:
+    """The document's `key` period ("today", "month") against the truth's UTC days that
+    start with `prefix` (a date, a month): cost rounded to 6 places (when the truth is
+    priced) and calls. No truth day (no call that day) → 0. (equal, note)."""
+    days = [b for d, b in truth["days"].items() if d.startswith(prefix)]
+    entry = doc.get(key) or {}
+    calls = entry.get("calls")
+    want_calls = sum(int(b["messages"]) for b in days)
+    equal = calls == want_calls
+    parts = []
+    if "cost_usd" in truth["total"]:
+        want = sum((Decimal(b["cost_usd"]) for b in days), Decimal(0))
+        want = want.quantize(_MICRO, ROUND_HALF_EVEN)
+        got = entry.get("cost_usd")
+        equal = equal and got is not None and Decimal(got) == want
+        parts.append(f"${got} (truth ${want})")
+    if calls != want_calls or not parts:
+        parts.append(f"{calls} calls (truth {want_calls})")
+    return equal, f"{prefix}: " + "; ".join(parts)
+
+
 def bench_first_answer(
     out: Path, tree: Path, truth: dict[str, Any], result: Result
-) -> tuple[float, float] | None:
+) -> FirstAnswer | None:
     """A daemon started on an empty ledger: seconds until today's spend is final on its
-    socket (this month's files are in, newest first), and until the whole backfill is."""
+    socket (`backfill.today_final`), until this month's is (`backfill.recent_final`: this
+    month's and this week's files are in, newest first), and until the whole backfill is
+    (`state` "ready", which makes both final too). Each period's cost at its moment is
+    checked against the truth."""
     import signal
     import subprocess
 
@@ -294,8 +343,9 @@ def bench_first_answer(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    first: float | None = None
-    month_cost = None
+    # Per moment: (seconds, the document then, "flag" or "ready": what made it final).
+    today: tuple[float, dict[str, Any], str] | None = None
+    month: tuple[float, dict[str, Any], str] | None = None
     try:
         while time.monotonic() - start < 900:
             try:
@@ -303,11 +353,15 @@ def bench_first_answer(
             except ApiError:
                 doc = None
             if doc is not None:
-                final = doc.get("backfill", {}).get("recent_final") or doc.get("state") == "ready"
-                if first is None and final:
-                    first = time.monotonic() - start
-                    month_cost = doc["month"]["cost_usd"]
-                if doc.get("state") == "ready":
+                at = time.monotonic() - start
+                ready = doc.get("state") == "ready"
+                backfill = doc.get("backfill") or {}
+                how = "flag" if not ready else "ready"
+                if today is None and (ready or backfill.get("today_final")):
+                    today = (at, doc, how)
+                if month is None and (ready or backfill.get("recent_final")):
+                    month = (at, doc, how)
+                if ready:
                     break
             time.sleep(0.02)
         whole = time.monotonic() - start
@@ -315,21 +369,34 @@ def bench_first_answer(
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(60)
         shutil.rmtree(state, ignore_errors=True)
-    if first is None:
-        result.failures.append("the daemon never had today's spend final")
+    result.data["first_answer"] = {
+        "today_final_s": None if today is None else round(today[0], 3),
+        "today_final_by": None if today is None else today[2],
+        "month_final_s": None if month is None else round(month[0], 3),
+        "month_final_by": None if month is None else month[2],
+        "whole_backfill_s": round(whole, 3),
+    }
+    if today is None or month is None:
+        result.failures.append(
+            f"the daemon never had {'today' if today is None else 'this month'}'s spend final"
+            f" ({whole:.0f} s)"
+        )
         return None
-    # The month so far (the tree's days are UTC, as the bench's config): final at `first`.
-    month = time.strftime("%Y-%m", time.gmtime())
-    expected = sum(
-        (Decimal(d["cost_usd"]) for k, d in truth["days"].items() if k.startswith(month)),
-        Decimal(0),
-    ).quantize(_MICRO, ROUND_HALF_EVEN)
-    equal = month_cost is not None and Decimal(month_cost) == expected
-    result.rows.append(
-        Row("llm-monitor daemon: this month final", wall_s=first, equal=equal,
-            note=f"${month_cost} (truth ${expected}); whole backfill {whole:.2f} s")
-    )  # fmt: skip
-    return first, whole
+    # The tree's days are UTC dates, as the bench's config: the periods of the
+    # document's own `now` (a run may go on past midnight).
+    checks = (
+        ("today final", today, "today", "%Y-%m-%d", ""),
+        ("this month final", month, "month", "%Y-%m", f"; whole backfill {whole:.2f} s"),
+    )
+    for name, (at, doc, how), key, fmt, more in checks:
+        equal, note = check_period(doc, key, _doc_now(doc).strftime(fmt), truth)
+        if how == "ready":
+            note += "; at ready (no flag before)"
+        row = Row(f"llm-monitor daemon: {name}", wall_s=at, equal=equal, note=note + more)
+        result.rows.append(row)
+        if not equal:
+            result.failures.append(f"llm-monitor daemon: {name}: {note} differs from the truth")
+    return FirstAnswer(today[0], month[0], whole)
 
 
 def bench_statusline(out: Path, tree: Path, runs: int, result: Result) -> Measured | None:
@@ -392,7 +459,7 @@ def goals(
     report: Measured | None,
     status: Measured | None,
     statusline: Measured | None = None,
-    first: tuple[float, float] | None = None,
+    first: FirstAnswer | None = None,
 ) -> dict[str, Any]:
     """The §11 ratios on wall time (the goal), with the CPU-time ratio beside each:
     on a shared 2-core machine CPU time is the steadier of the two."""
@@ -408,10 +475,10 @@ def goals(
             "met": ratio <= SCAN_GOAL,
         }
     if first is not None:
-        ratio = first[0] / cc.wall_s
+        ratio = first.today_s / cc.wall_s
         out["today_final_vs_ccusage_daily"] = {
             "ratio": round(ratio, 3),
-            "cpu_ratio": float("nan"),
+            "cpu_ratio": None,  # the daemon's CPU time is not measured
             "goal": f"<= {FIRST_GOAL}",
             "met": ratio <= FIRST_GOAL,
         }
@@ -445,9 +512,21 @@ def print_table(result: Result, truth: dict[str, Any]) -> None:
         print("  ".join(cells + [str(row[-1])]).rstrip())
     for name, g in result.data.get("goals", {}).items():
         mark = "met" if g["met"] else "MISSED"
-        print(f"goal {name}: {g['ratio']} (goal {g['goal']}) {mark}; by CPU time {g['cpu_ratio']}")
+        by_cpu = "" if g["cpu_ratio"] is None else f"; by CPU time {g['cpu_ratio']}"
+        print(f"goal {name}: {g['ratio']} (goal {g['goal']}) {mark}{by_cpu}")
     for failure in result.failures:
         print(f"FAILED: {failure}")
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type of a number of runs: the best of none is no answer."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -458,9 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the tree and the ingested ledger (reused next time)",
     )
-    parser.add_argument("--ccusage-runs", type=int, default=3)
-    parser.add_argument("--answer-runs", type=int, default=5)
-    parser.add_argument("--scan-runs", type=int, default=3, help="cold scans; the best counts")
+    parser.add_argument("--ccusage-runs", type=_at_least_one, default=3)
+    parser.add_argument("--answer-runs", type=_at_least_one, default=5)
+    parser.add_argument(
+        "--scan-runs", type=_at_least_one, default=3, help="cold scans; the best counts"
+    )
     add_tree_args(parser)
     args = parser.parse_args(argv)
     params = resolve_end(params_from_args(args))

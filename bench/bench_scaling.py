@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.bench_backfill import Result, bench_monitor, ensure_tree
-from bench.gen_claude_tree import DEFAULT_DAYS, TreeParams, resolve_end
+from bench.gen_claude_tree import DEFAULT_DAYS, END_HELP, TreeParams, end_arg, resolve_end
 from bench.measure import Measured, PeakMemory, compile_package
 
 SCAN_LINEAR: Final = 1.25  # scan s per message, largest scale / smallest, at most
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    parser.add_argument("--end", default="", help="UTC date the window ends (default today)")
+    parser.add_argument("--end", type=end_arg, default="", help=END_HELP)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--no-costs", action="store_true", help="skip pricing the truth (generates 2× faster)"
@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.answer_runs < 1:
         parser.error("--runs and --answer-runs must be at least 1")
     compile_package()  # before any timed run: byte-code as an installation has it
+    # One window for every scale, even when the run goes on into the next hour.
+    args.end = resolve_end(TreeParams(end=args.end)).end
 
     points = [bench_scale(scale, args) for scale in args.scales]
     found = verdicts(points)

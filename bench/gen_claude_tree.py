@@ -19,8 +19,17 @@ What makes the tree realistic where it matters for a reader's speed and correctn
   without usage (prompts, tool results, summaries, snapshots, system lines) must not
   count.
 
+The calls fall in `[end - days, end)`: `end` is a UTC date (the window ends at its
+midnight) or a UTC hour "YYYY-MM-DDTHH" (at that hour's start), by default the current
+UTC hour, so today holds calls up to it, as a working user's tree does. No line's
+timestamp and no file's mtime (its last line's time) is at or after `end`: the monitor
+rejects calls in the future. `days` counts whole days back from `end`, so an end at
+an hour after 00 touches `days + 1` UTC dates, the first and the last partly (truth.json's
+`days` are UTC dates: the last one is `end`'s date, so far).
+
 Every file is generated from its own seeded RNG, so the tree is byte-identical whatever
-the number of worker processes.
+the number of worker processes. The bytes depend on the window's instants, not on how
+`end` is spelled: "2026-11-01" and "2026-11-01T00" give the same tree.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -72,6 +82,7 @@ _CHARS_PER_TOKEN: Final = 0.5
 _TOOL_RESULT_MEDIAN: Final = 40
 
 _MS_DAY: Final = 86_400_000
+_END_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2})?")
 # Upper bound of one message's time step (a prompt's think time, a midnight skip and
 # the streamed copies), used to place every session inside the window.
 _MAX_STEP_MS: Final = 340_000
@@ -106,7 +117,7 @@ class TreeParams:
     messages: int = DEFAULT_MESSAGES
     files: int = DEFAULT_FILES
     days: int = DEFAULT_DAYS
-    end: str = ""  # ISO date (UTC); the window is [end - days, end)
+    end: str = ""  # UTC "YYYY-MM-DD" or "YYYY-MM-DDTHH"; the window is [end - days, end)
     seed: int = 1
     costs: bool = True
 
@@ -154,6 +165,7 @@ class Partial:
     duplicate_lines: int = 0
     synthetic_lines: int = 0
     no_usage_lines: int = 0
+    last_ms: int = 0  # the latest line's time (epoch ms): checked to be before `end`
     # (day, model) → [messages, input, output, cache_creation, cache_read, cache_creation_1h]
     sums: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     costs: dict[tuple[str, str], Decimal] = field(default_factory=dict)
@@ -168,6 +180,7 @@ class Partial:
         self.duplicate_lines += other.duplicate_lines
         self.synthetic_lines += other.synthetic_lines
         self.no_usage_lines += other.no_usage_lines
+        self.last_ms = max(self.last_ms, other.last_ms)
         for key, values in other.sums.items():
             mine = self.sums.setdefault(key, [0] * len(values))
             for i, v in enumerate(values):
@@ -189,17 +202,41 @@ TOKEN_FIELDS: Final = (
 # ---------------------------------------------------------------------------- plan
 
 
-def _end_ms(end_iso: str) -> int:
-    end = date.fromisoformat(end_iso)
-    return int(datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp() * 1000)
+def parse_end(text: str) -> datetime:
+    """The instant a window ends: a UTC date "YYYY-MM-DD" (its midnight) or a UTC hour
+    "YYYY-MM-DDTHH" (that hour's start). ValueError for anything else."""
+    if not _END_RE.fullmatch(text):
+        raise ValueError(f"not a UTC date YYYY-MM-DD or hour YYYY-MM-DDTHH: {text!r}")
+    d = date.fromisoformat(text[:10])
+    return datetime(d.year, d.month, d.day, int(text[11:] or 0), tzinfo=UTC)
+
+
+def end_arg(text: str) -> str:
+    """argparse type of `--end`: checked, kept as written (it is part of the params);
+    "" (the default: the current hour) as it is."""
+    if not text:
+        return text
+    try:
+        parse_end(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _end_ms(end: str) -> int:
+    return int(parse_end(end).timestamp() * 1000)
 
 
 def resolve_end(params: TreeParams) -> TreeParams:
-    """Pin an empty `end` to today's UTC date, so the params name one exact tree."""
+    """Pin an empty `end` to the current UTC hour ("YYYY-MM-DDTHH"), so the params name
+    one exact tree, and that tree has calls earlier today, as a user who is working has
+    (the window ends at the hour's start: nothing in it is later than now). So the
+    default tree is regenerated at most once an hour. A given `end` is kept as it is: a
+    plain date still ends the window at that date's midnight."""
     if params.end:
         return params
-    today = datetime.now(UTC).date().isoformat()
-    return TreeParams(params.messages, params.files, params.days, today, params.seed, params.costs)
+    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    return TreeParams(params.messages, params.files, params.days, hour, params.seed, params.costs)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -701,6 +738,7 @@ def write_file(root: Path, spec: FileSpec, costs: bool) -> Partial:
         # As Claude Code leaves it: last written when its last line was. A backfill that
         # goes newest first (issue 13) sees the tree a real user has.
         os.utime(path, (last, last))
+        session.part.last_ms = round(last * 1000)
     return session.part
 
 
@@ -812,6 +850,9 @@ def generate_tree(out: Path, params: TreeParams, jobs: int | None = None) -> dic
         with ctx.Pool(jobs, _init_worker, (str(out), params.costs)) as pool:
             for part in pool.imap_unordered(_write_chunk, _chunks(specs, 64)):
                 total.merge(part)
+    end_ms = _end_ms(params.end)
+    if total.last_ms >= end_ms:  # the plan's time bound (_MAX_STEP_MS) was broken
+        raise AssertionError(f"a line at {_iso(total.last_ms)} is not before end {params.end}")
     truth = build_truth(params, total)
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return truth
@@ -839,6 +880,12 @@ def params_from_args(args: argparse.Namespace) -> TreeParams:
     )
 
 
+END_HELP: Final = (
+    "UTC date YYYY-MM-DD (the window ends at its midnight) or hour YYYY-MM-DDTHH (at that "
+    "hour's start); default: the current UTC hour, so today holds calls up to it"
+)
+
+
 def add_tree_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale",
@@ -849,7 +896,7 @@ def add_tree_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--messages", type=int, default=0, help="unique assistant messages")
     parser.add_argument("--files", type=int, default=0, help="JSONL files")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    parser.add_argument("--end", default="", help="UTC date the window ends (default today)")
+    parser.add_argument("--end", type=end_arg, default="", help=END_HELP)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--no-costs", action="store_true", help="skip pricing the truth with genai-prices (faster)"

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from bench.gen_claude_tree import TOKEN_FIELDS, TreeParams, generate_tree
+from bench.gen_claude_tree import (
+    GENERATOR_VERSION,
+    TOKEN_FIELDS,
+    TreeParams,
+    generate_tree,
+    parse_end,
+    resolve_end,
+)
 
 PARAMS = TreeParams(messages=400, files=40, days=10, end="2026-11-01", seed=7, costs=True)
 
@@ -168,11 +175,28 @@ def test_synthetic_and_usage_free_lines_do_not_count(tree: tuple[Path, dict[str,
     assert {r["type"] for r in usage_free} >= {"user", "summary"}
 
 
+def _times(out: Path) -> list[datetime]:
+    """Every line's top-level timestamp (a snapshot's sits inside it, at its prompt's)."""
+    return [
+        datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))
+        for r in _records(out)
+        if "timestamp" in r
+    ]
+
+
+def _digest(out: Path) -> str:
+    h = hashlib.sha256()
+    for f in _files(out):
+        h.update(f.relative_to(out).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def test_lines_are_compact_json_with_ms_utc_timestamps_inside_the_window(
     tree: tuple[Path, dict[str, Any]],
 ) -> None:
     out, _ = tree
     end = datetime.fromisoformat(PARAMS.end).replace(tzinfo=UTC)
+    assert all(f.stat().st_mtime < end.timestamp() for f in _files(out))
     for f in _files(out):
         for line in f.read_bytes().splitlines():
             if b'"usage"' in line:
@@ -199,3 +223,49 @@ def test_same_params_give_the_same_bytes_whatever_the_worker_count(tmp_path: Pat
     two = generate_tree(tmp_path / "two", params, jobs=2)
     assert digest(tmp_path / "one") == digest(tmp_path / "two")
     assert one == two
+
+
+def test_an_hour_end_has_calls_that_day_before_the_hour_and_none_from_it(tmp_path: Path) -> None:
+    params = TreeParams(messages=200, files=20, days=1, end="2026-11-01T06", seed=5, costs=False)
+    truth = generate_tree(tmp_path, params, jobs=1)
+    end = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    assert parse_end(params.end) == end
+    times = _times(tmp_path)
+    assert all(end - timedelta(days=1) <= t < end for t in times)
+    assert any(t.date() == end.date() for t in times)
+    assert all(f.stat().st_mtime < end.timestamp() for f in _files(tmp_path))
+    # truth.json's days are UTC dates: the partial first and last day are both there.
+    assert sorted(truth["days"]) == ["2026-10-31", "2026-11-01"]
+    assert truth["days"]["2026-11-01"]["messages"] > 0
+    kept = [max(c, key=lambda r: _total(r["message"]["usage"])) for c in _copies(tmp_path).values()]
+    assert _recount(kept, "day") == _strip_cost(truth["days"])
+
+
+def test_a_date_end_is_its_midnight_and_gives_the_tree_it_always_gave(tmp_path: Path) -> None:
+    """Bytes for the same params must not change without a GENERATOR_VERSION bump:
+    the digest below is the version-1 generator's for these params."""
+    params = TreeParams(messages=120, files=12, days=5, end="2026-11-01", seed=3, costs=False)
+    truth = generate_tree(tmp_path / "date", params, jobs=1)
+    assert GENERATOR_VERSION == 1
+    assert _digest(tmp_path / "date") == (
+        "c67376a5908893842fb09ad0b9fb3b84786a40618dd51f90a6637ce09c98a3cd"
+    )
+    midnight = TreeParams(messages=120, files=12, days=5, end="2026-11-01T00", seed=3, costs=False)
+    truth_t00 = generate_tree(tmp_path / "t00", midnight, jobs=1)
+    assert _digest(tmp_path / "t00") == _digest(tmp_path / "date")
+    assert {**truth_t00, "params": truth["params"]} == truth
+    assert max(_times(tmp_path / "date")) < datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_an_empty_end_is_pinned_to_the_current_utc_hour() -> None:
+    before = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    end = parse_end(resolve_end(TreeParams()).end)
+    after = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert before <= end <= after
+    assert resolve_end(TreeParams(end="2026-11-01")).end == "2026-11-01"
+
+
+@pytest.mark.parametrize("text", ["2026-11-01T6", "2026-11-01T24", "2026-11-01T06:00", "20261101"])
+def test_an_end_that_is_no_date_or_hour_is_rejected(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_end(text)
