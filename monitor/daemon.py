@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
@@ -61,6 +62,9 @@ CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 WATCH_READY_TIMEOUT: Final = 10.0
+CATCH_UP_SLACK: Final = 2.0
+"""Seconds before the backfill's start from which a file's mtime counts as "written since"
+(file times are coarser than the clock: a few ms on Linux, 2 s on FAT)."""
 RETRY_AFTER: Final = 1.0
 TRIM_AFTER_EVENTS: Final = 20_000
 """Live events after which an idle moment returns the heap's unused memory to the system."""
@@ -95,6 +99,8 @@ class Daemon:
         self.alerts: AlertService | None = None
         self.watcher: Watcher | None = None
         self._pending: set[str] = set()
+        self._backfill_started = 0.0
+        """Epoch seconds: files written since then are read again after the backfill."""
         self._wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
         self._lock = asyncio.Lock()
@@ -306,6 +312,7 @@ class Daemon:
         if self.should_exit.is_set():
             return
         self.ingestor = self._make_ingestor()
+        await self._catch_up()
         self._adopt_state(await self._in_worker(self._read_ledger_state))
         if self.metrics is not None:
             await self._in_worker(self.metrics.seed_from_ledger, self.ledger)
@@ -323,10 +330,10 @@ class Daemon:
         """The first backfill (backfill.py); how many new events it stored, "?" when a
         child did it."""
         assert self.ledger is not None and self.writer_lock is not None
-        if self.watcher is not None:
-            # Watches first, then the backfill: a line appended in between is seen by one.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
+        # The backfill starts at once, while the watches are being armed (a big tree takes
+        # seconds): today's total does not wait for them. A line appended after the
+        # backfill read its file but before its watch was armed is found by `_catch_up`.
+        self._backfill_started = time.time()
         # The backfill runs as a child `scan`: a cold backfill of a big tree needs a few
         # hundred MB of heap that a long-lived process would keep. Its commits are the same
         # exactly-once commits; the state here is rebuilt from the ledger's rollups after.
@@ -336,6 +343,19 @@ class Daemon:
         log.warning("backfill in a child process failed; backfilling in-process")
         report = await backfill_in_process(self._scan_in_process)
         return str(report.events)
+
+    async def _catch_up(self) -> None:
+        """Once the watches are armed: every file written since the backfill started (and
+        every database) is read again from its cursor — what was appended before its
+        watch existed; the rest of such a file was read, and is not read twice."""
+        assert self.ingestor is not None
+        if self.watcher is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
+        since = self._backfill_started - CATCH_UP_SLACK
+        self._pending |= await self._in_worker(self.ingestor.written_since, since)
+        if self._pending:
+            self._wake.set()
 
     async def _scan_in_process(self) -> IngestReport:
         assert self.ledger is not None

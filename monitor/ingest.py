@@ -53,6 +53,10 @@ log = logging.getLogger("llm_monitor.ingest")
 
 BATCH_EVENTS: Final = 20_000
 """Commit at least this often during a backfill: bounds memory and shows progress."""
+MANY_FILES: Final = 1000
+"""A first backfill of at least this many files starts the parsing workers at once (the
+stages after today's will have plenty for them); a smaller one starts them only if a
+stage has `parallel.MIN_FILES` new files."""
 LOGGED_ERRORS_PER_FILE: Final = 5
 CONFLICT_RETRIES: Final = 3
 """Re-reads of a batch whose cursors another writer moved, before giving up (the lock
@@ -104,12 +108,9 @@ class _Source:
     spec: SourceSpec
 
 
-def _found_files(
-    src: _Source, many: Callable[[], None] = lambda: None
-) -> list[tuple[str, int, float]]:
+def _found_files(src: _Source) -> list[tuple[str, int, float]]:
     """(path, size, mtime) of every file a source's globs match, in the order they were
-    last written (see `Ingestor.scan`); `many` is called once the walk has found enough
-    files to be worth the parsing workers."""
+    last written (see `Ingestor.scan`)."""
     out: list[tuple[str, int, float]] = []
     seen: set[str] = set()
     for glob in src.globs:
@@ -122,8 +123,6 @@ def _found_files(
             except OSError:
                 st = None  # gone since the walk: read (and found missing) like any other
             out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
-            if len(out) == _parallel.MIN_FILES:
-                many()
     out.sort(key=lambda f: f[2])
     return out
 
@@ -221,16 +220,14 @@ class Ingestor:
         # started (a rotation it followed, say) must be followed from here too.
         self._reload_cursors()
         pool: _parallel.Pool | None = None
-
-        def warm() -> None:
-            # A first backfill of many files: the workers start while the tree is listed.
-            nonlocal pool
-            if parallel and pool is None and not self.cursors:
+        try:
+            found = {name: _found_files(src) for name, src in self.sources.items()}
+            if parallel and not self.cursors and sum(map(len, found.values())) >= MANY_FILES:
+                # A first backfill of many files: the workers start (~0.5 s of CPU) while
+                # today's files are read here, not while the tree is listed — on two
+                # cores that would slow the listing, and today's total waits on it.
                 pool = self._pool()
                 pool.warm()
-
-        try:
-            found = {name: _found_files(src, warm) for name, src in self.sources.items()}
             progress = self.progress = Progress(
                 files_total=sum(len(f) for f in found.values()),
                 bytes_total=sum(size for f in found.values() for _, size, _ in f),
@@ -241,9 +238,10 @@ class Ingestor:
             until = float("inf")
             for since, final in ((today, "today_final"), (recent, "recent_final"), (None, "")):
                 start = -until if since is None else since.timestamp()
+                workers = parallel and final != "today_final"  # a day's files: read here
                 for name, src in self.sources.items():
                     files = [p for p, _, mtime in found[name] if start <= mtime < until]
-                    pool = self._scan_files(src, files, report, parallel, pool)
+                    pool = self._scan_files(src, files, report, workers, pool)
                     if self.stop.is_set():
                         break
                 if self.stop.is_set():
@@ -267,6 +265,15 @@ class Ingestor:
         progress.done = not self.stop.is_set()
         self._tell()
         return report
+
+    def written_since(self, instant: float) -> set[str]:
+        """Files of every source last written at or after `instant` (epoch seconds), and
+        every database (a write may touch only its -wal file)."""
+        out: set[str] = set()
+        for src in self.sources.values():
+            every = isinstance(src.fmt, DatabaseFormat)
+            out.update(path for path, _, mtime in _found_files(src) if every or mtime >= instant)
+        return out
 
     def _stage_starts(
         self, today: datetime | None, recent: datetime | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -681,4 +682,19 @@ def test_a_call_dated_outside_the_configured_range_is_a_bad_record(tmp_path: Pat
     world = World(tmp_path, [lenient])
     world.scan()
     assert world.input_tokens() == [1, 2, 3, 4]
+    world.close()
+
+
+def test_written_since_names_the_files_changed_after_an_instant(tmp_path: Path) -> None:
+    """What the daemon reads again once its watches are armed: files written since the
+    backfill started, not the whole tree."""
+    now = time.time()
+    for i, age in enumerate((0, 5, 3600)):
+        f = tmp_path / "output" / "tech" / f"run_{i}" / "tokens.jsonl"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(record(i))
+        os.utime(f, (now - age, now - age))
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    names = {Path(p).parent.name for p in world.ingestor.written_since(now - 10)}
+    assert names == {"run_0", "run_1"}
     world.close()
