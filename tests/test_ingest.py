@@ -511,6 +511,7 @@ def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path
             run = root / "output" / "tech" / f"run_{i}"
             run.mkdir(parents=True)
             (run / "tokens.jsonl").write_bytes(record(2 * i) + record(2 * i + 1) + b"{bad\n")
+            history(run / "tokens.jsonl")
         return World(root, [source("studio", "studio-tokens", root / "**/run_*/tokens.jsonl")])
 
     workers = make(tmp_path / "a")
@@ -524,6 +525,13 @@ def test_many_new_files_parsed_by_workers_equal_a_sequential_scan(tmp_path: Path
     assert workers.input_tokens() == expected
     workers.close()
     inline.close()
+
+
+def history(path: Path) -> None:
+    """Date a file 40 days back: a backfill reads today's files itself, older ones in its
+    workers (when there are many)."""
+    then = time.time() - 40 * 86400
+    os.utime(path, (then, then))
 
 
 class _InlineExecutor:
@@ -576,6 +584,7 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
         run = tmp_path / "output" / "tech" / f"run_{i}"
         run.mkdir(parents=True)
         (run / "tokens.jsonl").write_bytes(record(i))
+        history(run / "tokens.jsonl")
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
@@ -598,6 +607,7 @@ def test_a_worker_refuses_an_unstorable_call_as_a_bad_record_and_its_delta_skips
         run = tmp_path / "output" / "tech" / f"run_{i}"
         run.mkdir(parents=True)
         (run / "tokens.jsonl").write_bytes(record(i) + (record(10**12) if i == 7 else b""))
+        history(run / "tokens.jsonl")
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     report = world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
@@ -635,6 +645,7 @@ def test_files_are_parsed_in_process_when_the_worker_pool_is_unavailable(
         run = tmp_path / "output" / "tech" / f"run_{i}"
         run.mkdir(parents=True)
         (run / "tokens.jsonl").write_bytes(record(i))
+        history(run / "tokens.jsonl")
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(parallel.MIN_FILES + 4))
