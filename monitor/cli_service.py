@@ -37,12 +37,18 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
 
 def cmd_daemon(args: argparse.Namespace) -> int:
     from monitor.api import AlreadyRunning
-    from monitor.daemon import run_daemon
+    from monitor.backfill import start_early
     from monitor.writer_lock import LedgerBusy
 
     setup_logging(getattr(args, "verbose", False), log_file=args.log_file)
+    config = config_of(args)
     try:
-        return run_daemon(args.config)
+        # The lock and the backfill child first: the child lists the tree and reads
+        # today's files while this process loads the daemon.
+        early = start_early(args.config, config)
+        from monitor.daemon import run_daemon
+
+        return run_daemon(args.config, config=config, early=early)
     except (AlreadyRunning, LedgerBusy) as exc:
         raise CommandError(str(exc)) from None
 

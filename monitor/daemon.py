@@ -27,7 +27,6 @@ import contextlib
 import logging
 import os
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
@@ -36,7 +35,7 @@ from monitor import sdnotify
 from monitor.alert_store import AlertStore
 from monitor.alerts import AlertService
 from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
-from monitor.backfill import backfill_in_child, backfill_in_process, take_writer_lock
+from monitor.backfill import EarlyStart, backfill_in_child, backfill_in_process, start_early
 from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
 from monitor.events import event_payload
 from monitor.ingest import Ingestor, IngestReport
@@ -62,6 +61,8 @@ CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 WATCH_READY_TIMEOUT: Final = 10.0
+WATCH_AFTER: Final = 5.0
+"""Seconds the watches wait for today's files to be read before they are armed anyway."""
 CATCH_UP_SLACK: Final = 2.0
 """Seconds before the backfill's start from which a file's mtime counts as "written since"
 (file times are coarser than the clock: a few ms on Linux, 2 s on FAT)."""
@@ -84,9 +85,18 @@ def _release_memory() -> None:
 
 
 class Daemon:
-    def __init__(self, config_path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | Path | None = None,
+        *,
+        config: Config | None = None,
+        early: EarlyStart | None = None,
+    ) -> None:
+        """`early`: the writer lock and the backfill child, when the command started them
+        before loading this module (`backfill.start_early`); else `startup` does."""
         self.config_path = config_path
-        self.config: Config = load_config(config_path)
+        self.config: Config = config or load_config(config_path)
+        self._early = early
         self.should_exit = asyncio.Event()
         self.reload_requested = asyncio.Event()
         self.state = "starting"
@@ -99,8 +109,8 @@ class Daemon:
         self.alerts: AlertService | None = None
         self.watcher: Watcher | None = None
         self._pending: set[str] = set()
-        self._backfill_started = 0.0
-        """Epoch seconds: files written since then are read again after the backfill."""
+        self._today_final = asyncio.Event()
+        """Today's total is final (the backfill read today's files, or it is over)."""
         self._wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
         self._lock = asyncio.Lock()
@@ -129,7 +139,9 @@ class Daemon:
         config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.writer_lock = await asyncio.to_thread(take_writer_lock, config)
+        if self._early is None:
+            self._early = await asyncio.to_thread(start_early, self.config_path, config)
+        self.writer_lock = self._early.lock
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
         # Its own connections: alert writes run in the alert service's writer thread
         # while an ingest transaction may be open in the worker thread (WAL).
@@ -210,6 +222,10 @@ class Daemon:
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
+        child = self._early.child if self._early is not None else None
+        if child is not None and child.poll() is None:  # start-up failed before following it
+            child.terminate()
+            await asyncio.to_thread(child.wait)
         if self.writer_lock is not None:
             self.writer_lock.release()
             self.writer_lock = None
@@ -275,6 +291,8 @@ class Daemon:
         this month's are (they go first), rebuild the picture from the ledger, so those
         totals are final on the socket while older history fills in behind."""
         before = self.backfill
+        if progress.today_final:
+            self._today_final.set()
         newly_final = (progress.today_final and not (before and before.today_final)) or (
             progress.recent_final and not (before and before.recent_final)
         )
@@ -327,17 +345,22 @@ class Daemon:
         await self._ingest_live()
 
     async def _backfill(self) -> str:
+        try:
+            return await self._backfill_once()
+        finally:
+            self._today_final.set()
+
+    async def _backfill_once(self) -> str:
         """The first backfill (backfill.py); how many new events it stored, "?" when a
         child did it."""
-        assert self.ledger is not None and self.writer_lock is not None
-        # The backfill starts at once, while the watches are being armed (a big tree takes
-        # seconds): today's total does not wait for them. A line appended after the
-        # backfill read its file but before its watch was armed is found by `_catch_up`.
-        self._backfill_started = time.time()
-        # The backfill runs as a child `scan`: a cold backfill of a big tree needs a few
-        # hundred MB of heap that a long-lived process would keep. Its commits are the same
-        # exactly-once commits; the state here is rebuilt from the ledger's rollups after.
-        ok = await backfill_in_child(self.config_path, self.writer_lock, self._backfill_progress)
+        assert self.ledger is not None and self._early is not None
+        # The backfill runs as a child `scan` (started with the lock, before the rest of
+        # the start-up): a cold backfill of a big tree needs a few hundred MB of heap that
+        # a long-lived process would keep. Its commits are the same exactly-once commits;
+        # the state here is rebuilt from the ledger's rollups after. It does not wait for
+        # the watches (a big tree takes seconds to arm): a line appended after it read its
+        # file but before the file's watch was armed is found by `_catch_up`.
+        ok = await backfill_in_child(self._early.child, self._backfill_progress)
         if ok or self.should_exit.is_set():
             return "?"
         log.warning("backfill in a child process failed; backfilling in-process")
@@ -352,7 +375,8 @@ class Daemon:
         if self.watcher is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
-        since = self._backfill_started - CATCH_UP_SLACK
+        assert self._early is not None
+        since = self._early.started - CATCH_UP_SLACK
         self._pending |= await self._in_worker(self.ingestor.written_since, since)
         if self._pending:
             self._wake.set()
@@ -405,6 +429,11 @@ class Daemon:
 
     async def _watch(self) -> None:
         assert self.watcher is not None
+        # Armed once today's total is final (or the backfill is over, or after a few
+        # seconds): listing a big tree for the watches would take a core from the backfill
+        # while it reads today's files. `_catch_up` covers the time before.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._today_final.wait(), WATCH_AFTER)
         async for paths in self.watcher.changes():
             self._pending.update(paths)
             self._wake.set()
@@ -602,7 +631,12 @@ class Daemon:
         )
 
 
-def run_daemon(config_path: str | Path | None = None) -> int:
+def run_daemon(
+    config_path: str | Path | None = None,
+    *,
+    config: Config | None = None,
+    early: EarlyStart | None = None,
+) -> int:
     """`llm-monitor daemon`: run in the foreground until SIGTERM/SIGINT."""
-    daemon = Daemon(config_path)
+    daemon = Daemon(config_path, config=config, early=early)
     return asyncio.run(daemon.run())

@@ -77,7 +77,7 @@ States = frozenset[int]
 class Glob:
     """A compiled absolute glob pattern (`~` expanded, relative patterns made absolute)."""
 
-    __slots__ = ("pattern", "_root", "_segments", "_start")
+    __slots__ = ("pattern", "_root", "_segments", "_start", "_file_tests")
 
     def __init__(self, pattern: str, base: str | os.PathLike[str] | None = None) -> None:
         expanded = os.path.expanduser(pattern)
@@ -96,6 +96,7 @@ class Glob:
         self._root: str = "/" + "/".join(parts[:literal_prefix])
         self._segments: tuple[_Segment, ...] = tuple(_segment(p) for p in parts[literal_prefix:])
         self._start: States = self._closure({0})
+        self._file_tests: dict[States, tuple[Callable[[str], bool], ...]] = {}
 
     def __repr__(self) -> str:
         return f"Glob({self.pattern!r})"
@@ -182,6 +183,25 @@ class Glob:
                 nxt.append(i + 1)
         return self._closure(nxt) if nxt else frozenset()
 
+    def accepts_file(self, states: States, name: str) -> bool:
+        """`_accepts(_step(states, name))` for a file: the walk asks it of every file, so
+        the segments that can end a match from `states` are found once per state set."""
+        tests = self._file_tests.get(states)
+        if tests is None:
+            n = len(self._segments)
+            found: list[Callable[[str], bool]] = []
+            for i in states:
+                if i >= n:
+                    continue
+                seg = self._segments[i]
+                after = i if seg.any_dirs else i + 1
+                if n in self._closure({after}):
+                    found.append(_not_hidden if seg.any_dirs else seg.accepts)
+            tests = self._file_tests[states] = tuple(found)
+        if len(tests) == 1:
+            return tests[0](name)
+        return any(test(name) for test in tests)
+
     def _descends(self, states: States) -> bool:
         """Whether a directory in these states can still contain a match.
 
@@ -193,6 +213,10 @@ class Glob:
 
     def _accepts(self, states: States) -> bool:
         return len(self._segments) in states
+
+
+def _not_hidden(name: str) -> bool:
+    return name[0] != "."
 
 
 def walk_all(globs: Sequence[Glob], stats: WalkStats | None = None) -> Iterator[tuple[int, str]]:
@@ -224,18 +248,21 @@ def walk_all(globs: Sequence[Glob], stats: WalkStats | None = None) -> Iterator[
         except OSError:
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
-        yield from _walk_dir(globs, roots, toward, top, {}, seen_dirs, stats)
+        yield from _walk_dir(globs, roots, toward, top, seen_dirs, stats)
 
 
-def _walk_dir(
+_Listing = tuple[Iterator[os.DirEntry[str]], dict[int, States]]
+"""A directory being walked: its entries still to visit (sorted), and each live glob's
+state in it."""
+
+
+def _list_dir(
     globs: Sequence[Glob],
     roots: dict[str, list[int]],
-    toward: set[str],
     path: str,
     inherited: dict[int, States],
-    seen_dirs: set[tuple[int, int]],
     stats: WalkStats | None,
-) -> Iterator[tuple[int, str]]:
+) -> _Listing | None:
     states = dict(inherited)
     for gi in roots.get(path, ()):
         states[gi] = globs[gi]._start
@@ -243,40 +270,62 @@ def _walk_dir(
         with os.scandir(path) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
-        return
+        return None
     if stats is not None:
         stats.dirs_scanned += 1
-    for entry in entries:
-        name = entry.name
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if is_dir:
-            child: dict[int, States] = {}
-            for gi, s in states.items():
-                nxt = globs[gi]._step(s, name)
-                if globs[gi]._descends(nxt):
-                    child[gi] = nxt
-            child_path = entry.path
-            if not child and child_path not in toward and child_path not in roots:
-                continue
+    return iter(entries), states
+
+
+def _walk_dir(
+    globs: Sequence[Glob],
+    roots: dict[str, list[int]],
+    toward: set[str],
+    top: str,
+    seen_dirs: set[tuple[int, int]],
+    stats: WalkStats | None,
+) -> Iterator[tuple[int, str]]:
+    """Depth first, each directory's entries in name order. A stack of listings, not
+    recursion: a chain of `yield from` costs every file once per level it is deep."""
+    first = _list_dir(globs, roots, top, {}, stats)
+    stack = [first] if first is not None else []
+    while stack:
+        entries, states = stack[-1]
+        for entry in entries:
+            name = entry.name
             try:
-                st = entry.stat()
+                is_dir = entry.is_dir()
             except OSError:
                 continue
-            ident = (st.st_dev, st.st_ino)
-            if ident in seen_dirs:
+            if is_dir:
+                child: dict[int, States] = {}
+                for gi, s in states.items():
+                    nxt = globs[gi]._step(s, name)
+                    if globs[gi]._descends(nxt):
+                        child[gi] = nxt
+                child_path = entry.path
+                if not child and child_path not in toward and child_path not in roots:
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino)
+                if ident in seen_dirs:
+                    continue
+                seen_dirs.add(ident)
+                listing = _list_dir(globs, roots, child_path, child, stats)
+                if listing is not None:
+                    stack.append(listing)
+                    break  # the child first; this listing resumes after it
                 continue
-            seen_dirs.add(ident)
-            yield from _walk_dir(globs, roots, toward, child_path, child, seen_dirs, stats)
-            continue
-        try:
-            is_file = entry.is_file()
-        except OSError:
-            continue
-        if not is_file:
-            continue
-        for gi, s in states.items():
-            if globs[gi]._accepts(globs[gi]._step(s, name)):
-                yield gi, entry.path
+            try:
+                is_file = entry.is_file()
+            except OSError:
+                continue
+            if not is_file:
+                continue
+            for gi, s in states.items():
+                if globs[gi].accepts_file(s, name):
+                    yield gi, entry.path
+        else:
+            stack.pop()

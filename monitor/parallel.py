@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -70,13 +73,44 @@ class JobResult:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(overrides: Mapping[str, Any], ledger_tz: tzinfo, formats: Sequence[str]) -> None:
+def _init_worker(
+    overrides: Mapping[str, Any],
+    ledger_tz: tzinfo,
+    formats: Sequence[str],
+    owner: int | None = None,
+) -> None:
     from monitor.pricing import Pricer
+
+    if owner is not None:
+        threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
 
     _worker["pricer"] = Pricer(overrides)
     _worker["day_of"] = DayOf(ledger_tz)
     for name in formats:
         get_format(name)  # import the adapter (and msgspec) before the first job
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker when the process that owns the pool is gone, however it went.
+
+    A pool's workers wait on a queue they themselves hold open, so an owner killed with
+    SIGKILL (a daemon's backfill child dies with the daemon) would leave them, and their
+    fork server, waiting forever."""
+    try:
+        fd = os.pidfd_open(owner)
+    except (AttributeError, OSError):
+        fd = None
+    while True:
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the owner has exited
+            os._exit(0)
+        time.sleep(1.0)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
 
 
 def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
@@ -145,7 +179,7 @@ class Pool:
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(overrides, ledger_tz, tuple(formats)),
+            initargs=(overrides, ledger_tz, tuple(formats), os.getpid()),
         )
         self.workers = workers
 

@@ -174,6 +174,8 @@ def ledger_totals(path: Path, source: str | None = None) -> LedgerTotals:
     where, args = ("WHERE source = ?", (source,)) if source else ("", ())
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         db.execute("PRAGMA busy_timeout = 5000")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return LedgerTotals(0, 0, 0, 0, 0)  # created a moment ago, not yet laid out
         row = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(calls), 0), COALESCE(SUM(input_tokens), 0), "
             f"COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_nano), 0) FROM events {where}",

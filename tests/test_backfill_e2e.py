@@ -82,3 +82,52 @@ def test_todays_spend_is_final_while_older_history_still_fills_in(tmp_path: Path
         report = ws.cli("report", "--format", "json")
         assert json.loads(report.stdout)["total"]["calls"] == OLD_FILES * OLD_LINES + 3
         assert daemon.stop() == 0
+
+
+def _marked(mark: str) -> list[int]:
+    """Pids of the processes whose environment carries `mark` (a scan and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_backfill_killed_outright_leaves_no_parsing_worker_behind(tmp_path: Path) -> None:
+    """A daemon killed with SIGKILL takes its backfill child with it; the child's parsing
+    workers (and their fork server) must not wait on forever for work."""
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.daemon_harness import clean_env
+
+    with workspace(tmp_path) as ws:
+        old = time.time() - 40 * 86400
+        line = studio_line("advocate", 100, 10, timestamp="2026-08-01T10:00:00", cost_usd=0.01)
+        for i in range(OLD_FILES * 3):
+            f = ws.root / "output" / "history" / f"run_{i}" / "tokens.jsonl"
+            f.parent.mkdir(parents=True)
+            f.write_bytes(line * OLD_LINES)
+            os.utime(f, (old, old))
+        config = ws.write_config(
+            [Source("studio", "studio-tokens", (f"{ws.root}/**/run_*/tokens.jsonl",))]
+        )
+        mark = f"LLM_MONITOR_TEST_MARK={uuid.uuid4()}"
+        key, value = mark.split("=")
+        scan = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "scan", "--config", str(config)],
+            env=clean_env({key: value}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: len(_marked(mark)) >= 3 or None, 30, "the parsing workers")
+        finally:
+            scan.kill()
+            scan.wait()
+        wait_for(lambda: not _marked(mark) or None, 15, "every worker gone with the scan")

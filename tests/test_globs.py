@@ -129,6 +129,10 @@ def test_walk_finds_exactly_the_files_matches_accepts(tmp_path: Path) -> None:
         "**/logs/*.log",
         "**",
         "logs/app.log",
+        "**/**/*.jsonl",
+        "p1/**",
+        "*/**/*.jsonl",
+        "**/.*.jsonl",
     ]
     for pattern in patterns:
         g = Glob(pattern, base=tmp_path)

@@ -360,3 +360,22 @@ def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would
         rebuild(ledger.db)
         assert (daily(ledger), tag_rollup(ledger)) == kept
         assert [(r[0], r[1]) for r in tag_rollup(ledger) if r[0] == "x"] == [("x", "y")]
+
+
+def test_a_ledger_migrated_by_another_process_meanwhile_is_not_migrated_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon and its backfill child open a new ledger together: the one that gets the
+    write lock second finds it laid out already (it read "empty" before waiting)."""
+    open_ledger(tmp_path).close()  # the other process, done first
+    real = ledger_schema.schema_version
+    stale = [0]  # what this process read before it waited for the lock
+
+    def version(db: sqlite3.Connection) -> int:
+        return stale.pop() if stale else real(db)
+
+    monkeypatch.setattr(ledger_schema, "schema_version", version)
+    db = sqlite3.connect(tmp_path / "ledger.sqlite3", isolation_level=None)
+    ledger_schema.migrate(db, tmp_path / "ledger.sqlite3")
+    assert real(db) == SCHEMA_VERSION
+    db.close()

@@ -192,6 +192,11 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     if version == SCHEMA_VERSION:
         return
     with transaction(db):
+        # Read again under the write lock: another process opening the same new ledger
+        # (the daemon and its backfill child start together) may have migrated it.
+        version = schema_version(db)
+        if version == SCHEMA_VERSION:
+            return
         rebuild = False
         for target in range(version + 1, SCHEMA_VERSION + 1):
             migration = MIGRATIONS[target]
