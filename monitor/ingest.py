@@ -222,12 +222,7 @@ class Ingestor:
         pool: _parallel.Pool | None = None
         try:
             found = {name: _found_files(src) for name, src in self.sources.items()}
-            if parallel and not self.cursors and sum(map(len, found.values())) >= MANY_FILES:
-                # A first backfill of many files: the workers start (~0.5 s of CPU) while
-                # today's files are read here, not while the tree is listed — on two
-                # cores that would slow the listing, and today's total waits on it.
-                pool = self._pool()
-                pool.warm()
+            first_backfill = not self.cursors
             progress = self.progress = Progress(
                 files_total=sum(len(f) for f in found.values()),
                 bytes_total=sum(size for f in found.values() for _, size, _ in f),
@@ -249,6 +244,13 @@ class Ingestor:
                 if final:
                     setattr(progress, final, True)
                     self._tell()
+                if final == "today_final" and parallel and first_backfill and pool is None:
+                    if sum(map(len, found.values())) >= MANY_FILES:
+                        # A first backfill of many files: the workers start now (~0.5 s of
+                        # CPU), not while the tree is listed or today's files are read —
+                        # on two cores that would delay today's total.
+                        pool = self._pool()
+                        pool.warm()
                 until = start
             for name, src in self.sources.items():
                 if src.fmt.kind == "lines" and not self.stop.is_set():
