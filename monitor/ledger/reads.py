@@ -177,17 +177,15 @@ def block_rows_since(
     """Each named source's calls from `since` on, in time order, as 5-hour blocks need
     them: (epoch ms, input + output tokens, cost in nano-dollars or None). Plain rows:
     `status` reads days of calls, and objects per call would cost it tenths of a second."""
-    out: dict[str, list[tuple[int, int, int | None]]] = {s: [] for s in sources}
-    if not sources:
-        return out
-    marks = ",".join("?" * len(sources))
-    for source, ts, tokens, cost in db.execute(
-        f"""SELECT source, ts, input_tokens + output_tokens, {COST} FROM events
-            WHERE ts >= ? AND source IN ({marks}) ORDER BY ts, id""",
-        (ts_ms(since), *sources),
-    ):
-        out[source].append((ts, tokens, cost))
-    return out
+    since_ms = ts_ms(since)
+    return {
+        source: db.execute(
+            f"""SELECT ts, input_tokens + output_tokens, {COST} FROM events
+                WHERE ts >= ? AND source = ? ORDER BY ts, id""",
+            (since_ms, source),
+        ).fetchall()
+        for source in sources
+    }
 
 
 def events_between(
