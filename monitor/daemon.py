@@ -9,9 +9,14 @@ set flags; a second SIGTERM/SIGINT forces the exit.
 
 The first backfill runs in a child process (`scan --for-daemon`, backfill.py): a cold
 backfill of a big tree needs hundreds of MB of heap that a long-lived process would
-keep. The child commits through the same exactly-once path, holds this daemon's writer
-lock (inherited) and dies with it (writer_lock.py); afterwards the daemon rebuilds its
-totals from the ledger's rollups. Live ingestion runs in a worker thread
+keep. The command takes the writer lock and starts it before it even loads this module,
+so the child reads today's files while the daemon starts (today's total is final on the
+socket within a second or two); the watches are armed once those are in, and the files
+written since the backfill started are read again from their cursors afterwards
+(`_catch_up`). The child commits through the same exactly-once path, holds this daemon's
+writer lock (inherited) and dies with it (writer_lock.py); the daemon rebuilds its
+totals from the ledger's rollups when it reports today's, then this month's files in,
+and once it is done. Live ingestion runs in a worker thread
 (`asyncio.to_thread`), one batch at a time, so the socket keeps answering; results come
 back to the loop thread — the only thread that touches totals and clients.
 
@@ -36,8 +41,9 @@ from monitor.alert_store import AlertStore
 from monitor.alerts import AlertService
 from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
 from monitor.backfill import EarlyStart, backfill_in_child, backfill_in_process, start_early
-from monitor.config import Config, ConfigError, find_config, load_config, user_config_path
+from monitor.config import Config, ConfigError, config_stamp, find_config, load_config
 from monitor.events import event_payload
+from monitor.heap import release_memory
 from monitor.ingest import Ingestor, IngestReport
 from monitor.ledger import Applied, Ledger
 from monitor.metrics import Metrics, maybe_start
@@ -54,9 +60,9 @@ from monitor.writer_lock import WriterLock
 log = logging.getLogger("llm_monitor.daemon")
 
 TOTALS_EVERY: Final = 30.0
+"""Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
 ESTIMATE_EVERY: Final = 2.0
 ALERTS_DRAIN: Final = 5.0
-"""Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
 CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
@@ -69,19 +75,6 @@ CATCH_UP_SLACK: Final = 2.0
 RETRY_AFTER: Final = 1.0
 TRIM_AFTER_EVENTS: Final = 20_000
 """Live events after which an idle moment returns the heap's unused memory to the system."""
-
-
-def _release_memory() -> None:
-    """Give the heap a big backfill used back to the system (glibc keeps it otherwise)."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    if name:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).malloc_trim(0)
 
 
 class Daemon:
@@ -114,7 +107,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
         self._lock = asyncio.Lock()
-        self._config_stamp = self._stamp()
+        self._config_stamp = config_stamp(config_path, self.config)
         self.pricer = Pricer(self.config.prices)
         self.metrics: Metrics | None = None
         self.writer_lock: WriterLock | None = None
@@ -326,7 +319,10 @@ class Daemon:
     # -- tasks -------------------------------------------------------------------------------
 
     async def _backfill_then_ingest(self) -> None:
-        events = await self._backfill()
+        try:
+            events = await self._backfill()
+        finally:
+            self._today_final.set()
         if self.should_exit.is_set():
             return
         self.ingestor = self._make_ingestor()
@@ -336,7 +332,7 @@ class Daemon:
             await self._in_worker(self.metrics.seed_from_ledger, self.ledger)
         assert self.ledger is not None
         await self._in_worker(self.ledger.shrink_cache)
-        _release_memory()
+        release_memory()
         self.state = "ready"
         sdnotify.notify("STATUS=ready")
         log.info("backfill done (%s new events); following live", events)
@@ -345,12 +341,6 @@ class Daemon:
         await self._ingest_live()
 
     async def _backfill(self) -> str:
-        try:
-            return await self._backfill_once()
-        finally:
-            self._today_final.set()
-
-    async def _backfill_once(self) -> str:
         """The first backfill (backfill.py); how many new events it stored, "?" when a
         child did it."""
         assert self.ledger is not None and self._early is not None
@@ -421,7 +411,7 @@ class Daemon:
                     # Big rounds leave the heap at their peak; give it back once the
                     # burst is over, so memory stays flat under sustained load.
                     self._since_trim = 0
-                    await asyncio.to_thread(_release_memory)
+                    await asyncio.to_thread(release_memory)
 
     def _ingest_again(self, paths: set[str]) -> None:
         self._pending.update(paths)
@@ -479,27 +469,13 @@ class Daemon:
     async def _watch_config(self) -> None:
         while True:
             await asyncio.sleep(CONFIG_POLL)
-            stamp = self._stamp()
+            stamp = config_stamp(self.config_path, self.config)
             if stamp != self._config_stamp:
                 self._config_stamp = stamp
                 log.info("config file changed: reloading")
                 self.reload_requested.set()
             if self.reload_requested.is_set():
                 self._wake.set()
-
-    def _stamp(self) -> tuple[Any, ...]:
-        """What a reload watches: the config file (or where one would be created) and the
-        budgets.toml that `budget set/rm` write — also beside an embedded default."""
-        path = find_config(self.config_path) or user_config_path()
-        stamps: list[Any] = []
-        if path is not None:
-            for p in (path, self.config.budgets_path or path.parent / "budgets.toml"):
-                try:
-                    st = p.stat()
-                    stamps.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
-                except OSError:
-                    stamps.append((str(p), None))
-        return tuple(stamps)
 
     async def _reload(self) -> None:
         self.reload_requested.clear()

@@ -9,7 +9,7 @@ One concern per module; import everything from here (`from monitor.config import
 - `values`       the small value languages: durations, quiet hours, listen addresses,
                  time zones (`"local"` included);
 - `validate`     TOML tables → dataclasses, every mistake naming file, key and expectation;
-- `load`         `load_config`: find, read, validate, merge budgets.toml;
+- `load`         `load_config`: find, read, validate, merge budgets.toml; `config_stamp`;
 - `budgets_file` budgets.toml: merged over the config's budgets, written atomically by
                  `budget set/rm` (the user's config.toml is never rewritten).
 
@@ -29,7 +29,7 @@ from monitor.config.budgets_file import (
     set_budget,
     write_budgets,
 )
-from monitor.config.load import load_config
+from monitor.config.load import config_stamp, load_config
 from monitor.config.locations import (
     APP,
     BUDGETS_FILE,
@@ -91,6 +91,7 @@ __all__ = [
     "budgets_path_for",
     "default_config_text",
     "find_config",
+    "config_stamp",
     "load_config",
     "make_budget",
     "merge_budgets_file",

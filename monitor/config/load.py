@@ -19,6 +19,7 @@ from monitor.config.locations import (
     default_config_text,
     find_config,
     show_path,
+    user_config_path,
 )
 from monitor.config.schema import Config, ConfigError
 from monitor.config.validate import (
@@ -86,3 +87,18 @@ def _build(
         budgets_path=budgets_path,
         file_budgets=file_budgets,
     )
+
+
+def config_stamp(config_path: str | Path | None, config: Config) -> tuple[Any, ...]:
+    """What a daemon's reload watches: the config file (or where one would be created)
+    and the budgets.toml that `budget set/rm` write — also beside an embedded default."""
+    path = find_config(config_path) or user_config_path()
+    stamps: list[Any] = []
+    if path is not None:
+        for p in (path, config.budgets_path or path.parent / "budgets.toml"):
+            try:
+                st = p.stat()
+                stamps.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError:
+                stamps.append((str(p), None))
+    return tuple(stamps)
