@@ -69,6 +69,16 @@ def block_starts(times: Iterable[int]) -> Iterator[int]:
         yield start
 
 
+Span = tuple[int, int, int, int, int, int]
+"""Calls the block rule cannot tell apart, summed: (first and last call time in epoch ms,
+calls, tokens, cost of the priced ones in nano-dollars, unpriced calls). A call alone is
+a span. So are the calls of one hour but its very first millisecond: a block starts on
+the hour, so whether a call opens a new one depends only on its hour, and on whether it
+falls exactly five hours after the block's start (it stays then). The ledger sums a
+source's calls that way (`reads.block_spans_since`): `status` gets a few hundred spans
+for eight days, not every call."""
+
+
 def blocks(calls: Iterable[BlockCall]) -> list[Block]:
     """The blocks of calls given in time order (see the module docstring)."""
     return blocks_of_rows(
@@ -77,24 +87,28 @@ def blocks(calls: Iterable[BlockCall]) -> list[Block]:
 
 
 def blocks_of_rows(rows: Iterable[tuple[int, int, int | None]]) -> list[Block]:
-    """`blocks` of plain rows in time order — (epoch ms, tokens, cost in nano-dollars or
-    None), as the ledger gives them — with datetimes and Decimals made once per block,
-    not per call: `status` draws eight days of calls."""
+    """`blocks` of plain calls in time order: (epoch ms, tokens, cost in nano-dollars or
+    None)."""
+    return blocks_of_spans(
+        (ts, ts, 1, tokens, cost or 0, cost is None) for ts, tokens, cost in rows
+    )
+
+
+def blocks_of_spans(spans: Iterable[Span]) -> list[Block]:
+    """`blocks` of spans in time order, with datetimes and Decimals made once per block."""
     acc: list[list[int]] = []  # start, first, last, calls, tokens, cost nano, unpriced
     cur: list[int] = []
-    ordered = list(rows)
-    starts = block_starts(r[0] for r in ordered)
-    for start, (ts, tokens, cost) in zip(starts, ordered, strict=True):
+    ordered = list(spans)
+    starts = block_starts(s[0] for s in ordered)
+    for start, (first, last, calls, tokens, nano, unpriced) in zip(starts, ordered, strict=True):
         if not cur or cur[0] != start:
-            cur = [start, ts, ts, 0, 0, 0, 0]
+            cur = [start, first, last, 0, 0, 0, 0]
             acc.append(cur)
-        cur[2] = ts
-        cur[3] += 1
+        cur[2] = last
+        cur[3] += calls
         cur[4] += tokens
-        if cost is None:
-            cur[6] += 1
-        else:
-            cur[5] += cost
+        cur[5] += nano
+        cur[6] += unpriced
     return [
         Block(
             start=from_ts_ms(start),

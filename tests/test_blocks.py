@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from monitor.blocks import (
     Block,
@@ -12,6 +13,7 @@ from monitor.blocks import (
     EstimateSource,
     blocks,
     blocks_of_rows,
+    blocks_of_spans,
     estimates,
     learned_limit,
     project,
@@ -100,9 +102,7 @@ NOW = at("2026-11-24 12:30:00")
 
 def _history() -> list[BlockCall]:
     """Four completed blocks (one call each, 1,000 … 4,000 tokens) and an active one."""
-    done = [
-        BlockCall(at(f"2026-11-2{d} 09:10:00"), 1000 * d, Decimal("0.01")) for d in (1, 2, 3)
-    ]
+    done = [BlockCall(at(f"2026-11-2{d} 09:10:00"), 1000 * d, Decimal("0.01")) for d in (1, 2, 3)]
     done.append(BlockCall(at("2026-11-20 09:10:00"), 4000, Decimal("0.01")))
     done.sort(key=lambda c: c.ts)
     active = [
@@ -172,3 +172,52 @@ def test_blocks_of_ledger_rows_are_the_blocks_of_the_calls() -> None:
 
 def calls_at_the_boundary() -> list[BlockCall]:
     return calls("2026-11-25 10:17:00", "2026-11-25 15:00:00", "2026-11-25 15:00:01", cost=None)
+
+
+def test_blocks_of_the_ledgers_hourly_spans_are_the_blocks_of_every_call(tmp_path: Path) -> None:
+    """`status` reads a source's calls summed per hour (the calls on the hour's first
+    millisecond apart): it draws the very blocks the calls draw one by one — a call
+    exactly five hours after a block's start stays in it, one a millisecond later opens
+    the next, however many calls share their hour."""
+    from zoneinfo import ZoneInfo
+
+    from monitor.events import UsageEvent
+    from monitor.ledger import Batch, Ledger, reads
+    from monitor.ledger.rows import AT, COST_AT, DayOf, event_row
+
+    times = [
+        "2026-11-25 10:17:00", "2026-11-25 10:59:59.999", "2026-11-25 12:00:00",
+        "2026-11-25 12:00:00", "2026-11-25 12:30:00", "2026-11-25 15:00:00",
+        "2026-11-25 15:00:00.001", "2026-11-25 15:45:00", "2026-11-25 20:00:00",
+        "2026-11-25 20:00:00.001", "2026-11-26 09:00:00", "2026-11-26 09:00:00",
+        "2026-11-26 14:00:00", "2026-11-26 14:00:00.500",
+    ]  # fmt: skip
+    events = [
+        UsageEvent(
+            key=f"k{i}",
+            ts=at(t),
+            source="cc",
+            provider="anthropic",
+            model="claude",
+            input_tokens=100 + i,
+            output_tokens=10,
+            cost=None if i % 4 == 0 else Decimal("0.5"),
+            cost_basis="unpriced" if i % 4 == 0 else "priced",
+        )  # fmt: skip
+        for i, t in enumerate(times)
+    ]
+    with Ledger(tmp_path / "l.sqlite3", ZoneInfo("UTC"), "UTC") as ledger:
+        ledger.commit(Batch(events=events))
+        spans = reads.block_spans_since(ledger.db, at("2026-11-25 00:00:00"), ["cc"])["cc"]
+    assert len(spans) < len(times)
+    day_of = DayOf(ZoneInfo("UTC"))
+    one_by_one = [event_row(e, day_of) for e in events]
+    rows = [
+        (r[AT["ts"]], r[AT["input_tokens"]] + r[AT["output_tokens"]], r[COST_AT])
+        for r in one_by_one
+    ]
+    assert [(b.start, b.first, b.last, b.calls) for b in blocks_of_spans(spans)] == [
+        (b.start, b.first, b.last, b.calls) for b in blocks_of_rows(rows)
+    ]
+    assert blocks_of_spans(spans) == blocks_of_rows(rows)
+    assert len(blocks_of_rows(rows)) == 5

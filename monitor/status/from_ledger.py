@@ -50,8 +50,8 @@ def estimated_limits(
     ]
     skip = current_windows(reported, FIVE_HOURS, now)
     wanted = [s.name for s in sources if s.name in active and blocks.needs_estimate(s, skip)]
-    rows = reads.block_rows_since(db, now - blocks.LOOKBACK, wanted)
-    drawn = {name: blocks.blocks_of_rows(found) for name, found in rows.items()}
+    spans = reads.block_spans_since(db, now - blocks.LOOKBACK, wanted)
+    drawn = {name: blocks.blocks_of_spans(found) for name, found in spans.items()}
     found = blocks.estimates(drawn, sources, skip, now)
     return [estimated(e) for e in found]
 
