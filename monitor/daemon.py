@@ -133,7 +133,9 @@ class Daemon:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.spool_dir.mkdir(parents=True, exist_ok=True)
         if self._early is None:
-            self._early = await asyncio.to_thread(start_early, self.config_path, config)
+            # On this thread, not a worker's: the child dies with the thread that started
+            # it (PR_SET_PDEATHSIG). Nothing else runs yet that a lock wait could stall.
+            self._early = start_early(self.config_path, config)
         self.writer_lock = self._early.lock
         self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
         # Its own connections: alert writes run in the alert service's writer thread

@@ -54,9 +54,9 @@ log = logging.getLogger("llm_monitor.ingest")
 BATCH_EVENTS: Final = 20_000
 """Commit at least this often during a backfill: bounds memory and shows progress."""
 MANY_FILES: Final = 1000
-"""A first backfill of at least this many files starts the parsing workers at once (the
-stages after today's will have plenty for them); a smaller one starts them only if a
-stage has `parallel.MIN_FILES` new files."""
+"""A first backfill of at least this many files starts the parsing workers as soon as
+today's files are in (the stages after will have plenty for them); a smaller one starts
+them only if a stage has `parallel.MIN_FILES` new files."""
 LOGGED_ERRORS_PER_FILE: Final = 5
 CONFLICT_RETRIES: Final = 3
 """Re-reads of a batch whose cursors another writer moved, before giving up (the lock
@@ -232,7 +232,7 @@ class Ingestor:
             today, recent = self._stage_starts(today_since, recent_since)
             until = float("inf")
             for since, final in ((today, "today_final"), (recent, "recent_final"), (None, "")):
-                start = -until if since is None else since.timestamp()
+                start = float("-inf") if since is None else since.timestamp()
                 workers = parallel and final != "today_final"  # a day's files: read here
                 for name, src in self.sources.items():
                     files = [p for p, _, mtime in found[name] if start <= mtime < until]
