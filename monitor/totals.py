@@ -254,10 +254,10 @@ class Totals:
         if self._first_day is None or day < self._first_day:
             self._first_day = day
 
-    def seed_minute(self, ts: datetime, dims: Sequence[str | None], cost_nano: int) -> None:
-        """Add one event's cost to its minute bucket only (for burn rates after `seed_day`)."""
+    def seed_minute(self, minute: int, dims: Sequence[str | None], cost_nano: int) -> None:
+        """Add a minute's cost (epoch minute) to its bucket only (for burn rates after
+        `seed_day`)."""
         combo: Combo = tuple(dims) + (None,) * len(self.tracked_tags)
-        minute = _epoch_minute(ts)
         if cost_nano and (self._minute_floor is None or minute >= self._minute_floor):
             costs = self._minutes.setdefault(minute, {})
             cid = self._combo(combo)

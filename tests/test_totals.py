@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -545,3 +546,36 @@ def test_incremental_totals_equal_sums_recomputed_from_the_final_events(
     in_week = [e for e in final.values() if local_day(e.ts, BERLIN) >= date(2026, 10, 26)]
     assert summary.week.calls == len(in_week)
     assert summary.week.usage.unpriced_calls == sum(e.cost is None for e in in_week)
+
+
+def test_totals_seeded_from_the_ledger_equal_totals_fed_every_call(tmp_path: Path) -> None:
+    """`status` without a daemon seeds totals from the rollups and the last day's cost
+    per minute (SQLite sums the calls of a minute): spend, burn rate and the hourly series
+    come out as if every call had been added one by one."""
+    from monitor.ledger import Batch, Ledger
+    from monitor.status.from_ledger import totals_from_ledger
+
+    now = berlin("2026-06-12 12:00:30")
+    calls = [
+        event(now - timedelta(minutes=m, seconds=s), cost, key=f"k{i}", model=model)
+        for i, (m, s, cost, model) in enumerate(
+            [
+                (0, 5, "0.5", "gpt-5"),
+                (0, 20, "0.25", "gpt-5"),
+                (0, 25, None, "gpt-5"),
+                (3, 1, "1", "claude"),
+                (3, 2, "2", "claude"),
+                (59, 0, "4", "gpt-5"),
+                (61, 0, "8", "gpt-5"),
+                (23 * 60, 0, "16", "claude"),
+                (30 * 60, 0, "32", "claude"),
+            ]  # fmt: skip
+        )
+    ]
+    with Ledger(tmp_path / "l.sqlite3", BERLIN, "Europe/Berlin") as ledger:
+        ledger.commit(Batch(events=calls))
+        seeded = totals_from_ledger(ledger, now).summary(now)
+    fed = totals_with(*calls).summary(now)
+    assert seeded.burn_per_hour == fed.burn_per_hour == Decimal("7.75")
+    assert seeded.hourly == fed.hourly
+    assert (seeded.today, seeded.week, seeded.month) == (fed.today, fed.week, fed.month)

@@ -37,8 +37,9 @@ class DayRow(NamedTuple):
     sums: Sums
 
 
-class PricedCall(NamedTuple):
-    ts: datetime
+class PricedMinute(NamedTuple):
+    minute: int
+    """Epoch minute (epoch ms // 60,000)."""
     source: str
     provider: str
     model: str
@@ -155,14 +156,16 @@ def has_events(path: Path) -> bool:
         db.close()
 
 
-def priced_calls_since(db: sqlite3.Connection, since: datetime) -> Iterator[PricedCall]:
-    """Every event with a cost from `since` on, for minute-resolution burn rates."""
-    for ts, source, provider, model, operation, cost in db.execute(
-        f"""SELECT ts, source, provider, model, operation, {COST} FROM events
-            WHERE ts >= ? AND {COST} IS NOT NULL""",
+def priced_minutes_since(db: sqlite3.Connection, since: datetime) -> Iterator[PricedMinute]:
+    """The priced cost from `since` on per minute and source/provider/model/operation,
+    for minute-resolution burn rates (SQLite sums the calls of each minute)."""
+    for minute, source, provider, model, operation, cost in db.execute(
+        f"""SELECT ts / 60000, source, provider, model, operation, SUM({COST}) FROM events
+            WHERE ts >= ? AND {COST} IS NOT NULL
+            GROUP BY ts / 60000, source, provider, model, operation""",
         (ts_ms(since),),
     ):
-        yield PricedCall(from_ts_ms(ts), source, provider, model, operation or None, cost)
+        yield PricedMinute(minute, source, provider, model, operation or None, cost)
 
 
 def sources_since(db: sqlite3.Connection, since: datetime) -> set[str]:

@@ -72,9 +72,8 @@ def totals_from_ledger(ledger: Ledger, now: datetime) -> Totals:
     first = min(first, today - timedelta(days=8), week - timedelta(days=14))
     for day in reads.days_since(ledger.db, first):
         totals.seed_day(day.day, (day.source, day.provider, day.model, day.operation), day.sums)
-    for call in reads.priced_calls_since(ledger.db, now - timedelta(hours=25)):
-        dims = (call.source, call.provider, call.model, call.operation)
-        totals.seed_minute(call.ts, dims, call.cost_nano)
+    for m in reads.priced_minutes_since(ledger.db, now - timedelta(hours=25)):
+        totals.seed_minute(m.minute, (m.source, m.provider, m.model, m.operation), m.cost_nano)
     return totals
 
 
