@@ -63,17 +63,34 @@ the commit's delta counts it already."""
 _key_of = itemgetter(rows.KEY)
 
 
-def _new_per_source(inserted: list[EventRow]) -> dict[str, list[int]]:
-    """[new events, newest ts, 0 updated] per source of rows all newly inserted."""
-    sources = set(map(itemgetter(rows.SOURCE), inserted))
-    if len(sources) == 1:
-        return {sources.pop(): [len(inserted), max(map(itemgetter(rows.TS), inserted)), 0]}
+def _per_source(inserted: list[EventRow], updated: list[EventRow]) -> dict[str, list[int]]:
+    """[new events, newest ts, updated events] per source of what a commit stores."""
+    source_of, ts_of = itemgetter(rows.SOURCE), itemgetter(rows.TS)
+    if not updated:
+        sources = set(map(source_of, inserted))
+        if len(sources) == 1:  # a backfill's batch: one source, no per-row loop
+            return {sources.pop(): [len(inserted), max(map(ts_of, inserted)), 0]}
     stats: dict[str, list[int]] = {}
-    for row in inserted:
-        st = stats.setdefault(row[rows.SOURCE], [0, row[rows.TS], 0])
-        st[0] += 1
-        st[1] = max(st[1], row[rows.TS])
+    for stored, slot in ((inserted, 0), (updated, 2)):
+        for row in stored:
+            st = stats.setdefault(row[rows.SOURCE], [0, row[rows.TS], 0])
+            st[slot] += 1
+            st[1] = max(st[1], row[rows.TS])
     return stats
+
+
+def _pick(chosen: dict[str, _Chosen], delta: Delta, key: str, candidate: _Chosen) -> None:
+    """Keep the larger copy of `key` (the first among equals); a counted copy that loses
+    is taken back out of `delta`."""
+    have = chosen.get(key)
+    if have is None:
+        chosen[key] = candidate
+    elif rows.tokens(candidate[0]) > rows.tokens(have[0]):
+        if have[2]:
+            delta.remove(have[0])
+        chosen[key] = candidate
+    elif candidate[2]:
+        delta.remove(candidate[0])
 
 
 def _bad_row(row: EventRow, message: str) -> BadRecord:
@@ -207,7 +224,7 @@ class Ledger:
         if not batch:
             return []
         db = self.db
-        tokens, source_at, ts_at = rows.tokens, rows.SOURCE, rows.TS
+        tokens = rows.tokens
         chosen, refused, delta = self._largest_copies(batch)
         applied: list[Applied] = []
         with transaction(db):
@@ -215,7 +232,7 @@ class Ledger:
             existing = self._existing(list(chosen))
             inserts: list[EventRow] = []
             updates: list[EventRow] = []
-            stats: dict[str, list[int]] = {}
+            updated: list[EventRow] = []
             if existing or want_applied or batch.events:
                 for key, (row, ev, counted) in chosen.items():
                     old = existing.get(key)
@@ -225,19 +242,12 @@ class Ledger:
                         continue
                     if not counted:
                         delta.add(row)
-                    source, ts = row[source_at], row[ts_at]
-                    st = stats.get(source)
-                    if st is None:
-                        st = stats[source] = [0, ts, 0]
-                    elif ts > st[1]:
-                        st[1] = ts
                     if old is None:
                         inserts.append(row)
-                        st[0] += 1
                         if want_applied:
                             applied.append(Applied(ev or event_from_row(row)))
                     else:
-                        st[2] += 1
+                        updated.append(row)
                         delta.remove(old)
                         updates.append(rows.update_params(row))
                         if want_applied:
@@ -246,7 +256,7 @@ class Ledger:
                 # A backfill's batch: prepared rows only, none stored before, no answer
                 # wanted. Every chosen row is inserted, its delta counted already.
                 inserts = [c[0] for c in chosen.values()]
-                stats = _new_per_source(inserts)
+            stats = _per_source(inserts, updated)
             if inserts:
                 db.executemany(rows.INSERT_EVENT, inserts)
                 if self._session_keys is not None:
@@ -285,7 +295,6 @@ class Ledger:
         key; the unstorable; and the rollup delta of the chosen rows that arrived counted
         (`PreparedRows`), those displaced by a larger copy already taken back out."""
         day_of = self.day_of
-        tokens = rows.tokens
         chosen: dict[str, _Chosen] = {}
         refused: list[BadRecord] = []
         delta = Delta()
@@ -295,11 +304,7 @@ class Ledger:
             if why is not None:
                 refused.append(_bad_row(row, why))
                 continue
-            have = chosen.get(e.key)
-            if have is None or tokens(row) > tokens(have[0]):
-                if have is not None and have[2]:
-                    delta.remove(have[0])
-                chosen[e.key] = (row, e, False)
+            _pick(chosen, delta, e.key, (row, e, False))
         for block in batch.prepared:
             delta.merge(block.delta)
             keys = list(map(_key_of, block.rows))
@@ -308,15 +313,7 @@ class Ledger:
                 chosen.update(zip(keys, counted, strict=True))
                 continue
             for key, row in zip(keys, block.rows, strict=True):
-                have = chosen.get(key)
-                if have is None:
-                    chosen[key] = (row, None, True)
-                elif tokens(row) > tokens(have[0]):
-                    if have[2]:
-                        delta.remove(have[0])
-                    chosen[key] = (row, None, True)
-                else:
-                    delta.remove(row)
+                _pick(chosen, delta, key, (row, None, True))
         return chosen, refused, delta
 
     def _check_cursors(self, expected: dict[tuple[str, str], CursorMark]) -> None:
