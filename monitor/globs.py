@@ -127,7 +127,7 @@ class Glob:
             states = self._step(states, name)
             if not states:
                 return False
-        return len(self._segments) in states
+        return self._accepts(states)
 
     def may_contain(self, directory: str | os.PathLike[str]) -> bool:
         """Whether files under `directory` (absolute) can match: a watcher's filter for dirs.
