@@ -99,11 +99,11 @@ def _exit_with(owner: int) -> None:
     try:
         fd = os.pidfd_open(owner)
     except (AttributeError, OSError):
-        fd = None
+        pass  # no pidfd here (before Linux 5.3): ask every second instead
+    else:
+        select.select([fd], [], [])  # readable once the owner has exited
+        os._exit(0)
     while True:
-        if fd is not None:
-            select.select([fd], [], [])  # readable once the owner has exited
-            os._exit(0)
         time.sleep(1.0)
         try:
             os.kill(owner, 0)
