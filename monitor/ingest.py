@@ -245,7 +245,7 @@ class Ingestor:
                     setattr(progress, final, True)
                     self._tell()
                 if final == "today_final" and parallel and first_backfill and pool is None:
-                    if sum(map(len, found.values())) >= MANY_FILES:
+                    if progress.files_total >= MANY_FILES:
                         # A first backfill of many files: the workers start now (~0.5 s of
                         # CPU), not while the tree is listed or today's files are read —
                         # on two cores that would delay today's total.
