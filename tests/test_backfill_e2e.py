@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.api import ApiError, request_sync
-from tests.daemon_harness import Source, studio_line, wait_for, workspace
+from tests.daemon_harness import Source, clean_env, studio_line, wait_for, workspace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -100,12 +103,6 @@ def _marked(mark: str) -> list[int]:
 def test_a_backfill_killed_outright_leaves_no_parsing_worker_behind(tmp_path: Path) -> None:
     """A daemon killed with SIGKILL takes its backfill child with it; the child's parsing
     workers (and their fork server) must not wait on forever for work."""
-    import subprocess
-    import sys
-    import uuid
-
-    from tests.daemon_harness import clean_env
-
     with workspace(tmp_path) as ws:
         old = time.time() - 40 * 86400
         line = studio_line("advocate", 100, 10, timestamp="2026-08-01T10:00:00", cost_usd=0.01)
