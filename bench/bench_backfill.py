@@ -43,7 +43,7 @@ from bench.gen_claude_tree import (
     params_from_args,
     resolve_end,
 )
-from bench.measure import Measured, best_of, compile_package, run_measured
+from bench.measure import Measured, at_least_one, best_of, compile_package, run_measured
 
 SCAN_GOAL: Final = 1.5  # cold scan at most this many times ccusage's time
 ANSWER_GOAL: Final = 30.0  # report/status/statusline at least this many times faster
@@ -518,17 +518,6 @@ def print_table(result: Result, truth: dict[str, Any]) -> None:
         print(f"FAILED: {failure}")
 
 
-def _at_least_one(text: str) -> int:
-    """argparse type of a number of runs: the best of none is no answer."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
@@ -537,10 +526,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the tree and the ingested ledger (reused next time)",
     )
-    parser.add_argument("--ccusage-runs", type=_at_least_one, default=3)
-    parser.add_argument("--answer-runs", type=_at_least_one, default=5)
+    parser.add_argument("--ccusage-runs", type=at_least_one, default=3)
+    parser.add_argument("--answer-runs", type=at_least_one, default=5)
     parser.add_argument(
-        "--scan-runs", type=_at_least_one, default=3, help="cold scans; the best counts"
+        "--scan-runs", type=at_least_one, default=3, help="cold scans; the best counts"
     )
     add_tree_args(parser)
     args = parser.parse_args(argv)

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from bench.bench_backfill import Result, bench_monitor, ensure_tree
 from bench.gen_claude_tree import DEFAULT_DAYS, END_HELP, TreeParams, end_arg, resolve_end
-from bench.measure import Measured, PeakMemory, compile_package
+from bench.measure import Measured, PeakMemory, at_least_one, compile_package
 
 SCAN_LINEAR: Final = 1.25  # scan s per message, largest scale / smallest, at most
 MEMORY_LINEAR: Final = 1.25  # peak memory ratio / messages ratio, at most
@@ -232,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         default=parse_scales("1,5"),
         help="factors of the default tree (200k messages): 1,5 = 200k and 1 M messages",
     )
-    parser.add_argument("--runs", type=int, default=1, help="cold scans per scale; the best counts")
-    parser.add_argument("--answer-runs", type=int, default=5, help="report/status runs (best)")
+    parser.add_argument(
+        "--runs", type=at_least_one, default=1, help="cold scans per scale; the best counts"
+    )
+    parser.add_argument(
+        "--answer-runs", type=at_least_one, default=5, help="report/status runs (best)"
+    )
     parser.add_argument("--jobs", type=int, default=0, help="generator workers (default: cores)")
     parser.add_argument(
         "--keep", action="store_true", help="keep each scale's tree and ledger (reused next time)"
@@ -246,8 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         "--no-costs", action="store_true", help="skip pricing the truth (generates 2× faster)"
     )
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.answer_runs < 1:
-        parser.error("--runs and --answer-runs must be at least 1")
     compile_package()  # before any timed run: byte-code as an installation has it
     # One window for every scale, even when the run goes on into the next hour.
     args.end = resolve_end(TreeParams(end=args.end)).end

@@ -7,6 +7,7 @@ the peak RSS the way `getrusage(RUSAGE_CHILDREN)` would let them.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import tempfile
@@ -159,3 +160,14 @@ class PeakMemory:
             except OSError:
                 continue  # gone meanwhile, or a zombie
         return total_kib / 1024
+
+
+def at_least_one(text: str) -> int:
+    """argparse type of a number of runs: the best of none is no answer."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
