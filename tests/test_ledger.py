@@ -339,8 +339,12 @@ def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would
     day_of = DayOf(BERLIN)
 
     def block(*events: UsageEvent) -> PreparedRows:
+        """Rows as a parsing worker prepares them: each added to the block's delta."""
         made = [event_row(e, day_of) for e in events]
-        return PreparedRows(made, Delta.of(made))
+        delta = Delta()
+        for row in made:
+            delta.add(row)
+        return PreparedRows(made, delta)
 
     with open_ledger(tmp_path) as ledger:
         ledger.commit(Batch(events=[ev("stored", out=40), ev("grows", out=5)]))

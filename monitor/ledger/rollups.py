@@ -13,7 +13,6 @@ a change of time zone rebuilds them (`rebuild`). All SQL here is generated from
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from operator import add, itemgetter
 from typing import Final
 
@@ -149,15 +148,6 @@ class Delta:
                 cur[_REP_UNPRICED_POS] += 1
             else:
                 cur[_REP_PRICED_POS] += priced
-
-    @classmethod
-    def of(cls, rows: Iterable[EventRow]) -> Delta:
-        """What storing every one of `rows` adds."""
-        delta = cls()
-        add_row = delta.add
-        for row in rows:
-            add_row(row)
-        return delta
 
     def merge(self, other: Delta) -> None:
         """Add another delta's differences to this one's."""
