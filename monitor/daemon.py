@@ -3,9 +3,9 @@
 Life cycle, like uvicorn's server: `startup()` (open the ledger, rebuild totals, bind
 the socket — it answers "backfilling" at once —, tell systemd READY=1), `main_loop()`
 (backfill, then watch → ingest → totals → broadcast, plus ticks, watchdog and config
-reloads, all tasks owned by one TaskGroup), `shutdown()` (stop watching, finish the
-commit in flight, close clients, remove the socket, STOPPING=1). Signal handlers only
-set flags; a second SIGTERM/SIGINT forces the exit.
+reloads (config_reload.py), all tasks owned by one TaskGroup), `shutdown()` (stop
+watching, finish the commit in flight, close clients, remove the socket, STOPPING=1).
+Signal handlers only set flags; a second SIGTERM/SIGINT forces the exit.
 
 The first backfill runs in a child process (`scan --for-daemon`, backfill.py): a cold
 backfill of a big tree needs hundreds of MB of heap that a long-lived process would
@@ -41,7 +41,8 @@ from monitor.alert_store import AlertStore
 from monitor.alerts import AlertService
 from monitor.api import AlertMsg, ApiServer, EventMsg, Snapshot, TotalsMsg
 from monitor.backfill import EarlyStart, backfill_in_child, backfill_in_process, start_early
-from monitor.config import Config, ConfigError, config_stamp, find_config, load_config
+from monitor.config import Config, find_config, load_config
+from monitor.config_reload import ConfigReload
 from monitor.events import event_payload
 from monitor.heap import release_memory
 from monitor.ingest import Ingestor, IngestReport
@@ -49,7 +50,7 @@ from monitor.ledger import Applied, Ledger
 from monitor.metrics import Metrics, maybe_start
 from monitor.notify import Notifier
 from monitor.periods import local_day, local_midnight
-from monitor.picture import Picture, tracked_tags
+from monitor.picture import Picture
 from monitor.pricing import Pricer
 from monitor.progress import Progress
 from monitor.status.from_ledger import estimated_limits
@@ -63,7 +64,6 @@ TOTALS_EVERY: Final = 30.0
 """Seconds between unsolicited totals messages (rollover and burn rates move with time)."""
 ESTIMATE_EVERY: Final = 2.0
 ALERTS_DRAIN: Final = 5.0
-CONFIG_POLL: Final = 2.0
 LIVE_EVENTS_MAX: Final = 500
 """Per ingest round, at most this many `event` messages; beyond, clients get totals only."""
 WATCH_READY_TIMEOUT: Final = 10.0
@@ -104,10 +104,10 @@ class Daemon:
         self._pending: set[str] = set()
         self._today_final = asyncio.Event()
         """Today's total is final (the backfill read today's files, or it is over)."""
-        self._wake = asyncio.Event()
+        self.wake = asyncio.Event()
         self._busy: asyncio.Future[Any] | None = None
         self._lock = asyncio.Lock()
-        self._config_stamp = config_stamp(config_path, self.config)
+        self._config_reload = ConfigReload(self)
         self.pricer = Pricer(self.config.prices)
         self.metrics: Metrics | None = None
         self.writer_lock: WriterLock | None = None
@@ -157,9 +157,9 @@ class Daemon:
         self.state = "backfilling"
         sdnotify.notify("READY=1\nSTATUS=backfilling")
         log.info("listening on %s; ledger %s", config.socket_path, config.ledger_path)
-        self._adopt_state(await self._in_worker(self._read_ledger_state, True))
+        self.adopt_state(await self.in_worker(self.read_ledger_state, True))
         # Seeded after the start-up reprice, so a price change moves the counters once.
-        self.metrics = await self._in_worker(
+        self.metrics = await self.in_worker(
             lambda: maybe_start(config, self.ledger, state=lambda: self.state)
         )
 
@@ -174,7 +174,7 @@ class Daemon:
                 tg.create_task(self._watch()),
                 tg.create_task(self._backfill_then_ingest()),
                 tg.create_task(self._tick()),
-                tg.create_task(self._watch_config()),
+                tg.create_task(self._config_reload.watch()),
                 tg.create_task(self._estimate()),
             ]
             alerts = None
@@ -242,7 +242,7 @@ class Daemon:
     def _on_reload_signal(self) -> None:
         log.info("SIGHUP received: reloading the config")
         self.reload_requested.set()
-        self._wake.set()
+        self.wake.set()
 
     def _on_exit_signal(self, sig: signal.Signals) -> None:
         if self.should_exit.is_set():
@@ -253,7 +253,7 @@ class Daemon:
 
     # -- work in the worker thread ---------------------------------------------------------
 
-    async def _in_worker(self, fn: Any, *args: Any) -> Any:
+    async def in_worker(self, fn: Any, *args: Any) -> Any:
         """Run ledger work in the worker thread, one job at a time."""
         async with self._lock:
             self._busy = asyncio.ensure_future(asyncio.to_thread(fn, *args))
@@ -263,7 +263,7 @@ class Daemon:
                 if self._busy.done():
                     self._busy = None
 
-    def _read_ledger_state(self, reprice: bool = False) -> Picture:
+    def read_ledger_state(self, reprice: bool = False) -> Picture:
         """The picture rebuilt from the ledger (worker thread), after repricing if asked.
 
         Built aside and swapped in by the loop thread (`_adopt_state`): a snapshot asked
@@ -278,7 +278,7 @@ class Daemon:
                 log.info("repriced %d stored events after a price change", changed)
         return Picture.from_ledger(self.ledger, self.config, datetime.now(UTC))
 
-    def _adopt_state(self, picture: Picture) -> None:
+    def adopt_state(self, picture: Picture) -> None:
         self.picture = picture
 
     async def _backfill_progress(self, progress: Progress) -> None:
@@ -295,21 +295,21 @@ class Daemon:
         if newly_final:
             # The picture first, then the word that it is final: a client asking in
             # between must not read "final" beside the old totals.
-            self._adopt_state(await self._in_worker(self._read_ledger_state))
+            self.adopt_state(await self.in_worker(self.read_ledger_state))
             self.backfill = progress
             what = "this month's" if progress.recent_final else "today's"
             log.info("%s files are in (%s); older history follows", what, progress.line())
             self._publish_snapshot()
         else:
             self.backfill = progress
-            self._publish_totals()
+            self.publish_totals()
 
     def _backfill_entry(self) -> dict[str, Any] | None:
         if self.state != "backfilling" or self.backfill is None:
             return None
         return self.backfill.entry()
 
-    def _make_ingestor(self) -> Ingestor:
+    def make_ingestor(self) -> Ingestor:
         assert self.ledger is not None
         loop = asyncio.get_running_loop()
 
@@ -327,19 +327,19 @@ class Daemon:
             self._today_final.set()
         if self.should_exit.is_set():
             return
-        self.ingestor = self._make_ingestor()
+        self.ingestor = self.make_ingestor()
         await self._catch_up()
-        self._adopt_state(await self._in_worker(self._read_ledger_state))
+        self.adopt_state(await self.in_worker(self.read_ledger_state))
         if self.metrics is not None:
-            await self._in_worker(self.metrics.seed_from_ledger, self.ledger)
+            await self.in_worker(self.metrics.seed_from_ledger, self.ledger)
         assert self.ledger is not None
-        await self._in_worker(self.ledger.shrink_cache)
+        await self.in_worker(self.ledger.shrink_cache)
         release_memory()
         self.state = "ready"
         sdnotify.notify("STATUS=ready")
         log.info("backfill done (%s new events); following live", events)
         self._publish_snapshot()
-        self._evaluate_alerts()
+        self.evaluate_alerts()
         await self._ingest_live()
 
     async def _backfill(self) -> str:
@@ -369,41 +369,41 @@ class Daemon:
                 await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
         assert self._early is not None
         since = self._early.started - CATCH_UP_SLACK
-        self._pending |= await self._in_worker(self.ingestor.written_since, since)
+        self._pending |= await self.in_worker(self.ingestor.written_since, since)
         if self._pending:
-            self._wake.set()
+            self.wake.set()
 
     async def _scan_in_process(self) -> IngestReport:
         assert self.ledger is not None
         self.ingestor = Ingestor(self.config.sources, self.ledger, self.pricer)
-        return cast(IngestReport, await self._in_worker(self.ingestor.scan))
+        return cast(IngestReport, await self.in_worker(self.ingestor.scan))
 
     async def _ingest_live(self) -> None:
         """Ingest what the watcher reports, reload when asked; until cancelled."""
         assert self.ingestor is not None
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await self.wake.wait()
+            self.wake.clear()
             if self.reload_requested.is_set():
                 try:
-                    await self._reload()
+                    await self._config_reload.reload()
                 except Exception:
                     log.exception("config reload failed; the daemon goes on")
                 continue
             paths, self._pending = self._pending, set()
             if paths:
                 try:
-                    report = await self._in_worker(self.ingestor.ingest_paths, sorted(paths))
+                    report = await self.in_worker(self.ingestor.ingest_paths, sorted(paths))
                 except Exception:
                     # A failed commit stored nothing; cursors are reloaded from the ledger
                     # and the paths tried again. The daemon never exits because of input.
                     log.exception("ingest round failed; retrying these files shortly")
                     self._pending |= paths
-                    self.ingestor = self._make_ingestor()
+                    self.ingestor = self.make_ingestor()
                     await asyncio.sleep(RETRY_AFTER)
-                    self._wake.set()
+                    self.wake.set()
                     continue
-                self._after_ingest(report)
+                self.after_ingest(report)
                 if report.retry:  # a database locked or busy this round: read it again soon
                     asyncio.get_running_loop().call_later(
                         RETRY_AFTER, self._ingest_again, set(report.retry)
@@ -417,7 +417,7 @@ class Daemon:
 
     def _ingest_again(self, paths: set[str]) -> None:
         self._pending.update(paths)
-        self._wake.set()
+        self.wake.set()
 
     async def _watch(self) -> None:
         assert self.watcher is not None
@@ -428,7 +428,7 @@ class Daemon:
             await asyncio.wait_for(self._today_final.wait(), WATCH_AFTER)
         async for paths in self.watcher.changes():
             self._pending.update(paths)
-            self._wake.set()
+            self.wake.set()
 
     async def _tick(self) -> None:
         """Publish totals regularly and right after local midnight (rollover without events)."""
@@ -439,9 +439,9 @@ class Daemon:
             )
             delay = min(TOTALS_EVERY, max(0.05, (midnight - now).total_seconds() + 0.05))
             await asyncio.sleep(delay)
-            self._publish_totals()
+            self.publish_totals()
             if self.state == "ready":
-                self._evaluate_alerts()
+                self.evaluate_alerts()
                 self._estimates_due.set()
 
     async def _estimate(self) -> None:
@@ -454,78 +454,19 @@ class Daemon:
             if self.ledger is None or self.state != "ready":
                 continue
             picture = self.picture
-            estimated = await self._in_worker(
+            estimated = await self.in_worker(
                 estimated_limits, self.ledger.db, self.config, datetime.now(UTC), picture.limits
             )
             if picture is self.picture:  # not replaced by a reload meanwhile
                 picture.estimated = estimated
-                self._publish_totals()
-                self._evaluate_alerts()
+                self.publish_totals()
+                self.evaluate_alerts()
             await asyncio.sleep(ESTIMATE_EVERY)
 
     async def _watchdog(self, interval: float) -> None:
         while True:
             sdnotify.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
-
-    async def _watch_config(self) -> None:
-        while True:
-            await asyncio.sleep(CONFIG_POLL)
-            stamp = config_stamp(self.config_path, self.config)
-            if stamp != self._config_stamp:
-                self._config_stamp = stamp
-                log.info("config file changed: reloading")
-                self.reload_requested.set()
-            if self.reload_requested.is_set():
-                self._wake.set()
-
-    async def _reload(self) -> None:
-        self.reload_requested.clear()
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            log.error("config reload failed, keeping the running config: %s", exc)
-            return
-        old = self.config
-        self.config = config
-        self.pricer = Pricer(config.prices)
-        if config.timezone_name != old.timezone_name:
-            # Local days are stored with each event: reopening re-derives them.
-            await self._in_worker(self._reopen_ledger)
-        prices_changed = config.prices != old.prices or {
-            s.name: s.cost for s in config.sources
-        } != {s.name: s.cost for s in old.sources}
-        if (
-            prices_changed
-            or tracked_tags(config) != tracked_tags(old)
-            or config.timezone_name != old.timezone_name
-        ):
-            self._adopt_state(await self._in_worker(self._read_ledger_state, prices_changed))
-        sources_changed = config.sources != old.sources
-        if sources_changed or prices_changed:
-            self.ingestor = self._make_ingestor()
-        if self.alerts is not None:
-            changed = config.alerts != old.alerts
-            self.alerts.reconfigure(
-                config, Notifier.from_config(config.alerts) if changed else None
-            )
-        if self.watcher is not None:
-            self.watcher.update([g for s in config.sources if s.enabled for g in s.globs()])
-        log.info(
-            "config reloaded: %d sources, %d budgets", len(config.sources), len(config.budgets)
-        )
-        if sources_changed and self.ingestor is not None:
-            report = await self._in_worker(self.ingestor.scan)
-            self._after_ingest(report)
-        self._publish_totals()
-        self._evaluate_alerts()
-
-    def _reopen_ledger(self) -> None:
-        """Worker thread: the ledger again, under the new time zone."""
-        if self.ledger is not None:
-            self.ledger.close()
-        config = self.config
-        self.ledger = Ledger(config.ledger_path, config.tz, config.timezone_name, threaded=True)
 
     # -- results on the loop thread -----------------------------------------------
 
@@ -540,18 +481,18 @@ class Daemon:
                 self.server.publish(EventMsg(payload=event_payload(a.event)))
         if ready:
             if live:
-                self._publish_totals()
+                self.publish_totals()
             else:
                 self._publish_snapshot()
-            self._evaluate_alerts(applied)
+            self.evaluate_alerts(applied)
 
-    def _evaluate_alerts(self, applied: list[Applied] | tuple[()] = ()) -> None:
+    def evaluate_alerts(self, applied: list[Applied] | tuple[()] = ()) -> None:
         """Ask for a round of alert decisions; never blocks. The alert service decides on
         this thread, records off it (before any delivery) and announces the new ones."""
         if self.alerts is not None:
             self.alerts.request(applied)
 
-    def _after_ingest(self, report: IngestReport) -> None:
+    def after_ingest(self, report: IngestReport) -> None:
         if self.metrics is not None:
             self.metrics.observe_report(report)
         self.picture.count_round(
@@ -560,7 +501,7 @@ class Daemon:
         if report.events or report.limits:
             self._estimates_due.set()
 
-    def _publish_totals(self) -> None:
+    def publish_totals(self) -> None:
         """Totals for subscribers: the snapshot minus the recent events (series included)."""
         if self.metrics is None and (self.server is None or not self.server.client_count):
             return
