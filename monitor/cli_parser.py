@@ -46,6 +46,23 @@ def _add_common(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
     )
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's help formatter, given the terminal's width: finding it itself imports
+    shutil (and with it bz2 and lzma), ~3 ms of every command's start-up, since every
+    `add_argument` builds a formatter."""
+    import argparse
+    import os
+    import sys
+
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 0
+    if width <= 0 and sys.__stdout__ is not None:
+        try:
+            width = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            width = 0
+    return argparse.HelpFormatter(prog, width=(width or 80) - 2)
+
+
 class _Unused:
     """Stands in for the parser of a command not being run: takes any call, builds nothing."""
 
@@ -65,6 +82,7 @@ def build_parser(
     parser = argparse.ArgumentParser(
         prog="llm-monitor",
         description="Watch LLM token usage files, price every call once, alert on budgets.",
+        formatter_class=_formatter,
     )
     _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -72,7 +90,7 @@ def build_parser(
     def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> Any:
         if only is not None and name != only:
             return _Unused()
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, formatter_class=_formatter)
         _add_common(p, sub=True)
         p.set_defaults(func=fn)
         return p
@@ -88,7 +106,9 @@ def build_parser(
     )
     p = add("service", cmd_service, "install or remove the systemd user unit running the daemon")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    q = actions.add_parser("install", help="write llm-monitor.service, enable and start it")
+    q = actions.add_parser(
+        "install", help="write llm-monitor.service, enable and start it", formatter_class=_formatter
+    )
     _add_common(q, sub=True)
     q.add_argument(
         "--print",
@@ -96,7 +116,9 @@ def build_parser(
         action="store_true",
         help="only print the unit: write nothing, run no systemctl",
     )
-    q = actions.add_parser("uninstall", help="stop and disable the unit, remove its file")
+    q = actions.add_parser(
+        "uninstall", help="stop and disable the unit, remove its file", formatter_class=_formatter
+    )
     _add_common(q, sub=True)
     add("run", cmd_run, "start the daemon if none runs, then open the dashboard")
     add("dash", cmd_dash, "attach the dashboard to the running daemon")
@@ -158,10 +180,12 @@ def build_parser(
 
     p = add("budget", cmd_budget, "list, set or remove budgets (written to budgets.toml)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    q = actions.add_parser("list", help="limits, spend, forecast, alerts sent")
+    q = actions.add_parser(
+        "list", help="limits, spend, forecast, alerts sent", formatter_class=_formatter
+    )
     _add_common(q, sub=True)
     q.add_argument("--json", action="store_true")
-    q = actions.add_parser("set", help="add or change a budget")
+    q = actions.add_parser("set", help="add or change a budget", formatter_class=_formatter)
     _add_common(q, sub=True)
     q.add_argument("name")
     q.add_argument("--limit", help="USD")
@@ -171,7 +195,7 @@ def build_parser(
     q.add_argument("--warn-at", metavar="FRACTIONS", help="e.g. 0.5,0.8,1.0")
     q.add_argument("--scope", action="append", metavar="KEY=VALUE", help="e.g. provider=openai")
     q.add_argument("--forecast", action=argparse.BooleanOptionalAction, default=None)
-    q = actions.add_parser("rm", help="remove a budget")
+    q = actions.add_parser("rm", help="remove a budget", formatter_class=_formatter)
     _add_common(q, sub=True)
     q.add_argument("name")
 

@@ -30,14 +30,15 @@ if TYPE_CHECKING:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from monitor.api import ApiError, status_sync
-
     config = config_of(args)
     doc: Mapping[str, Any] | None = None
-    try:
-        doc = status_sync(config.socket_path, timeout=2.0)
-    except ApiError:
-        doc = None
+    if config.socket_path.exists():  # else no daemon runs: spare loading its client
+        from monitor.api import ApiError, status_sync
+
+        try:
+            doc = status_sync(config.socket_path, timeout=2.0)
+        except ApiError:
+            doc = None
     if doc is None:
         from monitor.status import status_from_ledger
 

@@ -78,13 +78,14 @@ def spool_if_changed(config: Config, windows: Sequence[LimitSnapshot]) -> bool:
 
 def daemon_or_ledger_status(config: Config, now: datetime) -> Mapping[str, Any] | None:
     """The status document from the daemon (a short wait), else from the ledger read-only."""
-    from monitor.api.client import status_sync
-    from monitor.api.framing import ApiError
+    if config.socket_path.exists():  # else no daemon runs: spare loading its client
+        from monitor.api.client import status_sync
+        from monitor.api.framing import ApiError
 
-    try:
-        return status_sync(config.socket_path, timeout=0.3)
-    except ApiError:
-        pass
+        try:
+            return status_sync(config.socket_path, timeout=0.3)
+        except ApiError:
+            pass
     if not config.ledger_path.exists():
         return None
     try:

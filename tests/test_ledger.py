@@ -383,3 +383,19 @@ def test_a_ledger_migrated_by_another_process_meanwhile_is_not_migrated_twice(
     ledger_schema.migrate(db, tmp_path / "ledger.sqlite3")
     assert real(db) == SCHEMA_VERSION
     db.close()
+
+
+def test_the_estimated_windows_hourly_sums_read_the_time_index_alone(tmp_path: Path) -> None:
+    """`status` sums eight days of calls per hour: from the index, not a table row each."""
+    from monitor.ledger import reads
+
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a"), ev("b", ts=datetime(2026, 11, 20, 13, tzinfo=UTC))]))
+        statements: list[str] = []
+        ledger.db.set_trace_callback(statements.append)
+        spans = reads.block_spans_since(ledger.db, datetime(2026, 11, 19, tzinfo=UTC), ["s"])
+        ledger.db.set_trace_callback(None)
+        assert [calls for _, _, calls, *_ in spans["s"]] == [1, 1]
+        [sql] = [s for s in statements if "GROUP BY" in s]
+        plan = " ".join(row[-1] for row in ledger.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "COVERING INDEX events_ts" in plan, plan

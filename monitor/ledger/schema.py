@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 from monitor.ledger import limits, rollups
 from monitor.ledger.connection import LedgerError, transaction
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 
 
 class Migration(NamedTuple):
@@ -154,6 +154,14 @@ _V6: Final = ";\n".join(
     )
 )
 
+# The time index carries what the estimated 5-hour window sums per hour
+# (`reads.block_spans_since`): eight days of calls are read from the index alone, not
+# from a table row each — a third of `status`'s reading.
+_V7: Final = """
+DROP INDEX events_ts;
+CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_nano)
+"""
+
 _STALE: Final = "rollups_stale"
 """Meta key: the rollups await a rebuild the version they were migrated to could not run."""
 
@@ -164,6 +172,7 @@ MIGRATIONS: Final[dict[int, Migration]] = {
     4: Migration(_V4),
     5: Migration(limits.SCHEMA),
     6: Migration(_V6, rebuild_rollups=True),
+    7: Migration(_V7),
 }
 """version → what brings a ledger from version-1 to version."""
 

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import UsageEvent, ts_ms
 from monitor.ledger import limits, reads, rows, schema
-from monitor.ledger.batch import Applied, BadRecord, Batch, CursorConflict, CursorMark
 from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
 from monitor.ledger.rollups import Delta, rebuild
 from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
 
-if TYPE_CHECKING:  # loaded by `cursors()`: `status` and `report` never read cursors
+if TYPE_CHECKING:
+    # Loaded by the writing half only: `status` and `report` read, they never commit
+    # (the batch types' classes cost every such command ~3 ms) or read cursors.
+    from monitor.ledger.batch import Applied, BadRecord, Batch, CursorMark
     from monitor.tail import Cursor
 
 _KEY_CHUNK: Final = 500
@@ -94,6 +96,8 @@ def _pick(chosen: dict[str, _Chosen], delta: Delta, key: str, candidate: _Chosen
 
 
 def _bad_row(row: EventRow, message: str) -> BadRecord:
+    from monitor.ledger.batch import BadRecord
+
     return BadRecord(*rows.origin_of(row), message)
 
 
@@ -226,6 +230,8 @@ class Ledger:
         db = self.db
         tokens = rows.tokens
         chosen, refused, delta = self._largest_copies(batch)
+        from monitor.ledger.batch import Applied
+
         applied: list[Applied] = []
         with transaction(db):
             self._check_cursors(batch.expected)
@@ -337,6 +343,8 @@ class Ledger:
             # Another writer exists (or existed): keys this process did not insert may
             # be stored, so stop trusting the empty-ledger shortcut.
             self._session_keys = None
+            from monitor.ledger.batch import CursorConflict
+
             raise CursorConflict(moved)
 
     def _existing(self, keys: list[str]) -> dict[str, EventRow]:
