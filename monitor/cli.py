@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from monitor.cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError
 from monitor.cli_parser import build_parser
+from monitor.cli_reports import status_args as _status_args
 from monitor.cli_statusline import statusline_args as _statusline_args
 
 __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CommandError", "build_parser", "main"]
@@ -41,7 +42,8 @@ def _command_in(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command_in(argv)
-    args = _statusline_args(argv) if command == "statusline" else None
+    quick = {"statusline": _statusline_args, "status": _status_args}.get(command or "")
+    args = None if quick is None else quick(argv)
     if args is None:
         parser = build_parser(only=command)
         args = parser.parse_args(argv)

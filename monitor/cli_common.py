@@ -1,12 +1,12 @@
 """What every `llm-monitor` command shares: exit codes, the error that carries one,
-`KEY=VALUE` options, and opening the config and the ledger the way commands do (cheaply:
-imports happen inside).
+`KEY=VALUE` options, the quick reading of a frequent command's few arguments, and opening
+the config and the ledger the way commands do (cheaply: imports happen inside).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     import argparse
@@ -36,6 +36,45 @@ def key_values(items: Iterable[str] | None, option: str) -> dict[str, str]:
             raise CommandError(f"{option} expects KEY=VALUE, got {item!r}", EXIT_USAGE)
         pairs[key] = value
     return pairs
+
+
+def quick_args(
+    argv: Sequence[str],
+    command: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    flags: Sequence[str] = (),
+    choices: Mapping[str, Sequence[str]] = {},
+) -> argparse.Namespace | None:
+    """The arguments of a command run every few seconds (`statusline`, `status`) read
+    without argparse: importing it, gettext and locale compiles regexes, ~10 ms of a
+    100 ms command. `--config`, `-v`, the command's `flags` (`--json` → json=True) and its
+    `choices` (`--format X`, the first choice its default) are read as argparse reads them;
+    anything else (`--help`, a typo, a value not among the choices) gives None, and argparse
+    then reads the line and gives its messages."""
+    from types import SimpleNamespace
+
+    opts: dict[str, Any] = {"config": None, "verbose": False}
+    opts.update(dict.fromkeys(flags, False))
+    opts.update({name: allowed[0] for name, allowed in choices.items()})
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if arg == command:
+            continue
+        if arg in ("-v", "--verbose"):
+            opts["verbose"] = True
+        elif arg[:2] == "--" and arg[2:] in flags:
+            opts[arg[2:]] = True
+        elif name == "--config" or name[2:] in choices:
+            value = value if eq else next(args, "")
+            allowed = choices.get(name[2:])
+            if not value or (allowed is not None and value not in allowed):
+                return None
+            opts[name[2:]] = value
+        else:
+            return None
+    return cast("argparse.Namespace", SimpleNamespace(command=command, func=func, **opts))
 
 
 def config_of(args: argparse.Namespace) -> Config:

@@ -8,7 +8,7 @@ few tens of milliseconds, without genai-prices, textual or apprise.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli_common import (
@@ -17,6 +17,7 @@ from monitor.cli_common import (
     CommandError,
     config_of,
     key_values,
+    quick_args,
     read_ledger,
 )
 
@@ -50,6 +51,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(render_status(doc))
     return EXIT_OK
+
+
+def status_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """`status`'s few arguments read without argparse (`quick_args`): a status bar or a
+    watch loop runs it every few seconds."""
+    return quick_args(argv, "status", cmd_status, flags=("json",))
 
 
 def _selection_error(exc: ValueError) -> CommandError:

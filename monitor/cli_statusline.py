@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Final
 
-from monitor.cli_common import EXIT_OK, config_of
+from monitor.cli_common import EXIT_OK, config_of, quick_args
 
 if TYPE_CHECKING:
     import argparse
@@ -46,24 +46,6 @@ def cmd_statusline(args: argparse.Namespace) -> int:
 
 
 def statusline_args(argv: Sequence[str]) -> argparse.Namespace | None:
-    """`statusline`'s few arguments read without argparse; None for anything else, which
-    then goes through argparse and its messages."""
-    from types import SimpleNamespace
-
-    opts: dict[str, Any] = {"config": None, "verbose": False, "format": "text"}
-    args = iter(argv)
-    for arg in args:
-        name, eq, value = arg.partition("=")
-        if arg == "statusline":
-            continue
-        if arg in ("-v", "--verbose"):
-            opts["verbose"] = True
-        elif name in ("--config", "--format"):
-            value = value if eq else next(args, "")
-            if not value or (name == "--format" and value not in STATUSLINE_FORMATS):
-                return None
-            opts[name[2:]] = value
-        else:
-            return None
-    args = SimpleNamespace(command="statusline", func=cmd_statusline, **opts)
-    return cast("argparse.Namespace", args)
+    """`statusline`'s few arguments read without argparse (`quick_args`); None for
+    anything else, which then goes through argparse and its messages."""
+    return quick_args(argv, "statusline", cmd_statusline, choices={"format": STATUSLINE_FORMATS})

@@ -221,13 +221,20 @@ def test_status_and_report_do_not_import_heavy_modules(world: Path) -> None:
         # and, no daemon running, neither the socket client nor the writing half; nor
         # shutil (argparse's own width lookup): each costs start-up milliseconds.
         "heavy = [m for m in ('genai_prices', 'textual', 'apprise', 'msgspec', 'asyncio',"
-        " 'socket', 'monitor.api.client', 'monitor.ledger.batch', 'shutil')"
+        " 'socket', 'monitor.api.client', 'monitor.ledger.batch', 'shutil'{extra})"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     for cmd in ("status", "report"):
         out = subprocess.run(
-            [sys.executable, "-c", probe.replace("{cmd}", cmd)],
+            [
+                sys.executable,
+                "-c",
+                # `status` reads its arguments without argparse (`quick_args`)
+                probe.replace("{cmd}", cmd).replace(
+                    "{extra}", ", 'argparse'" if cmd == "status" else ""
+                ),
+            ],
             capture_output=True, text=True, timeout=60, cwd=REPO,
         )  # fmt: skip
         assert "HEAVY []" in out.stdout, (cmd, out.stdout, out.stderr)
@@ -368,3 +375,42 @@ def test_budget_list_with_a_running_daemon_shows_a_budget_set_a_moment_ago(
         [entry] = wait_for(reloaded, 10, "the daemon to pick up budgets.toml")
         marked = [{**entry, "spent_usd": "12.340000"}]
         assert list_entries(load_config(ws.config_path), marked) == marked
+
+
+# ---------------------------------------------------------------- status without argparse
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["--config", "/x/c.toml", "status", "-v", "--json"],
+        ["status", "--config=/x/c.toml"],
+        ["status", "--verbose", "--config", "/x/c.toml"],
+    ],
+)
+def test_status_reads_its_arguments_without_argparse_as_argparse_would(argv: list[str]) -> None:
+    from monitor.cli import _status_args, build_parser
+
+    keys = ("command", "config", "verbose", "json", "func")
+    fast = vars(_status_args(argv))
+    slow = vars(build_parser().parse_args(argv))
+    assert {k: fast[k] for k in keys} == {
+        k: slow.get(k, None if k == "config" else False) for k in keys
+    }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--help"],
+        ["status", "--jsn"],
+        ["status", "--config"],
+        ["status", "--format", "x"],
+    ],
+)
+def test_anything_else_on_a_status_line_goes_to_argparse(argv: list[str]) -> None:
+    from monitor.cli import _status_args
+
+    assert _status_args(argv) is None
