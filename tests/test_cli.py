@@ -414,3 +414,30 @@ def test_anything_else_on_a_status_line_goes_to_argparse(argv: list[str]) -> Non
     from monitor.cli import _status_args
 
     assert _status_args(argv) is None
+
+
+@pytest.mark.e2e
+def test_read_only_commands_that_skip_the_teardown_print_all_they_print_otherwise(
+    world: Path,
+) -> None:
+    """`run` ends status, report and statusline with os._exit: their output is flushed
+    first, the same bytes as after Python's own exit, even to a pipe."""
+    run("scan", config=world)
+    normal = "import sys; from monitor.cli import main; sys.exit(main(sys.argv[1:]))"
+    for args in (
+        ["status", "--json"],
+        ["report", "--by", "day", "--by", "model", "--format", "json"],
+        ["report", "--by", "source"],
+        ["statusline"],
+    ):
+        at_once = run(*args, config=world)
+        slow = subprocess.run(
+            [sys.executable, "-c", normal, *args, "--config", str(world)],
+            capture_output=True, text=True, timeout=60, cwd=REPO,
+        )  # fmt: skip
+        assert at_once.returncode == slow.returncode == 0, (args, at_once.stderr)
+        assert at_once.stdout.strip()
+        if args[0] == "status":  # its document carries the moment it was made
+            assert json.loads(at_once.stdout).keys() == json.loads(slow.stdout).keys()
+        else:
+            assert at_once.stdout == slow.stdout, args
