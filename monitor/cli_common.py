@@ -57,19 +57,22 @@ def quick_args(
     opts: dict[str, Any] = {"config": None, "verbose": False}
     opts.update(dict.fromkeys(flags, False))
     opts.update({name: allowed[0] for name, allowed in choices.items()})
+    named = False
     args = iter(argv)
     for arg in args:
         name, eq, value = arg.partition("=")
-        if arg == command:
-            continue
-        if arg in ("-v", "--verbose"):
+        if arg == command and not named:
+            named = True
+        elif arg in ("-v", "--verbose"):
             opts["verbose"] = True
         elif arg[:2] == "--" and arg[2:] in flags:
             opts[arg[2:]] = True
         elif name == "--config" or name[2:] in choices:
-            value = value if eq else next(args, "")
+            value = value if eq else next(args, "-")  # argparse takes no "-…" as a value
             allowed = choices.get(name[2:])
-            if not value or (allowed is not None and value not in allowed):
+            if not value or value.startswith("-") and not eq:
+                return None
+            if allowed is not None and value not in allowed:
                 return None
             opts[name[2:]] = value
         else:

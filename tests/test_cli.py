@@ -407,7 +407,9 @@ def test_status_reads_its_arguments_without_argparse_as_argparse_would(argv: lis
         ["status", "--help"],
         ["status", "--jsn"],
         ["status", "--config"],
+        ["status", "--config", "--json"],
         ["status", "--format", "x"],
+        ["status", "status"],
     ],
 )
 def test_anything_else_on_a_status_line_goes_to_argparse(argv: list[str]) -> None:

@@ -223,6 +223,8 @@ class Ledger:
         change nothing and are not returned. A bulk backfill that needs no answer passes
         `want_applied=False` and is spared building it.
         """
+        from monitor.ledger.batch import Applied
+
         self.last_counts = {}
         self.last_refused = []
         if not batch:
@@ -230,8 +232,6 @@ class Ledger:
         db = self.db
         tokens = rows.tokens
         chosen, refused, delta = self._largest_copies(batch)
-        from monitor.ledger.batch import Applied
-
         applied: list[Applied] = []
         with transaction(db):
             self._check_cursors(batch.expected)
