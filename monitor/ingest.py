@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 from monitor import parallel as _parallel
 from monitor.db_reader import DatabaseUnreadable, FullReads, read_database_file
 from monitor.globs import Glob
+from monitor.heap import collection_paused
 from monitor.ledger import (
     Applied,
     BadRecord,
@@ -215,6 +216,12 @@ class Ingestor:
         Files nobody has read yet are parsed in worker processes when there are many
         (see monitor.parallel); files with a cursor are followed here.
         """
+        with collection_paused():  # a burst of short-lived objects (monitor.heap)
+            return self._scan(parallel, today_since, recent_since)
+
+    def _scan(
+        self, parallel: bool, today_since: datetime | None, recent_since: datetime | None
+    ) -> IngestReport:
         report = IngestReport()
         # The ledger is the truth: a cursor another process committed since this one
         # started (a rotation it followed, say) must be followed from here too.

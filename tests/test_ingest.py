@@ -709,3 +709,40 @@ def test_written_since_names_the_files_changed_after_an_instant(tmp_path: Path) 
     names = {Path(p).parent.name for p in world.ingestor.written_since(now - 10)}
     assert names == {"run_0", "run_1"}
     world.close()
+
+
+def test_a_scan_pauses_cycle_collection_and_gives_it_back_as_it_found_it(tmp_path: Path) -> None:
+    """A backfill's burst of short-lived objects is not traversed again and again
+    (monitor.heap); afterwards the collector is as it was, paused or not."""
+    import gc
+
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1) + record(2))
+    seen: list[bool] = []
+    world.ingestor.on_progress = lambda _progress: seen.append(gc.isenabled())
+    assert gc.isenabled()
+    world.scan()
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        world.scan()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert world.input_tokens() == [1, 2]
+    world.close()
+
+
+@pytest.mark.e2e
+def test_parsing_workers_run_without_cycle_collection() -> None:
+    import gc
+
+    from monitor.parallel import Pool
+
+    pool = Pool({}, UTC_ZONE, ["studio-tokens"])
+    try:
+        answers = [pool.executor.submit(gc.isenabled).result() for _ in range(pool.workers)]
+    finally:
+        pool.close()
+    assert answers == [False] * pool.workers
