@@ -227,13 +227,16 @@ class Ingestor:
         # started (a rotation it followed, say) must be followed from here too.
         self._reload_cursors()
         pool: _parallel.Pool | None = None
+        first_backfill = not self.cursors
         try:
             found = {name: _found_files(src) for name, src in self.sources.items()}
-            first_backfill = not self.cursors
             progress = self.progress = Progress(
                 files_total=sum(len(f) for f in found.values()),
                 bytes_total=sum(size for f in found.values() for _, size, _ in f),
             )
+            if parallel and first_backfill and progress.files_total >= MANY_FILES:
+                # The workers' fork server loads while today's files are read here.
+                _parallel.start_server()
             self._sizes = {path: size for f in found.values() for path, size, _ in f}
             self._started = time.monotonic()
             today, recent = self._stage_starts(today_since, recent_since)
