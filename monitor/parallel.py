@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from monitor.db_reader import read_database_file
 from monitor.ledger import DayOf, event_row, unstorable
+from monitor.ledger.hourly import Hours
 from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import origin_of
 from monitor.limits import LimitSnapshot
@@ -64,11 +65,13 @@ class FileResult:
 
 @dataclass(slots=True)
 class JobResult:
-    """A job's files, and the rollup delta of all their rows (`ledger.PreparedRows`):
-    summed here, where the CPU is to spare, not in the process that stores them."""
+    """A job's files, and the rollup delta and hour sums of all their rows
+    (`ledger.PreparedRows`): summed here, where the CPU is to spare, not in the process
+    that stores them."""
 
     files: list[FileResult]
     delta: Delta
+    hours: Hours
 
 
 _worker: dict[str, Any] = {}
@@ -127,6 +130,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
     fmt = get_format(spec.format)
     out = []
     delta = Delta()
+    hours = Hours()
     for path in paths:
         try:
             chunks = _fresh_chunks(spec.name, fmt, path)
@@ -146,10 +150,11 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
             if why is None:
                 result.rows.append(row)
                 delta.add(row)
+                hours.add(row)
             else:
                 result.errors.append((*origin_of(row)[1:], why))
         out.append(result)
-    return JobResult(out, delta)
+    return JobResult(out, delta, hours)
 
 
 def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:

@@ -385,15 +385,17 @@ def test_a_ledger_migrated_by_another_process_meanwhile_is_not_migrated_twice(
     db.close()
 
 
-def test_the_estimated_windows_hourly_sums_read_the_time_index_alone(tmp_path: Path) -> None:
-    """`status` sums eight days of calls per hour: from the index, not a table row each."""
+def test_the_estimated_windows_part_hour_reads_the_time_index_alone(tmp_path: Path) -> None:
+    """`status` sums the calls of the hour its eight days begin in (the whole hours after
+    it are rows of the `hourly` rollup): from the index, not a table row each."""
     from monitor.ledger import reads
 
     with open_ledger(tmp_path) as ledger:
         ledger.commit(Batch(events=[ev("a"), ev("b", ts=datetime(2026, 11, 20, 13, tzinfo=UTC))]))
         statements: list[str] = []
         ledger.db.set_trace_callback(statements.append)
-        spans = reads.block_spans_since(ledger.db, datetime(2026, 11, 19, tzinfo=UTC), ["s"])
+        since = datetime(2026, 11, 19, 0, 30, tzinfo=UTC)
+        spans = reads.block_spans_since(ledger.db, since, ["s"])
         ledger.db.set_trace_callback(None)
         assert [calls for _, _, calls, *_ in spans["s"]] == [1, 1]
         [sql] = [s for s in statements if "GROUP BY" in s]

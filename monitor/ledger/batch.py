@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor.events import UsageEvent
+from monitor.ledger.hourly import Hours
 from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import EventRow
 from monitor.limits import LimitSnapshot
@@ -53,11 +54,14 @@ class BadRecord:
 class PreparedRows:
     """Event rows made where the CPU is to spare (a parsing worker): each already checked
     storable (`rows.unstorable`), and summed into `delta`, the difference they make to the
-    rollups should every one be stored. The commit then spends nothing per row on either;
-    it only takes back the few a larger copy displaces or that are stored already."""
+    rollups should every one be stored, and into `hours`. The commit then spends nothing
+    per row on either; it only takes back the few a larger copy displaces or that are
+    stored already."""
 
     rows: list[EventRow]
     delta: Delta
+    hours: Hours = field(default_factory=Hours)
+    """Their `hourly` sums (may be empty: the commit then sums what it stores by SQL)."""
 
 
 @dataclass(slots=True)

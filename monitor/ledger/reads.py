@@ -12,12 +12,16 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from monitor.events import UsageEvent, from_ts_ms, ts_ms
+from monitor.ledger import hourly
 from monitor.ledger.measures import COST, ROLLUP_COLUMNS, Sums, sums_of_rollup
 from monitor.ledger.rollups import COMBINATION, DIMENSIONS
 from monitor.ledger.rows import COLUMN_LIST, event_from_row
+
+if TYPE_CHECKING:
+    from monitor.blocks import Span
 
 
 class UnpricedModel(NamedTuple):
@@ -176,23 +180,13 @@ def sources_since(db: sqlite3.Connection, since: datetime) -> set[str]:
 
 def block_spans_since(
     db: sqlite3.Connection, since: datetime, sources: Sequence[str]
-) -> dict[str, list[tuple[int, int, int, int, int, int]]]:
+) -> dict[str, list[Span]]:
     """Each named source's calls from `since` on as `blocks.Span`s, in time order: summed
     per hour, the calls on the hour's first millisecond apart (first, last, calls, input +
-    output tokens, priced cost in nano-dollars, unpriced calls). SQLite sums them: eight
-    days of calls come back as a few hundred rows."""
+    output tokens, priced cost in nano-dollars, unpriced calls). The `hourly` rollup holds
+    them: eight days of calls are a few hundred rows however dense those days were."""
     since_ms = ts_ms(since)
-    return {
-        source: db.execute(
-            f"""SELECT MIN(ts), MAX(ts), COUNT(*), SUM(input_tokens + output_tokens),
-                       COALESCE(SUM({COST}), 0), SUM({COST} IS NULL)
-                FROM events WHERE ts >= ? AND source = ?
-                GROUP BY ts / 3600000, ts % 3600000 = 0
-                ORDER BY ts / 3600000, ts % 3600000 = 0 DESC""",
-            (since_ms, source),
-        ).fetchall()
-        for source in sources
-    }
+    return {source: hourly.spans_since(db, since_ms, source) for source in sources}
 
 
 def events_between(
@@ -251,5 +245,9 @@ def source_stats(db: sqlite3.Connection) -> list[SourceStats]:
 
 
 def files_per_source(db: sqlite3.Connection) -> dict[str, int]:
-    """How many files each source has a cursor for."""
-    return dict(db.execute("SELECT source, COUNT(*) FROM cursors GROUP BY source"))
+    """How many files each source has a cursor for: counted as cursors come and go
+    (schema 8), or by counting them in a ledger not migrated yet."""
+    try:
+        return dict(db.execute("SELECT source, files FROM source_files WHERE files > 0"))
+    except sqlite3.OperationalError:
+        return dict(db.execute("SELECT source, COUNT(*) FROM cursors GROUP BY source"))

@@ -17,12 +17,12 @@ from typing import Final, NamedTuple
 from monitor.ledger import limits, rollups
 from monitor.ledger.connection import LedgerError, transaction
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 
 class Migration(NamedTuple):
     sql: str
-    """Statements separated by ';' (its comments must not contain one)."""
+    """Statements separated by ';' (a trigger's body holds its own; comments none)."""
     rebuild_rollups: bool = False
 
 
@@ -162,6 +162,66 @@ DROP INDEX events_ts;
 CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_nano)
 """
 
+# What `status` reads that grew with the history is kept in step by the writes instead:
+# the calls per source and hour (`monitor.ledger.hourly`: a commit adds what it inserts,
+# these triggers sum an hour again when an event in it changes or goes) and the files
+# read per source (counted by triggers on `cursors`, whose writes are upserts from now on).
+_HOUR_OF: Final = (
+    "source = {row}.source AND hour = {row}.ts / 3600000 AND edge = ({row}.ts % 3600000 = 0)"
+)
+_HOUR_AGAIN: Final = """
+    DELETE FROM hourly WHERE {where};
+    INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
+    SELECT source, ts / 3600000, ts % 3600000 = 0, MIN(ts), MAX(ts), COUNT(*),
+        SUM(input_tokens + output_tokens), COALESCE(SUM(cost_nano), 0), SUM(cost_nano IS NULL)
+    FROM events WHERE source = {row}.source
+        AND ts >= {row}.ts / 3600000 * 3600000 + ({row}.ts % 3600000 <> 0)
+        AND ts <= CASE WHEN {row}.ts % 3600000 = 0 THEN {row}.ts
+                       ELSE {row}.ts / 3600000 * 3600000 + 3599999 END
+    GROUP BY 1, 2, 3;"""
+
+
+def _hour_again(row: str) -> str:
+    return _HOUR_AGAIN.format(where=_HOUR_OF.format(row=row), row=row)
+
+
+_V8: Final = f"""
+CREATE TABLE hourly (
+    source TEXT NOT NULL,
+    hour INTEGER NOT NULL,              -- epoch hour, UTC (ts / 3,600,000)
+    edge INTEGER NOT NULL,              -- 1: the calls on the hour's first millisecond
+    first INTEGER NOT NULL,             -- epoch ms of the first and the last call
+    last INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,            -- input + output
+    cost_nano INTEGER NOT NULL,         -- of the priced calls
+    unpriced INTEGER NOT NULL,          -- calls without a price
+    PRIMARY KEY (source, hour, edge)
+) WITHOUT ROWID;
+INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
+SELECT source, ts / 3600000, ts % 3600000 = 0, MIN(ts), MAX(ts), COUNT(*),
+    SUM(input_tokens + output_tokens), COALESCE(SUM(cost_nano), 0), SUM(cost_nano IS NULL)
+FROM events GROUP BY 1, 2, 3;
+CREATE TRIGGER hourly_update
+AFTER UPDATE OF ts, source, input_tokens, output_tokens, cost_nano ON events
+BEGIN{_hour_again("old")}{_hour_again("new")}
+END;
+CREATE TRIGGER hourly_delete AFTER DELETE ON events
+BEGIN{_hour_again("old")}
+END;
+CREATE TABLE source_files (source TEXT PRIMARY KEY, files INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO source_files (source, files) SELECT source, COUNT(*) FROM cursors GROUP BY source;
+CREATE TRIGGER source_files_insert AFTER INSERT ON cursors
+BEGIN
+    INSERT INTO source_files (source, files) VALUES (new.source, 1)
+    ON CONFLICT (source) DO UPDATE SET files = files + 1;
+END;
+CREATE TRIGGER source_files_delete AFTER DELETE ON cursors
+BEGIN
+    UPDATE source_files SET files = files - 1 WHERE source = old.source;
+END
+"""
+
 _STALE: Final = "rollups_stale"
 """Meta key: the rollups await a rebuild the version they were migrated to could not run."""
 
@@ -173,6 +233,7 @@ MIGRATIONS: Final[dict[int, Migration]] = {
     5: Migration(limits.SCHEMA),
     6: Migration(_V6, rebuild_rollups=True),
     7: Migration(_V7),
+    8: Migration(_V8),
 }
 """version → what brings a ledger from version-1 to version."""
 
@@ -209,9 +270,8 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         rebuild = False
         for target in range(version + 1, SCHEMA_VERSION + 1):
             migration = MIGRATIONS[target]
-            for statement in migration.sql.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in _statements(migration.sql):
+                db.execute(statement)
             rebuild |= migration.rebuild_rollups
         if rebuild or get_meta(db, _STALE) is not None:
             if SCHEMA_VERSION == max(MIGRATIONS):
@@ -222,6 +282,21 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
                 # older one (tests make them) is refilled once it reaches the newest.
                 set_meta(db, _STALE, "1")
         set_meta(db, "schema", str(SCHEMA_VERSION))
+
+
+def _statements(sql: str) -> list[str]:
+    """`sql`'s statements, a trigger whole with the statements of its body."""
+    found: list[str] = []
+    pending = ""
+    for part in sql.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        found.append(pending)
+    return found
 
 
 def get_meta(db: sqlite3.Connection, key: str) -> str | None:

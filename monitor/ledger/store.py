@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import UsageEvent, ts_ms
-from monitor.ledger import limits, reads, rows, schema
+from monitor.ledger import hourly, limits, reads, rows, schema
 from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
+from monitor.ledger.hourly import Hours
 from monitor.ledger.rollups import Delta, rebuild
 from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
 
@@ -48,9 +49,12 @@ _CURSOR_COLUMNS: Final = (
 )  # fmt: skip
 _cursor_fields = attrgetter(*_CURSOR_COLUMNS[:-1])
 _PUT_CURSOR: Final = (
-    f"INSERT OR REPLACE INTO cursors ({', '.join(_CURSOR_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_CURSOR_COLUMNS))})"
+    f"INSERT INTO cursors ({', '.join(_CURSOR_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CURSOR_COLUMNS))}) ON CONFLICT (source, path) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CURSOR_COLUMNS[2:])
 )
+"""An upsert, not a replace: the files counted per source (`source_files`) follow the
+cursors' inserts and deletes by trigger, and a replace would count a file again."""
 
 
 def _cursor_row(c: Cursor) -> tuple[Any, ...]:
@@ -233,6 +237,7 @@ class Ledger:
         tokens = rows.tokens
         chosen, refused, delta = self._largest_copies(batch)
         applied: list[Applied] = []
+        hours: Hours | None = None
         with transaction(db):
             self._check_cursors(batch.expected)
             existing = self._existing(list(chosen))
@@ -260,11 +265,21 @@ class Ledger:
                             applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
             else:
                 # A backfill's batch: prepared rows only, none stored before, no answer
-                # wanted. Every chosen row is inserted, its delta counted already.
+                # wanted. Every chosen row is inserted, its delta counted already; when
+                # no copy lost, the workers' hour sums are the inserted rows' exactly.
                 inserts = [c[0] for c in chosen.values()]
+                if len(inserts) == sum(len(block.rows) for block in batch.prepared):
+                    hours = Hours()
+                    for block in batch.prepared:
+                        hours.merge(block.hours)
             stats = _per_source(inserts, updated)
             if inserts:
+                before = hourly.last_rowid(db) if hours is None else 0
                 db.executemany(rows.INSERT_EVENT, inserts)
+                if hours is None:
+                    hourly.add_inserted(db, before)
+                else:
+                    hours.apply(db)
                 if self._session_keys is not None:
                     self._session_keys.update(map(hash, map(_key_of, inserts)))
                     if len(self._session_keys) > _SESSION_KEYS_MAX:
