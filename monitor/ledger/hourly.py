@@ -7,13 +7,15 @@ those on that millisecond (`edge` 1): the block rule cannot tell the calls of a 
 (`monitor.blocks`). It keeps the first and last call time, the calls, their input +
 output tokens, the priced cost and the unpriced calls.
 
-Kept in step three ways, each inside the commit's transaction:
+Kept in step by the commit (`monitor.ledger.store`), inside its transaction:
 - a backfill's rows arrive summed by the parsing worker that made them (`Hours`, beside
   the rollups' `Delta`): when the commit stores every one of them, it adds those sums;
-- other new events: after a commit inserts them, `add_inserted` sums them by SQL (rowids
-  only grow: they are the rows past the largest rowid before);
-- an event changed or deleted: triggers on `events` (schema 8) sum its hour again from the
-  events — a first or last call time cannot be taken back by subtracting.
+- other new events are summed by SQL once inserted (`add_inserted`: rowids only grow, so
+  they are the rows past the largest rowid before);
+- a larger copy replacing a stored event has the hours of both summed again from the
+  events (`sum_again`): the old one's time may have been its hour's first or last, which
+  no subtraction takes back;
+- a repriced event moves its cost within its hour (`Hours.reprice`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ ON CONFLICT (source, hour, edge) DO UPDATE SET
     tokens = tokens + excluded.tokens,
     cost_nano = cost_nano + excluded.cost_nano,
     unpriced = unpriced + excluded.unpriced
+"""
+
+_DELETE_HOUR: Final = "DELETE FROM hourly WHERE source = ? AND hour = ? AND edge = ?"
+_SUM_HOUR_AGAIN: Final = f"""
+INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
+SELECT {SUMS} FROM events WHERE ts >= ? AND ts <= ? AND source = ? GROUP BY 1, 2, 3
 """
 
 _SPANS: Final = """
@@ -111,6 +119,16 @@ class Hours:
         else:
             cur[4] += cost
 
+    def reprice(self, old: EventRow, new: EventRow) -> None:
+        """Move an event's cost within its hour (a repricing changes nothing else)."""
+        if (old[_TS], old[_SOURCE]) != (new[_TS], new[_SOURCE]):
+            raise ValueError(f"a repricing moved {old[rows.KEY]!r} to another hour")
+        ts = new[_TS]
+        key = (new[_SOURCE], ts // HOUR_MS, ts % HOUR_MS == 0)
+        cur = self._acc.setdefault(key, [ts, ts, 0, 0, 0, 0])
+        cur[4] += (new[_COST] or 0) - (old[_COST] or 0)
+        cur[5] += (new[_COST] is None) - (old[_COST] is None)
+
     def merge(self, other: Hours) -> None:
         acc = self._acc
         for key, (first, last, *sums) in other._acc.items():
@@ -136,6 +154,16 @@ def last_rowid(db: sqlite3.Connection) -> int:
 def add_inserted(db: sqlite3.Connection, after: int) -> None:
     """Add the events inserted past rowid `after` to their hours."""
     db.execute(_ADD_INSERTED, (after,))
+
+
+def sum_again(db: sqlite3.Connection, places: set[tuple[str, int]]) -> None:
+    """Sum the hours of these (source, epoch ms) again from the events."""
+    hours = {(source, ts // HOUR_MS, ts % HOUR_MS == 0) for source, ts in places}
+    for source, hour, edge in hours:
+        start = hour * HOUR_MS
+        first, last = (start, start) if edge else (start + 1, start + HOUR_MS - 1)
+        db.execute(_DELETE_HOUR, (source, hour, edge))
+        db.execute(_SUM_HOUR_AGAIN, (first, last, source))
 
 
 def spans_since(db: sqlite3.Connection, since_ms: int, source: str) -> list[Span]:

@@ -163,29 +163,10 @@ CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_
 """
 
 # What `status` reads that grew with the history is kept in step by the writes instead:
-# the calls per source and hour (`monitor.ledger.hourly`: a commit adds what it inserts,
-# these triggers sum an hour again when an event in it changes or goes) and the files
-# read per source (counted by triggers on `cursors`, whose writes are upserts from now on).
-_HOUR_OF: Final = (
-    "source = {row}.source AND hour = {row}.ts / 3600000 AND edge = ({row}.ts % 3600000 = 0)"
-)
-_HOUR_AGAIN: Final = """
-    DELETE FROM hourly WHERE {where};
-    INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
-    SELECT source, ts / 3600000, ts % 3600000 = 0, MIN(ts), MAX(ts), COUNT(*),
-        SUM(input_tokens + output_tokens), COALESCE(SUM(cost_nano), 0), SUM(cost_nano IS NULL)
-    FROM events WHERE source = {row}.source
-        AND ts >= {row}.ts / 3600000 * 3600000 + ({row}.ts % 3600000 <> 0)
-        AND ts <= CASE WHEN {row}.ts % 3600000 = 0 THEN {row}.ts
-                       ELSE {row}.ts / 3600000 * 3600000 + 3599999 END
-    GROUP BY 1, 2, 3;"""
-
-
-def _hour_again(row: str) -> str:
-    return _HOUR_AGAIN.format(where=_HOUR_OF.format(row=row), row=row)
-
-
-_V8: Final = f"""
+# the calls per source and hour (`monitor.ledger.hourly`, kept by the commit) and the
+# files read per source (counted by these triggers on `cursors`, whose writes are upserts
+# from now on: a replace would count a file again).
+_V8: Final = """
 CREATE TABLE hourly (
     source TEXT NOT NULL,
     hour INTEGER NOT NULL,              -- epoch hour, UTC (ts / 3,600,000)
@@ -202,13 +183,6 @@ INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, 
 SELECT source, ts / 3600000, ts % 3600000 = 0, MIN(ts), MAX(ts), COUNT(*),
     SUM(input_tokens + output_tokens), COALESCE(SUM(cost_nano), 0), SUM(cost_nano IS NULL)
 FROM events GROUP BY 1, 2, 3;
-CREATE TRIGGER hourly_update
-AFTER UPDATE OF ts, source, input_tokens, output_tokens, cost_nano ON events
-BEGIN{_hour_again("old")}{_hour_again("new")}
-END;
-CREATE TRIGGER hourly_delete AFTER DELETE ON events
-BEGIN{_hour_again("old")}
-END;
 CREATE TABLE source_files (source TEXT PRIMARY KEY, files INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO source_files (source, files) SELECT source, COUNT(*) FROM cursors GROUP BY source;
 CREATE TRIGGER source_files_insert AFTER INSERT ON cursors

@@ -244,6 +244,7 @@ class Ledger:
             inserts: list[EventRow] = []
             updates: list[EventRow] = []
             updated: list[EventRow] = []
+            moved: set[tuple[str, int]] = set()  # (source, ts): hours to sum again
             if existing or want_applied or batch.events:
                 for key, (row, ev, counted) in chosen.items():
                     old = existing.get(key)
@@ -259,6 +260,9 @@ class Ledger:
                             applied.append(Applied(ev or event_from_row(row)))
                     else:
                         updated.append(row)
+                        moved.update(
+                            ((row[rows.SOURCE], row[rows.TS]), (old[rows.SOURCE], old[rows.TS]))
+                        )
                         delta.remove(old)
                         updates.append(rows.update_params(row))
                         if want_applied:
@@ -286,6 +290,7 @@ class Ledger:
                         self._session_keys = None  # memory bound: look every key up again
             if updates:
                 db.executemany(rows.UPDATE_EVENT, updates)
+                hourly.sum_again(db, moved)
             if delta:
                 delta.apply(db)
             self.last_counts = {src: (v[0], v[2]) for src, v in stats.items()}
@@ -412,15 +417,19 @@ class Ledger:
         """Store new costs for (old, new) pairs of the same key, keeping the rollups in step."""
         n = 0
         delta = Delta()
+        hours = Hours()
         with transaction(self.db):
             for old, new in changes:
                 new_row = event_row(new, self.day_of)
-                delta.remove(event_row(old, self.day_of))
+                old_row = event_row(old, self.day_of)
+                delta.remove(old_row)
                 delta.add(new_row)
+                hours.reprice(old_row, new_row)
                 self.db.execute(rows.REPRICE_EVENT, rows.reprice_params(new_row))
                 n += 1
             if delta:
                 delta.apply(self.db)
+                hours.apply(self.db)
         return n
 
     # -- reading -------------------------------------------------------------------
