@@ -401,3 +401,39 @@ def test_the_estimated_windows_part_hour_reads_the_time_index_alone(tmp_path: Pa
         [sql] = [s for s in statements if "GROUP BY" in s]
         plan = " ".join(row[-1] for row in ledger.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
     assert "COVERING INDEX events_ts" in plan, plan
+
+
+def test_a_backfills_commits_fit_the_page_cache_to_the_ledger_and_shrinking_returns_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill's commits grow the cache to a quarter of the ledger (from a floor, to a
+    cap); a live commit leaves it; after the backfill it shrinks."""
+    from monitor.ledger import store
+
+    monkeypatch.setattr(store, "_BULK_ROWS", 50)
+    monkeypatch.setattr(store, "_CACHE_MIN_KIB", 32)
+    monkeypatch.setattr(store, "_CACHE_MAX_KIB", 160)
+
+    def cache(ledger: Ledger) -> int:
+        return int(-ledger.db.execute("PRAGMA cache_size").fetchone()[0])
+
+    def bytes_of(ledger: Ledger) -> int:
+        pages = ledger.db.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages * ledger.db.execute("PRAGMA page_size").fetchone()[0])
+
+    with open_ledger(tmp_path) as ledger:
+        ledger.shrink_cache()  # 4 MiB: a live commit, however large, must not grow it
+        ledger.commit(Batch(events=[ev(f"live{i}") for i in range(100)]))
+        assert cache(ledger) == 4096
+        ledger._cache_kib = 32
+        ledger.db.execute("PRAGMA cache_size = -32")
+        grown = []
+        for n in range(40):
+            fitted = min(max(bytes_of(ledger) // 4 >> 10, 32), 160)  # before the commit
+            rows = [ev(f"k{n}-{i}", tags={"i": str(i)}) for i in range(150)]
+            ledger.commit(Batch(events=rows), want_applied=False)
+            assert cache(ledger) == fitted
+            grown.append(fitted)
+        assert grown[0] == 32 and 32 < grown[len(grown) // 2] < 160 and grown[-1] == 160
+        ledger.shrink_cache()
+        assert cache(ledger) == 4096

@@ -39,6 +39,12 @@ if TYPE_CHECKING:
     from monitor.tail import Cursor
 
 _KEY_CHUNK: Final = 500
+_BULK_ROWS: Final = 5_000
+"""A backfill's commit (no answer wanted) of at least this many rows fits the page cache
+to the ledger (`Ledger._fit_cache`); a live one never does."""
+_CACHE_SHARE: Final = 0.25
+_CACHE_MIN_KIB: Final = 32_768
+_CACHE_MAX_KIB: Final = 262_144
 _SESSION_KEYS_MAX: Final = 400_000
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
@@ -135,6 +141,8 @@ class Ledger:
         """(new, updated) events per source of the last commit."""
         self.last_refused: list[BadRecord] = []
         """Events the last commit stored as bad records instead (`unstorable`)."""
+        self._cache_kib = _CACHE_MIN_KIB
+        """The page cache asked for (`tune_for_writing` sets 32 MiB)."""
         self._session_keys: set[int] | None = None
         """On a ledger opened empty, the hashes of the keys this process stored: only a key
         whose hash is in it can be stored (a collision costs one lookup, never a call)."""
@@ -211,6 +219,8 @@ class Ledger:
         writer have slipped in, the unique key says so and the commit is redone looking up
         every key.
         """
+        if not want_applied and batch.size >= _BULK_ROWS:
+            self._fit_cache()
         try:
             return self._commit(batch, want_applied)
         except sqlite3.IntegrityError:
@@ -218,6 +228,23 @@ class Ledger:
                 raise
             self._session_keys = None
             return self._commit(batch, want_applied)
+
+    def _fit_cache(self) -> None:
+        """Give a backfill's commits a page cache of a quarter of the ledger (32–256 MiB).
+
+        Its rows land all over the unique key, the cursors' and the tags' indexes (a
+        quarter of a ledger together); with less cache than they take, every batch reads
+        their pages back from the OS, and the scan grows faster than the tree (1 M calls:
+        the inserts' CPU 24 → 17 s). `shrink_cache` gives the memory back."""
+        pages, page_size = (
+            self.db.execute("PRAGMA page_count").fetchone()[0],
+            self.db.execute("PRAGMA page_size").fetchone()[0],
+        )
+        want = int(pages * page_size * _CACHE_SHARE) >> 10
+        want = min(max(want, _CACHE_MIN_KIB), _CACHE_MAX_KIB)
+        if want > self._cache_kib:
+            self._cache_kib = want
+            self.db.execute(f"PRAGMA cache_size = -{want}")
 
     def _commit(self, batch: Batch, want_applied: bool) -> list[Applied]:
         """Store events, cursors and bad-record reports in one transaction.
@@ -458,9 +485,10 @@ class Ledger:
         schema.set_meta(self.db, key, value)
 
     def shrink_cache(self) -> None:
-        """After a backfill: a long-lived daemon needs neither a 64 MiB page cache nor the
-        backfill's key set and memos."""
+        """After a backfill: a long-lived daemon needs neither a backfill's page cache nor
+        its key set and memos."""
         self.db.execute("PRAGMA cache_size = -4096")
+        self._cache_kib = 4096
         self.db.execute("PRAGMA shrink_memory")
         self._session_keys = None
         rows.forget_memos()
