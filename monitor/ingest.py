@@ -392,7 +392,7 @@ class Ingestor:
                     self._remember(c)
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
-            batch.prepared.append(PreparedRows(rows, job.delta, job.hours))
+            batch.prepared.append(PreparedRows(rows, job.delta, job.hours, job.minutes))
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
                 stream.cancel()

@@ -26,6 +26,7 @@ from typing import Any, Final
 from monitor.db_reader import read_database_file
 from monitor.ledger import DayOf, event_row, unstorable
 from monitor.ledger.hourly import Hours
+from monitor.ledger.minutes import KEEP_MS, Minutes
 from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import origin_of
 from monitor.limits import LimitSnapshot
@@ -65,13 +66,14 @@ class FileResult:
 
 @dataclass(slots=True)
 class JobResult:
-    """A job's files, and the rollup delta and hour sums of all their rows
+    """A job's files, and the rollup delta, hour and minute sums of all their rows
     (`ledger.PreparedRows`): summed here, where the CPU is to spare, not in the process
     that stores them."""
 
     files: list[FileResult]
     delta: Delta
     hours: Hours
+    minutes: Minutes
 
 
 _worker: dict[str, Any] = {}
@@ -131,6 +133,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
     out = []
     delta = Delta()
     hours = Hours()
+    recent = Minutes(time.time_ns() // 1_000_000 - KEEP_MS)
     for path in paths:
         try:
             chunks = _fresh_chunks(spec.name, fmt, path)
@@ -151,10 +154,11 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
                 result.rows.append(row)
                 delta.add(row)
                 hours.add(row)
+                recent.add(row)
             else:
                 result.errors.append((*origin_of(row)[1:], why))
         out.append(result)
-    return JobResult(out, delta, hours)
+    return JobResult(out, delta, hours, recent)
 
 
 def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:

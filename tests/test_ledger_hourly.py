@@ -1,10 +1,12 @@
 """What the ledger keeps in step for `status` so it reads the same at any size: the calls
-per source and hour (`hourly`) and the files read per source (`source_files`)."""
+per source and hour (`hourly`), the last two days' priced cost per minute (`minutely`) and
+the files read per source (`source_files`)."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +16,10 @@ import pytest
 
 from monitor.blocks import blocks_of_rows, blocks_of_spans
 from monitor.events import UsageEvent, ts_ms
-from monitor.ledger import Batch, Ledger, PreparedRows, reads
+from monitor.ledger import Batch, Ledger, PreparedRows, minutes, reads
 from monitor.ledger import schema as ledger_schema
 from monitor.ledger.hourly import HOUR_MS, SUMS, Hours
+from monitor.ledger.minutes import KEEP_MS, Minutes
 from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import INSERT_EVENT, DayOf, event_row
 from monitor.tail import Cursor
@@ -56,11 +59,12 @@ def summed_again(db: sqlite3.Connection) -> list[tuple[object, ...]]:
 def prepared(*events: UsageEvent) -> PreparedRows:
     """Rows as a parsing worker hands them over: checked, summed into their delta."""
     made = [event_row(e, DayOf(UTC_ZONE)) for e in events]
-    delta, hours = Delta(), Hours()
+    delta, hours, recent = Delta(), Hours(), Minutes(time.time_ns() // 1_000_000 - KEEP_MS)
     for row in made:
         delta.add(row)
         hours.add(row)
-    return PreparedRows(made, delta, hours)
+        recent.add(row)
+    return PreparedRows(made, delta, hours, recent)
 
 
 def test_hours_kept_by_commits_equal_the_events_summed_again(tmp_path: Path) -> None:
@@ -212,7 +216,8 @@ def test_a_v7_ledger_gets_its_hours_and_file_counts_and_is_read_without_them_bef
     with open_ledger(tmp_path) as v7:  # written as v7 wrote: no hourly table to keep
         assert v7.schema_version() == 7
         day_of = DayOf(UTC_ZONE)
-        stored = [*events, call("edge", T0 + timedelta(hours=5))]
+        recent = datetime.now(UTC) - timedelta(hours=2)
+        stored = [*events, call("edge", T0 + timedelta(hours=5)), call("now", recent)]
         v7.db.executemany(INSERT_EVENT, [event_row(e, day_of) for e in stored])
         v7.db.executemany(
             "INSERT INTO cursors (source, path, dev, inode, fp_len, fp_hash, file_id, offset, "
@@ -222,14 +227,104 @@ def test_a_v7_ledger_gets_its_hours_and_file_counts_and_is_read_without_them_bef
     monkeypatch.undo()
     path = tmp_path / "ledger.sqlite3"
     since = T0 + timedelta(minutes=50)
+    day_ago = datetime.now(UTC) - timedelta(days=1)
+
+    def read(db: sqlite3.Connection) -> tuple[object, ...]:
+        spans = reads.block_spans_since(db, since, ["cc"])
+        return spans, reads.files_per_source(db), minutes_read(db, day_ago)
+
     with Ledger(path, UTC_ZONE, "UTC", readonly=True) as old:
-        before = reads.block_spans_since(old.db, since, ["cc"]), reads.files_per_source(old.db)
+        before = read(old.db)
     with open_ledger(tmp_path) as upgraded:
         assert upgraded.schema_version() == ledger_schema.SCHEMA_VERSION
         assert kept(upgraded.db) == summed_again(upgraded.db)
-        after = (
-            reads.block_spans_since(upgraded.db, since, ["cc"]),
-            reads.files_per_source(upgraded.db),
-        )
+        assert minutes.covers(upgraded.db, ts_ms(day_ago))
+        after = read(upgraded.db)
     assert after == before
     assert before[1] == {"cc": 3}
+    assert len(before[2]) == 1
+
+
+# -- the last two days' priced cost per minute -------------------------------------------
+
+
+def priced(
+    model: str, key: str, ts: datetime, cost: str | None = "0.25", out: int = 10
+) -> UsageEvent:
+    return call(key, ts, out=out, cost=cost).replace(model=model)
+
+
+def minutes_of_events(db: sqlite3.Connection, since: datetime) -> list[tuple[object, ...]]:
+    """The events summed per whole minute from `since` on, as the rollup answers."""
+    first = -(-ts_ms(since) // 60_000) * 60_000
+    return sorted(
+        db.execute(
+            "SELECT ts / 60000, source, provider, model, operation, SUM(cost_nano) FROM events "
+            "WHERE ts >= ? AND cost_nano IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
+            (first,),
+        )
+    )
+
+
+def minutes_read(db: sqlite3.Connection, since: datetime) -> list[tuple[object, ...]]:
+    return sorted(
+        (m.minute, m.source, m.provider, m.model, m.operation or "", m.cost_nano)
+        for m in reads.priced_minutes_since(db, since)
+    )
+
+
+def test_minutes_kept_by_commits_equal_the_events_summed_again(tmp_path: Path) -> None:
+    """Calls of the last two days — several in a minute, two models, an unpriced one, a
+    larger copy written a minute later, a repricing, a backfill's prepared rows with and
+    without a lost copy — read from the rollup as summing the events again gives them;
+    calls older than two days are not kept."""
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
+    since = now - timedelta(hours=25)
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(
+            Batch(
+                events=[
+                    priced("sonnet", "a", now - timedelta(hours=1)),
+                    priced("sonnet", "b", now - timedelta(hours=1, seconds=-5)),
+                    priced("opus", "c", now - timedelta(hours=1), cost="1.5"),
+                    priced("opus", "free", now - timedelta(hours=2), cost=None),
+                    priced("opus", "old", now - timedelta(hours=50)),
+                ]
+            )
+        )
+        assert minutes_read(ledger.db, since) == minutes_of_events(ledger.db, since) != []
+        ledger.commit(Batch(events=[priced("sonnet", "a", now - timedelta(minutes=59), out=90)]))
+        assert minutes_read(ledger.db, since) == minutes_of_events(ledger.db, since)
+        old = next(e for e in ledger.iter_events() if e.key == "c")
+        ledger.rewrite_costs([(old, old.replace(cost=Decimal("2.0")))])
+        assert minutes_read(ledger.db, since) == minutes_of_events(ledger.db, since)
+        ledger.commit(
+            Batch(prepared=[prepared(priced("haiku", "p1", now - timedelta(hours=3)))]),
+            want_applied=False,
+        )
+        lost = Batch(
+            prepared=[
+                prepared(priced("haiku", "p2", now - timedelta(hours=4), out=1)),
+                prepared(priced("haiku", "p2", now - timedelta(hours=4, minutes=-2), out=50)),
+            ]
+        )
+        ledger.commit(lost, want_applied=False)
+        assert minutes_read(ledger.db, since) == minutes_of_events(ledger.db, since)
+        kept = ledger.db.execute("SELECT MIN(minute) FROM minutely").fetchone()[0]
+        assert kept * 60_000 > ts_ms(now - timedelta(hours=49))
+
+
+def test_status_reads_the_minutes_from_the_rollup_and_earlier_ones_from_the_events(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[priced("m", "a", now - timedelta(hours=3))]))
+        statements: list[str] = []
+        ledger.db.set_trace_callback(statements.append)
+        recent = minutes_read(ledger.db, now - timedelta(hours=25))
+        assert not [s for s in statements if "FROM events" in s]
+        back = now - timedelta(hours=60)  # before the rollup starts: summed from the events
+        assert minutes_read(ledger.db, back) == minutes_of_events(ledger.db, back) == recent
+        ledger.db.set_trace_callback(None)
+    assert [s for s in statements if "FROM events" in s]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from monitor.events import UsageEvent
 from monitor.ledger.hourly import Hours
+from monitor.ledger.minutes import Minutes
 from monitor.ledger.rollups import Delta
 from monitor.ledger.rows import EventRow
 from monitor.limits import LimitSnapshot
@@ -54,14 +55,17 @@ class BadRecord:
 class PreparedRows:
     """Event rows made where the CPU is to spare (a parsing worker): each already checked
     storable (`rows.unstorable`), and summed into `delta`, the difference they make to the
-    rollups should every one be stored, and into `hours`. The commit then spends nothing
-    per row on either; it only takes back the few a larger copy displaces or that are
-    stored already."""
+    rollups should every one be stored, and into `hours` and `minutes`. The commit then
+    spends nothing per row on any of them; it only takes back the few a larger copy
+    displaces or that are stored already."""
 
     rows: list[EventRow]
     delta: Delta
     hours: Hours = field(default_factory=Hours)
-    """Their `hourly` sums (may be empty: the commit then sums what it stores by SQL)."""
+    """Their `hourly` sums."""
+    minutes: Minutes | None = None
+    """Their `minutely` sums; None: the commit sums what it stores by SQL (as it does
+    whenever a copy loses)."""
 
 
 @dataclass(slots=True)

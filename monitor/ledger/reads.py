@@ -9,13 +9,13 @@ daemon, or the alert store's — and never writes. The reports' grouped reads ar
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from monitor.events import UsageEvent, from_ts_ms, ts_ms
-from monitor.ledger import hourly
+from monitor.ledger import hourly, minutes
 from monitor.ledger.measures import COST, ROLLUP_COLUMNS, Sums, sums_of_rollup
 from monitor.ledger.rollups import COMBINATION, DIMENSIONS
 from monitor.ledger.rows import COLUMN_LIST, event_from_row
@@ -161,14 +161,24 @@ def has_events(path: Path) -> bool:
 
 
 def priced_minutes_since(db: sqlite3.Connection, since: datetime) -> Iterator[PricedMinute]:
-    """The priced cost from `since` on per minute and source/provider/model/operation,
-    for minute-resolution burn rates (SQLite sums the calls of each minute)."""
-    for minute, source, provider, model, operation, cost in db.execute(
-        f"""SELECT ts / 60000, source, provider, model, operation, SUM({COST}) FROM events
-            WHERE ts >= ? AND {COST} IS NOT NULL
-            GROUP BY ts / 60000, source, provider, model, operation""",
-        (ts_ms(since),),
-    ):
+    """The priced cost of the whole minutes from `since` on per minute and
+    source/provider/model/operation, for minute-resolution burn rates: the `minutely`
+    rollup's rows when it reaches back that far, else the events summed."""
+    since_ms = ts_ms(since)
+    found: Iterable[tuple[int, str, str, str, str, int]] | None = None
+    try:
+        if minutes.covers(db, since_ms):
+            found = minutes.read_since(db, since_ms)
+    except sqlite3.OperationalError:
+        pass  # a ledger not migrated yet, read beside an older daemon
+    if found is None:
+        found = db.execute(
+            f"""SELECT ts / 60000, source, provider, model, operation, SUM({COST}) FROM events
+                WHERE ts >= ? AND {COST} IS NOT NULL
+                GROUP BY ts / 60000, source, provider, model, operation""",
+            (-(-since_ms // 60_000) * 60_000,),
+        )
+    for minute, source, provider, model, operation, cost in found:
         yield PricedMinute(minute, source, provider, model, operation or None, cost)
 
 

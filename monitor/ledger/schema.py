@@ -163,9 +163,10 @@ CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_
 """
 
 # What `status` reads that grew with the history is kept in step by the writes instead:
-# the calls per source and hour (`monitor.ledger.hourly`, kept by the commit) and the
-# files read per source (counted by these triggers on `cursors`, whose writes are upserts
-# from now on: a replace would count a file again).
+# the calls per source and hour (`monitor.ledger.hourly`) and the last two days' priced
+# cost per minute (`monitor.ledger.minutes`), both kept by the commit, and the files read
+# per source (counted by these triggers on `cursors`, whose writes are upserts from now
+# on: a replace would count a file again).
 _V8: Final = """
 CREATE TABLE hourly (
     source TEXT NOT NULL,
@@ -183,6 +184,21 @@ INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, 
 SELECT source, ts / 3600000, ts % 3600000 = 0, MIN(ts), MAX(ts), COUNT(*),
     SUM(input_tokens + output_tokens), COALESCE(SUM(cost_nano), 0), SUM(cost_nano IS NULL)
 FROM events GROUP BY 1, 2, 3;
+CREATE TABLE minutely (
+    minute INTEGER NOT NULL,            -- epoch minute, UTC (ts / 60,000)
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    cost_nano INTEGER NOT NULL,         -- of the priced calls
+    PRIMARY KEY (minute, source, provider, model, operation)
+) WITHOUT ROWID;
+INSERT INTO minutely (minute, source, provider, model, operation, cost_nano)
+SELECT ts / 60000, source, provider, model, operation, SUM(cost_nano) FROM events
+WHERE cost_nano IS NOT NULL AND ts >= (CAST(strftime('%s', 'now') AS INTEGER) - 172800) * 1000
+GROUP BY 1, 2, 3, 4, 5;
+INSERT OR REPLACE INTO meta (key, value)
+VALUES ('minutes_from', CAST((CAST(strftime('%s', 'now') AS INTEGER) - 172800) * 1000 AS TEXT));
 CREATE TABLE source_files (source TEXT PRIMARY KEY, files INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO source_files (source, files) SELECT source, COUNT(*) FROM cursors GROUP BY source;
 CREATE TRIGGER source_files_insert AFTER INSERT ON cursors

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from itertools import repeat
@@ -26,16 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import UsageEvent, ts_ms
-from monitor.ledger import hourly, limits, reads, rows, schema
+from monitor.ledger import hourly, limits, minutes, reads, rows, schema
 from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
 from monitor.ledger.hourly import Hours
+from monitor.ledger.minutes import Minutes
 from monitor.ledger.rollups import Delta, rebuild
 from monitor.ledger.rows import DayOf, EventRow, event_from_row, event_row, unstorable
 
 if TYPE_CHECKING:
     # Loaded by the writing half only: `status` and `report` read, they never commit
     # (the batch types' classes cost every such command ~3 ms) or read cursors.
-    from monitor.ledger.batch import Applied, BadRecord, Batch, CursorMark
+    from monitor.ledger.batch import Applied, BadRecord, Batch, CursorMark, PreparedRows
     from monitor.tail import Cursor
 
 _KEY_CHUNK: Final = 500
@@ -103,6 +105,23 @@ def _pick(chosen: dict[str, _Chosen], delta: Delta, key: str, candidate: _Chosen
         chosen[key] = candidate
     elif candidate[2]:
         delta.remove(candidate[0])
+
+
+def _workers_sums(
+    prepared: list[PreparedRows], inserted: int, since: int
+) -> tuple[Hours, Minutes] | None:
+    """The hour and minute sums the parsing workers made of a backfill batch's rows, when
+    they are exactly the inserted rows' (`inserted` of them): no copy lost to another, and
+    every worker summed the minutes from `since` or earlier. None: sum by SQL instead."""
+    if inserted != sum(len(block.rows) for block in prepared):
+        return None
+    hours, recent = Hours(), Minutes(since)
+    for block in prepared:
+        if block.minutes is None or block.minutes.since_ms > since:
+            return None
+        hours.merge(block.hours)
+        recent.merge(block.minutes)
+    return hours, recent
 
 
 def _bad_row(row: EventRow, message: str) -> BadRecord:
@@ -264,9 +283,11 @@ class Ledger:
         tokens = rows.tokens
         chosen, refused, delta = self._largest_copies(batch)
         applied: list[Applied] = []
-        hours: Hours | None = None
+        sums: tuple[Hours, Minutes] | None = None
         with transaction(db):
             self._check_cursors(batch.expected)
+            since = minutes.start(db, time.time_ns() // 1_000_000)
+            changed = Minutes(since)  # what updates change in `minutely`
             existing = self._existing(list(chosen))
             inserts: list[EventRow] = []
             updates: list[EventRow] = []
@@ -291,26 +312,26 @@ class Ledger:
                             ((row[rows.SOURCE], row[rows.TS]), (old[rows.SOURCE], old[rows.TS]))
                         )
                         delta.remove(old)
+                        changed.add(row)
+                        changed.remove(old)
                         updates.append(rows.update_params(row))
                         if want_applied:
                             applied.append(Applied(ev or event_from_row(row), event_from_row(old)))
             else:
                 # A backfill's batch: prepared rows only, none stored before, no answer
-                # wanted. Every chosen row is inserted, its delta counted already; when
-                # no copy lost, the workers' hour sums are the inserted rows' exactly.
+                # wanted. Every chosen row is inserted, its delta counted already.
                 inserts = [c[0] for c in chosen.values()]
-                if len(inserts) == sum(len(block.rows) for block in batch.prepared):
-                    hours = Hours()
-                    for block in batch.prepared:
-                        hours.merge(block.hours)
+                sums = _workers_sums(batch.prepared, len(inserts), since)
             stats = _per_source(inserts, updated)
             if inserts:
-                before = hourly.last_rowid(db) if hours is None else 0
+                before = hourly.last_rowid(db) if sums is None else 0
                 db.executemany(rows.INSERT_EVENT, inserts)
-                if hours is None:
+                if sums is None:
                     hourly.add_inserted(db, before)
+                    minutes.add_inserted(db, before, since)
                 else:
-                    hours.apply(db)
+                    for summed in sums:
+                        summed.apply(db)
                 if self._session_keys is not None:
                     self._session_keys.update(map(hash, map(_key_of, inserts)))
                     if len(self._session_keys) > _SESSION_KEYS_MAX:
@@ -318,6 +339,7 @@ class Ledger:
             if updates:
                 db.executemany(rows.UPDATE_EVENT, updates)
                 hourly.sum_again(db, moved)
+                changed.apply(db)
             if delta:
                 delta.apply(db)
             self.last_counts = {src: (v[0], v[2]) for src, v in stats.items()}
@@ -446,17 +468,21 @@ class Ledger:
         delta = Delta()
         hours = Hours()
         with transaction(self.db):
+            recent = Minutes(minutes.start(self.db, time.time_ns() // 1_000_000))
             for old, new in changes:
                 new_row = event_row(new, self.day_of)
                 old_row = event_row(old, self.day_of)
                 delta.remove(old_row)
                 delta.add(new_row)
                 hours.reprice(old_row, new_row)
+                recent.remove(old_row)
+                recent.add(new_row)
                 self.db.execute(rows.REPRICE_EVENT, rows.reprice_params(new_row))
                 n += 1
             if delta:
                 delta.apply(self.db)
                 hours.apply(self.db)
+                recent.apply(self.db)
         return n
 
     # -- reading -------------------------------------------------------------------
