@@ -51,7 +51,7 @@ LATENCY_GOAL_P99_MS: Final = 300.0
 IDLE_GOAL_PCT: Final = 0.5
 RSS_GOAL_MB: Final = 100.0
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
-GENERATOR: Final = "v2"
+GENERATOR: Final = "v3"
 """Bumped when generated ledgers change shape, so a kept one is not reused."""
 
 
@@ -304,7 +304,7 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     from zoneinfo import ZoneInfo
 
     from monitor.events import UsageEvent
-    from monitor.ledger import Ledger, event_row
+    from monitor.ledger import Ledger, event_row, hourly, minutes
     from monitor.ledger.rollups import rebuild
     from monitor.ledger.rows import INSERT_EVENT, SOURCE
     from monitor.pricing import Pricer
@@ -351,6 +351,9 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     if chunk:
         db.executemany(insert, chunk)
     rebuild(db)
+    # The hour and minute rollups `status` reads, as the commits would have kept them.
+    hourly.add_inserted(db, 0)
+    minutes.add_inserted(db, 0, minutes.start(db, now_ms))
     db.execute(
         """INSERT OR REPLACE INTO source_stats (source, events, errors, last_event)
            SELECT source, COUNT(*), 0, MAX(ts) FROM events GROUP BY source"""
