@@ -8,7 +8,8 @@ Events are unique by `key`. A second copy of a key replaces the stored one only 
 carries more tokens — Claude Code writes one message several times while it streams —
 and the caller is told the previous version so running totals move by the difference.
 The rollups move in the same transaction (`monitor.ledger.rollups`), so reports over
-millions of events read a few thousand rows. Changing the time zone rebuilds them.
+millions of events read a few thousand rows; so do the hour and minute rollups `status`
+reads (`monitor.ledger.hourly`, `monitor.ledger.minutes`). Changing the time zone rebuilds them.
 
 Readers (`report`, `status`) open the file read-only beside a running daemon: WAL lets
 them read a consistent snapshot while the daemon writes.
@@ -253,8 +254,9 @@ class Ledger:
 
         Its rows land all over the unique key, the cursors' and the tags' indexes (a
         quarter of a ledger together); with less cache than they take, every batch reads
-        their pages back from the OS, and the scan grows faster than the tree (1 M calls:
-        the inserts' CPU 24 → 17 s). `shrink_cache` gives the memory back."""
+        their pages back from the OS, and the scan grows faster than the tree (a 1 M-call
+        scan read 8.4 GB back and took 65 s; with this, 3 GB and 46 s, same hour).
+        `shrink_cache` gives the memory back."""
         pages, page_size = (
             self.db.execute("PRAGMA page_count").fetchone()[0],
             self.db.execute("PRAGMA page_size").fetchone()[0],
