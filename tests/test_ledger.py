@@ -403,19 +403,24 @@ def test_the_estimated_windows_part_hour_reads_the_time_index_alone(tmp_path: Pa
     assert "COVERING INDEX events_ts" in plan, plan
 
 
-def test_a_backfills_commits_fit_the_page_cache_to_the_ledger_and_shrinking_returns_it(
+def test_a_backfills_commits_fit_cache_and_checkpoints_to_the_ledger_and_shrinking_undoes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A backfill's commits grow the cache to a quarter of the ledger (from a floor, to a
-    cap); a live commit leaves it; after the backfill it shrinks."""
+    cap) and checkpoint the WAL as seldom as the cache is large; a live commit leaves both;
+    after the backfill they shrink back."""
     from monitor.ledger import store
 
     monkeypatch.setattr(store, "_BULK_ROWS", 50)
     monkeypatch.setattr(store, "_CACHE_MIN_KIB", 32)
     monkeypatch.setattr(store, "_CACHE_MAX_KIB", 160)
+    monkeypatch.setattr(store, "_CHECKPOINT_PAGES", 4)
 
     def cache(ledger: Ledger) -> int:
         return int(-ledger.db.execute("PRAGMA cache_size").fetchone()[0])
+
+    def checkpoint(ledger: Ledger) -> int:
+        return int(ledger.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
 
     def bytes_of(ledger: Ledger) -> int:
         pages = ledger.db.execute("PRAGMA page_count").fetchone()[0]
@@ -435,5 +440,6 @@ def test_a_backfills_commits_fit_the_page_cache_to_the_ledger_and_shrinking_retu
             assert cache(ledger) == fitted
             grown.append(fitted)
         assert grown[0] == 32 and 32 < grown[len(grown) // 2] < 160 and grown[-1] == 160
+        assert checkpoint(ledger) == 160 * 1024 // 4096  # pages: as many as the cache's
         ledger.shrink_cache()
-        assert cache(ledger) == 4096
+        assert (cache(ledger), checkpoint(ledger)) == (4096, 4)
