@@ -443,3 +443,23 @@ def test_a_backfills_commits_fit_cache_and_checkpoints_to_the_ledger_and_shrinki
         assert checkpoint(ledger) == 160 * 1024 // 4096  # pages: as many as the cache's
         ledger.shrink_cache()
         assert (cache(ledger), checkpoint(ledger)) == (4096, 4)
+
+
+def test_the_wal_a_backfill_grew_is_cut_back_once_it_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill checkpoints seldom, so its WAL grows large; after it, the file is cut
+    back to the kept size when the next commit starts the WAL over."""
+    from monitor.ledger import connection
+
+    monkeypatch.setattr(connection, "WAL_KEPT_BYTES", 64 << 10)
+    wal = tmp_path / "ledger.sqlite3-wal"
+    with open_ledger(tmp_path) as ledger:
+        ledger.db.execute("PRAGMA wal_autocheckpoint = 100000")  # as a big backfill's
+        for n in range(6):
+            ledger.commit(Batch(events=[ev(f"k{n}-{i}") for i in range(300)]))
+        grown = wal.stat().st_size
+        ledger.shrink_cache()
+        ledger.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        ledger.commit(Batch(events=[ev("after")]))
+        assert grown > 4 * (64 << 10) >= wal.stat().st_size

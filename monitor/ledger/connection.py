@@ -60,6 +60,9 @@ def connect(path: Path, *, readonly: bool, threaded: bool) -> sqlite3.Connection
     return db
 
 
+WAL_KEPT_BYTES = 64 << 20
+
+
 def tune_for_writing(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
@@ -69,6 +72,9 @@ def tune_for_writing(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA cache_size = -32768")
     # Checkpoint less often than every 4 MiB of WAL: a backfill writes hundreds.
     db.execute("PRAGMA wal_autocheckpoint = 16384")
+    # A big backfill checkpoints more seldom still (`Ledger._fit_cache`): once the WAL
+    # starts over, it is cut back to this, not left at the backfill's size on disk.
+    db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
 
 
 def check_writable(path: Path) -> None:
