@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
 
 class LedgerError(Exception):
@@ -60,7 +61,7 @@ def connect(path: Path, *, readonly: bool, threaded: bool) -> sqlite3.Connection
     return db
 
 
-WAL_KEPT_BYTES = 64 << 20
+WAL_KEPT_BYTES: Final = 64 << 20
 
 
 def tune_for_writing(db: sqlite3.Connection) -> None:
