@@ -38,9 +38,10 @@ SUMS: Final = (
 )
 """An `hourly` row from the events it sums (GROUP BY 1, 2, 3)."""
 
-_ADD_INSERTED: Final = f"""
-INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
-SELECT {SUMS} FROM events WHERE id > ? GROUP BY 1, 2, 3
+_INTO: Final = (
+    "INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)"
+)
+_ADD_TO_ROW: Final = """
 ON CONFLICT (source, hour, edge) DO UPDATE SET
     first = MIN(first, excluded.first),
     last = MAX(last, excluded.last),
@@ -49,24 +50,15 @@ ON CONFLICT (source, hour, edge) DO UPDATE SET
     cost_nano = cost_nano + excluded.cost_nano,
     unpriced = unpriced + excluded.unpriced
 """
-
-_UPSERT: Final = """
-INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, hour, edge) DO UPDATE SET
-    first = MIN(first, excluded.first),
-    last = MAX(last, excluded.last),
-    events = events + excluded.events,
-    tokens = tokens + excluded.tokens,
-    cost_nano = cost_nano + excluded.cost_nano,
-    unpriced = unpriced + excluded.unpriced
-"""
+_ADD_INSERTED: Final = (
+    f"{_INTO} SELECT {SUMS} FROM events WHERE id > ? GROUP BY 1, 2, 3 {_ADD_TO_ROW}"
+)
+_UPSERT: Final = f"{_INTO} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {_ADD_TO_ROW}"
 
 _DELETE_HOUR: Final = "DELETE FROM hourly WHERE source = ? AND hour = ? AND edge = ?"
-_SUM_HOUR_AGAIN: Final = f"""
-INSERT INTO hourly (source, hour, edge, first, last, events, tokens, cost_nano, unpriced)
-SELECT {SUMS} FROM events WHERE ts >= ? AND ts <= ? AND source = ? GROUP BY 1, 2, 3
-"""
+_SUM_HOUR_AGAIN: Final = (
+    f"{_INTO} SELECT {SUMS} FROM events WHERE ts >= ? AND ts <= ? AND source = ? GROUP BY 1, 2, 3"
+)
 
 _SPANS: Final = """
 SELECT first, last, events, tokens, cost_nano, unpriced FROM hourly
