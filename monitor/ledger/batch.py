@@ -61,11 +61,10 @@ class PreparedRows:
 
     rows: list[EventRow]
     delta: Delta
-    hours: Hours = field(default_factory=Hours)
-    """Their `hourly` sums."""
+    hours: Hours | None = None
     minutes: Minutes | None = None
-    """Their `minutely` sums; None: the commit sums what it stores by SQL (as it does
-    whenever a copy loses)."""
+    """Their `hourly` and `minutely` sums; None: the commit sums what it stores by SQL
+    (as it does whenever a copy loses)."""
 
 
 @dataclass(slots=True)

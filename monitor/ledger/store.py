@@ -120,7 +120,7 @@ def _workers_sums(
         return None
     hours, recent = Hours(), Minutes(since)
     for block in prepared:
-        if block.minutes is None or block.minutes.since_ms > since:
+        if block.hours is None or block.minutes is None or block.minutes.since_ms > since:
             return None
         hours.merge(block.hours)
         recent.merge(block.minutes)
