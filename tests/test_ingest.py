@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import SourceConfig
+from monitor.globs import Glob
 from monitor.ingest import Ingestor
 from monitor.ledger import Ledger
 from monitor.pricing import Pricer
@@ -562,7 +564,7 @@ def _inline_pool(monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor) -> 
     from monitor import parallel
 
     def inline_pool(self: parallel.Pool, overrides: Any, tz: Any, formats: Any = ()) -> None:
-        parallel._init_worker(overrides, tz, formats)
+        parallel.load_worker(overrides, tz, formats)
         self.executor = executor  # type: ignore[assignment]
         self.workers = 2
 
@@ -734,15 +736,49 @@ def test_a_scan_pauses_cycle_collection_and_gives_it_back_as_it_found_it(tmp_pat
     world.close()
 
 
-@pytest.mark.e2e
-def test_parsing_workers_run_without_cycle_collection() -> None:
+def _worker_traits() -> tuple[bool, int]:
     import gc
 
-    from monitor.parallel import Pool
+    return gc.isenabled(), os.nice(0)
+
+
+@pytest.mark.e2e
+def test_parsing_workers_run_without_cycle_collection_and_yield_to_the_storing_process() -> None:
+    from monitor.parallel import WORKER_NICENESS, Pool
 
     pool = Pool({}, UTC_ZONE, ["studio-tokens"])
     try:
-        answers = [pool.executor.submit(gc.isenabled).result() for _ in range(pool.workers)]
+        answers = [pool.executor.submit(_worker_traits).result() for _ in range(pool.workers)]
     finally:
         pool.close()
-    assert answers == [False] * pool.workers
+    niceness = min(os.nice(0) + WORKER_NICENESS, 19)
+    assert answers == [(False, niceness)] * pool.workers
+
+
+def test_the_listing_says_when_it_has_found_many_files_once_before_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first backfill starts the workers' fork server while the tree is still being
+    listed (the other core is idle then): `_found_files` calls back once, at MANY_FILES."""
+    from monitor import ingest
+
+    monkeypatch.setattr(ingest, "MANY_FILES", 3)
+    for i in range(5):
+        f = tmp_path / "output" / "tech" / f"run_{i}" / "tokens.jsonl"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(record(i))
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    src = world.ingestor.sources["studio"]
+    walked: list[str] = []
+
+    class CountedGlob:
+        def walk(self) -> Iterator[str]:
+            for path in Glob(str(tmp_path / "**/run_*/tokens.jsonl")).walk():
+                walked.append(path)
+                yield path
+
+    monkeypatch.setattr(src, "globs", [CountedGlob()])
+    called_after: list[int] = []
+    found = ingest._found_files(src, lambda: called_after.append(len(walked)))
+    assert called_after == [3] and len(found) == len(walked) == 5
+    world.close()
