@@ -14,6 +14,7 @@ from monitor.alerts import AlertStore
 from monitor.events import UsageEvent
 from monitor.ledger import SCHEMA_VERSION, BadRecord, Batch, Ledger, LedgerError
 from monitor.ledger import schema as ledger_schema
+from monitor.ledger.connection import PAGE_BYTES
 from monitor.tail import Cursor
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -412,9 +413,10 @@ def test_a_backfills_commits_fit_cache_and_checkpoints_to_the_ledger_and_shrinki
     from monitor.ledger import store
 
     monkeypatch.setattr(store, "_BULK_ROWS", 50)
-    monkeypatch.setattr(store, "_CACHE_MIN_KIB", 32)
-    monkeypatch.setattr(store, "_CACHE_MAX_KIB", 160)
-    monkeypatch.setattr(store, "_CHECKPOINT_PAGES", 4)
+    floor, cap = 128, 256  # KiB: an empty ledger's quarter is ~120 (16 KiB pages)
+    monkeypatch.setattr(store, "_CACHE_MIN_KIB", floor)
+    monkeypatch.setattr(store, "_CACHE_MAX_KIB", cap)
+    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 4 * PAGE_BYTES)
 
     def cache(ledger: Ledger) -> int:
         return int(-ledger.db.execute("PRAGMA cache_size").fetchone()[0])
@@ -430,19 +432,47 @@ def test_a_backfills_commits_fit_cache_and_checkpoints_to_the_ledger_and_shrinki
         ledger.shrink_cache()  # 4 MiB: a live commit, however large, must not grow it
         ledger.commit(Batch(events=[ev(f"live{i}") for i in range(100)]))
         assert cache(ledger) == 4096
-        ledger._cache_kib = 32
-        ledger.db.execute("PRAGMA cache_size = -32")
+        ledger._cache_kib = floor
+        ledger.db.execute(f"PRAGMA cache_size = -{floor}")
         grown = []
         for n in range(40):
-            fitted = min(max(bytes_of(ledger) // 4 >> 10, 32), 160)  # before the commit
+            fitted = min(max(bytes_of(ledger) // 4 >> 10, floor), cap)  # before the commit
             rows = [ev(f"k{n}-{i}", tags={"i": str(i)}) for i in range(150)]
             ledger.commit(Batch(events=rows), want_applied=False)
             assert cache(ledger) == fitted
             grown.append(fitted)
-        assert grown[0] == 32 and 32 < grown[len(grown) // 2] < 160 and grown[-1] == 160
-        assert checkpoint(ledger) == 160 * 1024 // 4096  # pages: as many as the cache's
+        assert grown[0] == floor and floor < grown[len(grown) // 2] < cap and grown[-1] == cap
+        assert checkpoint(ledger) == cap * 1024 // PAGE_BYTES  # pages: as many as the cache's
         ledger.shrink_cache()
         assert (cache(ledger), checkpoint(ledger)) == (4096, 4)
+
+
+def test_a_new_ledger_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New ledgers get PAGE_BYTES pages (fewer pages for a backfill's commits to write
+    again); SQLite fixes a file's page size, so one made with 4 KiB pages keeps them. Either
+    way the WAL is checkpointed every CHECKPOINT_BYTES, counted in that file's pages."""
+    import sqlite3
+
+    from monitor.ledger.connection import CHECKPOINT_BYTES
+
+    def sizes(ledger: Ledger) -> tuple[int, int]:
+        return (
+            int(ledger.db.execute("PRAGMA page_size").fetchone()[0]),
+            int(ledger.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]),
+        )
+
+    with open_ledger(tmp_path / "new") as ledger:
+        ledger.commit(Batch(events=[ev("k")]))
+        assert sizes(ledger) == (PAGE_BYTES, CHECKPOINT_BYTES // PAGE_BYTES)
+    (tmp_path / "old").mkdir()
+    old = sqlite3.connect(tmp_path / "old" / "ledger.sqlite3")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("CREATE TABLE made_by_an_older_version (x)")
+    old.close()
+    with open_ledger(tmp_path / "old") as ledger:
+        ledger.commit(Batch(events=[ev("k")]))
+        assert sizes(ledger) == (4096, CHECKPOINT_BYTES // 4096)
+        assert ledger.db.execute("SELECT COUNT(*) FROM events").fetchone() == (1,)
 
 
 def test_the_wal_a_backfill_grew_is_cut_back_once_it_starts_over(

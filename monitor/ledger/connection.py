@@ -62,9 +62,23 @@ def connect(path: Path, *, readonly: bool, threaded: bool) -> sqlite3.Connection
 
 
 WAL_KEPT_BYTES: Final = 64 << 20
+CHECKPOINT_BYTES: Final = 64 << 20
+"""How much WAL a writer lets grow before it checkpoints (a backfill's commits: more,
+`Ledger._fit_cache`)."""
+PAGE_BYTES: Final = 16384
+"""A new ledger's page size. A backfill's rows land all over the unique key's pages and
+every commit writes each page it touched to the WAL again: with 16 KiB pages (SQLite's
+default is 4 KiB) a 200 k-call backfill's inserts cost ~15 % less CPU, most of it in the
+writes. A ledger made with other pages keeps them (SQLite fixes the size at creation)."""
+
+
+def checkpoint_pages(db: sqlite3.Connection, wal_bytes: int) -> int:
+    """`wal_autocheckpoint` counts pages: `wal_bytes` of them, at this ledger's size."""
+    return max(1, wal_bytes // int(db.execute("PRAGMA page_size").fetchone()[0]))
 
 
 def tune_for_writing(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA page_size = {PAGE_BYTES}")  # before WAL mode writes a new file
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     # Inserting keys in random order touches the whole unique index: give the page cache
@@ -72,7 +86,7 @@ def tune_for_writing(db: sqlite3.Connection) -> None:
     # and no more — the backfill's peak memory is the user's (bench: 187 MB at 200 k calls).
     db.execute("PRAGMA cache_size = -32768")
     # Checkpoint less often than every 4 MiB of WAL: a backfill writes hundreds.
-    db.execute("PRAGMA wal_autocheckpoint = 16384")
+    db.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_pages(db, CHECKPOINT_BYTES)}")
     # A big backfill checkpoints more seldom still (`Ledger._fit_cache`): once the WAL
     # starts over, it is cut back to this, not left at the backfill's size on disk.
     db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")

@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from monitor.events import UsageEvent, ts_ms
 from monitor.ledger import hourly, limits, minutes, reads, rows, schema
-from monitor.ledger.connection import LedgerError, connect, transaction, tune_for_writing
+from monitor.ledger.connection import (
+    CHECKPOINT_BYTES,
+    LedgerError,
+    checkpoint_pages,
+    connect,
+    transaction,
+    tune_for_writing,
+)
 from monitor.ledger.hourly import Hours
 from monitor.ledger.minutes import Minutes
 from monitor.ledger.rollups import Delta, rebuild
@@ -48,8 +55,6 @@ to the ledger (`Ledger._fit_cache`); a live one never does."""
 _CACHE_SHARE: Final = 0.25
 _CACHE_MIN_KIB: Final = 32_768
 _CACHE_MAX_KIB: Final = 262_144
-_CHECKPOINT_PAGES: Final = 16_384
-"""`tune_for_writing`'s WAL checkpoint interval (64 MiB of 4 KiB pages)."""
 _SESSION_KEYS_MAX: Final = 400_000
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
@@ -272,7 +277,7 @@ class Ledger:
             # Each checkpoint copies every page the WAL holds into the ledger, the key
             # index's all over again (1 M calls: 3.0 → 2.45 GB read back, 57–58 s → 41–50 s
             # in two same-hour A/B pairs).
-            pages = max(want * 1024 // page_size, _CHECKPOINT_PAGES)
+            pages = checkpoint_pages(self.db, max(want << 10, CHECKPOINT_BYTES))
             self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
     def _commit(self, batch: Batch, want_applied: bool) -> list[Applied]:
@@ -524,7 +529,8 @@ class Ledger:
         """After a backfill: a long-lived daemon needs neither a backfill's page cache nor
         its key set and memos."""
         self.db.execute("PRAGMA cache_size = -4096")
-        self.db.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        pages = checkpoint_pages(self.db, CHECKPOINT_BYTES)
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
         self._cache_kib = 4096
         self.db.execute("PRAGMA shrink_memory")
         self._session_keys = None
