@@ -109,9 +109,11 @@ class _Source:
     spec: SourceSpec
 
 
-def _found_files(src: _Source) -> list[tuple[str, int, float]]:
+def _found_files(
+    src: _Source, when_many: Callable[[], object] | None = None
+) -> list[tuple[str, int, float]]:
     """(path, size, mtime) of every file a source's globs match, in the order they were
-    last written (see `Ingestor.scan`)."""
+    last written (see `Ingestor.scan`); `when_many` is called once MANY_FILES are found."""
     out: list[tuple[str, int, float]] = []
     seen: set[str] = set()
     for glob in src.globs:
@@ -124,6 +126,8 @@ def _found_files(src: _Source) -> list[tuple[str, int, float]]:
             except OSError:
                 st = None  # gone since the walk: read (and found missing) like any other
             out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
+            if len(out) == MANY_FILES and when_many is not None:
+                when_many()
     out.sort(key=lambda f: f[2])
     return out
 
@@ -229,14 +233,17 @@ class Ingestor:
         pool: _parallel.Pool | None = None
         first_backfill = not self.cursors
         try:
-            found = {name: _found_files(src) for name, src in self.sources.items()}
+            # A first backfill of many files: the workers' fork server loads (~0.5 s of
+            # CPU) on the other core while the rest of the tree is listed and today's
+            # files are read here.
+            early = _parallel.start_server if parallel and first_backfill else None
+            found = {name: _found_files(src, early) for name, src in self.sources.items()}
             progress = self.progress = Progress(
                 files_total=sum(len(f) for f in found.values()),
                 bytes_total=sum(size for f in found.values() for _, size, _ in f),
             )
-            if parallel and first_backfill and progress.files_total >= MANY_FILES:
-                # The workers' fork server loads while today's files are read here.
-                _parallel.start_server()
+            if early is not None and progress.files_total >= MANY_FILES:
+                early()  # many files, but fewer in every source: started only now
             self._sizes = {path: size for f in found.values() for path, size, _ in f}
             self._started = time.monotonic()
             today, recent = self._stage_starts(today_since, recent_since)
