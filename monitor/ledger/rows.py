@@ -117,6 +117,16 @@ def forget_memos() -> None:
 def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
     """The `events` row of an event (its local day from `day_of`)."""
     ms = ts_ms(e.ts)
+    cost, reported, priced = e.cost, e.reported_cost, e.priced_cost
+    reported_nano = None if reported is None else to_nano(reported)
+    priced_nano = None if priced is None else to_nano(priced)
+    # The cost is one of the other two amounts (`Pricer.apply`): converted once.
+    if cost is priced:
+        cost_nano = priced_nano
+    elif cost is reported:
+        cost_nano = reported_nano
+    else:
+        cost_nano = opt_to_nano(cost)
     return (
         e.key,
         ms,
@@ -126,10 +136,10 @@ def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
         e.model,
         e.operation or "",
         *_counts_of(e),
-        opt_to_nano(e.cost),
+        cost_nano,
         e.cost_basis,
-        opt_to_nano(e.reported_cost),
-        opt_to_nano(e.priced_cost),
+        reported_nano,
+        priced_nano,
         tags_json(e.tags),
         e.origin,
         e.flags,
