@@ -118,8 +118,8 @@ def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
     """The `events` row of an event (its local day from `day_of`)."""
     ms = ts_ms(e.ts)
     cost, reported, priced = e.cost, e.reported_cost, e.priced_cost
-    reported_nano = None if reported is None else to_nano(reported)
-    priced_nano = None if priced is None else to_nano(priced)
+    reported_nano = opt_to_nano(reported)
+    priced_nano = opt_to_nano(priced)
     # The cost is one of the other two amounts (`Pricer.apply`): converted once.
     if cost is priced:
         cost_nano = priced_nano
