@@ -277,8 +277,8 @@ class Ledger:
             # Each checkpoint copies every page the WAL holds into the ledger, the key
             # index's all over again (1 M calls: 3.0 → 2.45 GB read back, 57–58 s → 41–50 s
             # in two same-hour A/B pairs).
-            pages = checkpoint_pages(self.db, max(want << 10, CHECKPOINT_BYTES))
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+            every = checkpoint_pages(self.db, max(want << 10, CHECKPOINT_BYTES))
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {every}")
 
     def _commit(self, batch: Batch, want_applied: bool) -> list[Applied]:
         """Store events, cursors and bad-record reports in one transaction.
