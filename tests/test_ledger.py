@@ -327,6 +327,35 @@ def test_rollups_kept_by_commits_equal_a_rebuild_from_the_events(tmp_path: Path)
         assert (daily(ledger), tag_rollup(ledger)) == kept
 
 
+def test_tag_values_roll_up_by_commit_as_a_rebuild_reads_them(tmp_path: Path) -> None:
+    """The commit splits tags in Python, the rebuild with SQLite's `json_each`: escapes and
+    non-ASCII text land in the same rows either way."""
+    from monitor.ledger.rollups import rebuild
+
+    odd = {"s": "é ☃", "q": 'a"\\b', "nl": "x\ny", "empty": ""}
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(Batch(events=[ev("a", tags=odd), ev("b", tags={"s": "é ☃"})]))
+        kept = tag_rollup(ledger)
+        rebuild(ledger.db)
+        assert tag_rollup(ledger) == kept
+    assert {(t, v) for t, v, *_ in kept} == set(odd.items())
+
+
+def test_groups_sharing_a_tag_add_up_in_one_tag_row(tmp_path: Path) -> None:
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit(
+            Batch(
+                events=[
+                    ev("a", tags={"project": "/p", "session": "s1"}),
+                    ev("b", out=20, tags={"project": "/p", "session": "s2"}),
+                ]
+            )
+        )
+        assert [r for r in tag_rollup(ledger) if r[0] == "project"] == [
+            ("project", "/p", "2026-11-20", "gpt-4o", 2, 2, 30, 20_000_000, 0)
+        ]
+
+
 def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would_make(
     tmp_path: Path,
 ) -> None:
