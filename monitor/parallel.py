@@ -24,11 +24,11 @@ from multiprocessing.context import ForkServerContext
 from typing import Any, Final
 
 from monitor.db_reader import read_database_file
-from monitor.ledger import DayOf, event_row, unstorable
+from monitor.ledger import DayOf, unstorable
 from monitor.ledger.hourly import Hours
 from monitor.ledger.minutes import KEEP_MS, Minutes
 from monitor.ledger.rollups import Delta
-from monitor.ledger.rows import origin_of
+from monitor.ledger.rows import origin_of, priced_row
 from monitor.limits import LimitSnapshot
 from monitor.parse_file import SourceSpec, parse_chunks
 from monitor.sources import get_format
@@ -154,13 +154,13 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
         except OSError as exc:
             out.append(FileResult(path, unreadable=exc.strerror or str(exc)))
             continue
-        parsed = parse_chunks(spec, fmt, pricer, chunks)
+        parsed = parse_chunks(spec, fmt, None, chunks)
         result = FileResult(
             path, cursors=parsed.cursors, errors=parsed.errors, limits=parsed.limits,
             pending=parsed.pending,
         )  # fmt: skip
         for e in parsed.events:
-            row = event_row(e, day_of)
+            row = priced_row(e, day_of, pricer.row_costs(e, spec.cost))
             why = unstorable(row)
             if why is None:
                 result.rows.append(row)

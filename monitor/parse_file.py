@@ -88,8 +88,14 @@ class Parsed:
     """A document caught half-written: nothing to store; it is read again on its next change."""
 
 
-def parse_chunks(spec: SourceSpec, fmt: Format, pricer: Pricer, chunks: Sequence[Chunk]) -> Parsed:
-    """Run the adapter over each chunk (with the safety net) and price what it returns.
+def parse_chunks(
+    spec: SourceSpec,
+    fmt: Format,
+    pricer: Pricer | None,
+    chunks: Sequence[Chunk],
+) -> Parsed:
+    """Run the adapter over each chunk (with the safety net) and price what it returns
+    (`pricer` None: left unpriced, for a caller that prices the rows it makes of them).
 
     Each chunk's cursor gets the adapter's new state; the caller stores the events, the
     errors and the cursors in one commit.
@@ -110,8 +116,9 @@ def parse_chunks(spec: SourceSpec, fmt: Format, pricer: Pricer, chunks: Sequence
             except IncompleteDocument:
                 return Parsed(pending=True)
             cur.state = result.state
-            for e in result.events:
-                pricer.apply(e, spec.cost)
+            if pricer is not None:
+                for e in result.events:
+                    pricer.apply(e, spec.cost)
             out.events.extend(result.events)
             out.limits.extend(result.limits)
             out.errors.extend((cur.path, err.offset, err.message) for err in result.errors)

@@ -61,7 +61,7 @@ from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id, get_snapshot
 from genai_prices.data_units import unit_data
@@ -80,6 +80,7 @@ from genai_prices.units import UnitDef, UnitRegistry
 from monitor.events import (
     COST_POLICIES,
     FLAG_ESTIMATED_TOKENS,
+    NANO,
     CostBasis,
     UsageEvent,
     opt_to_nano,
@@ -164,6 +165,17 @@ class _Rate:
     """True when a priced unit lies outside the usage vector: use genai-prices' calc_price."""
     model_price: ModelPrice
     one_hour_derived: bool
+    nano: _NanoRate | None = None
+    """The same terms in whole nano-dollars per token, when every price is one (the
+    usual case: $3/MTok is 3,000): a backfill's costs summed as integers, exactly what
+    the Decimal sum gives once stored as nano-dollars, at a third of its CPU."""
+
+
+@dataclass(frozen=True, slots=True)
+class _NanoRate:
+    terms: tuple[tuple[int, int, tuple[tuple[int, int], ...], tuple[int, ...]], ...]
+    """(slot, base, tiers, sub_terms) of each `_Term`, prices in nano-dollars per token."""
+    per_request: int
 
 
 @dataclass(slots=True)
@@ -211,6 +223,43 @@ class Pricer:
 
     def price(self, event: UsageEvent) -> Decimal | None:
         """The event's cost at current prices, or None when its model has no known price."""
+        rate = self._rate_of(event)
+        if rate is None:
+            return None
+        usage = _usage_of(event)
+        if not rate.valid or min(usage) < 0:
+            return None
+        if rate.fallback:
+            return self._calc_price(rate, usage, event.calls)
+        return _cost(rate, usage, event.calls)
+
+    def price_nano(self, event: UsageEvent) -> int | None:
+        """`price` in nano-dollars, as the ledger stores it: summed as integers when the
+        rate allows (`_Rate.nano`), else the Decimal cost converted."""
+        rate = self._rate_of(event)
+        if rate is None:
+            return None
+        usage = _usage_of(event)
+        if not rate.valid or min(usage) < 0:
+            return None
+        if rate.nano is not None and not rate.fallback:
+            return _cost_nano(rate.nano, usage, event.calls)
+        if rate.fallback:
+            return opt_to_nano(self._calc_price(rate, usage, event.calls))
+        return opt_to_nano(_cost(rate, usage, event.calls))
+
+    def row_costs(self, event: UsageEvent, policy: str) -> RowCosts:
+        """What `apply` would make of the event, in nano-dollars, without touching it:
+        a parsing worker stores the row and never needs the event's Decimals."""
+        if policy not in COST_POLICIES:
+            raise ValueError(f"unknown cost policy {policy!r}; expected one of {COST_POLICIES}")
+        priced = self.price_nano(event)
+        reported = opt_to_nano(event.reported_cost)
+        cost, basis = choose_cost(policy, priced, reported, _estimated(event))
+        return cost, basis, reported, priced
+
+    def _rate_of(self, event: UsageEvent) -> _Rate | None:
+        """The rate in force for the event's model at its time; None when unpriced."""
         snapshot = get_snapshot()
         if snapshot is not self._snapshot:
             self._reset(snapshot)
@@ -224,19 +273,7 @@ class Pricer:
             if entry.model is None:
                 return None
             rate = self._rate_at(entry, entry.model, event.ts)
-        usage = (
-            event.input_tokens,
-            event.output_tokens,
-            event.cache_read_tokens,
-            event.cache_write_tokens,
-            event.cache_write_1h_tokens,
-            event.reasoning_tokens,
-        )
-        if not rate.valid or min(usage) < 0:
-            return None
-        if rate.fallback:
-            return self._calc_price(rate, usage, event.calls)
-        return _cost(rate, usage, event.calls)
+        return rate
 
     def apply(self, event: UsageEvent, policy: str = "auto") -> UsageEvent:
         """Set `priced_cost`, then `cost` and `cost_basis` by the source's policy; in place.
@@ -254,21 +291,10 @@ class Pricer:
         if policy not in COST_POLICIES:
             raise ValueError(f"unknown cost policy {policy!r}; expected one of {COST_POLICIES}")
         priced = self.price(event)
-        reported = event.reported_cost
         event.priced_cost = priced
-        estimated = event.cost_basis == "estimated" or bool(event.flags & FLAG_ESTIMATED_TOKENS)
-        cost: Decimal | None
-        basis: CostBasis
-        if policy == "priced":
-            cost, basis = (priced, "priced") if priced is not None else (reported, "reported")
-        else:
-            cost, basis = (reported, "reported") if reported is not None else (priced, "priced")
-        if cost is None:
-            basis = "unpriced"
-        elif estimated:
-            basis = "estimated"
-        event.cost = cost
-        event.cost_basis = basis
+        event.cost, event.cost_basis = choose_cost(
+            policy, priced, event.reported_cost, _estimated(event)
+        )
         return event
 
     def reprice(self, event: UsageEvent, policy: str) -> bool:
@@ -410,6 +436,46 @@ class Pricer:
 
 # -- pure helpers ------------------------------------------------------------------------
 
+RowCosts = tuple[int | None, CostBasis, int | None, int | None]
+"""(cost, basis, reported, priced) of an event's row: the amounts in nano-dollars."""
+
+
+_Amount = TypeVar("_Amount", Decimal, int)
+
+
+def choose_cost(
+    policy: str, priced: _Amount | None, reported: _Amount | None, estimated: bool
+) -> tuple[_Amount | None, CostBasis]:
+    """The cost a source's policy takes and its basis (see `Pricer.apply`), the same
+    whether the amounts are Decimals or nano-dollars."""
+    cost: _Amount | None
+    basis: CostBasis
+    if policy == "priced":
+        cost, basis = (priced, "priced") if priced is not None else (reported, "reported")
+    else:
+        cost, basis = (reported, "reported") if reported is not None else (priced, "priced")
+    if cost is None:
+        basis = "unpriced"
+    elif estimated:
+        basis = "estimated"
+    return cost, basis
+
+
+def _estimated(event: UsageEvent) -> bool:
+    return event.cost_basis == "estimated" or bool(event.flags & FLAG_ESTIMATED_TOKENS)
+
+
+def _usage_of(event: UsageEvent) -> tuple[int, ...]:
+    """The event's usage vector (`_USAGE_KEYS` order)."""
+    return (
+        event.input_tokens,
+        event.output_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.cache_write_1h_tokens,
+        event.reasoning_tokens,
+    )
+
 
 def genai_usage(usage: tuple[int, ...]) -> Usage:
     """The usage vector (see `_USAGE_KEYS`) as a genai-prices `Usage`."""
@@ -517,6 +583,7 @@ def _compile(model_price: ModelPrice) -> _Rate:
         fallback=fallback,
         model_price=model_price,
         one_hour_derived=one_hour_derived,
+        nano=_nano_rate(tuple(terms), per_request),
     )
 
 
@@ -582,3 +649,48 @@ def _cost(rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
                     break
             total += price * count
     return total
+
+
+def _cost_nano(rate: _NanoRate, usage: tuple[int, ...], calls: int) -> int | None:
+    """`_cost` in whole nano-dollars (`_Rate.nano`): the same terms, tiers and sub-units."""
+    total_input = usage[0]
+    counts: list[int] = []
+    total = rate.per_request * calls
+    for slot, base, tiers, sub_terms in rate.terms:
+        count = usage[slot]
+        for sub in sub_terms:
+            count -= counts[sub]
+        if count < 0:
+            return None
+        counts.append(count)
+        if count:
+            price = base
+            for start, tier_price in tiers:
+                if total_input > start:
+                    price = tier_price
+                    break
+            total += price * count
+    return total
+
+
+def _nano_rate(terms: tuple[_Term, ...], per_request: Decimal) -> _NanoRate | None:
+    """The terms in whole nano-dollars per token, or None when a price is not one."""
+
+    def whole(usd: Decimal) -> int | None:
+        nano = usd * NANO
+        return int(nano) if nano == nano.to_integral_value() else None
+
+    out = []
+    for term in terms:
+        base = whole(term.base)
+        tiers = []
+        for start, usd in term.tiers:
+            price = whole(usd)
+            if price is None:
+                return None
+            tiers.append((start, price))
+        if base is None:
+            return None
+        out.append((term.slot, base, tuple(tiers), term.sub_terms))
+    request = whole(per_request)
+    return None if request is None else _NanoRate(tuple(out), request)

@@ -130,6 +130,70 @@ def test_fast_path_equals_calc_price_over_many_usages() -> None:
     assert pricer.stats.fallbacks == 0
 
 
+def test_row_costs_store_what_apply_then_event_row_would_over_many_usages() -> None:
+    """A parsing worker prices straight to nano-dollars (`row_costs`); the row must hold
+    to the nano-dollar what pricing the event's Decimals and converting them stores — for
+    every policy, reported costs, estimated tokens, unpriced models, and overrides whose
+    rates are not whole nano-dollars per token (summed as Decimals then)."""
+    from zoneinfo import ZoneInfo
+
+    from monitor.ledger.rows import DayOf, event_row, priced_row
+
+    overrides = {
+        "thirds-model": PriceOverride(input_per_mtok=Decimal(1) / 3, output_per_mtok=Decimal(2)),
+        "odd-model": PriceOverride(input_per_mtok=Decimal("0.0001234"), output_per_mtok=Decimal(1)),
+        "gpt-4o": PriceOverride(output_per_mtok=Decimal("12.5")),
+    }
+    models = [(p, m) for p, m, _ in SWEEP_MODELS] + [
+        ("unknown", "thirds-model"),
+        ("unknown", "odd-model"),
+        ("unknown", "no-such-model-anywhere"),
+    ]
+    rng = random.Random(20261204)
+    day_of = DayOf(ZoneInfo("Europe/Berlin"))
+    fast, slow = Pricer(overrides), Pricer(overrides)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for _ in range(3000):
+        provider, model = rng.choice(models)
+        total_in = rng.choice([0, 1, 200_000, 200_001, rng.randrange(0, 10**15)])
+        cache_read = rng.randrange(0, total_in + 1) if rng.random() < 0.7 else 0
+        cache_write = rng.randrange(0, total_in - cache_read + 1) if rng.random() < 0.5 else 0
+        output = rng.randrange(0, 60_000)
+        ev = event(
+            model,
+            provider,
+            ts=start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86_400)),
+            input_tokens=total_in,
+            output_tokens=output,
+            cache_read=cache_read,
+            cache_write=cache_write,
+            cache_write_1h=rng.randrange(0, cache_write + 1),
+            reasoning=rng.randrange(0, output + 1),
+            calls=rng.choice([1, 1, 3]),
+            reported=rng.choice([None, Decimal("0.0123456789"), Decimal(0), Decimal("1.5")]),
+        )
+        if rng.random() < 0.1:
+            ev.flags |= FLAG_ESTIMATED_TOKENS
+        if rng.random() < 0.05:
+            ev.input_tokens = -1  # inconsistent usage: unpriced either way
+        policy = rng.choice(["auto", "reported", "priced"])
+        expected = event_row(slow.apply(ev.replace(), policy), day_of)
+        assert priced_row(ev, day_of, fast.row_costs(ev, policy)) == expected, (model, ev)
+    assert ev.cost is None and ev.priced_cost is None  # row_costs left the event be
+
+
+def test_whole_nano_dollar_rates_are_summed_as_integers() -> None:
+    pricer = Pricer(
+        {"thirds-model": PriceOverride(input_per_mtok=Decimal(1) / 3, output_per_mtok=Decimal(2))}
+    )
+    sonnet = event("claude-sonnet-4-5-20250929", "anthropic", input_tokens=300_000)
+    thirds = event("thirds-model", input_tokens=1)
+    assert pricer._rate_of(sonnet).nano is not None  # type: ignore[union-attr]
+    assert pricer._rate_of(thirds).nano is None  # type: ignore[union-attr]
+    assert pricer.price_nano(sonnet) == 300_000 * 6_000  # the tier above 200 k: $6/MTok
+    assert pricer.price_nano(thirds) == 333  # 333.33… nano-dollars, as Decimals, rounded
+
+
 def test_tier_boundary_moves_every_token_to_the_higher_rate() -> None:
     pricer = Pricer()
     at_limit = event("claude-sonnet-4-5", "anthropic", input_tokens=200_000, output_tokens=1000)

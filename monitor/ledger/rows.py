@@ -116,7 +116,6 @@ def forget_memos() -> None:
 
 def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
     """The `events` row of an event (its local day from `day_of`)."""
-    ms = ts_ms(e.ts)
     cost, reported, priced = e.cost, e.reported_cost, e.priced_cost
     reported_nano = opt_to_nano(reported)
     priced_nano = opt_to_nano(priced)
@@ -127,6 +126,17 @@ def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
         cost_nano = reported_nano
     else:
         cost_nano = opt_to_nano(cost)
+    return priced_row(e, day_of, (cost_nano, e.cost_basis, reported_nano, priced_nano))
+
+
+def priced_row(
+    e: UsageEvent, day_of: DayOf, costs: tuple[int | None, str, int | None, int | None]
+) -> EventRow:
+    """The `events` row of an event with its cost columns given — (cost, basis, reported,
+    priced), amounts in nano-dollars — instead of read from its Decimals: a parsing
+    worker prices straight to nano-dollars (`Pricer.row_costs`) and leaves the event be."""
+    ms = ts_ms(e.ts)
+    cost_nano, basis, reported_nano, priced_nano = costs
     return (
         e.key,
         ms,
@@ -137,7 +147,7 @@ def event_row(e: UsageEvent, day_of: DayOf) -> EventRow:
         e.operation or "",
         *_counts_of(e),
         cost_nano,
-        e.cost_basis,
+        basis,
         reported_nano,
         priced_nano,
         tags_json(e.tags),
