@@ -217,10 +217,6 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         except RECORD_ERRORS as exc:
             errors.append(rejected(offset, exc))
             continue
-        provider = "anthropic"
-        if "/" in model:  # a gateway's "anthropic/claude-…": the vendor once, not twice
-            provider, model = provider_and_model(provider, model)
-
         msg_id, req_id = message.id, rec.requestId
         if not msg_id:
             key = line_key(ctx, offset)
@@ -228,6 +224,17 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             key = f"cc:{msg_id}"
         else:
             key = f"cc:{msg_id}:{req_id}"
+        # Claude Code repeats a message while it streams; keep the copy with the most usage.
+        # A copy no larger than one kept is dropped here, checked but not built (a third
+        # of a transcript's usage lines).
+        seen = index_of.get(key)
+        output_tokens = usage.output_tokens
+        if seen is not None and input_tokens + output_tokens <= events[seen].total_tokens:
+            continue
+
+        provider = "anthropic"
+        if "/" in model:  # a gateway's "anthropic/claude-…": the vendor once, not twice
+            provider, model = provider_and_model(provider, model)
 
         tags: dict[str, str] = {}
         if rec.cwd:
@@ -251,7 +258,7 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             model,
             None,
             input_tokens,
-            usage.output_tokens,
+            output_tokens,
             cache_read,
             cache_write,
             0 if creation is None else creation.ephemeral_1h_input_tokens,
@@ -265,12 +272,10 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             origin(ctx, offset),
             flags,
         )
-        # Claude Code repeats a message while it streams; keep the copy with the most usage.
-        seen = index_of.get(key)
         if seen is None:
             index_of[key] = len(events)
             events.append(event)
-        elif event.input_tokens + event.output_tokens > events[seen].total_tokens:
+        else:
             events[seen] = event
     return ParseResult(state=state, events=events, errors=errors)
 
