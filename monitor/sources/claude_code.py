@@ -30,6 +30,8 @@ a byte search before any decoding, and msgspec decodes only the fields declared 
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
@@ -166,13 +168,12 @@ def _count(usage: dict[str, Any], name: str) -> int:
 
 def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
     """Events of the usage lines in `data`; stateless (ids, not position, identify calls)."""
-    events: list[UsageEvent] = []
     errors: list[ParseError] = []
+    kept: list[_Copy] = []
     index_of: dict[str, int] = {}
-    path_agent = _agent_from_path(ctx.path)
-    source, base = ctx.source, ctx.base_offset
     view = memoryview(data)
     find, rfind = data.find, data.rfind
+    base = ctx.base_offset
     pos = 0
     while True:
         hit = find(_NEEDLE, pos)
@@ -201,9 +202,9 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
         model = message.model
         if model == _SYNTHETIC:
             continue
-        cache_write = usage.cache_creation_input_tokens
-        cache_read = usage.cache_read_input_tokens
-        input_tokens = usage.input_tokens + cache_write + cache_read
+        input_tokens = (
+            usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+        )
         try:
             if type(model) is not str or not model:
                 model = model_name(model, "message.model")
@@ -224,60 +225,71 @@ def parse(ctx: ParseContext, state: State, data: bytes) -> ParseResult:
             key = f"cc:{msg_id}"
         else:
             key = f"cc:{msg_id}:{req_id}"
-        # Claude Code repeats a message while it streams; keep the copy with the most usage.
-        # A copy no larger than one kept is dropped here, checked but not built (a third
-        # of a transcript's usage lines).
+        # Claude Code repeats a message while it streams (same ids, growing usage): the copy
+        # with the most usage is kept, the first among equals. Every copy is checked above;
+        # only the kept ones become events (a third of a transcript's usage lines are not).
+        copy = (input_tokens + usage.output_tokens, key, offset, rec, model, ts, flags, reported)
         seen = index_of.get(key)
-        output_tokens = usage.output_tokens
-        if seen is not None and input_tokens + output_tokens <= events[seen].total_tokens:
-            continue
-
-        provider = "anthropic"
-        if "/" in model:  # a gateway's "anthropic/claude-…": the vendor once, not twice
-            provider, model = provider_and_model(provider, model)
-
-        tags: dict[str, str] = {}
-        if rec.cwd:
-            tags["project"] = rec.cwd
-        if rec.sessionId:
-            tags["session"] = rec.sessionId
-        if rec.isSidechain:
-            tags["sidechain"] = "true"
-        agent = rec.agentId or path_agent
-        if agent:
-            tags["agent"] = agent
-
-        creation = usage.cache_creation
-        # Positionally, as `common.record_event` does (it guards UsageEvent's field order):
-        # three times faster than by keyword, for every call of a backfill.
-        event = UsageEvent(
-            key,
-            ts,
-            source,
-            provider,
-            model,
-            None,
-            input_tokens,
-            output_tokens,
-            cache_read,
-            cache_write,
-            0 if creation is None else creation.ephemeral_1h_input_tokens,
-            0,
-            1,
-            None,
-            "unpriced",
-            reported,
-            None,
-            tags,
-            origin(ctx, offset),
-            flags,
-        )
         if seen is None:
-            index_of[key] = len(events)
-            events.append(event)
-        else:
-            events[seen] = event
+            index_of[key] = len(kept)
+            kept.append(copy)
+        elif copy[0] > kept[seen][0]:
+            kept[seen] = copy
+    path_agent = _agent_from_path(ctx.path)
+    events = [_event(ctx, path_agent, copy) for copy in kept]
     return ParseResult(state=state, events=events, errors=errors)
+
+
+_Copy = tuple[int, str, int, _Line, str, datetime, int, Decimal | None]
+"""A usage line read and checked: (tokens, key, offset, line, model, time, flags, cost)."""
+
+
+def _event(ctx: ParseContext, path_agent: str | None, copy: _Copy) -> UsageEvent:
+    """The event of a kept copy."""
+    _, key, offset, rec, model, ts, flags, reported = copy
+    message = rec.message
+    assert message is not None and message.usage is not None
+    usage = message.usage
+    provider = "anthropic"
+    if "/" in model:  # a gateway's "anthropic/claude-…": the vendor once, not twice
+        provider, model = provider_and_model(provider, model)
+    tags: dict[str, str] = {}
+    if rec.cwd:
+        tags["project"] = rec.cwd
+    if rec.sessionId:
+        tags["session"] = rec.sessionId
+    if rec.isSidechain:
+        tags["sidechain"] = "true"
+    agent = rec.agentId or path_agent
+    if agent:
+        tags["agent"] = agent
+    cache_write = usage.cache_creation_input_tokens
+    cache_read = usage.cache_read_input_tokens
+    creation = usage.cache_creation
+    # Positionally, as `common.record_event` does (it guards UsageEvent's field order):
+    # three times faster than by keyword, for every call of a backfill.
+    return UsageEvent(
+        key,
+        ts,
+        ctx.source,
+        provider,
+        model,
+        None,
+        usage.input_tokens + cache_write + cache_read,
+        usage.output_tokens,
+        cache_read,
+        cache_write,
+        0 if creation is None else creation.ephemeral_1h_input_tokens,
+        0,
+        1,
+        None,
+        "unpriced",
+        reported,
+        None,
+        tags,
+        origin(ctx, offset),
+        flags,
+    )
 
 
 FORMAT = Format(name="claude-code", kind="lines", parse=parse, default_paths=default_paths)
