@@ -206,6 +206,60 @@ def test_files_per_source_follow_the_cursors_put_again_moved_and_dropped(tmp_pat
         assert ledger.source_stats()["cc"]["files"] == 5
 
 
+def test_files_per_source_equal_the_cursors_over_random_batches(tmp_path: Path) -> None:
+    """The commit counts files as it adds and drops cursors (no trigger): over random
+    batches of reads, re-reads, rotations and drops, with and without the cursor each
+    file was read from, the count is always the cursors'."""
+    rng = random.Random(20261204)
+    held: dict[tuple[str, str], Cursor] = {}
+    paths = [(src, f"/{src}/{i}.log") for src in ("cc", "codex") for i in range(12)]
+    with open_ledger(tmp_path) as ledger:
+        for _ in range(60):
+            batch = Batch()
+            for key in rng.sample(paths, rng.randrange(1, 8)):
+                src, path = key
+                action = rng.random()
+                if action < 0.2 and key in held:
+                    if rng.random() < 0.5:
+                        batch.expect(src, path, held[key])
+                    batch.drop_cursor(src, path)
+                    held.pop(key)
+                    continue
+                if rng.random() < 0.7:  # read from the cursor it had (the usual case)
+                    batch.expect(src, path, held.get(key))
+                cur = cursor(path, offset=rng.randrange(1, 1000), source=src)
+                batch.put_cursor(cur)
+                held[key] = cur
+            ledger.commit(batch)
+            counted = reads.files_per_source(ledger.db)
+            assert counted == dict(
+                ledger.db.execute("SELECT source, COUNT(*) FROM cursors GROUP BY source")
+            )
+
+
+def test_a_v8_ledger_keeps_its_file_counts_without_the_triggers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 8)
+    with open_ledger(tmp_path) as v8:
+        first = Batch()
+        for i in range(3):
+            first.put_cursor(cursor(f"/s/{i}.jsonl"))
+        v8.commit(first)  # counted by v8's trigger (and by the commit: 6)
+        v8.db.execute("UPDATE source_files SET files = 3")
+    monkeypatch.undo()
+    with open_ledger(tmp_path) as upgraded:
+        triggers = upgraded.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert triggers.fetchall() == []
+        assert reads.files_per_source(upgraded.db) == {"cc": 3}
+        again = Batch()
+        again.put_cursor(cursor("/s/3.jsonl"))
+        again.drop_cursor("cc", "/s/0.jsonl")
+        again.put_cursor(cursor("/s/1.jsonl", offset=50))
+        upgraded.commit(again)
+        assert reads.files_per_source(upgraded.db) == {"cc": 3}
+
+
 def test_a_v7_ledger_gets_its_hours_and_file_counts_and_is_read_without_them_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

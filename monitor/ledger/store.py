@@ -69,8 +69,8 @@ _PUT_CURSOR: Final = (
     f"VALUES ({', '.join('?' * len(_CURSOR_COLUMNS))}) ON CONFLICT (source, path) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _CURSOR_COLUMNS[2:])
 )
-"""An upsert, not a replace: the files counted per source (`source_files`) follow the
-cursors' inserts and deletes by trigger, and a replace would count a file again."""
+"""An upsert: a file read further keeps its row (the commit counts the files per source
+in `source_files` by the cursors it adds and drops, `Ledger._files_added`)."""
 
 
 def _cursor_row(c: Cursor) -> tuple[Any, ...]:
@@ -301,6 +301,7 @@ class Ledger:
         sums: tuple[Hours, Minutes] | None = None
         with transaction(db):
             self._check_cursors(batch.expected)
+            files_added = self._files_added(batch)
             since = minutes.start(db, time.time_ns() // 1_000_000)
             changed = Minutes(since)  # what updates change in `minutely`
             existing = self._existing(list(chosen))
@@ -373,6 +374,12 @@ class Ledger:
                 )
             if batch.cursors:
                 db.executemany(_PUT_CURSOR, [_cursor_row(c) for c in batch.cursors.values()])
+            if any(files_added.values()):
+                db.executemany(
+                    """INSERT INTO source_files (source, files) VALUES (?, ?)
+                       ON CONFLICT (source) DO UPDATE SET files = files + excluded.files""",
+                    [(source, n) for source, n in files_added.items() if n],
+                )
             if batch.limits:
                 limits.store(db, batch.limits)
             if batch.errors or refused:
@@ -409,8 +416,20 @@ class Ledger:
     def _check_cursors(self, expected: dict[tuple[str, str], CursorMark]) -> None:
         """CursorConflict unless every file's stored cursor is the one its bytes were
         read from. Inside the commit's write transaction, so nobody moves one meanwhile."""
+        stored = self._stored_cursors(expected)
+        moved = [key for key, mark in expected.items() if stored.get(key) != mark]
+        if moved:
+            # Another writer exists (or existed): keys this process did not insert may
+            # be stored, so stop trusting the empty-ledger shortcut.
+            self._session_keys = None
+            from monitor.ledger.batch import CursorConflict
+
+            raise CursorConflict(moved)
+
+    def _stored_cursors(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CursorMark]:
+        """The stored cursor marks of those (source, path) that have one."""
         paths: dict[str, list[str]] = {}
-        for source, path in expected:
+        for source, path in keys:
             paths.setdefault(source, []).append(path)
         stored: dict[tuple[str, str], CursorMark] = {}
         for source, names in paths.items():
@@ -422,14 +441,28 @@ class Ledger:
                     (source, *part),
                 ):
                     stored[(source, path)] = (file_id, offset)
-        moved = [key for key, mark in expected.items() if stored.get(key) != mark]
-        if moved:
-            # Another writer exists (or existed): keys this process did not insert may
-            # be stored, so stop trusting the empty-ledger shortcut.
-            self._session_keys = None
-            from monitor.ledger.batch import CursorConflict
+        return stored
 
-            raise CursorConflict(moved)
+    def _files_added(self, batch: Batch) -> dict[str, int]:
+        """How many files each source gains (a cursor put where there was none) or loses
+        (one dropped) by this batch: `source_files` counts them. After `_check_cursors`
+        every file the batch was read from has the cursor it expected; the others (a
+        rotated file's new name) are looked up. Counted here, not by a trigger on
+        `cursors`, which ran once per cursor: a cold backfill's 22 k cursors took
+        0.35 s to store instead of 0.17 s."""
+        present = {key: mark is not None for key, mark in batch.expected.items()}
+        unknown = [k for k in (*batch.cursors, *batch.dropped_cursors) if k not in present]
+        if unknown:
+            stored = self._stored_cursors(unknown)
+            present.update((key, key in stored) for key in unknown)
+        added: dict[str, int] = {}
+        for key in batch.cursors:
+            if not present[key]:
+                added[key[0]] = added.get(key[0], 0) + 1
+        for key in batch.dropped_cursors:
+            if present[key]:
+                added[key[0]] = added.get(key[0], 0) - 1
+        return added
 
     def _existing(self, keys: list[str]) -> dict[str, EventRow]:
         """Stored rows for `keys`, shaped like `event_row` output.
