@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from monitor import parallel as _parallel
 from monitor.db_reader import DatabaseUnreadable, FullReads, read_database_file
@@ -109,12 +109,20 @@ class _Source:
     spec: SourceSpec
 
 
-def _found_files(
-    src: _Source, when_many: Callable[[], object] | None = None
-) -> list[tuple[str, int, float]]:
-    """(path, size, mtime) of every file a source's globs match, in the order they were
-    last written (see `Ingestor.scan`); `when_many` is called once MANY_FILES are found."""
-    out: list[tuple[str, int, float]] = []
+class Listed(NamedTuple):
+    """A file a source's globs match, as the listing found it."""
+
+    path: str
+    size: int
+    mtime: float
+    ident: tuple[int, int] | None
+    """(device, inode), None when the file was gone by the time it was looked at."""
+
+
+def _found_files(src: _Source, when_many: Callable[[], object] | None = None) -> list[Listed]:
+    """Every file a source's globs match, in the order they were last written (see
+    `Ingestor.scan`); `when_many` is called once MANY_FILES are found."""
+    out: list[Listed] = []
     seen: set[str] = set()
     for glob in src.globs:
         for path in glob.walk():
@@ -124,11 +132,13 @@ def _found_files(
             try:
                 st = os.stat(path)
             except OSError:
-                st = None  # gone since the walk: read (and found missing) like any other
-            out.append((path, st.st_size, st.st_mtime) if st else (path, 0, 0.0))
+                # Gone since the walk: read (and found missing) like any other.
+                out.append(Listed(path, 0, 0.0, None))
+            else:
+                out.append(Listed(path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino)))
             if len(out) == MANY_FILES and when_many is not None:
                 when_many()
-    out.sort(key=lambda f: f[2])
+    out.sort(key=lambda f: f.mtime)
     return out
 
 
@@ -153,7 +163,8 @@ class Ingestor:
         """Told how far a `scan` has come after each commit (and when the recent files are
         in); the caller throttles what it shows."""
         self.progress = Progress()
-        self._sizes: dict[str, int] = {}
+        self._listed: dict[str, Listed] = {}
+        """The files of the scan under way, as its listing found them."""
         self._started = time.monotonic()
         self.stop = threading.Event()
         """Set from another thread to end a long `scan` early, after a clean commit."""
@@ -240,11 +251,11 @@ class Ingestor:
             found = {name: _found_files(src, early) for name, src in self.sources.items()}
             progress = self.progress = Progress(
                 files_total=sum(len(f) for f in found.values()),
-                bytes_total=sum(size for f in found.values() for _, size, _ in f),
+                bytes_total=sum(f.size for listed in found.values() for f in listed),
             )
             if early is not None and progress.files_total >= MANY_FILES:
                 early()  # many files, but fewer in every source: started only now
-            self._sizes = {path: size for f in found.values() for path, size, _ in f}
+            self._listed = {f.path: f for listed in found.values() for f in listed}
             self._started = time.monotonic()
             today, recent = self._stage_starts(today_since, recent_since)
             until = float("inf")
@@ -252,7 +263,7 @@ class Ingestor:
                 start = float("-inf") if since is None else since.timestamp()
                 workers = parallel and final != "today_final"  # a day's files: read here
                 for name, src in self.sources.items():
-                    files = [p for p, _, mtime in found[name] if start <= mtime < until]
+                    files = [f.path for f in found[name] if start <= f.mtime < until]
                     pool = self._scan_files(src, files, report, workers, pool)
                     if self.stop.is_set():
                         break
@@ -271,7 +282,7 @@ class Ingestor:
                 until = start
             for name, src in self.sources.items():
                 if src.fmt.kind == "lines" and not self.stop.is_set():
-                    seen = {p for p, _, _ in found[name]}
+                    seen = {f.path for f in found[name]}
                     batch = Batch()
                     for source, path in list(self.cursors):
                         if source == name and path not in seen:
@@ -279,6 +290,7 @@ class Ingestor:
                                 self._collect(src, path, batch, report)
                     self._commit(batch, report)
         finally:
+            self._listed = {}
             if pool is not None:
                 pool.close()
         progress.done = not self.stop.is_set()
@@ -291,7 +303,7 @@ class Ingestor:
         out: set[str] = set()
         for src in self.sources.values():
             every = isinstance(src.fmt, DatabaseFormat)
-            out.update(path for path, _, mtime in _found_files(src) if every or mtime >= instant)
+            out.update(f.path for f in _found_files(src) if every or f.mtime >= instant)
         return out
 
     def _stage_starts(
@@ -322,7 +334,8 @@ class Ingestor:
         batch = Batch()
         fresh: list[str] = []
         for path in files:
-            if (name, path) not in self.cursors and self._moved_from(name, path) is None:
+            listed = self._listed.get(path)
+            if (name, path) not in self.cursors and self._moved_from(name, path, listed) is None:
                 fresh.append(path)
                 continue
             self._collect(src, path, batch, report)
@@ -336,7 +349,7 @@ class Ingestor:
                 pool = self._pool()
             stream = pool.stream(src.spec)
             for path in fresh:
-                stream.add(path, self._sizes.get(path, 0))
+                stream.add(path, self._size(path))
             fresh = self._collect_parallel(stream, src, batch, report)
             batch = Batch()
         for path in fresh:
@@ -351,7 +364,7 @@ class Ingestor:
     def _advance(self, path: str) -> None:
         progress = self.progress
         progress.files_done += 1
-        progress.bytes_done += self._sizes.get(path, 0)
+        progress.bytes_done += self._size(path)
 
     def _tell(self) -> None:
         if self.on_progress is not None:
@@ -490,20 +503,30 @@ class Ingestor:
         self._unreadable_logged.discard(path)
         self._retry.discard(path)
 
-    def _moved_from(self, source: str, path: str) -> Cursor | None:
+    def _size(self, path: str) -> int:
+        listed = self._listed.get(path)
+        return 0 if listed is None else listed.size
+
+    def _moved_from(self, source: str, path: str, listed: Listed | None = None) -> Cursor | None:
         """The cursor of a file new at `path` that we already read under another name.
 
         A rename to a name the glob also matches (`app.log` → `app.log.1` with
-        `app.log*`) must continue from the old offset, not re-read from 0.
+        `app.log*`) must continue from the old offset, not re-read from 0. A scan looks
+        the file up as its listing found it (`listed`) moments ago, not with a stat of
+        its own (a first backfill's later stages: 22 k stats, 0.14 s).
         """
         if not self.by_inode:
             return None  # a first backfill: no file read yet, and no stat per file for it
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        known = self.by_inode.get((source, st.st_dev, st.st_ino))
-        if known is None or known.path == path or st.st_size < known.offset:
+        if listed is not None and listed.ident is not None:
+            size, (dev, inode) = listed.size, listed.ident
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            size, dev, inode = st.st_size, st.st_dev, st.st_ino
+        known = self.by_inode.get((source, dev, inode))
+        if known is None or known.path == path or size < known.offset:
             return None
         try:
             there = os.stat(known.path)
