@@ -33,7 +33,6 @@ from monitor.ledger import (
     BadRecord,
     Batch,
     CursorConflict,
-    EventRow,
     Ledger,
     PreparedRows,
 )
@@ -393,7 +392,6 @@ class Ingestor:
         name = src.config.name
         counts = report.counts(name)
         for job in stream.results():
-            rows: list[EventRow] = []
             for res in job.files:
                 self._advance(res.path)
                 if res.unreadable is not None:
@@ -404,7 +402,6 @@ class Ingestor:
                     counts.pending += 1
                     continue
                 counts.files_read += 1
-                rows += res.rows
                 batch.limits.extend(res.limits)
                 for c in res.cursors:
                     batch.expect(name, c.path, None)
@@ -412,6 +409,7 @@ class Ingestor:
                     self._remember(c)
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
+            rows = _parallel.job_rows(job)
             batch.prepared.append(PreparedRows(rows, job.delta, job.hours, job.minutes))
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():

@@ -23,8 +23,10 @@ from datetime import tzinfo
 from multiprocessing.context import ForkServerContext
 from typing import Any, Final
 
+import msgspec
+
 from monitor.db_reader import read_database_file
-from monitor.ledger import DayOf, unstorable
+from monitor.ledger import DayOf, EventRow, unstorable
 from monitor.ledger.hourly import Hours
 from monitor.ledger.minutes import KEEP_MS, Minutes
 from monitor.ledger.rollups import Delta
@@ -56,18 +58,22 @@ same-hour A/B pairs). For the daemon this also keeps a backfill behind the user'
 
 @dataclass(slots=True)
 class FileResult:
-    """One new file as a worker read it: ledger rows instead of events (cheaper to send)."""
+    """One new file as a worker read it (its rows are the job's, `JobResult.rows`)."""
 
     path: str
     cursors: list[Cursor] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    """Checked storable (`ledger.unstorable`): the refused are in `errors`."""
     errors: list[tuple[str, int, str]] = field(default_factory=list)
     """(path, offset, message) of bad records."""
     limits: list[LimitSnapshot] = field(default_factory=list)
     pending: bool = False
     unreadable: str | None = None
     """Why the file could not be read (its OS error), if it could not."""
+
+    def __reduce__(self) -> tuple[type[FileResult], tuple[Any, ...]]:
+        """Pickled as its fields, as `Cursor` is: one per file of a backfill."""
+        return FileResult, (
+            self.path, self.cursors, self.errors, self.limits, self.pending, self.unreadable,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -77,9 +83,23 @@ class JobResult:
     that stores them."""
 
     files: list[FileResult]
+    rows: bytes
+    """The ledger rows of the files' events, in file order, as MessagePack (`job_rows`):
+    checked storable (`ledger.unstorable`; the refused are in the files' errors). Rows,
+    not events, and encoded by msgspec, not pickled: 0.3 instead of 2 µs per row of the
+    worker's CPU, and the process that stores them decodes them as fast as it unpickled."""
     delta: Delta
     hours: Hours
     minutes: Minutes
+
+
+_ROWS_ENCODER: Final = msgspec.msgpack.Encoder()
+_ROWS_DECODER: Final = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
+
+
+def job_rows(job: JobResult) -> list[EventRow]:
+    """A job's rows, as `event_row` makes them (strings, integers and None only)."""
+    return _ROWS_DECODER.decode(job.rows)
 
 
 _worker: dict[str, Any] = {}
@@ -143,6 +163,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
     day_of = _worker["day_of"]
     fmt = get_format(spec.format)
     out = []
+    rows: list[EventRow] = []
     delta = Delta()
     hours = Hours()
     recent = Minutes(time.time_ns() // 1_000_000 - KEEP_MS)
@@ -163,14 +184,14 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
             row = priced_row(e, day_of, pricer.row_costs(e, spec.cost))
             why = unstorable(row)
             if why is None:
-                result.rows.append(row)
+                rows.append(row)
                 delta.add(row)
                 hours.add(row)
                 recent.add(row)
             else:
                 result.errors.append((*origin_of(row)[1:], why))
         out.append(result)
-    return JobResult(out, delta, hours, recent)
+    return JobResult(out, _ROWS_ENCODER.encode(rows), delta, hours, recent)
 
 
 def _fresh_chunks(source: str, fmt: Format, path: str) -> list[Chunk]:

@@ -200,3 +200,24 @@ def test_rotated_file_is_drained_to_its_end_in_pieces(
     f.write_bytes(b"new\n")
     lines, _, _ = _read_all(f, cur)
     assert lines == [b"line %d" % i for i in range(10)] + [b"new"]
+
+
+def test_a_cursor_and_a_workers_file_result_pickle_with_every_field() -> None:
+    """Both pickle as their fields (`__reduce__`, for speed): a field added to either
+    and not to its `__reduce__` would come back as its default from a parsing worker."""
+    import dataclasses
+    import pickle
+    from datetime import UTC, datetime
+
+    from monitor.limits import LimitSnapshot
+    from monitor.parallel import FileResult
+
+    cur = Cursor("s", "/a.log", 1, 2, 3, "h", "id", offset=4, size=5, mtime_ns=6, state={"k": [1]})
+    seen = datetime(2026, 12, 4, tzinfo=UTC)
+    res = FileResult(
+        "/a.log", [cur], [("/a.log", 7, "bad")], [LimitSnapshot("codex", 300, 1.0, seen, seen)],
+        pending=True, unreadable="EACCES",
+    )  # fmt: skip
+    for obj in (cur, res):
+        assert len(obj.__reduce__()[1]) == len(dataclasses.fields(obj))
+        assert pickle.loads(pickle.dumps(obj)) == obj
