@@ -106,8 +106,9 @@ def parse_chunks(
         for offset, reason in chunk.skipped:
             out.errors.append((cur.path, offset, reason))
         if chunk.data:
-            # Adapters must not see their input state change under them if they mutate it.
-            state = copy.deepcopy(cur.state)
+            # Adapters must not see their input state change under them if they mutate it
+            # (most have none: a new dict then, not a deep copy per file).
+            state = copy.deepcopy(cur.state) if cur.state else {}
             try:
                 if fmt.kind == "document":
                     result = _parse_document(spec, fmt, cur, state, chunk.data)
