@@ -409,8 +409,7 @@ class Ingestor:
                     self._remember(c)
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
-            rows = _parallel.job_rows(job)
-            batch.prepared.append(PreparedRows(rows, job.delta, job.hours, job.minutes))
+            batch.prepared.append(PreparedRows(job.rows, job.delta, job.hours, job.minutes))
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
                 stream.cancel()
