@@ -223,12 +223,10 @@ class Pricer:
 
     def price(self, event: UsageEvent) -> Decimal | None:
         """The event's cost at current prices, or None when its model has no known price."""
-        rate = self._rate_of(event)
-        if rate is None:
+        found = self._priceable(event)
+        if found is None:
             return None
-        usage = _usage_of(event)
-        if not rate.valid or min(usage) < 0:
-            return None
+        rate, usage = found
         if rate.fallback:
             return self._calc_price(rate, usage, event.calls)
         return _cost(rate, usage, event.calls)
@@ -236,27 +234,33 @@ class Pricer:
     def price_nano(self, event: UsageEvent) -> int | None:
         """`price` in nano-dollars, as the ledger stores it: summed as integers when the
         rate allows (`_Rate.nano`), else the Decimal cost converted."""
+        found = self._priceable(event)
+        if found is None:
+            return None
+        rate, usage = found
+        if rate.nano is not None and not rate.fallback:
+            return _cost_nano(rate.nano, usage, event.calls)
+        return opt_to_nano(self.price(event))
+
+    def row_costs(self, event: UsageEvent, policy: str) -> RowCosts:
+        """What `apply` would make of the event, in nano-dollars, without touching it:
+        a parsing worker stores the row and never needs the event's Decimals."""
+        _check_policy(policy)
+        priced = self.price_nano(event)
+        reported = opt_to_nano(event.reported_cost)
+        cost, basis = choose_cost(policy, priced, reported, _estimated(event))
+        return cost, basis, reported, priced
+
+    def _priceable(self, event: UsageEvent) -> tuple[_Rate, tuple[int, ...]] | None:
+        """The rate in force and the usage vector, or None when the event has no price
+        (an unknown model, a price genai-prices rejects, a usage that is no usage)."""
         rate = self._rate_of(event)
         if rate is None:
             return None
         usage = _usage_of(event)
         if not rate.valid or min(usage) < 0:
             return None
-        if rate.nano is not None and not rate.fallback:
-            return _cost_nano(rate.nano, usage, event.calls)
-        if rate.fallback:
-            return opt_to_nano(self._calc_price(rate, usage, event.calls))
-        return opt_to_nano(_cost(rate, usage, event.calls))
-
-    def row_costs(self, event: UsageEvent, policy: str) -> RowCosts:
-        """What `apply` would make of the event, in nano-dollars, without touching it:
-        a parsing worker stores the row and never needs the event's Decimals."""
-        if policy not in COST_POLICIES:
-            raise ValueError(f"unknown cost policy {policy!r}; expected one of {COST_POLICIES}")
-        priced = self.price_nano(event)
-        reported = opt_to_nano(event.reported_cost)
-        cost, basis = choose_cost(policy, priced, reported, _estimated(event))
-        return cost, basis, reported, priced
+        return rate, usage
 
     def _rate_of(self, event: UsageEvent) -> _Rate | None:
         """The rate in force for the event's model at its time; None when unpriced."""
@@ -288,8 +292,7 @@ class Pricer:
         basis "estimated" with the reported cost if any, else the priced one; with
         neither it is "unpriced" (the flag remembers it was estimated).
         """
-        if policy not in COST_POLICIES:
-            raise ValueError(f"unknown cost policy {policy!r}; expected one of {COST_POLICIES}")
+        _check_policy(policy)
         priced = self.price(event)
         event.priced_cost = priced
         event.cost, event.cost_basis = choose_cost(
@@ -459,6 +462,11 @@ def choose_cost(
     elif estimated:
         basis = "estimated"
     return cost, basis
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in COST_POLICIES:
+        raise ValueError(f"unknown cost policy {policy!r}; expected one of {COST_POLICIES}")
 
 
 def _estimated(event: UsageEvent) -> bool:

@@ -75,6 +75,27 @@ def calc_price(ev: UsageEvent) -> Decimal | None:
     return result.total_price
 
 
+def random_event(
+    rng: random.Random, provider: str, model: str, total_in: int, *, one_hour: bool = True
+) -> UsageEvent:
+    """A call at a random time since 2024 with `total_in` prompt tokens, some of them
+    cache reads and writes, and random output (part of it reasoning)."""
+    cache_read = rng.randrange(0, total_in + 1) if rng.random() < 0.7 else 0
+    cache_write = rng.randrange(0, total_in - cache_read + 1) if rng.random() < 0.5 else 0
+    output = rng.randrange(0, 60_000)
+    return event(
+        model,
+        provider,
+        ts=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(0, 94_608_000)),
+        input_tokens=total_in,
+        output_tokens=output,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        cache_write_1h=rng.randrange(0, cache_write + 1) if one_hour else 0,
+        reasoning=rng.randrange(0, output + 1),
+    )
+
+
 # (provider, model as tools write it, whether genai-prices' data has a 1-hour write rate)
 SWEEP_MODELS = [
     ("anthropic", "claude-sonnet-4-5-20250929", True),  # tiered at 200 k input
@@ -98,7 +119,6 @@ SWEEP_MODELS = [
 def test_fast_path_equals_calc_price_over_many_usages() -> None:
     rng = random.Random(20251001)
     pricer = Pricer()
-    start = datetime(2024, 1, 1, tzinfo=UTC)
     compared = 0
     for _ in range(2500):
         provider, model, has_one_hour = rng.choice(SWEEP_MODELS)
@@ -106,22 +126,8 @@ def test_fast_path_equals_calc_price_over_many_usages() -> None:
             [0, 1, 999, 99_999, 100_000, 100_001, 199_999, 200_000, 200_001]
             + [rng.randrange(0, 1_500_000)] * 4
         )
-        cache_read = rng.randrange(0, total_in + 1) if rng.random() < 0.7 else 0
-        cache_write = rng.randrange(0, total_in - cache_read + 1) if rng.random() < 0.5 else 0
         # Where the data lacks a 1-hour rate, ours (2× input) departs on purpose: tested apart.
-        one_hour = rng.randrange(0, cache_write + 1) if has_one_hour else 0
-        output = rng.randrange(0, 60_000)
-        ev = event(
-            model,
-            provider,
-            ts=start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86_400)),
-            input_tokens=total_in,
-            output_tokens=output,
-            cache_read=cache_read,
-            cache_write=cache_write,
-            cache_write_1h=one_hour,
-            reasoning=rng.randrange(0, output + 1),
-        )
+        ev = random_event(rng, provider, model, total_in, one_hour=has_one_hour)
         expected = calc_price(ev)
         assert expected is not None, (provider, model)
         assert pricer.price(ev) == expected, (provider, model, ev)
@@ -152,26 +158,12 @@ def test_row_costs_store_what_apply_then_event_row_would_over_many_usages() -> N
     rng = random.Random(20261204)
     day_of = DayOf(ZoneInfo("Europe/Berlin"))
     fast, slow = Pricer(overrides), Pricer(overrides)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
     for _ in range(3000):
         provider, model = rng.choice(models)
         total_in = rng.choice([0, 1, 200_000, 200_001, rng.randrange(0, 10**15)])
-        cache_read = rng.randrange(0, total_in + 1) if rng.random() < 0.7 else 0
-        cache_write = rng.randrange(0, total_in - cache_read + 1) if rng.random() < 0.5 else 0
-        output = rng.randrange(0, 60_000)
-        ev = event(
-            model,
-            provider,
-            ts=start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86_400)),
-            input_tokens=total_in,
-            output_tokens=output,
-            cache_read=cache_read,
-            cache_write=cache_write,
-            cache_write_1h=rng.randrange(0, cache_write + 1),
-            reasoning=rng.randrange(0, output + 1),
-            calls=rng.choice([1, 1, 3]),
-            reported=rng.choice([None, Decimal("0.0123456789"), Decimal(0), Decimal("1.5")]),
-        )
+        ev = random_event(rng, provider, model, total_in)
+        ev.calls = rng.choice([1, 1, 3])
+        ev.reported_cost = rng.choice([None, Decimal("0.0123456789"), Decimal(0), Decimal("1.5")])
         if rng.random() < 0.1:
             ev.flags |= FLAG_ESTIMATED_TOKENS
         if rng.random() < 0.05:
