@@ -105,6 +105,8 @@ VALUES ({", ".join("?" * (2 + len(DIMENSIONS) + _N))})
 ON CONFLICT (tag, value, {_DIMS}) DO UPDATE SET
     {add_excluded()}
 """
+
+
 class Delta:
     """What a set of stored rows (`add`) and replaced rows (`remove`) changes in the
     rollups. `add` runs once per stored event of a backfill: no call or loop it can spare."""
