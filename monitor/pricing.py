@@ -226,10 +226,7 @@ class Pricer:
         found = self._priceable(event)
         if found is None:
             return None
-        rate, usage = found
-        if rate.fallback:
-            return self._calc_price(rate, usage, event.calls)
-        return _cost(rate, usage, event.calls)
+        return self._decimal_cost(*found, event.calls)
 
     def price_nano(self, event: UsageEvent) -> int | None:
         """`price` in nano-dollars, as the ledger stores it: summed as integers when the
@@ -240,7 +237,7 @@ class Pricer:
         rate, usage = found
         if rate.nano is not None and not rate.fallback:
             return _cost_nano(rate.nano, usage, event.calls)
-        return opt_to_nano(self.price(event))
+        return opt_to_nano(self._decimal_cost(rate, usage, event.calls))
 
     def row_costs(self, event: UsageEvent, policy: str) -> RowCosts:
         """What `apply` would make of the event, in nano-dollars, without touching it:
@@ -250,6 +247,11 @@ class Pricer:
         reported = opt_to_nano(event.reported_cost)
         cost, basis = choose_cost(policy, priced, reported, _estimated(event))
         return cost, basis, reported, priced
+
+    def _decimal_cost(self, rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
+        if rate.fallback:
+            return self._calc_price(rate, usage, calls)
+        return _cost(rate, usage, calls)
 
     def _priceable(self, event: UsageEvent) -> tuple[_Rate, tuple[int, ...]] | None:
         """The rate in force and the usage vector, or None when the event has no price
