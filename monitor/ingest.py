@@ -410,7 +410,11 @@ class Ingestor:
                 for path, offset, message in res.errors:
                     self._bad(name, path, offset, message, batch, counts)
             batch.prepared.append(PreparedRows(job.rows, job.delta, job.hours, job.minutes))
-            batch = self._maybe_commit(batch, report)
+            if stream.draining():
+                self._commit(batch, report)
+                batch = Batch()
+            else:
+                batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
                 stream.cancel()
                 break

@@ -321,6 +321,13 @@ class JobStream:
         while self._queued:  # a broken pool: the rest is parsed in-process
             self.leftover.extend(self._queued.popleft())
 
+    def draining(self) -> bool:
+        """Every job is with the workers and none of them has a result ready: the caller
+        would only wait. At the end of a backfill that is the moment to store what it has
+        taken in (left for later, it is stored alone after the workers are done: a commit
+        of up to a BATCH_EVENTS on one core while the other idles)."""
+        return not self._queued and not self._job and not any(f.done() for f in self._futures)
+
     def cancel(self) -> None:
         for fut in self._futures:
             fut.cancel()

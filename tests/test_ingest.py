@@ -559,7 +559,7 @@ class _InlineExecutor:
         pass
 
 
-def _inline_pool(monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor) -> None:
+def _inline_pool(monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor | _OneWorker) -> None:
     """Parsing workers that run in this process: jobs of two files, through `executor`."""
     from monitor import parallel
 
@@ -591,6 +591,79 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
     assert executor.submitted == min(breaks_after, files // 2)
+    world.close()
+
+
+class _OneWorker:
+    """Runs jobs one at a time in a thread, as a single worker would, and holds each job
+    back until a reader of the ledger sees the calls of the jobs before it (at most
+    `patience` seconds): what `seen` records is whether each had been stored by then."""
+
+    def __init__(self, ledger_path: Path, patience: float) -> None:
+        import queue
+        import threading
+
+        self.ledger_path = ledger_path
+        self.patience = patience
+        self.seen: list[bool] = []
+        self.stored_before = 0
+        self._jobs: queue.Queue[tuple[Future[Any], Any, tuple[Any, ...]]] = queue.Queue()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        if fn is os.getpid:  # the pool's warm-up, not a job
+            done.set_result(0)
+        else:
+            self._jobs.put((done, fn, args))
+        return done
+
+    def _stored(self) -> int:
+        import sqlite3
+
+        db = sqlite3.connect(self.ledger_path)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        finally:
+            db.close()
+
+    def _run(self) -> None:
+        while True:
+            done, fn, args = self._jobs.get()
+            if self.seen or self.stored_before:
+                deadline = time.monotonic() + self.patience
+                while self._stored() < self.stored_before and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.seen.append(self._stored() >= self.stored_before)
+            result = fn(*args)
+            self.stored_before += len(result.rows)
+            done.set_result(result)
+
+    def shutdown(self, **kwargs: object) -> None:
+        pass
+
+
+def test_at_the_end_of_a_backfill_each_job_is_stored_as_it_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once every job is with the workers, a job's rows are committed while the others
+    are still parsed: left for a last commit, they would be stored on one core after the
+    workers are done (a commit of up to BATCH_EVENTS calls while the other core idles)."""
+    from monitor import parallel
+
+    executor = _OneWorker(tmp_path / "ledger.sqlite3", patience=5.0)
+    _inline_pool(monkeypatch, executor)
+    files = parallel.MIN_FILES + 8
+    monkeypatch.setattr(parallel, "JOB_BYTES", 16 * len(record(1)))  # 5 jobs, all in flight
+    for i in range(files):
+        run = tmp_path / "output" / "tech" / f"run_{i}"
+        run.mkdir(parents=True)
+        (run / "tokens.jsonl").write_bytes(record(i))
+        history(run / "tokens.jsonl")
+    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world.ingestor.scan(parallel=True)
+    assert world.input_tokens() == list(range(files))
+    assert executor.seen == [True] * 4
     world.close()
 
 
