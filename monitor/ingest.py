@@ -54,9 +54,9 @@ log = logging.getLogger("llm_monitor.ingest")
 BATCH_EVENTS: Final = 20_000
 """Commit at least this often during a backfill: bounds memory and shows progress."""
 MANY_FILES: Final = 1000
-"""A first backfill of at least this many files starts the parsing workers as soon as
-today's files are in (the stages after will have plenty for them); a smaller one starts
-them only if a stage has `parallel.MIN_FILES` new files."""
+"""A first backfill of at least this many files starts the parsing workers once the tree
+is listed, and they parse all of it, today's files first; a smaller one starts them only
+if a stage has `parallel.MIN_FILES` new files."""
 LOGGED_ERRORS_PER_FILE: Final = 5
 CONFLICT_RETRIES: Final = 3
 """Re-reads of a batch whose cursors another writer moved, before giving up (the lock
@@ -243,9 +243,8 @@ class Ingestor:
         pool: _parallel.Pool | None = None
         first_backfill = not self.cursors
         try:
-            # A first backfill of many files: the workers' fork server loads (~0.5 s of
-            # CPU) on the other core while the rest of the tree is listed and today's
-            # files are read here.
+            # A first backfill of many files: the workers' fork server loads (~0.3 s of
+            # CPU) on the other core while the rest of the tree is listed.
             early = _parallel.start_server if parallel and first_backfill else None
             found = {name: _found_files(src, early) for name, src in self.sources.items()}
             progress = self.progress = Progress(
@@ -257,10 +256,18 @@ class Ingestor:
             self._listed = {f.path: f for listed in found.values() for f in listed}
             self._started = time.monotonic()
             today, recent = self._stage_starts(today_since, recent_since)
+            if parallel and first_backfill and progress.files_total >= MANY_FILES:
+                # The workers parse every file of a first backfill of many, today's too:
+                # on both cores, and this process, which only stores, never loads the
+                # price data (`monitor.price_tables`, 0.2 s of CPU before today's total).
+                pool = self._pool()
+                pool.warm()
             until = float("inf")
             for since, final in ((today, "today_final"), (recent, "recent_final"), (None, "")):
                 start = float("-inf") if since is None else since.timestamp()
-                workers = parallel and final != "today_final"  # a day's files: read here
+                # Otherwise a day's files are read here: starting the workers for them
+                # would delay today's total.
+                workers = parallel and (final != "today_final" or pool is not None)
                 for name, src in self.sources.items():
                     files = [f.path for f in found[name] if start <= f.mtime < until]
                     pool = self._scan_files(src, files, report, workers, pool)
@@ -271,13 +278,6 @@ class Ingestor:
                 if final:
                     setattr(progress, final, True)
                     self._tell()
-                if final == "today_final" and parallel and first_backfill and pool is None:
-                    if progress.files_total >= MANY_FILES:
-                        # A first backfill of many files: the workers start now (~0.5 s of
-                        # CPU), not while the tree is listed or today's files are read —
-                        # on two cores that would delay today's total.
-                        pool = self._pool()
-                        pool.warm()
                 until = start
             for name, src in self.sources.items():
                 if src.fmt.kind == "lines" and not self.stop.is_set():
@@ -342,8 +342,10 @@ class Ingestor:
             batch = self._maybe_commit(batch, report)
             if self.stop.is_set():
                 break
-        if parallel and len(fresh) >= _parallel.MIN_FILES and not self.stop.is_set():
-            # Many new files: a backfill. Workers parse them, in that order.
+        many = len(fresh) >= _parallel.MIN_FILES or pool is not None
+        if parallel and fresh and many and not self.stop.is_set():
+            # Many new files (a backfill), or a few with the workers running: they parse
+            # them, in that order.
             if pool is None:
                 pool = self._pool()
             stream = pool.stream(src.spec)

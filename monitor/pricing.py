@@ -8,7 +8,9 @@ holds a price table of its own. What it adds:
   force once per price period (genai-prices' `ModelInfo.get_prices`: start-date
   constraints are UTC dates, so a period is cached by UTC date; time-of-day prices, such
   as DeepSeek's off-peak hours, are picked per event), and compiles that `ModelPrice`
-  into a `_Rate`: the same unit decomposition genai-prices does (each priced unit pays
+  into a `Rate` (`monitor.price_tables`, the one module that imports genai-prices: its
+  0.2 s of CPU is paid with the first price asked, not by importing this one): the same
+  unit decomposition genai-prices does (each priced unit pays
   for its tokens minus those of its priced sub-units, e.g. input minus cache reads and
   writes), the same cliff tiers (crossing a tier's start, by total input tokens, moves
   ALL tokens to that tier's rate), exact `Decimal` arithmetic. The result equals
@@ -55,41 +57,31 @@ must not import the daemon, api, tui, notify, textual or apprise.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
-from copy import copy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Final, Protocol, TypeVar
-
-from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id, get_snapshot
-from genai_prices.data_units import unit_data
-from genai_prices.decompose import is_descendant_or_self
-from genai_prices.types import (
-    ModelInfo,
-    ModelPrice,
-    Provider,
-    StartDateConstraint,
-    Tier,
-    TieredPrices,
-    Usage,
-)
-from genai_prices.units import UnitDef, UnitRegistry
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from monitor.events import (
     COST_POLICIES,
     FLAG_ESTIMATED_TOKENS,
-    NANO,
     CostBasis,
     UsageEvent,
     opt_to_nano,
 )
-from monitor.price_info import PriceInfo, flat_price, price_info_of
-from monitor.sources.common import provider_and_model, split_model
+from monitor.sources.common import split_model
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from genai_prices.data_snapshot import DataSnapshot
+    from genai_prices.types import ModelInfo, ModelPrice
+
+    from monitor.price_info import PriceInfo
 
 # The usage vector: the genai-prices usage keys an event fills, in slot order.
-_USAGE_KEYS: Final[tuple[str, ...]] = (
+USAGE_KEYS: Final[tuple[str, ...]] = (
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
@@ -97,12 +89,21 @@ _USAGE_KEYS: Final[tuple[str, ...]] = (
     "cache_write_1h_tokens",
     "output_reasoning_tokens",
 )
-_SLOT: Final[dict[str, int]] = {key: slot for slot, key in enumerate(_USAGE_KEYS)}
-_REQUESTS: Final = "requests"
-_ONE_HOUR_WRITE_FACTOR: Final = Decimal(2)
 
-# The same unit registry genai-prices builds for itself (units.py keeps its own private).
-_REGISTRY: Final = UnitRegistry(unit_data)
+
+def _load_snapshot() -> DataSnapshot:
+    """genai-prices' price data, imported with the first price asked (0.2 s of CPU:
+    pydantic models, the snapshot): a `scan` whose files the parsing workers price never
+    loads it, nor does a command that only builds a `Pricer`. From then on
+    `_snapshot_now` is genai-prices' own getter, called once per event."""
+    global _snapshot_now
+    from genai_prices.data_snapshot import get_snapshot
+
+    _snapshot_now = get_snapshot
+    return get_snapshot()
+
+
+_snapshot_now: Callable[[], DataSnapshot] = _load_snapshot
 
 
 class OverridePrices(Protocol):
@@ -121,7 +122,7 @@ class OverridePrices(Protocol):
     def cache_write_per_mtok(self) -> Decimal | None: ...
 
 
-_OVERRIDE_KEYS: Final[tuple[tuple[str, str], ...]] = (
+OVERRIDE_KEYS: Final[tuple[tuple[str, str], ...]] = (
     ("input_per_mtok", "input_mtok"),
     ("output_per_mtok", "output_mtok"),
     ("cache_read_per_mtok", "cache_read_mtok"),
@@ -142,21 +143,21 @@ class PricerStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _Term:
+class Term:
     slot: int
     base: Decimal
     """USD per token below every tier."""
     tiers: tuple[tuple[int, Decimal], ...]
     """(start, USD per token), highest start first."""
     sub_terms: tuple[int, ...]
-    """Positions (in `_Rate.terms`) of the priced sub-units whose tokens this one excludes."""
+    """Positions (in `Rate.terms`) of the priced sub-units whose tokens this one excludes."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Rate:
+class Rate:
     """A `ModelPrice` compiled for the usage an event can carry."""
 
-    terms: tuple[_Term, ...]
+    terms: tuple[Term, ...]
     """Most specific unit first, so a unit's sub-units are settled before it."""
     per_request: Decimal
     valid: bool
@@ -165,16 +166,16 @@ class _Rate:
     """True when a priced unit lies outside the usage vector: use genai-prices' calc_price."""
     model_price: ModelPrice
     one_hour_derived: bool
-    nano: _NanoRate | None = None
+    nano: NanoRate | None = None
     """The same terms in whole nano-dollars per token, when every price is one (the
     usual case: $3/MTok is 3,000): a backfill's costs summed as integers, exactly what
     the Decimal sum gives once stored as nano-dollars, at a third of its CPU."""
 
 
 @dataclass(frozen=True, slots=True)
-class _NanoRate:
+class NanoRate:
     terms: tuple[tuple[int, int, tuple[tuple[int, int], ...], tuple[int, ...]], ...]
-    """(slot, base, tiers, sub_terms) of each `_Term`, prices in nano-dollars per token."""
+    """(slot, base, tiers, sub_terms) of each `Term`, prices in nano-dollars per token."""
     per_request: int
 
 
@@ -182,7 +183,7 @@ class _NanoRate:
 class _Entry:
     """A resolved (provider, model): a genai-prices model and/or a config override."""
 
-    rate: _Rate | None
+    rate: Rate | None
     """The rate when it never changes with time; else picked per period."""
     model: ModelInfo | None
     """None for an override-only model or a miss (then `rate` is set, or None for a miss)."""
@@ -190,7 +191,7 @@ class _Entry:
     """Key of the config override merged into the model's prices."""
     by_date: bool
     """The model's prices change on UTC dates only, so a day's rate can be cached."""
-    by_day: dict[date, _Rate]
+    by_day: dict[date, Rate]
 
 
 _MISS: Final = _Entry(rate=None, model=None, override=None, by_date=False, by_day={})
@@ -205,7 +206,7 @@ class Pricer:
         """As given: what a worker process needs to build the same Pricer."""
         self._overrides: dict[str, tuple[str, OverridePrices]] = {}
         for name, override in (overrides or {}).items():
-            for field, _ in _OVERRIDE_KEYS:
+            for field, _ in OVERRIDE_KEYS:
                 value = getattr(override, field)
                 if value is not None and not (value.is_finite() and value >= 0):
                     raise ValueError(f'[prices."{name}"] {field}: expected a price >= 0')
@@ -217,7 +218,7 @@ class Pricer:
                 self._overrides.setdefault(bare.lower(), (name, override))
         self._snapshot: DataSnapshot | None = None
         self._entries: dict[tuple[str, str], _Entry] = {}
-        self._rates: dict[tuple[int, str | None], _Rate] = {}
+        self._rates: dict[tuple[int, str | None], Rate] = {}
 
     # -- cost of one event -------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class Pricer:
 
     def price_nano(self, event: UsageEvent) -> int | None:
         """`price` in nano-dollars, as the ledger stores it: summed as integers when the
-        rate allows (`_Rate.nano`), else the Decimal cost converted."""
+        rate allows (`Rate.nano`), else the Decimal cost converted."""
         found = self._priceable(event)
         if found is None:
             return None
@@ -248,12 +249,12 @@ class Pricer:
         cost, basis = choose_cost(policy, priced, reported, _estimated(event))
         return cost, basis, reported, priced
 
-    def _decimal_cost(self, rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
+    def _decimal_cost(self, rate: Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
         if rate.fallback:
             return self._calc_price(rate, usage, calls)
         return _cost(rate, usage, calls)
 
-    def _priceable(self, event: UsageEvent) -> tuple[_Rate, tuple[int, ...]] | None:
+    def _priceable(self, event: UsageEvent) -> tuple[Rate, tuple[int, ...]] | None:
         """The rate in force and the usage vector, or None when the event has no price
         (an unknown model, a price genai-prices rejects, a usage that is no usage)."""
         rate = self._rate_of(event)
@@ -264,9 +265,9 @@ class Pricer:
             return None
         return rate, usage
 
-    def _rate_of(self, event: UsageEvent) -> _Rate | None:
+    def _rate_of(self, event: UsageEvent) -> Rate | None:
         """The rate in force for the event's model at its time; None when unpriced."""
-        snapshot = get_snapshot()
+        snapshot = _snapshot_now()
         if snapshot is not self._snapshot:
             self._reset(snapshot)
         entry = self._entries.get((event.provider, event.model))
@@ -320,27 +321,30 @@ class Pricer:
         self, model: str, provider: str | None = None, when: datetime | None = None
     ) -> PriceInfo | None:
         """The price that would apply to `model` at `when` (default: now); None if unknown."""
+        from monitor import price_tables as tables
+        from monitor.price_info import price_info_of
+
         when = when or datetime.now(UTC)
-        snapshot = get_snapshot()
+        snapshot = _snapshot_now()
         if snapshot is not self._snapshot:
             self._reset(snapshot)
         key = self._override_key(model)
         named = self._overrides[key] if key is not None else None
         override_name = named[0] if named is not None else None
-        found = _find(snapshot, provider or "unknown", model)
+        found = tables.find_model(snapshot, provider or "unknown", model)
         if found is None:
-            whole = _override_price(named[1]) if named is not None else None
+            whole = tables.override_price(named[1]) if named is not None else None
             if whole is None:
                 return None
-            rate = _compile(whole)
+            rate = tables.compile_price(whole)
             return price_info_of(
                 model, when, rate.model_price, rate.one_hour_derived, override_name, None, None
             )
         found_provider, found_model = found
         model_price = found_model.get_prices(when)
         if named is not None:
-            model_price = _merged(model_price, named[1])
-        rate = _compile(model_price)
+            model_price = tables.merged(model_price, named[1])
+        rate = tables.compile_price(model_price)
         info = price_info_of(
             model,
             when,
@@ -350,21 +354,10 @@ class Pricer:
             found_provider,
             found_model,
         )
-        prices = found_model.prices
-        if isinstance(prices, ModelPrice):
+        if tables.fixed_price(found_model) is not None:
             return info
-        starts = sorted(
-            {
-                c.constraint.start_date
-                for c in prices
-                if isinstance(c.constraint, StartDateConstraint)
-            }
-        )
-        time_of_day = any(
-            c.constraint is not None and not isinstance(c.constraint, StartDateConstraint)
-            for c in prices
-        )
-        return replace(info, price_changes=tuple(starts), time_of_day_prices=time_of_day)
+        starts, time_of_day = tables.price_changes(found_model)
+        return replace(info, price_changes=starts, time_of_day_prices=time_of_day)
 
     # -- memoization ---------------------------------------------------------------------
 
@@ -386,29 +379,33 @@ class Pricer:
         return None
 
     def _resolve(self, provider: str, model: str) -> _Entry:
+        from monitor import price_tables as tables
+
         self.stats.lookups += 1
         assert self._snapshot is not None
         override = self._override_key(model)
-        found = _find(self._snapshot, provider, model)
+        found = tables.find_model(self._snapshot, provider, model)
         if found is None:
-            whole = _override_price(self._overrides[override][1]) if override else None
+            whole = tables.override_price(self._overrides[override][1]) if override else None
             if whole is None:
                 return _MISS
             self.stats.periods += 1
             return _Entry(
-                rate=_compile(whole), model=None, override=override, by_date=False, by_day={}
+                rate=tables.compile_price(whole),
+                model=None,
+                override=override,
+                by_date=False,
+                by_day={},
             )
         model_info = found[1]
-        prices = model_info.prices
-        if isinstance(prices, ModelPrice):
-            rate = self._compiled(prices, override)
+        fixed = tables.fixed_price(model_info)
+        if fixed is not None:
+            rate = self._compiled(fixed, override)
             return _Entry(rate=rate, model=model_info, override=override, by_date=False, by_day={})
-        by_date = all(
-            c.constraint is None or isinstance(c.constraint, StartDateConstraint) for c in prices
-        )
+        by_date = tables.dated_only(model_info)
         return _Entry(rate=None, model=model_info, override=override, by_date=by_date, by_day={})
 
-    def _rate_at(self, entry: _Entry, model: ModelInfo, ts: datetime) -> _Rate:
+    def _rate_at(self, entry: _Entry, model: ModelInfo, ts: datetime) -> Rate:
         if not entry.by_date:
             return self._compiled(model.get_prices(ts), entry.override)
         day = (ts if ts.tzinfo is None or ts.tzinfo is UTC else ts.astimezone(UTC)).date()
@@ -417,26 +414,25 @@ class Pricer:
             rate = entry.by_day[day] = self._compiled(model.get_prices(ts), entry.override)
         return rate
 
-    def _compiled(self, model_price: ModelPrice, override: str | None) -> _Rate:
+    def _compiled(self, model_price: ModelPrice, override: str | None) -> Rate:
+        from monitor import price_tables as tables
+
         # Keyed by identity: the snapshot's ModelPrice objects live as long as it does.
         key = (id(model_price), override)
         rate = self._rates.get(key)
         if rate is None:
             self.stats.periods += 1
             if override is not None:
-                model_price = _merged(model_price, self._overrides[override][1])
-            rate = self._rates[key] = _compile(model_price)
+                model_price = tables.merged(model_price, self._overrides[override][1])
+            rate = self._rates[key] = tables.compile_price(model_price)
         return rate
 
-    def _calc_price(self, rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
+    def _calc_price(self, rate: Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
+        from monitor import price_tables as tables
+
         self.stats.fallbacks += 1
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                total = rate.model_price.calc_price(genai_usage(usage))["total_price"]
-        except (LookupError, ValueError):
-            return None
-        return total + rate.per_request * (calls - 1)
+        total = tables.calc_price(rate.model_price, usage)
+        return None if total is None else total + rate.per_request * (calls - 1)
 
 
 # -- pure helpers ------------------------------------------------------------------------
@@ -476,7 +472,7 @@ def _estimated(event: UsageEvent) -> bool:
 
 
 def _usage_of(event: UsageEvent) -> tuple[int, ...]:
-    """The event's usage vector (`_USAGE_KEYS` order)."""
+    """The event's usage vector (`USAGE_KEYS` order)."""
     return (
         event.input_tokens,
         event.output_tokens,
@@ -487,159 +483,7 @@ def _usage_of(event: UsageEvent) -> tuple[int, ...]:
     )
 
 
-def genai_usage(usage: tuple[int, ...]) -> Usage:
-    """The usage vector (see `_USAGE_KEYS`) as a genai-prices `Usage`."""
-    return Usage(**dict(zip(_USAGE_KEYS, usage, strict=True)))
-
-
-def _find(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, ModelInfo] | None:
-    """Resolve in genai-prices. A `vendor/model` name is first read as adapters read it
-    (`provider_and_model`: the vendor's bare model, or a host's own name); a host's name
-    genai-prices does not know is then looked up bare, under the host and then under the
-    vendor (see the module docstring)."""
-    if "/" in model:
-        provider, model = provider_and_model(provider, model)
-    found = _lookup(snapshot, provider, model)
-    if found is None and "/" in model:
-        vendor, bare = split_model(model)
-        if vendor is not None:
-            found = _lookup(snapshot, provider, bare) or _lookup(snapshot, vendor, bare)
-    return found
-
-
-def _lookup(snapshot: DataSnapshot, provider: str, model: str) -> tuple[Provider, ModelInfo] | None:
-    """Under the provider when genai-prices knows it, else under the one it infers from
-    the model name."""
-    provider_id: str | None = None
-    if provider and provider != "unknown":
-        known = find_provider_by_id(snapshot.providers, provider)
-        provider_id = known.id if known is not None else None
-    try:
-        return snapshot.find_provider_model(model, None, provider_id, None)
-    except (LookupError, ValueError):
-        return None
-
-
-def _override_price(override: OverridePrices) -> ModelPrice | None:
-    """An override for a model genai-prices does not know: the whole price.
-
-    Without an input and an output rate there is none (unpriced), never $0 for tokens
-    nobody priced.
-    """
-    if override.input_per_mtok is None or override.output_per_mtok is None:
-        return None
-    return ModelPrice(**{key: getattr(override, field) for field, key in _OVERRIDE_KEYS})
-
-
-def _merged(model_price: ModelPrice, override: OverridePrices) -> ModelPrice:
-    """genai-prices' price with the rates the override sets replaced (flat)."""
-    merged = copy(model_price)
-    for field, key in _OVERRIDE_KEYS:
-        value = getattr(override, field)
-        if value is not None:
-            merged.__dict__[key] = value
-    if override.input_per_mtok is not None or override.cache_write_per_mtok is not None:
-        merged.__dict__.pop("cache_write_1h_mtok", None)  # re-derived as 2× input
-    return merged
-
-
-def _compile(model_price: ModelPrice) -> _Rate:
-    """Compile a ModelPrice into the terms genai-prices' decomposition would price.
-
-    genai-prices prices every priced unit for its "leaf" count: its usage minus that of
-    its priced sub-units (compute_leaf_values). Units outside the usage vector always
-    count zero and have no sub-unit inside it, so they add nothing and are dropped.
-    """
-    derived, one_hour_derived = _with_one_hour_rate(model_price)
-    if one_hour_derived and _accepted(derived):
-        model_price = derived
-    else:
-        one_hour_derived = False
-    valid = _accepted(model_price)
-    units: list[tuple[UnitDef, Decimal | TieredPrices]] = []
-    per_request = Decimal(0)
-    for price_key, value in model_price.__dict__.items():
-        if price_key.startswith("_") or value is None:
-            continue
-        try:
-            unit = _REGISTRY.unit_for_price_key(price_key)
-        except KeyError:
-            continue  # genai-prices ignores unknown price keys too (with a warning)
-        if unit.usage_key == _REQUESTS:
-            per_request = flat_price(value) / unit.per
-        else:
-            units.append((unit, value))
-    in_vector = [u for u, _ in units if u.usage_key in _SLOT]
-    kept = [
-        (u, v)
-        for u, v in units
-        if u.usage_key in _SLOT or any(is_descendant_or_self(u, d) for d in in_vector)
-    ]
-    kept.sort(key=lambda uv: (-len(uv[0].dimensions), uv[0].usage_key))
-    fallback = any(u.usage_key not in _SLOT for u, _ in kept)
-    terms: list[_Term] = []
-    for position, (unit, value) in enumerate(kept):
-        if unit.usage_key not in _SLOT:
-            break
-        subs = tuple(
-            i for i, (other, _) in enumerate(kept[:position]) if is_descendant_or_self(unit, other)
-        )
-        base, tiers = _per_token(value, unit.per)
-        terms.append(_Term(slot=_SLOT[unit.usage_key], base=base, tiers=tiers, sub_terms=subs))
-    return _Rate(
-        terms=tuple(terms),
-        per_request=per_request,
-        valid=valid,
-        fallback=fallback,
-        model_price=model_price,
-        one_hour_derived=one_hour_derived,
-        nano=_nano_rate(tuple(terms), per_request),
-    )
-
-
-def _accepted(model_price: ModelPrice) -> bool:
-    """Whether genai-prices accepts the price shape (ancestor and join coverage, values)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            model_price.calc_price(Usage(input_tokens=0, output_tokens=0))
-    except ValueError:
-        return False
-    return True
-
-
-def _with_one_hour_rate(model_price: ModelPrice) -> tuple[ModelPrice, bool]:
-    """Add Anthropic's 1-hour cache-write rate (2× input) where the data lacks it."""
-    input_price = getattr(model_price, "input_mtok", None)
-    has_write = getattr(model_price, "cache_write_mtok", None) is not None
-    has_one_hour = getattr(model_price, "cache_write_1h_mtok", None) is not None
-    if input_price is None or not has_write or has_one_hour:
-        return model_price, False
-    derived = copy(model_price)
-    derived.__dict__["cache_write_1h_mtok"] = _scaled(input_price, _ONE_HOUR_WRITE_FACTOR)
-    return derived, True
-
-
-def _scaled(price: Decimal | TieredPrices, factor: Decimal) -> Decimal | TieredPrices:
-    if isinstance(price, TieredPrices):
-        return TieredPrices(
-            base=price.base * factor,
-            tiers=[Tier(start=t.start, price=t.price * factor) for t in price.tiers],
-        )
-    return price * factor
-
-
-def _per_token(
-    value: Decimal | TieredPrices, per: int
-) -> tuple[Decimal, tuple[tuple[int, Decimal], ...]]:
-    if isinstance(value, TieredPrices):
-        ascending = sorted(value.tiers, key=lambda t: t.start)  # genai-prices scans it backwards
-        tiers = tuple((t.start, t.price / per) for t in reversed(ascending))
-        return value.base / per, tiers
-    return value / per, ()
-
-
-def _cost(rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
+def _cost(rate: Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
     """genai-prices' ModelPrice.calc_price on the usage vector, without its overhead."""
     total_input = usage[0]
     counts: list[int] = []
@@ -661,8 +505,8 @@ def _cost(rate: _Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
     return total
 
 
-def _cost_nano(rate: _NanoRate, usage: tuple[int, ...], calls: int) -> int | None:
-    """`_cost` in whole nano-dollars (`_Rate.nano`): the same terms, tiers and sub-units."""
+def _cost_nano(rate: NanoRate, usage: tuple[int, ...], calls: int) -> int | None:
+    """`_cost` in whole nano-dollars (`Rate.nano`): the same terms, tiers and sub-units."""
     total_input = usage[0]
     counts: list[int] = []
     total = rate.per_request * calls
@@ -681,26 +525,3 @@ def _cost_nano(rate: _NanoRate, usage: tuple[int, ...], calls: int) -> int | Non
                     break
             total += price * count
     return total
-
-
-def _nano_rate(terms: tuple[_Term, ...], per_request: Decimal) -> _NanoRate | None:
-    """The terms in whole nano-dollars per token, or None when a price is not one."""
-
-    def whole(usd: Decimal) -> int | None:
-        nano = usd * NANO
-        return int(nano) if nano == nano.to_integral_value() else None
-
-    out = []
-    for term in terms:
-        base = whole(term.base)
-        tiers = []
-        for start, usd in term.tiers:
-            price = whole(usd)
-            if price is None:
-                return None
-            tiers.append((start, price))
-        if base is None:
-            return None
-        out.append((term.slot, base, tuple(tiers), term.sub_terms))
-    request = whole(per_request)
-    return None if request is None else _NanoRate(tuple(out), request)

@@ -11,5 +11,6 @@ from __future__ import annotations
 from genai_prices.data_snapshot import get_snapshot
 
 import monitor.parallel  # noqa: F401  (the workers' entry points and the adapters' deps)
+import monitor.price_tables  # noqa: F401  (what a Pricer loads with its first price)
 
 get_snapshot()

@@ -14,7 +14,8 @@ import pytest
 from monitor.config import PriceOverride
 from monitor.events import FLAG_ESTIMATED_TOKENS, UsageEvent
 from monitor.price_info import format_price_info
-from monitor.pricing import Pricer, genai_usage
+from monitor.price_tables import genai_usage
+from monitor.pricing import Pricer
 from monitor.sources.common import _PROVIDER_ALIASES, record_event
 from tests.factories import parse_ctx
 
@@ -545,6 +546,27 @@ def test_price_info_lists_price_changes_and_derived_one_hour_rate() -> None:
     vertex = pricer.price_info("claude-3-7-sonnet", "google", WHEN)
     assert vertex is not None and vertex.cache_write_1h_derived
     assert vertex.cache_write_1h_per_mtok == Decimal(6)
+
+
+@pytest.mark.e2e
+def test_a_pricer_loads_genai_prices_with_its_first_price_not_before() -> None:
+    """A backfill's storing process builds a Pricer but its workers price every file:
+    it must not spend 0.2 s importing price data it never reads."""
+    code = (
+        "import sys; from decimal import Decimal; from datetime import datetime, UTC\n"
+        "from monitor.pricing import Pricer\n"
+        "from monitor.events import UsageEvent\n"
+        "p = Pricer({})\n"
+        "before = 'genai_prices' in sys.modules or 'monitor.price_tables' in sys.modules\n"
+        "e = UsageEvent(key='k', ts=datetime(2026, 11, 20, tzinfo=UTC), source='s',\n"
+        "    provider='openai', model='gpt-4o', input_tokens=1000, output_tokens=10)\n"
+        "price = p.price(e)\n"
+        "print(before, 'genai_prices' in sys.modules, price)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, price = out.stdout.split()
+    assert (before, after) == ("False", "True")
+    assert Decimal(price) == Decimal("0.0026")
 
 
 @pytest.mark.e2e
