@@ -336,11 +336,18 @@ class JobStream:
             self.leftover.extend(self._queued.popleft())
 
     def draining(self) -> bool:
-        """Every job is with the workers and none of them has a result ready: the caller
-        would only wait. At the end of a backfill that is the moment to store what it has
-        taken in (left for later, it is stored alone after the workers are done: a commit
-        of up to a BATCH_EVENTS on one core while the other idles)."""
-        return not self._queued and not self._job and not any(f.done() for f in self._futures)
+        """The last jobs are with the workers (no more of them than workers) and none has
+        a result ready: the caller would only wait, and this is the moment to store what
+        it has taken in. Left for later it is stored alone once the workers are done (a
+        commit of up to BATCH_EVENTS rows on one core while the other idles); stored
+        earlier, after every job, each commit would write the whole random-ordered key
+        index to the WAL again for a few rows."""
+        return (
+            not self._queued
+            and not self._job
+            and len(self._futures) <= self.pool.workers
+            and not any(f.done() for f in self._futures)
+        )
 
     def cancel(self) -> None:
         for fut in self._futures:

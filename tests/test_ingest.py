@@ -559,14 +559,16 @@ class _InlineExecutor:
         pass
 
 
-def _inline_pool(monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor | _OneWorker) -> None:
+def _inline_pool(
+    monkeypatch: pytest.MonkeyPatch, executor: _InlineExecutor | _OneWorker, workers: int = 2
+) -> None:
     """Parsing workers that run in this process: jobs of two files, through `executor`."""
     from monitor import parallel
 
     def inline_pool(self: parallel.Pool, overrides: Any, tz: Any, formats: Any = ()) -> None:
         parallel.load_worker(overrides, tz, formats)
         self.executor = executor  # type: ignore[assignment]
-        self.workers = 2
+        self.workers = workers
 
     monkeypatch.setattr(parallel.Pool, "__init__", inline_pool)
     monkeypatch.setattr(parallel, "JOB_BYTES", 2 * len(record(1)))
@@ -595,16 +597,18 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
 
 
 class _OneWorker:
-    """Runs jobs one at a time in a thread, as a single worker would, and holds each job
-    back until a reader of the ledger sees the calls of the jobs before it (at most
-    `patience` seconds): what `seen` records is whether each had been stored by then."""
+    """Runs jobs one at a time in a thread, as a single worker would, and holds job
+    number `wait_before` back until a reader of the ledger sees the calls of the jobs
+    before it (at most `patience` seconds): `seen` records whether they were stored."""
 
-    def __init__(self, ledger_path: Path, patience: float) -> None:
+    def __init__(self, ledger_path: Path, patience: float, wait_before: int) -> None:
         import queue
         import threading
 
         self.ledger_path = ledger_path
         self.patience = patience
+        self.wait_before = wait_before
+        self.started = 0
         self.seen: list[bool] = []
         self.stored_before = 0
         self._jobs: queue.Queue[tuple[Future[Any], Any, tuple[Any, ...]]] = queue.Queue()
@@ -630,7 +634,8 @@ class _OneWorker:
     def _run(self) -> None:
         while True:
             done, fn, args = self._jobs.get()
-            if self.seen or self.stored_before:
+            self.started += 1
+            if self.started == self.wait_before:
                 deadline = time.monotonic() + self.patience
                 while self._stored() < self.stored_before and time.monotonic() < deadline:
                     time.sleep(0.01)
@@ -643,16 +648,16 @@ class _OneWorker:
         pass
 
 
-def test_at_the_end_of_a_backfill_each_job_is_stored_as_it_comes_back(
+def test_the_last_job_of_a_backfill_is_parsed_with_every_other_job_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once every job is with the workers, a job's rows are committed while the others
-    are still parsed: left for a last commit, they would be stored on one core after the
+    """Once the last jobs are with the workers, what came back is committed while they
+    are still parsed: left for a last commit, it would be stored on one core after the
     workers are done (a commit of up to BATCH_EVENTS calls while the other core idles)."""
     from monitor import parallel
 
-    executor = _OneWorker(tmp_path / "ledger.sqlite3", patience=5.0)
-    _inline_pool(monkeypatch, executor)
+    executor = _OneWorker(tmp_path / "ledger.sqlite3", patience=5.0, wait_before=5)
+    _inline_pool(monkeypatch, executor, workers=1)
     files = parallel.MIN_FILES + 8
     monkeypatch.setattr(parallel, "JOB_BYTES", 16 * len(record(1)))  # 5 jobs, all in flight
     for i in range(files):
@@ -663,7 +668,8 @@ def test_at_the_end_of_a_backfill_each_job_is_stored_as_it_comes_back(
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
-    assert executor.seen == [True] * 4
+    assert executor.started == 5
+    assert executor.seen == [True]
     world.close()
 
 
