@@ -20,8 +20,10 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def collection_paused() -> Iterator[None]:
-    """No automatic cycle collection inside (as it was if already paused), one after."""
+def collection_paused(*, collect_after: bool = True) -> Iterator[None]:
+    """No automatic cycle collection inside (as it was if already paused), one after
+    unless `collect_after` is False: for a process that ends with the burst, whose heap
+    is about to be freed whole."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -29,7 +31,8 @@ def collection_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-            gc.collect()
+            if collect_after:
+                gc.collect()
 
 
 def release_memory() -> None:
