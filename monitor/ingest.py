@@ -348,9 +348,10 @@ class Ingestor:
             # them, in that order.
             if pool is None:
                 pool = self._pool()
-            stream = pool.stream(src.spec)
-            for path in fresh:
-                stream.add(path, self._size(path))
+            sizes = [self._size(path) for path in fresh]
+            stream = pool.stream(src.spec, sum(sizes))
+            for path, size in zip(fresh, sizes, strict=True):
+                stream.add(path, size)
             fresh = self._collect_parallel(stream, src, batch, report)
             batch = Batch()
         for path in fresh:

@@ -262,16 +262,28 @@ class Pool:
         except Exception:
             pass  # a pool that cannot start says so when the first job is given to it
 
-    def stream(self, spec: SourceSpec) -> JobStream:
-        return JobStream(self, spec)
+    def stream(self, spec: SourceSpec, total_bytes: int) -> JobStream:
+        """A stream for `total_bytes` of new files of one source (as listed)."""
+        return JobStream(self, spec, job_bytes(total_bytes, self.workers))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+def job_bytes(total_bytes: int, workers: int) -> int:
+    """How many bytes of files make a job: about JOB_BYTES, in a number of jobs that is
+    a multiple of the workers'. Files come in stages (today's, this month's, the rest),
+    each drained before the next: a stage of a few files (today's) is shared instead of
+    parsed by one worker while the other waits, and a stage's last round keeps every
+    worker busy."""
+    jobs = max(1, -(-total_bytes // JOB_BYTES))
+    jobs = -(-jobs // workers) * workers
+    return max(1, -(-total_bytes // jobs))
+
+
 class JobStream:
-    """New files of one source, sent to the workers in jobs of about JOB_BYTES, in the
-    order they are added.
+    """New files of one source, sent to the workers in jobs of about `job_bytes` (see
+    `job_bytes`), in the order they are added.
 
     At most IN_FLIGHT jobs are given to the workers at a time, and a job's results are
     let go once the caller has taken them: workers that parse faster than the ledger
@@ -282,9 +294,10 @@ class JobStream:
     an optimisation, never a way to lose a file.
     """
 
-    def __init__(self, pool: Pool, spec: SourceSpec) -> None:
+    def __init__(self, pool: Pool, spec: SourceSpec, job_bytes: int) -> None:
         self.pool = pool
         self.spec = spec
+        self.job_bytes = job_bytes
         self.leftover: list[str] = []
         self._job: list[str] = []
         self._bytes = 0
@@ -296,7 +309,7 @@ class JobStream:
         """Queue `path` (`size` bytes as listed: jobs are only balanced by it)."""
         self._bytes += size
         self._job.append(path)
-        if self._bytes >= JOB_BYTES:
+        if self._bytes >= self.job_bytes:
             self._close_job()
 
     def _close_job(self) -> None:

@@ -821,6 +821,22 @@ def _worker_traits() -> tuple[bool, int]:
     return gc.isenabled(), os.nice(0)
 
 
+@pytest.mark.parametrize(
+    ("total", "workers"),
+    [(1, 2), (300_000, 2), (5 * 4 * 1024 * 1024, 2), (21 * 4 * 1024 * 1024 + 7, 3), (10**9, 2)],
+)
+def test_a_stage_is_cut_into_jobs_every_worker_gets_a_share_of(total: int, workers: int) -> None:
+    """Today's few files go to both workers, not one; a stage's last round keeps them all
+    busy; no job is much over JOB_BYTES."""
+    from monitor.parallel import JOB_BYTES, job_bytes
+
+    size = job_bytes(total, workers)
+    jobs = -(-total // size)
+    assert 1 <= size <= JOB_BYTES
+    assert jobs % workers == 0 or total < workers
+    assert jobs <= max(workers, -(-total // JOB_BYTES) + workers)
+
+
 @pytest.mark.e2e
 def test_parsing_workers_run_without_cycle_collection_and_yield_to_the_storing_process() -> None:
     from monitor.parallel import WORKER_NICENESS, Pool
