@@ -55,7 +55,11 @@ to the ledger (`Ledger._fit_cache`); a live one never does."""
 _CACHE_SHARE: Final = 0.25
 _CACHE_MIN_KIB: Final = 32_768
 _CACHE_MAX_KIB: Final = 262_144
-_SESSION_KEYS_MAX: Final = 400_000
+_SESSION_KEYS_MAX: Final = 2_000_000
+"""Key hashes a first backfill keeps (~55 bytes each in a set: 110 MB at most, freed with
+the backfill) before it looks every key up again. At 400 k, a 1 M-call backfill looked up
+600 k keys in the unique index: 28.4–34.9 s against 29.7–35.9 s in four same-hour runs
+each (the machine's noise at that size is ±15 %), 3.6 s less CPU on average."""
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
 
