@@ -536,6 +536,16 @@ def history(path: Path) -> None:
     os.utime(path, (then, then))
 
 
+def _old_runs(tmp_path: Path, files: int) -> World:
+    """`files` run folders of one call each (record(i)), dated 40 days back, and a World."""
+    for i in range(files):
+        run = tmp_path / "output" / "tech" / f"run_{i}"
+        run.mkdir(parents=True)
+        (run / "tokens.jsonl").write_bytes(record(i))
+        history(run / "tokens.jsonl")
+    return World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+
+
 class _InlineExecutor:
     """Runs each job in this process at once (the pool's edge, without processes), and
     breaks after `jobs` jobs; records the most jobs it ever held unfinished."""
@@ -584,12 +594,7 @@ def test_a_backfill_in_many_small_jobs_reads_every_file_once_even_if_the_pool_br
     executor = _InlineExecutor(breaks_after)
     _inline_pool(monkeypatch, executor)
     files = parallel.MIN_FILES + 20
-    for i in range(files):
-        run = tmp_path / "output" / "tech" / f"run_{i}"
-        run.mkdir(parents=True)
-        (run / "tokens.jsonl").write_bytes(record(i))
-        history(run / "tokens.jsonl")
-    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world = _old_runs(tmp_path, files)
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
     assert executor.submitted == min(breaks_after, files // 2)
@@ -660,12 +665,7 @@ def test_the_last_job_of_a_backfill_is_parsed_with_every_other_job_stored(
     _inline_pool(monkeypatch, executor, workers=1)
     files = parallel.MIN_FILES + 8
     monkeypatch.setattr(parallel, "JOB_BYTES", 16 * len(record(1)))  # 5 jobs, all in flight
-    for i in range(files):
-        run = tmp_path / "output" / "tech" / f"run_{i}"
-        run.mkdir(parents=True)
-        (run / "tokens.jsonl").write_bytes(record(i))
-        history(run / "tokens.jsonl")
-    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world = _old_runs(tmp_path, files)
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(files))
     assert executor.started == 5
@@ -722,12 +722,7 @@ def test_files_are_parsed_in_process_when_the_worker_pool_is_unavailable(
         self.workers = 2
 
     monkeypatch.setattr(parallel.Pool, "__init__", broken_pool)
-    for i in range(parallel.MIN_FILES + 4):
-        run = tmp_path / "output" / "tech" / f"run_{i}"
-        run.mkdir(parents=True)
-        (run / "tokens.jsonl").write_bytes(record(i))
-        history(run / "tokens.jsonl")
-    world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
+    world = _old_runs(tmp_path, parallel.MIN_FILES + 4)
     world.ingestor.scan(parallel=True)
     assert world.input_tokens() == list(range(parallel.MIN_FILES + 4))
     world.close()
