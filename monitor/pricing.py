@@ -354,8 +354,6 @@ class Pricer:
             found_provider,
             found_model,
         )
-        if tables.fixed_price(found_model) is not None:
-            return info
         starts, time_of_day = tables.price_changes(found_model)
         return replace(info, price_changes=starts, time_of_day_prices=time_of_day)
 
