@@ -306,7 +306,7 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     from monitor.events import UsageEvent
     from monitor.ledger import Ledger, event_row, hourly, minutes
     from monitor.ledger.rollups import rebuild
-    from monitor.ledger.rows import INSERT_EVENT, SOURCE
+    from monitor.ledger.rows import INSERT_EVENT, SOURCE, key_hash
     from monitor.pricing import Pricer
 
     start = time.perf_counter()
@@ -344,7 +344,8 @@ def generate_ledger(path: Path, events: int, days: int = 90) -> float:
     chunk: list[tuple[Any, ...]] = []
     for i, ms in enumerate(stamps):
         t = templates[i % len(templates)]
-        chunk.append((f"bench:{i}", ms, ledger.day_of(ms), *t[SOURCE:]))
+        key = f"bench:{i}"
+        chunk.append((key, key_hash(key), ms, ledger.day_of(ms), *t[SOURCE:]))
         if len(chunk) == 50_000:
             db.executemany(insert, chunk)
             chunk.clear()

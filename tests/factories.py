@@ -123,3 +123,15 @@ paths = ["{tmp_path / glob}"]
 """
     )
     return cfg
+
+
+def insert_as_before_v10(db: Any, events: list[UsageEvent], tz: tzinfo = UTC_ZONE) -> None:
+    """Insert events into a ledger of schema 9 or older, whose rows had no `key_hash`."""
+    from monitor.ledger.rows import EVENT_COLUMNS, KEY_HASH, DayOf, event_row
+
+    columns = [c for c in EVENT_COLUMNS if c != "key_hash"]
+    day_of = DayOf(tz)
+    db.executemany(
+        f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [(r := event_row(e, day_of))[:KEY_HASH] + r[KEY_HASH + 1 :] for e in events],
+    )

@@ -54,8 +54,6 @@ INGEST = 10.0
 """Deadline for a write to show up; the goal is ~0.1 s, so this only bounds a failure."""
 
 
-
-
 studio = studio_source
 
 

@@ -33,8 +33,6 @@ BIG = 120_000
 """Lines in the backfill file: enough that the backfill child is still at work when killed."""
 
 
-
-
 studio = studio_source
 
 
@@ -179,4 +177,3 @@ def test_an_immutable_shm_file_is_a_logged_error_not_a_crash(ws: Workspace) -> N
         assert str(ws.ledger) in log and "Traceback" not in log
     finally:
         subprocess.run(["chattr", "-i", str(shm)], check=False)
-

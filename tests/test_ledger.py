@@ -91,6 +91,94 @@ def test_smaller_copy_after_larger_changes_nothing(tmp_path: Path) -> None:
         assert row == (50,)
 
 
+# Two keys of one CRC-32 (found by trying keys of this shape): the ledger finds keys by it.
+SAME_HASH: tuple[str, str] = ("cc:msg_09685295:req_a", "cc:msg_12060020:req_a")
+
+
+def test_keys_sharing_a_hash_are_two_events_each_replaced_only_by_its_own_copies(
+    tmp_path: Path,
+) -> None:
+    from monitor.ledger.rows import key_hash
+
+    a, b = SAME_HASH
+    assert key_hash(a) == key_hash(b)
+    with open_ledger(tmp_path) as ledger:  # opened empty: keys looked up among its own
+        ledger.commit(Batch(events=[ev(a, out=10), ev(b, out=20)]))
+        [applied] = ledger.commit(Batch(events=[ev(a, out=30)]))
+        assert applied.previous is not None and applied.previous.output_tokens == 10
+        assert ledger.commit(Batch(events=[ev(b, out=5)])) == []
+    with open_ledger(tmp_path) as ledger:  # not empty: every key looked up
+        assert ledger.commit(Batch(events=[ev(a, out=25), ev(b, out=15)])) == []
+        [applied] = ledger.commit(Batch(events=[ev(b, out=40)]))
+        assert applied.previous is not None and applied.previous.output_tokens == 20
+        stored = {e.key: e.output_tokens for e in ledger.iter_events()}
+        assert stored == {a: 30, b: 40}
+        assert daily(ledger) == [("2026-11-20", "gpt-4o", 2, 2, 70, 20_000_000, 0)]
+
+
+def test_events_stored_by_another_connection_end_the_empty_ledger_shortcut(
+    tmp_path: Path,
+) -> None:
+    """A ledger opened empty looks up only the keys it stored itself — while other
+    connections write anything but events (the daemon records alerts while its child
+    backfills); once one stores events (a process that ignored the writer lock), every key,
+    so a key that process stored is replaced by a larger copy, not stored twice."""
+    from monitor.ledger import PreparedRows
+    from monitor.ledger.rollups import Delta
+    from monitor.ledger.rows import DayOf, event_row
+
+    def backfilled(ledger: Ledger, e: UsageEvent) -> list[str]:
+        """Commit `e` as a backfill does; the key lookups it made."""
+        row = event_row(e, DayOf(BERLIN))
+        delta = Delta()
+        delta.add(row)
+        statements: list[str] = []
+        ledger.db.set_trace_callback(statements.append)
+        ledger.commit(Batch(prepared=[PreparedRows([row], delta)]), want_applied=False)
+        ledger.db.set_trace_callback(None)
+        return [s for s in statements if "key_hash IN" in s]
+
+    with open_ledger(tmp_path) as backfill, open_ledger(tmp_path) as other:
+        assert backfilled(backfill, ev("mine", out=10)) == []
+        other.set_meta("something", "else")
+        assert backfilled(backfill, ev("more", out=10)) == []
+        other.commit(Batch(events=[ev("theirs", out=10)]))
+        assert len(backfilled(backfill, ev("theirs", out=30))) == 1
+        stored = sorted((e.key, e.output_tokens) for e in backfill.iter_events())
+        assert stored == [("mine", 10), ("more", 10), ("theirs", 30)]
+        assert daily(backfill) == [("2026-11-20", "gpt-4o", 3, 3, 50, 30_000_000, 0)]
+
+
+def test_a_v9_ledger_finds_its_keys_by_hash_after_the_upgrade_with_its_ids_and_totals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.ledger.rows import key_hash
+    from tests.factories import insert_as_before_v10
+
+    keys = ["k1", *SAME_HASH, "cc:ü€"]
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 9)
+    with open_ledger(tmp_path) as v9:
+        insert_as_before_v10(v9.db, [ev(k, out=10 + i) for i, k in enumerate(keys)], BERLIN)
+        v9.db.execute("DELETE FROM events WHERE key = 'k1'")  # ids need not be 1..n
+    monkeypatch.undo()
+    with open_ledger(tmp_path) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        rows = upgraded.db.execute("SELECT id, key, key_hash FROM events ORDER BY id").fetchall()
+        assert rows == [(i + 2, k, key_hash(k)) for i, k in enumerate(keys[1:])]
+        indexes = upgraded.db.execute("PRAGMA index_list(events)").fetchall()
+        assert sorted((name, unique) for _, name, unique, *_ in indexes) == [
+            ("events_day", 0),
+            ("events_key", 0),
+            ("events_ts", 0),
+        ]
+        applied = upgraded.commit(Batch(events=[ev(SAME_HASH[1], out=50), ev(keys[3], out=2)]))
+        assert [(a.event.key, a.previous and a.previous.output_tokens) for a in applied] == [
+            (SAME_HASH[1], 12)
+        ]
+        stored = {e.key: e.output_tokens for e in upgraded.iter_events()}
+        assert stored == {SAME_HASH[0]: 11, SAME_HASH[1]: 50, keys[3]: 13}
+
+
 def test_unpriced_calls_are_counted_not_zero_dollars(tmp_path: Path) -> None:
     with open_ledger(tmp_path) as ledger:
         ledger.commit(Batch(events=[ev("a", cost=None, model="mystery"), ev("b")]))

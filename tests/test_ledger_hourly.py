@@ -21,8 +21,9 @@ from monitor.ledger import schema as ledger_schema
 from monitor.ledger.hourly import HOUR_MS, SUMS, Hours
 from monitor.ledger.minutes import KEEP_MS, Minutes
 from monitor.ledger.rollups import Delta
-from monitor.ledger.rows import INSERT_EVENT, DayOf, event_row
+from monitor.ledger.rows import DayOf, event_row
 from monitor.tail import Cursor
+from tests.factories import insert_as_before_v10
 
 UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -269,10 +270,9 @@ def test_a_v7_ledger_gets_its_hours_and_file_counts_and_is_read_without_them_bef
     events = [call(f"k{i}", T0 + timedelta(minutes=37 * i)) for i in range(20)]
     with open_ledger(tmp_path) as v7:  # written as v7 wrote: no hourly table to keep
         assert v7.schema_version() == 7
-        day_of = DayOf(UTC_ZONE)
         recent = datetime.now(UTC) - timedelta(hours=2)
         stored = [*events, call("edge", T0 + timedelta(hours=5)), call("now", recent)]
-        v7.db.executemany(INSERT_EVENT, [event_row(e, day_of) for e in stored])
+        insert_as_before_v10(v7.db, stored)
         v7.db.executemany(
             "INSERT INTO cursors (source, path, dev, inode, fp_len, fp_hash, file_id, offset, "
             "size, mtime_ns) VALUES ('cc', ?, 1, 2, 3, 'abc', ?, 10, 10, 1)",

@@ -19,8 +19,6 @@ from tests.http_receiver import Receiver
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
-
-
 def rollout_line(pct5: float, resets5: int) -> bytes:
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     record = {

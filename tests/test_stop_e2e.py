@@ -48,8 +48,6 @@ again at the end, so there is a long stretch with one batch committed and one in
 works — where `stop` must cut cleanly."""
 
 
-
-
 studio = studio_source
 
 

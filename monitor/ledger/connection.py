@@ -66,7 +66,7 @@ CHECKPOINT_BYTES: Final = 64 << 20
 """How much WAL a writer lets grow before it checkpoints (a backfill's commits: more,
 `Ledger._fit_cache`)."""
 PAGE_BYTES: Final = 16384
-"""A new ledger's page size. A backfill's rows land all over the unique key's pages and
+"""A new ledger's page size. A backfill's rows land all over the key index's pages and
 every commit writes each page it touched to the WAL again: with 16 KiB pages (SQLite's
 default is 4 KiB) a 200 k-call backfill's inserts cost ~15 % less CPU, most of it in the
 writes. A ledger made with other pages keeps them (SQLite fixes the size at creation)."""
@@ -81,7 +81,7 @@ def tune_for_writing(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA page_size = {PAGE_BYTES}")  # before WAL mode writes a new file
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
-    # Inserting keys in random order touches the whole unique index: give the page cache
+    # Inserting keys in random order touches the whole key index: give the page cache
     # room (32 MiB: 200 k keys' index and the pages in work) so a backfill does not thrash,
     # and no more — the backfill's peak memory is the user's (bench: 187 MB at 200 k calls).
     db.execute("PRAGMA cache_size = -32768")

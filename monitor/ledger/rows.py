@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from operator import attrgetter, itemgetter
 from typing import Any, Final
+from zlib import crc32
 
 from monitor.events import (
     MAX_COST_USD,
@@ -29,13 +30,14 @@ from monitor.ledger.measures import COST, EVENT_COUNTS
 EventRow = tuple[Any, ...]
 """One `events` row in `EVENT_COLUMNS` order (see `event_row`)."""
 
-_HEAD: Final = ("key", "ts", "day", "source", "provider", "model", "operation")
+_HEAD: Final = ("key", "key_hash", "ts", "day", "source", "provider", "model", "operation")
 _TAIL: Final = ("cost_basis", "reported_nano", "priced_nano", "tags", "origin", "flags")
 EVENT_COLUMNS: Final = (*_HEAD, *EVENT_COUNTS, COST, *_TAIL)
 COLUMN_LIST: Final = ", ".join(EVENT_COLUMNS)
 AT: Final = {name: i for i, name in enumerate(EVENT_COLUMNS)}
 """Column name → its position in an `EventRow`."""
-KEY, TS, DAY, SOURCE, PROVIDER = AT["key"], AT["ts"], AT["day"], AT["source"], AT["provider"]
+KEY, KEY_HASH, TS, DAY = AT["key"], AT["key_hash"], AT["ts"], AT["day"]
+SOURCE, PROVIDER = AT["source"], AT["provider"]
 MODEL, OPERATION, CALLS_AT, COST_AT = AT["model"], AT["operation"], AT["calls"], AT[COST]
 BASIS, REPORTED, PRICED = AT["cost_basis"], AT["reported_nano"], AT["priced_nano"]
 TAGS, ORIGIN, FLAGS = AT["tags"], AT["origin"], AT["flags"]
@@ -46,13 +48,12 @@ _INPUT, _OUTPUT = AT["input_tokens"], AT["output_tokens"]
 INSERT_EVENT: Final = (
     f"INSERT INTO events ({COLUMN_LIST}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 )
-_UPDATED: Final = tuple(c for c in EVENT_COLUMNS if c != "key")
-UPDATE_EVENT: Final = "UPDATE events SET " + ", ".join(f"{c}=?" for c in _UPDATED) + " WHERE key=?"
+_BY_KEY: Final = " WHERE key_hash=? AND key=?"
+_UPDATED: Final = tuple(c for c in EVENT_COLUMNS if c not in ("key", "key_hash"))
+UPDATE_EVENT: Final = "UPDATE events SET " + ", ".join(f"{c}=?" for c in _UPDATED) + _BY_KEY
 """Parameters: `update_params(row)`."""
 _PRICE_COLUMNS: Final = (COST, "cost_basis", "reported_nano", "priced_nano")
-REPRICE_EVENT: Final = (
-    "UPDATE events SET " + ", ".join(f"{c}=?" for c in _PRICE_COLUMNS) + " WHERE key=?"
-)
+REPRICE_EVENT: Final = "UPDATE events SET " + ", ".join(f"{c}=?" for c in _PRICE_COLUMNS) + _BY_KEY
 """Parameters: `reprice_params(row)`."""
 
 _counts_of = attrgetter(*EVENT_COUNTS)
@@ -70,8 +71,23 @@ if _EVENT_FIELDS != (
     raise RuntimeError(f"UsageEvent fields {_EVENT_FIELDS} do not match the events columns")
 _counts_in_event_order = itemgetter(*(AT[n] for n in _STORED_COUNTS))
 _new_event: Callable[..., UsageEvent] = UsageEvent
-_update_params = itemgetter(*(AT[c] for c in _UPDATED), KEY)
-_reprice_params = itemgetter(*(AT[c] for c in _PRICE_COLUMNS), KEY)
+_update_params = itemgetter(*(AT[c] for c in _UPDATED), KEY_HASH, KEY)
+_reprice_params = itemgetter(*(AT[c] for c in _PRICE_COLUMNS), KEY_HASH, KEY)
+
+
+def key_hash(key: str) -> int:
+    """The `events.key_hash` of a key: the CRC-32 of its UTF-8, as a signed 32-bit integer.
+
+    Keys are found by this, not by an index on the key itself: an event's key is some 65
+    random characters (`cc:<message id>:<request id>`), and every commit of a backfill
+    inserted its keys all over an index of them, so wrote most of that index to the WAL
+    again (the main CPU cost of storing after the table itself). The hashes' index is a
+    fifth of the size, its entries compared as integers. Two keys may share a hash: a
+    lookup compares the keys of the rows it finds (`Ledger._existing`), and the updates
+    name both. Stable across processes and versions, unlike Python's `hash`; 4 bytes in a
+    record, where an unsigned 32-bit value takes 6.
+    """
+    return crc32(key.encode("utf-8", "surrogatepass")) - 0x8000_0000
 
 
 class DayOf:
@@ -137,8 +153,10 @@ def priced_row(
     worker prices straight to nano-dollars (`Pricer.row_costs`) and leaves the event be."""
     ms = ts_ms(e.ts)
     cost_nano, basis, reported_nano, priced_nano = costs
+    key = e.key
     return (
-        e.key,
+        key,
+        key_hash(key),
         ms,
         day_of(ms),
         e.source,
@@ -178,12 +196,12 @@ def event_from_row(row: Sequence[Any]) -> UsageEvent:
 
 
 def update_params(row: EventRow) -> EventRow:
-    """`UPDATE_EVENT`'s parameters for a row: every column but the key, then the key."""
+    """`UPDATE_EVENT`'s parameters for a row: every column but the key's two, then those."""
     return tuple(_update_params(row))
 
 
 def reprice_params(row: EventRow) -> EventRow:
-    """`REPRICE_EVENT`'s parameters: a row's cost columns, then its key."""
+    """`REPRICE_EVENT`'s parameters: a row's cost columns, then its key's hash and key."""
     return tuple(_reprice_params(row))
 
 

@@ -16,8 +16,9 @@ from typing import Final, NamedTuple
 
 from monitor.ledger import limits, rollups
 from monitor.ledger.connection import LedgerError, transaction
+from monitor.ledger.rows import key_hash
 
-SCHEMA_VERSION: Final = 9
+SCHEMA_VERSION: Final = 10
 
 
 class Migration(NamedTuple):
@@ -221,6 +222,45 @@ DROP TRIGGER source_files_delete;
 DELETE FROM source_files;
 INSERT INTO source_files (source, files) SELECT source, COUNT(*) FROM cursors GROUP BY source
 """
+# Keys are found by their hash (`rows.key_hash`), no longer by a unique index on the key
+# itself: the events are copied into a table without it (ids kept), and the commit that
+# stores a key looks it up first, in the same write transaction, under the writer lock.
+_V10: Final = """
+CREATE TABLE events_v10 (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    key_hash INTEGER NOT NULL,          -- rows.key_hash(key): signed CRC-32 of its UTF-8
+    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
+    day TEXT NOT NULL,                  -- local date (ledger time zone), YYYY-MM-DD
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL DEFAULT '', -- '' when the record names none
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 1,
+    cost_nano INTEGER,                  -- NULL: unpriced
+    cost_basis TEXT NOT NULL,
+    reported_nano INTEGER,
+    priced_nano INTEGER,
+    tags TEXT NOT NULL DEFAULT '{}',    -- JSON object of strings
+    origin TEXT NOT NULL DEFAULT '',
+    flags INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO events_v10 SELECT id, key, key_hash(key), ts, day, source, provider, model,
+    operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    cache_write_1h_tokens, reasoning_tokens, calls, cost_nano, cost_basis, reported_nano,
+    priced_nano, tags, origin, flags FROM events;
+DROP TABLE events;
+ALTER TABLE events_v10 RENAME TO events;
+CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_nano);
+CREATE INDEX events_day ON events (day);
+CREATE INDEX events_key ON events (key_hash)
+"""
 _STALE: Final = "rollups_stale"
 """Meta key: the rollups await a rebuild the version they were migrated to could not run."""
 
@@ -234,6 +274,7 @@ MIGRATIONS: Final[dict[int, Migration]] = {
     7: Migration(_V7),
     8: Migration(_V8),
     9: Migration(_V9),
+    10: Migration(_V10),
 }
 """version → what brings a ledger from version-1 to version."""
 
@@ -268,6 +309,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         if version == SCHEMA_VERSION:
             return
         rebuild = False
+        db.create_function("key_hash", 1, key_hash, deterministic=True)  # for version 10
         for target in range(version + 1, SCHEMA_VERSION + 1):
             migration = MIGRATIONS[target]
             for statement in _statements(migration.sql):

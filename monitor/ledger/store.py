@@ -4,9 +4,11 @@ Exactly-once rests on one rule: the events read from a file and that file's curs
 (offset + adapter state) are committed in ONE transaction. A crash before the commit
 loses both (the bytes are read again); a crash after keeps both (they are not).
 
-Events are unique by `key`. A second copy of a key replaces the stored one only when it
-carries more tokens — Claude Code writes one message several times while it streams —
-and the caller is told the previous version so running totals move by the difference.
+Events are unique by `key`: the commit looks each key up by its hash (`rows.key_hash`)
+and stores it in the same write transaction. A second copy of a key replaces the stored
+one only when it carries more tokens — Claude Code writes one message several times
+while it streams — and the caller is told the previous version so running totals move
+by the difference.
 The rollups move in the same transaction (`monitor.ledger.rollups`), so reports over
 millions of events read a few thousand rows; so do the hour and minute rollups `status`
 reads (`monitor.ledger.hourly`, `monitor.ledger.minutes`). Changing the time zone rebuilds them.
@@ -58,7 +60,7 @@ _CACHE_MAX_KIB: Final = 262_144
 _SESSION_KEYS_MAX: Final = 2_000_000
 """Key hashes a first backfill keeps (~55 bytes each in a set: 110 MB at most, freed with
 the backfill) before it looks every key up again. At 400 k, a 1 M-call backfill looked up
-600 k keys in the unique index: 28.4–34.9 s against 29.7–35.9 s in four same-hour runs
+600 k keys in the (then unique) key index: 28.4–34.9 s against 29.7–35.9 s in four same-hour runs
 each (the machine's noise at that size is ±15 %), 3.6 s less CPU on average."""
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
@@ -178,6 +180,10 @@ class Ledger:
         """On a ledger opened empty, the hashes of the keys this process stored: only a key
         whose hash is in it can be stored (a collision costs one lookup, never a call)."""
         self._cold = False
+        # Read before the emptiness: a write by another connection from here on changes it.
+        self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        self._last_id = 0
+        """The largest event id after this process's last insert into a ledger opened empty."""
         if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
             self._session_keys = set()
             self._cold = True
@@ -246,25 +252,18 @@ class Ledger:
     def commit(self, batch: Batch, *, want_applied: bool = True) -> list[Applied]:
         """Store events, cursors and bad-record reports in one transaction (`_commit`).
 
-        A ledger opened empty looks up only the keys this process inserted; should another
-        writer have slipped in, the unique key says so and the commit is redone looking up
-        every key.
+        A ledger opened empty looks up only the keys this process inserted, for as long as
+        no other connection has written to it (`_existing`).
         """
         if not want_applied and batch.size >= _BULK_ROWS:
             self._fit_cache()
-        try:
-            return self._commit(batch, want_applied)
-        except sqlite3.IntegrityError:
-            if self._session_keys is None:
-                raise
-            self._session_keys = None
-            return self._commit(batch, want_applied)
+        return self._commit(batch, want_applied)
 
     def _fit_cache(self) -> None:
         """Give a backfill's commits a page cache of a quarter of the ledger (32–256 MiB),
         and checkpoint the WAL no more often than that much of it is written.
 
-        Its rows land all over the unique key, the cursors' and the tags' indexes (a
+        Its rows land all over the key hashes', the cursors' and the tags' indexes (a
         quarter of a ledger together); with less cache than they take, every batch reads
         their pages back from the OS, and the scan grows faster than the tree (a 1 M-call
         scan read 8.4 GB back and took 65 s; with this, 3 GB and 46 s, same hour).
@@ -354,6 +353,7 @@ class Ledger:
                         summed.apply(db)
                 if self._session_keys is not None:
                     self._session_keys.update(map(hash, map(_key_of, inserts)))
+                    self._last_id = hourly.last_rowid(db)
                     if len(self._session_keys) > _SESSION_KEYS_MAX:
                         self._session_keys = None  # memory bound: look every key up again
             if updates:
@@ -472,22 +472,45 @@ class Ledger:
         """Stored rows for `keys`, shaped like `event_row` output.
 
         A ledger that was empty when opened can only hold keys this process inserted:
-        only those are looked up, which spares a cold backfill most of its queries.
+        only those are looked up, which spares a cold backfill most of its queries. Only
+        while no other connection has stored events, though: one writer of events at a time
+        is the writer lock's rule, and a process that broke it could have stored any key
+        (the events table has no unique index on its keys to refuse a second copy:
+        `rows.key_hash`). Asked inside the commit's write transaction, so nobody writes
+        meanwhile.
         """
         session = self._session_keys
+        if session is not None and self._others_stored():
+            session = self._session_keys = None
         if session is not None:
             if session.isdisjoint(map(hash, keys)):
                 return {}
             keys = [k for k in keys if hash(k) in session]
+        wanted = set(keys)
+        hashes = sorted({rows.key_hash(k) for k in wanted})
         found: dict[str, EventRow] = {}
-        for i in range(0, len(keys), _KEY_CHUNK):
-            part = keys[i : i + _KEY_CHUNK]
+        for i in range(0, len(hashes), _KEY_CHUNK):
+            part = hashes[i : i + _KEY_CHUNK]
             marks = ",".join("?" * len(part))
             for row in self.db.execute(
-                f"SELECT {rows.COLUMN_LIST} FROM events WHERE key IN ({marks})", part
+                f"SELECT {rows.COLUMN_LIST} FROM events WHERE key_hash IN ({marks})", part
             ):
-                found[row[rows.KEY]] = tuple(row)
+                if row[rows.KEY] in wanted:  # not another key of the same hash
+                    found[row[rows.KEY]] = tuple(row)
         return found
+
+    def _others_stored(self) -> bool:
+        """Whether another connection stored events since this one last looked.
+
+        SQLite's `data_version` moves with every other connection's commit, never with this
+        one's; most are not events (the daemon records alerts and meta while its child
+        backfills). Those that are leave the table's largest id past this process's last.
+        """
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        return hourly.last_rowid(self.db) != self._last_id
 
     def _record_errors(self, errors: Iterable[BadRecord]) -> None:
         now = ts_ms(datetime.now().astimezone())

@@ -52,7 +52,7 @@ Keys come from the content, never from the file: `codex:<thread>:<response id>` 
 record, `codex:<session>:<running total>` for a total's growth (`#<n>` after the n-th
 reset), `codex:<session>@<offset>` for a line with `last_token_usage` only. A rollout read
 again under another path (moved to `archived_sessions/`, a copy) gives the same keys, so
-the ledger's unique keys make the second sighting a no-op. A file without any
+the ledger's keys (one event each) make the second sighting a no-op. A file without any
 session_meta falls back to the file identity (`line_key`).
 
 Codex's `input_tokens` already include the cached (and cache-write) ones and
