@@ -224,19 +224,6 @@ def _context() -> ForkServerContext:
     return context
 
 
-def start_server() -> None:
-    """Start the workers' fork server now: it loads the pipeline and the price tables
-    (~0.5 s of CPU, `monitor.worker_preload`) on another core while this process reads
-    today's files, instead of making the first `Pool` wait for it (0.3 s measured)."""
-    from multiprocessing import forkserver
-
-    _context()
-    try:
-        forkserver.ensure_running()
-    except Exception:  # a server that cannot start says so when the pool needs it
-        log.debug("the parsing workers' fork server did not start early", exc_info=True)
-
-
 class Pool:
     """A process pool for one backfill; `forkserver` so forking from a threaded daemon is safe."""
 
@@ -253,9 +240,20 @@ class Pool:
         )
         self.workers = workers
 
-    def warm(self) -> None:
-        """Start the workers now (they import the adapters and prices for ~0.5 s), so a
-        cold backfill's first files do not wait for them after the tree is listed."""
+    def warm(self, *, wait: bool = True) -> None:
+        """Start the workers now, so a cold backfill's first files do not wait for them.
+
+        A worker is forked by the fork server once that has loaded the pipeline and the
+        prices (`monitor.worker_preload`, ~0.35 s of CPU): starting one waits for that.
+        With `wait=False` a thread does the waiting, and this process goes on (listing
+        the tree) meanwhile; a job given to the pool before then waits for it the same."""
+        if wait:
+            self._start_workers()
+        else:
+            name = "llm-monitor-workers"
+            threading.Thread(target=self._start_workers, name=name, daemon=True).start()
+
+    def _start_workers(self) -> None:
         try:
             for _ in range(self.workers):
                 self.executor.submit(os.getpid)

@@ -848,8 +848,8 @@ def test_parsing_workers_run_without_cycle_collection_and_yield_to_the_storing_p
 def test_the_listing_says_when_it_has_found_many_files_once_before_it_ends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A first backfill starts the workers' fork server while the tree is still being
-    listed (the other core is idle then): `_found_files` calls back once, at MANY_FILES."""
+    """A first backfill starts its workers while the tree is still being listed (the
+    other core is idle then): `_found_files` calls back once, at MANY_FILES."""
     from monitor import ingest
 
     monkeypatch.setattr(ingest, "MANY_FILES", 3)
@@ -871,4 +871,43 @@ def test_the_listing_says_when_it_has_found_many_files_once_before_it_ends(
     called_after: list[int] = []
     found = ingest._found_files(src, lambda: called_after.append(len(walked)))
     assert called_after == [3] and len(found) == len(walked) == 5
+    world.close()
+
+
+def test_a_first_backfill_of_many_files_starts_its_workers_while_the_tree_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the listing has found MANY_FILES, the pool is made and warmed without waiting
+    for its fork server (`warm(wait=False)`): the rest is listed meanwhile, and every file
+    is then parsed by that pool's workers, today's too."""
+    from monitor import ingest, parallel
+
+    monkeypatch.setattr(ingest, "MANY_FILES", 3)
+    executor = _InlineExecutor(1000)
+    _inline_pool(monkeypatch, executor)
+    world = _old_runs(tmp_path, 6)
+    today = tmp_path / "output" / "tech" / "run_0" / "tokens.jsonl"
+    os.utime(today)  # written now: the first stage's
+    walked: list[str] = []
+    real_walk = Glob.walk
+
+    def counted_walk(self: Glob, stats: Any = None) -> Iterator[str]:
+        for path in real_walk(self, stats):
+            walked.append(path)
+            yield path
+
+    monkeypatch.setattr(Glob, "walk", counted_walk)
+    warmed: list[tuple[int, bool]] = []
+    real_warm = parallel.Pool.warm
+
+    def warm(self: parallel.Pool, *, wait: bool = True) -> None:
+        warmed.append((len(walked), wait))
+        real_warm(self, wait=wait)
+
+    monkeypatch.setattr(parallel.Pool, "warm", warm)
+    world.ingestor.scan(parallel=True)
+    assert warmed == [(3, False)]
+    # Today's file in a job of its own, the five older ones in jobs of two: all six.
+    assert len(walked) == 6 and executor.submitted == 1 + 3
+    assert world.input_tokens() == list(range(6))
     world.close()
