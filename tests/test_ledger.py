@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -501,6 +502,34 @@ def test_a_ledger_migrated_by_another_process_meanwhile_is_not_migrated_twice(
     ledger_schema.migrate(db, tmp_path / "ledger.sqlite3")
     assert real(db) == SCHEMA_VERSION
     db.close()
+
+
+def test_opening_a_ledger_another_process_is_migrating_waits_for_it_past_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon and its backfill child open an old ledger together: the second waits for
+    the first's migration (a large ledger's takes longer than a write may otherwise wait)
+    instead of failing "database is locked"."""
+    import threading
+
+    from monitor.ledger import connection
+
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 9)
+    open_ledger(tmp_path).close()
+    monkeypatch.undo()
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(ledger_schema, "BUSY_TIMEOUT_MS", 100)
+    migrating = sqlite3.connect(
+        tmp_path / "ledger.sqlite3", isolation_level=None, check_same_thread=False
+    )
+    migrating.execute("BEGIN IMMEDIATE")  # the other process, migrating for 0.6 s
+    threading.Timer(0.6, lambda: migrating.execute("COMMIT")).start()
+    started = time.monotonic()
+    with open_ledger(tmp_path) as ledger:
+        assert time.monotonic() - started >= 0.5
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert ledger.db.execute("PRAGMA busy_timeout").fetchone()[0] == 100
+    migrating.close()
 
 
 def test_the_estimated_windows_part_hour_reads_the_time_index_alone(tmp_path: Path) -> None:

@@ -57,8 +57,14 @@ def connect(path: Path, *, readonly: bool, threaded: bool) -> sqlite3.Connection
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=not threaded)
     except sqlite3.Error as exc:
         raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
-    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return db
+
+
+BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a write waits for another connection's write lock before it fails."""
+MIGRATION_WAIT_MS: Final = 3_600_000
+"""How long opening a ledger waits for another process migrating it (`schema.migrate`)."""
 
 
 WAL_KEPT_BYTES: Final = 64 << 20

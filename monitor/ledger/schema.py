@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from monitor.ledger import limits, rollups
-from monitor.ledger.connection import LedgerError, transaction
+from monitor.ledger.connection import (
+    BUSY_TIMEOUT_MS,
+    MIGRATION_WAIT_MS,
+    LedgerError,
+    transaction,
+)
 from monitor.ledger.rows import key_hash
 
 SCHEMA_VERSION: Final = 10
@@ -302,6 +307,17 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     check_version(version, path)
     if version == SCHEMA_VERSION:
         return
+    # The daemon and its backfill child open a ledger together: the one that takes the
+    # write lock second waits for the other's migration however long it takes (a 1 M-call
+    # ledger takes ~11 s to version 10), not the few seconds any other write waits.
+    db.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_MS}")
+    try:
+        _migrate(db)
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
     with transaction(db):
         # Read again under the write lock: another process opening the same new ledger
         # (the daemon and its backfill child start together) may have migrated it.
