@@ -60,8 +60,9 @@ _CACHE_MAX_KIB: Final = 262_144
 _SESSION_KEYS_MAX: Final = 2_000_000
 """Key hashes a first backfill keeps (~55 bytes each in a set: 110 MB at most, freed with
 the backfill) before it looks every key up again. At 400 k, a 1 M-call backfill looked up
-600 k keys in the (then unique) key index: 28.4–34.9 s against 29.7–35.9 s in four same-hour runs
-each (the machine's noise at that size is ±15 %), 3.6 s less CPU on average."""
+600 k keys in the key index (then on the keys themselves): 28.4–34.9 s against
+29.7–35.9 s in four same-hour runs each (the machine's noise at that size is ±15 %),
+3.6 s less CPU on average."""
 MAX_ERRORS_KEPT: Final = 1000
 """Parse errors kept per source (the count in source_stats is never trimmed)."""
 
@@ -253,7 +254,7 @@ class Ledger:
         """Store events, cursors and bad-record reports in one transaction (`_commit`).
 
         A ledger opened empty looks up only the keys this process inserted, for as long as
-        no other connection has written to it (`_existing`).
+        no other connection stores events in it (`_existing`).
         """
         if not want_applied and batch.size >= _BULK_ROWS:
             self._fit_cache()
