@@ -49,12 +49,9 @@ _ROLLUP_V1: Final = """    day TEXT NOT NULL,
     cost_nano INTEGER NOT NULL DEFAULT 0,
     unpriced_calls INTEGER NOT NULL DEFAULT 0,"""
 
-_V1: Final = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
+# An event row's columns after its key, as version 1 made them (history: shared by the
+# versions that create the events table, 1 and 10).
+_EVENT_FIELDS_V1: Final = """    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
     day TEXT NOT NULL,                  -- local date (ledger time zone), YYYY-MM-DD
     source TEXT NOT NULL,
     provider TEXT NOT NULL,
@@ -71,9 +68,16 @@ CREATE TABLE events (
     cost_basis TEXT NOT NULL,
     reported_nano INTEGER,
     priced_nano INTEGER,
-    tags TEXT NOT NULL DEFAULT '{{}}',    -- JSON object of strings
+    tags TEXT NOT NULL DEFAULT '{}',    -- JSON object of strings
     origin TEXT NOT NULL DEFAULT '',
-    flags INTEGER NOT NULL DEFAULT 0
+    flags INTEGER NOT NULL DEFAULT 0"""
+
+_V1: Final = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+{_EVENT_FIELDS_V1}
 );
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_day ON events (day);
@@ -230,31 +234,12 @@ INSERT INTO source_files (source, files) SELECT source, COUNT(*) FROM cursors GR
 # Keys are found by their hash (`rows.key_hash`), no longer by a unique index on the key
 # itself: the events are copied into a table without it (ids kept), and the commit that
 # stores a key looks it up first, in the same write transaction, under the writer lock.
-_V10: Final = """
+_V10: Final = f"""
 CREATE TABLE events_v10 (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     key_hash INTEGER NOT NULL,          -- rows.key_hash(key): signed CRC-32 of its UTF-8
-    ts INTEGER NOT NULL,                -- epoch milliseconds, UTC
-    day TEXT NOT NULL,                  -- local date (ledger time zone), YYYY-MM-DD
-    source TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    operation TEXT NOT NULL DEFAULT '', -- '' when the record names none
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
-    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-    calls INTEGER NOT NULL DEFAULT 1,
-    cost_nano INTEGER,                  -- NULL: unpriced
-    cost_basis TEXT NOT NULL,
-    reported_nano INTEGER,
-    priced_nano INTEGER,
-    tags TEXT NOT NULL DEFAULT '{}',    -- JSON object of strings
-    origin TEXT NOT NULL DEFAULT '',
-    flags INTEGER NOT NULL DEFAULT 0
+{_EVENT_FIELDS_V1}
 );
 INSERT INTO events_v10 SELECT id, key, key_hash(key), ts, day, source, provider, model,
     operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
