@@ -10,6 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor.alerts import AlertStore
 from monitor.events import UsageEvent
@@ -115,6 +117,48 @@ def test_keys_sharing_a_hash_are_two_events_each_replaced_only_by_its_own_copies
         stored = {e.key: e.output_tokens for e in ledger.iter_events()}
         assert stored == {a: 30, b: 40}
         assert daily(ledger) == [("2026-11-20", "gpt-4o", 2, 2, 70, 20_000_000, 0)]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    commits=st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.integers(0, 5), st.integers(0, 40)), max_size=6),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_when_every_key_shares_one_hash_each_is_still_stored_once_at_its_largest(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, commits: list
+) -> None:
+    """The worst case for finding keys by hash: all collide. Copies of keys come in
+    commits, the ledger is reopened between some (then every key is looked up): each key
+    ends as one event with its largest copy, and the rollup sums what is stored."""
+    from monitor.ledger import rows
+
+    monkeypatch.setattr(rows, "key_hash", lambda key: 7)
+    root = tmp_path_factory.mktemp("collide")
+    largest: dict[str, int] = {}
+    ledger = open_ledger(root)
+    try:
+        for copies, reopen in commits:
+            if reopen:
+                ledger.close()
+                ledger = open_ledger(root)
+            ledger.commit(Batch(events=[ev(f"k{k}", out=out) for k, out in copies]))
+            for k, out in copies:
+                largest[f"k{k}"] = max(out, largest.get(f"k{k}", -1))
+        stored = [(e.key, e.output_tokens) for e in ledger.iter_events()]
+        assert sorted(stored) == sorted(largest.items())
+        assert {h for (h,) in ledger.db.execute("SELECT key_hash FROM events")} <= {7}
+        sums = ledger.db.execute("SELECT COALESCE(SUM(output_tokens), 0) FROM daily")
+        assert sums.fetchone()[0] == sum(largest.values())
+    finally:
+        ledger.close()
 
 
 def test_events_stored_by_another_connection_end_the_empty_ledger_shortcut(
