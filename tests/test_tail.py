@@ -147,6 +147,28 @@ def test_replaced_file_with_same_size_is_detected_by_fingerprint(tmp_path: Path)
     assert changes == ["replaced"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"".join(b"line %04d\n" % i for i in range(300)),  # whole lines past the fingerprint
+        b"short\n" * 10 + b"a partial line" * 100,  # whole lines end before its 1,024 bytes
+        b"only a partial line" * 100,
+        b"x" * 5000 + b"\nafter\n",  # a first record too long: skipped, not read
+        b"",
+    ],
+)
+def test_a_new_files_fingerprint_is_of_its_first_bytes_however_its_lines_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes
+) -> None:
+    import monitor.tail as tail
+
+    monkeypatch.setattr(tail, "MAX_RECORD", 4096)
+    f = tmp_path / "new.jsonl"
+    f.write_bytes(content)
+    [chunk] = read_lines_file("s", str(f), None)
+    assert (chunk.cursor.fp_len, chunk.cursor.fp_hash) == tail.fingerprint(content[:1024])
+
+
 def test_overlong_record_is_skipped_and_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
