@@ -252,7 +252,7 @@ class Ingestor:
             nonlocal pool
             if pool is None:
                 pool = self._pool()
-                pool.warm(wait=False)
+                pool.warm()
 
         try:
             early = start_workers if parallel and first_backfill else None

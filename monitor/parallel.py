@@ -240,18 +240,15 @@ class Pool:
         )
         self.workers = workers
 
-    def warm(self, *, wait: bool = True) -> None:
+    def warm(self) -> None:
         """Start the workers now, so a cold backfill's first files do not wait for them.
 
         A worker is forked by the fork server once that has loaded the pipeline and the
         prices (`monitor.worker_preload`, ~0.35 s of CPU): starting one waits for that.
-        With `wait=False` a thread does the waiting, and this process goes on (listing
-        the tree) meanwhile; a job given to the pool before then waits for it the same."""
-        if wait:
-            self._start_workers()
-        else:
-            name = "llm-monitor-workers"
-            threading.Thread(target=self._start_workers, name=name, daemon=True).start()
+        A thread does the waiting, and this process goes on (listing the tree)
+        meanwhile; a job given to the pool before then waits for it the same."""
+        name = "llm-monitor-workers"
+        threading.Thread(target=self._start_workers, name=name, daemon=True).start()
 
     def _start_workers(self) -> None:
         try:

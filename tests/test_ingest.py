@@ -877,9 +877,9 @@ def test_the_listing_says_when_it_has_found_many_files_once_before_it_ends(
 def test_a_first_backfill_of_many_files_starts_its_workers_while_the_tree_is_listed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once the listing has found MANY_FILES, the pool is made and warmed without waiting
-    for its fork server (`warm(wait=False)`): the rest is listed meanwhile, and every file
-    is then parsed by that pool's workers, today's too."""
+    """Once the listing has found MANY_FILES, the pool is made and warmed (a thread waits
+    for its fork server): the rest is listed meanwhile, and every file is then parsed by
+    that pool's workers, today's too."""
     from monitor import ingest, parallel
 
     monkeypatch.setattr(ingest, "MANY_FILES", 3)
@@ -897,16 +897,16 @@ def test_a_first_backfill_of_many_files_starts_its_workers_while_the_tree_is_lis
             yield path
 
     monkeypatch.setattr(Glob, "walk", counted_walk)
-    warmed: list[tuple[int, bool]] = []
+    warmed: list[int] = []
     real_warm = parallel.Pool.warm
 
-    def warm(self: parallel.Pool, *, wait: bool = True) -> None:
-        warmed.append((len(walked), wait))
-        real_warm(self, wait=wait)
+    def warm(self: parallel.Pool) -> None:
+        warmed.append(len(walked))
+        real_warm(self)
 
     monkeypatch.setattr(parallel.Pool, "warm", warm)
     world.ingestor.scan(parallel=True)
-    assert warmed == [(3, False)]
+    assert warmed == [3]
     # Today's file in a job of its own, the five older ones in jobs of two: all six.
     assert len(walked) == 6 and executor.submitted == 1 + 3
     assert world.input_tokens() == list(range(6))
