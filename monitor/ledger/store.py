@@ -181,13 +181,16 @@ class Ledger:
         """On a ledger opened empty, the hashes of the keys this process stored: only a key
         whose hash is in it can be stored (a collision costs one lookup, never a call)."""
         self._cold = False
-        # Read before the emptiness: a write by another connection from here on changes it.
-        self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        self._data_version = 0
+        """SQLite's `data_version` when this process last saw what others stored."""
         self._last_id = 0
         """The largest event id after this process's last insert into a ledger opened empty."""
-        if not readonly and self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-            self._session_keys = set()
-            self._cold = True
+        if not readonly:
+            # Read before the emptiness: another connection's write from here on moves it.
+            self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            if self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+                self._session_keys = set()
+                self._cold = True
         if readonly:
             try:
                 version = self.schema_version()
