@@ -368,7 +368,8 @@ class Daemon:
         assert self.ingestor is not None
         if self.watcher is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.watcher.ready.wait(), WATCH_READY_TIMEOUT)
+                async with asyncio.timeout(WATCH_READY_TIMEOUT):  # not wait_for: see `_watch`
+                    await self.watcher.ready.wait()
         assert self._early is not None
         since = self._early.started - CATCH_UP_SLACK
         self._pending |= await self.in_worker(self.ingestor.written_since, since)
@@ -427,8 +428,12 @@ class Daemon:
         # few seconds): listing a big tree for the watches would take a core from the
         # backfill while it reads today's files, and arming it holds the event loop (~0.4 s
         # for 9,000 directories). `_catch_up` covers the time before.
+        # `asyncio.timeout`, not `wait_for`: Python 3.11's `wait_for` swallows a cancellation
+        # that comes as the awaited event is set, and a task cancelled by SIGTERM then went
+        # on to follow live forever, the daemon never stopping.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._today_final.wait(), WATCH_AFTER)
+            async with asyncio.timeout(WATCH_AFTER):
+                await self._today_final.wait()
         async for paths in self.watcher.changes():
             self._pending.update(paths)
             self.wake.set()

@@ -196,8 +196,9 @@ class Simulator:
 
         while not stop.is_set():
             self.step()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.rng.expovariate(self.rate))
+            try:  # not wait_for, which in Python 3.11 can swallow a cancellation
+                async with asyncio.timeout(self.rng.expovariate(self.rate)):
+                    await stop.wait()
             except TimeoutError:
                 pass
 
