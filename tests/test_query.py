@@ -666,3 +666,41 @@ def test_cli_shaped_selection_reads_since_and_until_as_typed(ledger: Ledger) -> 
     assert selection(since=None, until="2026-10-25") == Selection(until=date(2026, 10, 25))
     with pytest.raises(ValueError, match="bad date '2026-13-01'"):
         selection(until="2026-13-01")
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12", "UTC"])
+def test_whole_days_read_from_the_events_are_the_local_days_in_the_furthest_zones(
+    tmp_path: Path, zone: str
+) -> None:
+    """The events have no index on the day: a day range reads the time index a UTC day
+    wider on each side. Calls on the first and last millisecond of each local day, in
+    the zones furthest ahead of and behind UTC, count on their day and no other, as the
+    rollup counts them — and a narrow range is a search of the time index."""
+    tz = ZoneInfo(zone)
+    calls = []
+    for n in range(40):
+        start = datetime(2026, 11, 1, tzinfo=tz) + timedelta(days=n)  # local midnight
+        end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tz)
+        calls += [
+            ev(f"first-{n}", start, inp=1, cost="1"),
+            ev(f"last-{n}", end - timedelta(milliseconds=1), inp=10, cost="2"),
+        ]
+    with Ledger(tmp_path / "far.sqlite3", tz, zone) as led:
+        led.commit(Batch(events=calls))
+        for n in range(0, 40, 3):
+            day = date(2026, 11, 1) + timedelta(days=n)
+            sel = selection(since=day, until=day)
+            rollup = query(led.db, ["day"], sel, tz, path="daily")
+            events = query(led.db, ["day"], sel, tz, path="events")
+            assert [(r.key, r.totals.calls, r.totals.input_tokens) for r in events.rows] == [
+                ((day.isoformat(),), 2, 11)
+            ]
+            assert (events.rows, events.total) == (rollup.rows, rollup.total)
+        statements: list[str] = []
+        led.db.set_trace_callback(statements.append)
+        query(led.db, ["day"], selection(since=date(2026, 11, 5), until=date(2026, 11, 6)), tz,
+              path="events")  # fmt: skip
+        led.db.set_trace_callback(None)
+        [sql] = [s for s in statements if "GROUP BY" in s]
+        plan = " ".join(row[-1] for row in led.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "SEARCH events USING INDEX events_ts (ts>? AND ts<?)" in plan, plan

@@ -23,7 +23,7 @@ from monitor.ledger.connection import (
 )
 from monitor.ledger.rows import key_hash
 
-SCHEMA_VERSION: Final = 10
+SCHEMA_VERSION: Final = 11
 
 
 class Migration(NamedTuple):
@@ -251,6 +251,16 @@ CREATE INDEX events_ts ON events (ts, source, input_tokens, output_tokens, cost_
 CREATE INDEX events_day ON events (day);
 CREATE INDEX events_key ON events (key_hash)
 """
+# The time index carries the time alone, and the day has none: a backfill inserted each
+# row into both, and the time index's summed columns (version 7) serve nothing since the
+# `hourly` rollup (version 8) answers the window's hours. A query of whole days on the
+# events bounds the time too, a day's width wider (`monitor.ledger.query`), so it reads a
+# range of this index and keeps the rows of its days.
+_V11: Final = """
+DROP INDEX events_day;
+DROP INDEX events_ts;
+CREATE INDEX events_ts ON events (ts)
+"""
 _STALE: Final = "rollups_stale"
 """Meta key: the rollups await a rebuild the version they were migrated to could not run."""
 
@@ -265,6 +275,7 @@ MIGRATIONS: Final[dict[int, Migration]] = {
     8: Migration(_V8),
     9: Migration(_V9),
     10: Migration(_V10),
+    11: Migration(_V11),
 }
 """version → what brings a ledger from version-1 to version."""
 
