@@ -90,6 +90,7 @@ class JobResult:
     process that stores them one copy of it: 16 MB less at the scan's peak than
     MessagePack, which would decode a copy per row."""
     delta: Delta
+    """Folded (`Delta.fold`): its tags already split into their rollup rows."""
     hours: Hours
     minutes: Minutes
 
@@ -195,6 +196,7 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
         delta.add(row)
         hours.add(row)
         recent.add(row)
+    delta.fold()
     return JobResult(out, stored, delta, hours, recent)
 
 

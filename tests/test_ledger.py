@@ -488,12 +488,14 @@ def test_groups_sharing_a_tag_add_up_in_one_tag_row(tmp_path: Path) -> None:
         ]
 
 
+@pytest.mark.parametrize("folded", [True, False], ids=["folded", "unfolded"])
 def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would_make(
-    tmp_path: Path,
+    tmp_path: Path, folded: bool
 ) -> None:
     """Rows that arrive summed (a worker's `PreparedRows`) and lose to a larger copy — in
     the same block, in another block, among the batch's events or already stored — are
-    taken back out of the delta: the rollups end as a rebuild from the events."""
+    taken back out of the delta: the rollups end as a rebuild from the events, whether
+    the worker folded its delta into rollup rows (as `parallel.parse_files` does) or not."""
     from monitor.ledger import PreparedRows
     from monitor.ledger.rollups import Delta, rebuild
     from monitor.ledger.rows import DayOf, event_row
@@ -506,6 +508,8 @@ def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would
         delta = Delta()
         for row in made:
             delta.add(row)
+        if folded:
+            delta.fold()
         return PreparedRows(made, delta)
 
     with open_ledger(tmp_path) as ledger:
@@ -517,15 +521,19 @@ def test_prepared_rows_and_their_counted_delta_leave_the_rollups_a_rebuild_would
                     block(ev("a", out=20), ev("b", out=9), ev("c", out=3), ev("c", out=7)),
                     block(ev("c", out=5), ev("stored", out=10), ev("grows", out=50, cost=None)),
                     block(ev("d", out=2, tags={"x": "y"}), ev("d", out=2, tags={"x": "z"})),
+                    block(ev("e", out=4, tags={"x": "y", "run": "r1"}), ev("f", out=6)),
+                    block(ev("e", out=8, tags={"x": "w", "run": "r1"})),
                 ],
             )
         )
         stored = {e.key: e.output_tokens for e in ledger.iter_events()}
-        assert stored == {"stored": 40, "grows": 50, "a": 30, "b": 9, "c": 7, "d": 2}
+        assert stored == {
+            "stored": 40, "grows": 50, "a": 30, "b": 9, "c": 7, "d": 2, "e": 8, "f": 6
+        }  # fmt: skip
         kept = daily(ledger), tag_rollup(ledger)
         rebuild(ledger.db)
         assert (daily(ledger), tag_rollup(ledger)) == kept
-        assert [(r[0], r[1]) for r in tag_rollup(ledger) if r[0] == "x"] == [("x", "y")]
+        assert [(r[0], r[1]) for r in tag_rollup(ledger) if r[0] == "x"] == [("x", "w"), ("x", "y")]
 
 
 def test_a_ledger_migrated_by_another_process_meanwhile_is_not_migrated_twice(
