@@ -180,8 +180,8 @@ def parse_files(spec: SourceSpec, paths: Sequence[str]) -> JobResult:
         out.append(result)
         events.extend(parsed.events)
         owners.extend(repeat(result, len(parsed.events)))
-    row_costs, policy = pricer.row_costs, spec.cost
-    rows = [priced_row(e, day_of, row_costs(e, policy)) for e in events]
+    costs = pricer.costs_of(events, spec.cost)
+    rows = [priced_row(e, day_of, c) for e, c in zip(events, costs, strict=True)]
     stored: list[EventRow] = []
     for row, owner in zip(rows, owners, strict=True):
         why = unstorable(row)

@@ -57,7 +57,7 @@ must not import the daemon, api, tui, notify, textual or apprise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -249,6 +249,59 @@ class Pricer:
         cost, basis = choose_cost(policy, priced, reported, _estimated(event))
         return cost, basis, reported, priced
 
+    def costs_of(self, events: Sequence[UsageEvent], policy: str) -> list[RowCosts]:
+        """`row_costs` of each event, in order, in one loop: a parsing worker's job.
+
+        The policy is checked and the price data's snapshot taken once, and each model's
+        rate looked up once; an event with no cost of its own and no estimate, of a model
+        whose one price is whole nano-dollars (the usual case), is priced right here. Any
+        other event takes `row_costs`."""
+        _check_policy(policy)
+        snapshot = _snapshot_now()
+        if snapshot is not self._snapshot:
+            self._reset(snapshot)
+        nano_of: dict[tuple[str, str], NanoRate | None] = {}
+        general = self.row_costs
+        out: list[RowCosts] = []
+        for e in events:
+            if (
+                e.reported_cost is not None
+                or e.flags & FLAG_ESTIMATED_TOKENS
+                or (e.cost_basis == "estimated")
+            ):
+                out.append(general(e, policy))
+                continue
+            model = (e.provider, e.model)
+            try:
+                rate = nano_of[model]
+            except KeyError:
+                rate = nano_of[model] = self._fixed_nano(model)
+            usage = (
+                e.input_tokens,
+                e.output_tokens,
+                e.cache_read_tokens,
+                e.cache_write_tokens,
+                e.cache_write_1h_tokens,
+                e.reasoning_tokens,
+            )
+            if rate is None or min(usage) < 0:
+                out.append(general(e, policy))
+                continue
+            cost = _cost_nano(rate, usage, e.calls)
+            out.append(_UNPRICED if cost is None else (cost, "priced", None, cost))
+        return out
+
+    def _fixed_nano(self, model: tuple[str, str]) -> NanoRate | None:
+        """The model's rate in whole nano-dollars when it has one price at all times and
+        needs no genai-prices fallback; else None (`row_costs` prices its events)."""
+        entry = self._entries.get(model)
+        if entry is None:
+            entry = self._entries[model] = self._resolve(*model)
+        rate = entry.rate
+        if rate is None or not rate.valid or rate.fallback:
+            return None
+        return rate.nano
+
     def _decimal_cost(self, rate: Rate, usage: tuple[int, ...], calls: int) -> Decimal | None:
         if rate.fallback:
             return self._calc_price(rate, usage, calls)
@@ -436,6 +489,7 @@ class Pricer:
 # -- pure helpers ------------------------------------------------------------------------
 
 RowCosts = tuple[int | None, CostBasis, int | None, int | None]
+_UNPRICED: Final[RowCosts] = (None, "unpriced", None, None)
 """(cost, basis, reported, priced) of an event's row: the amounts in nano-dollars."""
 
 

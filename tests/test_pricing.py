@@ -138,10 +138,11 @@ def test_fast_path_equals_calc_price_over_many_usages() -> None:
 
 
 def test_row_costs_store_what_apply_then_event_row_would_over_many_usages() -> None:
-    """A parsing worker prices straight to nano-dollars (`row_costs`); the row must hold
-    to the nano-dollar what pricing the event's Decimals and converting them stores — for
-    every policy, reported costs, estimated tokens, unpriced models, and overrides whose
-    rates are not whole nano-dollars per token (summed as Decimals then)."""
+    """A parsing worker prices straight to nano-dollars (`row_costs`, and `costs_of` for a
+    job's events at once); the row must hold to the nano-dollar what pricing the event's
+    Decimals and converting them stores — for every policy, reported costs, estimated
+    tokens, unpriced models, usages no price fits, and overrides whose rates are not whole
+    nano-dollars per token (summed as Decimals then)."""
     from zoneinfo import ZoneInfo
 
     from monitor.ledger.rows import DayOf, event_row, priced_row
@@ -159,6 +160,7 @@ def test_row_costs_store_what_apply_then_event_row_would_over_many_usages() -> N
     rng = random.Random(20261204)
     day_of = DayOf(ZoneInfo("Europe/Berlin"))
     fast, slow = Pricer(overrides), Pricer(overrides)
+    cases: list[tuple[UsageEvent, str, tuple[object, ...]]] = []
     for _ in range(3000):
         provider, model = rng.choice(models)
         total_in = rng.choice([0, 1, 200_000, 200_001, rng.randrange(0, 10**15)])
@@ -169,10 +171,22 @@ def test_row_costs_store_what_apply_then_event_row_would_over_many_usages() -> N
             ev.flags |= FLAG_ESTIMATED_TOKENS
         if rng.random() < 0.05:
             ev.input_tokens = -1  # inconsistent usage: unpriced either way
+        if rng.random() < 0.05:
+            ev.cache_read_tokens = ev.input_tokens + 1  # more read than sent: no price fits
+        if rng.random() < 0.05:
+            ev.cost_basis = "estimated"
         policy = rng.choice(["auto", "reported", "priced"])
         expected = event_row(slow.apply(ev.replace(), policy), day_of)
         assert priced_row(ev, day_of, fast.row_costs(ev, policy)) == expected, (model, ev)
+        cases.append((ev, policy, expected))
     assert ev.cost is None and ev.priced_cost is None  # row_costs left the event be
+    at_once = Pricer(overrides)
+    for policy in ("auto", "reported", "priced"):
+        job = [(ev, expected) for ev, p, expected in cases if p == policy]
+        costs = at_once.costs_of([ev for ev, _ in job], policy)
+        for (ev, expected), c in zip(job, costs, strict=True):
+            assert priced_row(ev, day_of, c) == expected, (policy, ev)
+    assert {c[1] for c in costs} >= {"priced", "reported", "estimated", "unpriced"}
 
 
 def test_whole_nano_dollar_rates_are_summed_as_integers() -> None:

@@ -150,7 +150,7 @@ def priced_row(
 ) -> EventRow:
     """The `events` row of an event with its cost columns given — (cost, basis, reported,
     priced), amounts in nano-dollars — instead of read from its Decimals: a parsing
-    worker prices straight to nano-dollars (`Pricer.row_costs`) and leaves the event be."""
+    worker prices straight to nano-dollars (`Pricer.costs_of`) and leaves the event be."""
     ms = ts_ms(e.ts)
     cost_nano, basis, reported_nano, priced_nano = costs
     key = e.key
