@@ -264,11 +264,7 @@ class Pricer:
         general = self.row_costs
         out: list[RowCosts] = []
         for e in events:
-            if (
-                e.reported_cost is not None
-                or e.flags & FLAG_ESTIMATED_TOKENS
-                or (e.cost_basis == "estimated")
-            ):
+            if e.reported_cost is not None or _estimated(e):
                 out.append(general(e, policy))
                 continue
             model = (e.provider, e.model)
@@ -276,14 +272,7 @@ class Pricer:
                 rate = nano_of[model]
             except KeyError:
                 rate = nano_of[model] = self._fixed_nano(model)
-            usage = (
-                e.input_tokens,
-                e.output_tokens,
-                e.cache_read_tokens,
-                e.cache_write_tokens,
-                e.cache_write_1h_tokens,
-                e.reasoning_tokens,
-            )
+            usage = _usage_of(e)
             if rate is None or min(usage) < 0:
                 out.append(general(e, policy))
                 continue
@@ -489,8 +478,8 @@ class Pricer:
 # -- pure helpers ------------------------------------------------------------------------
 
 RowCosts = tuple[int | None, CostBasis, int | None, int | None]
-_UNPRICED: Final[RowCosts] = (None, "unpriced", None, None)
 """(cost, basis, reported, priced) of an event's row: the amounts in nano-dollars."""
+_UNPRICED: Final[RowCosts] = (None, "unpriced", None, None)
 
 
 _Amount = TypeVar("_Amount", Decimal, int)

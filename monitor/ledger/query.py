@@ -109,6 +109,7 @@ def _plain(value: str) -> bool:
 
 
 _DAY_MS: Final = 86_400_000
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 def _filters(
@@ -162,9 +163,6 @@ def _filters(
 def _utc_day_ms(day: date) -> int:
     """Epoch ms of `day`'s midnight in UTC."""
     return (day.toordinal() - _EPOCH_ORDINAL) * _DAY_MS
-
-
-_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 def _aware(dt: datetime, tz: tzinfo) -> datetime:
