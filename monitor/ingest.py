@@ -181,6 +181,8 @@ class Ingestor:
                 ledger.set_meta(STAMP_KEY, prices_stamp(pricer, sources))
         self.cursors: dict[tuple[str, str], Cursor] = {}
         self.by_inode: dict[tuple[str, int, int], Cursor] = {}
+        self._cursors_mark = (-1, -1)
+        """`Ledger.change_mark` when the cursors were loaded."""
         self._reload_cursors()
         self._errors_logged: dict[tuple[str, str], int] = {}
         self._unreadable_logged: set[str] = set()
@@ -196,6 +198,7 @@ class Ingestor:
         self.by_inode.clear()
         for c in self.ledger.cursors():
             self._remember(c)
+        self._cursors_mark = self.ledger.change_mark()
 
     def _remember(self, c: Cursor) -> None:
         self.cursors[(c.source, c.path)] = c
@@ -238,8 +241,10 @@ class Ingestor:
     ) -> IngestReport:
         report = IngestReport()
         # The ledger is the truth: a cursor another process committed since this one
-        # started (a rotation it followed, say) must be followed from here too.
-        self._reload_cursors()
+        # started (a rotation it followed, say) must be followed from here too. Unless
+        # nothing was committed since they were loaded (a new `scan`, a restarted daemon).
+        if self.ledger.change_mark() != self._cursors_mark:
+            self._reload_cursors()
         pool: _parallel.Pool | None = None
         first_backfill = not self.cursors
 

@@ -27,6 +27,7 @@ from monitor.globs import Glob
 from monitor.ingest import Ingestor
 from monitor.ledger import Ledger
 from monitor.pricing import Pricer
+from monitor.tail import Cursor
 
 UTC_ZONE = ZoneInfo("UTC")
 PRICER = Pricer()
@@ -81,6 +82,46 @@ def studio_world(tmp_path: Path) -> tuple[World, Path]:
     run.mkdir(parents=True)
     world = World(tmp_path, [source("studio", "studio-tokens", tmp_path / "**/run_*/tokens.jsonl")])
     return world, run / "tokens.jsonl"
+
+
+def test_a_scan_loads_the_cursors_again_only_when_a_commit_came_since_it_last_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted daemon or a new `scan` loads every file's cursor once, not twice; a
+    scan after any commit — another connection's, or this one's — loads them again, so it
+    follows what the other stored (here: a file it read further)."""
+    world, f = studio_world(tmp_path)
+    f.write_bytes(record(1))
+    world.scan()
+    world.restart()
+    loads: list[int] = []
+    real = Ledger.cursors
+
+    def counted(self: Ledger, source: str | None = None) -> list[Cursor]:
+        loads.append(1)
+        return real(self, source)
+
+    monkeypatch.setattr(Ledger, "cursors", counted)
+    world.scan()
+    assert loads == []  # loaded by the ingestor moments before, nothing committed since
+    with f.open("ab") as fh:
+        fh.write(record(2))
+    other = Ledger(tmp_path / "ledger.sqlite3", UTC_ZONE, "UTC")
+    Ingestor(world.sources, other, PRICER).scan()
+    other.close()
+    loads.clear()
+    world.scan()
+    assert loads == [1]
+    assert world.input_tokens() == [1, 2]
+    assert world.ingestor.cursors[("studio", str(f))].offset == f.stat().st_size
+    with f.open("ab") as fh:
+        fh.write(record(3))
+    world.scan()  # stores record 3: its own commit
+    loads.clear()
+    world.scan()
+    assert loads == [1]
+    assert world.input_tokens() == [1, 2, 3]
+    world.close()
 
 
 def test_rescan_adds_nothing(tmp_path: Path) -> None:

@@ -253,8 +253,8 @@ def test_events_and_cursor_commit_together_or_not_at_all(tmp_path: Path) -> None
         "abc",
         "1:2:abc:0",
         offset=42,
-        size=42,
-        mtime_ns=1,
+        size=43,
+        mtime_ns=4,
         state={"model": "gpt-5"},
     )
     with open_ledger(tmp_path) as ledger:
