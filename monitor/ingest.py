@@ -43,7 +43,7 @@ from monitor.progress import Progress
 from monitor.sources import get_format
 from monitor.sources.base import Format
 from monitor.sources.sqlite_db import DatabaseFormat
-from monitor.tail import Cursor, read_document_file, read_lines_file, read_moved
+from monitor.tail import Cursor, read_document_file, read_lines_file, read_moved, unchanged
 
 if TYPE_CHECKING:
     from monitor.config import SourceConfig
@@ -114,6 +114,7 @@ class Listed(NamedTuple):
     path: str
     size: int
     mtime: float
+    mtime_ns: int
     ident: tuple[int, int] | None
     """(device, inode), None when the file was gone by the time it was looked at."""
 
@@ -132,13 +133,23 @@ def _found_files(src: _Source, when_many: Callable[[], object] | None = None) ->
                 st = os.stat(path)
             except OSError:
                 # Gone since the walk: read (and found missing) like any other.
-                out.append(Listed(path, 0, 0.0, None))
+                out.append(Listed(path, 0, 0.0, 0, None))
             else:
-                out.append(Listed(path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino)))
+                ident = (st.st_dev, st.st_ino)
+                out.append(Listed(path, st.st_size, st.st_mtime, st.st_mtime_ns, ident))
             if len(out) == MANY_FILES and when_many is not None:
                 when_many()
     out.sort(key=lambda f: f.mtime)
     return out
+
+
+def _unchanged(cursor: Cursor, listed: Listed | None) -> bool:
+    """The listing's stat of an append-only file shows nothing new (`tail.unchanged`)."""
+    return (
+        listed is not None
+        and listed.ident is not None
+        and unchanged(cursor, listed.size, listed.mtime_ns, listed.ident)
+    )
 
 
 class Ingestor:
@@ -341,10 +352,16 @@ class Ingestor:
         report.counts(name).files += len(files)
         batch = Batch()
         fresh: list[str] = []
+        lines = src.fmt.kind == "lines"
         for path in files:
             listed = self._listed.get(path)
-            if (name, path) not in self.cursors and self._moved_from(name, path, listed) is None:
+            cursor = self.cursors.get((name, path))
+            if cursor is None and self._moved_from(name, path, listed) is None:
                 fresh.append(path)
+                continue
+            if lines and cursor is not None and _unchanged(cursor, listed):
+                # Nothing to read (a restarted daemon's catch-up: every file of the tree).
+                self._advance(path)
                 continue
             self._collect(src, path, batch, report)
             self._advance(path)

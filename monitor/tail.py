@@ -13,6 +13,9 @@ rewritten between two reads, whose new bytes start with exactly the (short) pref
 fingerprinted and run past the old offset, is taken for the same file grown; and a file
 seen only empty, then written and copy-truncated before the next read, has no bytes by
 which its copy could be recognised (the daemon reads within milliseconds of a write).
+A scan passes a file by unopened while its stat is the one its last read took
+(`unchanged`): a rewrite to the same size within that read's clock tick goes unseen
+until the file's next write.
 
 Each cursor also carries a `file_id` minted when the content was first seen; event
 keys of id-less records are built from it, and it travels with the content when the
@@ -95,6 +98,22 @@ class Chunk:
     """The cursor this one continues or supersedes (for rotation bookkeeping)."""
     skipped: list[tuple[int, str]] = field(default_factory=list)
     """(offset, reason) of byte ranges skipped as bad input (an over-long line)."""
+
+
+def unchanged(cursor: Cursor, size: int, mtime_ns: int, ident: tuple[int, int]) -> bool:
+    """Whether the file a stat shows — (`size`, `mtime_ns`, (device, inode)) — holds
+    nothing its cursor has not read, told without opening it: the stat its last read
+    took, every byte read up to the end, the fingerprint as wide as that size allows.
+
+    A write since that read moved the modification time — but for one within the same
+    clock tick that kept the size: a rewrite, which reading would take for the same file
+    too whenever it kept the fingerprinted prefix (the module's known limit)."""
+    return (
+        cursor.mtime_ns == mtime_ns
+        and cursor.offset == cursor.size == size
+        and (cursor.dev, cursor.inode) == ident
+        and cursor.fp_len >= min(FINGERPRINT_BYTES, size)
+    )
 
 
 def _read_prefix(fd: int, n: int) -> bytes:

@@ -27,7 +27,7 @@ from monitor.globs import Glob
 from monitor.ingest import Ingestor
 from monitor.ledger import Ledger
 from monitor.pricing import Pricer
-from monitor.tail import Cursor
+from monitor.tail import Chunk, Cursor
 
 UTC_ZONE = ZoneInfo("UTC")
 PRICER = Pricer()
@@ -121,6 +121,43 @@ def test_a_scan_loads_the_cursors_again_only_when_a_commit_came_since_it_last_di
     world.scan()
     assert loads == [1]
     assert world.input_tokens() == [1, 2, 3]
+    world.close()
+
+
+def test_a_rescan_opens_only_the_files_whose_stat_moved_and_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted daemon's catch-up lists every file; one whose stat is the one its cursor
+    was read at is passed by unopened (`tail.unchanged`). Appended, touched or ending in
+    a partial line, a file is read as ever."""
+    import monitor.ingest
+
+    world, f = studio_world(tmp_path)
+    runs = [f.parent.with_name(f"run_{i}") for i in (2, 3, 4)]
+    for i, run in enumerate(runs):
+        run.mkdir()
+        (run / "tokens.jsonl").write_bytes(record(10 + i))
+    f.write_bytes(record(1) + b'{"input_tokens": 5')  # a partial line at its end
+    world.scan()
+    world.restart()
+    opened: list[str] = []
+    real = monitor.ingest.read_lines_file
+
+    def counted(source: str, path: str, cursor: Cursor | None) -> list[Chunk]:
+        opened.append(Path(path).parent.name)
+        return real(source, path, cursor)
+
+    monkeypatch.setattr(monitor.ingest, "read_lines_file", counted)
+    world.scan()
+    assert opened == ["run_1"]
+    with (runs[0] / "tokens.jsonl").open("ab") as fh:
+        fh.write(record(20))
+    st = (runs[1] / "tokens.jsonl").stat()
+    os.utime(runs[1] / "tokens.jsonl", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    opened.clear()
+    world.scan()
+    assert set(opened) == {"run_1", "run_2", "run_3"}  # run_4 not at all
+    assert world.input_tokens() == [1, 10, 11, 12, 20]
     world.close()
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from monitor.tail import Cursor, find_copy, find_moved, read_document_file, read_lines_file
+from monitor.tail import (
+    Cursor,
+    find_copy,
+    find_moved,
+    read_document_file,
+    read_lines_file,
+    unchanged,
+)
 
 
 def _read_all(path: Path, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None, list[str]]:
@@ -243,3 +251,45 @@ def test_a_cursor_and_a_workers_file_result_pickle_with_every_field() -> None:
     for obj in (cur, res):
         assert len(obj.__reduce__()[1]) == len(dataclasses.fields(obj))
         assert pickle.loads(pickle.dumps(obj)) == obj
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"one\ntwo\n", True),
+        (b"".join(b"line %04d\n" % i for i in range(300)), True),  # past the fingerprint
+        (b"one\ntw", False),  # a partial line at the end: read again once it grows
+        (b"", True),
+    ],
+)
+def test_a_file_is_unchanged_while_its_stat_is_the_one_its_last_read_took(
+    tmp_path: Path, content: bytes, expected: bool
+) -> None:
+    """What lets a rescan pass a file by without opening it: every byte read, and the
+    stat as it was; any append, rewrite, replacement or new modification time says
+    otherwise."""
+    f = tmp_path / "a.log"
+    f.write_bytes(content)
+    _, cur, _ = _read_all(f, None)
+    assert cur is not None
+
+    def now() -> bool:
+        st = os.stat(f)
+        return unchanged(cur, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino))
+
+    assert now() is expected
+    st = os.stat(f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # touched
+    assert not now()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert now() is expected
+    with f.open("ab") as fh:
+        fh.write(b"three\n")
+    assert not now()
+    if content:  # a fingerprint narrower than the file allows is widened by a read
+        assert not unchanged(replace(cur, fp_len=0), cur.size, cur.mtime_ns, (cur.dev, cur.inode))
+    other = tmp_path / "b.log"  # another file (inode) by the same name, same size and time
+    other.write_bytes(content)
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, f)
+    assert not now()
