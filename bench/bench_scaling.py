@@ -213,8 +213,8 @@ def print_table(points: list[dict[str, Any]], found: dict[str, Any]) -> None:
     for row in table:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
     print(
-        "(scan CPU and peak RSS are the main process's; PSS sums all its processes, "
-        "sampled every 0.1 s)"
+        "(scan CPU counts all its processes, the parsing workers too; peak RSS is the "
+        "largest one's, the main process; PSS sums all of them, sampled every 0.1 s)"
     )
     if len(points) < 2:
         print("one scale only: no verdicts")
