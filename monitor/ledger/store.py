@@ -187,7 +187,7 @@ class Ledger:
         """The largest event id after this process's last insert into a ledger opened empty."""
         if not readonly:
             # Read before the emptiness: another connection's write from here on moves it.
-            self._data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            self._data_version = self._others_commits()
             if self.db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
                 self._session_keys = set()
                 self._cold = True
@@ -250,11 +250,16 @@ class Ledger:
             for r in self.db.execute(sql, args)
         ]
 
+    def _others_commits(self) -> int:
+        """SQLite's `data_version`: it moves with every other connection's commit to the
+        ledger, never with this one's."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     def change_mark(self) -> tuple[int, int]:
-        """A mark that moves with every commit to the ledger, this connection's or another's
-        (SQLite's `data_version`, then this connection's `total_changes`): what was read
-        from it under one mark is still what it holds while the mark stays."""
-        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes
+        """A mark that moves with every commit to the ledger, another connection's
+        (`_others_commits`) or this one's (`total_changes`): what was read from it under one
+        mark is still what it holds while the mark stays."""
+        return self._others_commits(), self.db.total_changes
 
     # -- the exactly-once commit --------------------------------------------------
 
@@ -511,11 +516,11 @@ class Ledger:
     def _others_stored(self) -> bool:
         """Whether another connection stored events since this one last looked.
 
-        SQLite's `data_version` moves with every other connection's commit, never with this
-        one's; most are not events (the daemon records alerts and meta while its child
-        backfills). Those that are leave the table's largest id past this process's last.
+        `_others_commits` moves with every other connection's commit; most are not events
+        (the daemon records alerts and meta while its child backfills). Those that are
+        leave the table's largest id past this process's last.
         """
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        version = self._others_commits()
         if version == self._data_version:
             return False
         self._data_version = version
